@@ -13,15 +13,2012 @@ internal static unsafe class MicroKernels<G, TS, TV>
     where TS : struct, ISimd<TV>
     where TV : struct
 {
-    /// <summary>Forward: 16 output channels by up to 28 pixels of one output row.</summary>
+    /// <summary>Forward: 16 output channels by 1 pixels of one output row.</summary>
     /// <param name="x">Padded input at the block's first pixel (row oh * stride, column ow0 * stride).</param>
     /// <param name="wt">The packed weights of the block's output-channel group, [kh][kw][ic][16] (see PackedGroups).</param>
     /// <param name="dst">Where pixel r's channels go: dst + r * dstStride.</param>
     /// <param name="dstStride">Floats between pixels in dst.</param>
     /// <param name="store">How each value is stored (bias, epilogue; offsets from dst, channels from the block's first).</param>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void Forward1<R, TE>(float* x, float* wt, float* dst, int dstStride, in TE store)
-        where R : struct, IConst
+    public static void Forward1R1<TE>(float* x, float* wt, float* dst, int dstStride, in TE store)
+        where TE : struct, IVectorStore
+    {
+        // Constants once the JIT has specialised the method (locals, so that nothing is a call).
+        int CinP = (G.InChannels + 15) & ~15;
+        int CoutP = (G.OutChannels + 15) & ~15;
+        int RowStride = (G.Width + (2 * G.Padding)) * G.InChannels;
+        int OutWidth = ((G.Width + (2 * G.Padding) - G.Kernel) / G.Stride) + 1;
+        int OutHeight = ((G.Height + (2 * G.Padding) - G.Kernel) / G.Stride) + 1;
+        int DyStride = (G.OutChannels & 15) == 0 ? G.OutChannels : CoutP;
+        TV a0_0 = TS.Zero;
+        for (int kh = 0; kh < G.Kernel; kh++)
+        {
+            float* xp = x + (kh * RowStride);
+            float* wp = wt + (kh * G.Kernel * G.InChannels * 16);
+            for (int i = 0; i < G.Kernel * G.InChannels; i++)
+            {
+                TV w0 = TS.Load(wp + 0);
+                a0_0 = TS.Fma(w0, TS.Broadcast(xp[0]), a0_0);
+                xp++;
+                wp += 16;
+            }
+        }
+
+        TE s = store; // a local copy, whose fields the JIT keeps in registers across the stores
+        { s.Store<TS, TV>(dst, (0 * dstStride) + 0, 0, a0_0); }
+    }
+
+    /// <summary>Forward: 16 output channels by 2 pixels of one output row.</summary>
+    /// <param name="x">Padded input at the block's first pixel (row oh * stride, column ow0 * stride).</param>
+    /// <param name="wt">The packed weights of the block's output-channel group, [kh][kw][ic][16] (see PackedGroups).</param>
+    /// <param name="dst">Where pixel r's channels go: dst + r * dstStride.</param>
+    /// <param name="dstStride">Floats between pixels in dst.</param>
+    /// <param name="store">How each value is stored (bias, epilogue; offsets from dst, channels from the block's first).</param>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void Forward1R2<TE>(float* x, float* wt, float* dst, int dstStride, in TE store)
+        where TE : struct, IVectorStore
+    {
+        // Constants once the JIT has specialised the method (locals, so that nothing is a call).
+        int CinP = (G.InChannels + 15) & ~15;
+        int CoutP = (G.OutChannels + 15) & ~15;
+        int RowStride = (G.Width + (2 * G.Padding)) * G.InChannels;
+        int OutWidth = ((G.Width + (2 * G.Padding) - G.Kernel) / G.Stride) + 1;
+        int OutHeight = ((G.Height + (2 * G.Padding) - G.Kernel) / G.Stride) + 1;
+        int DyStride = (G.OutChannels & 15) == 0 ? G.OutChannels : CoutP;
+        TV a0_0 = TS.Zero;
+        TV a1_0 = TS.Zero;
+        for (int kh = 0; kh < G.Kernel; kh++)
+        {
+            float* xp = x + (kh * RowStride);
+            float* wp = wt + (kh * G.Kernel * G.InChannels * 16);
+            for (int i = 0; i < G.Kernel * G.InChannels; i++)
+            {
+                TV w0 = TS.Load(wp + 0);
+                a0_0 = TS.Fma(w0, TS.Broadcast(xp[0]), a0_0);
+                a1_0 = TS.Fma(w0, TS.Broadcast(xp[1 * G.Stride * G.InChannels]), a1_0);
+                xp++;
+                wp += 16;
+            }
+        }
+
+        TE s = store; // a local copy, whose fields the JIT keeps in registers across the stores
+        { s.Store<TS, TV>(dst, (0 * dstStride) + 0, 0, a0_0); }
+        { s.Store<TS, TV>(dst, (1 * dstStride) + 0, 0, a1_0); }
+    }
+
+    /// <summary>Forward: 16 output channels by 3 pixels of one output row.</summary>
+    /// <param name="x">Padded input at the block's first pixel (row oh * stride, column ow0 * stride).</param>
+    /// <param name="wt">The packed weights of the block's output-channel group, [kh][kw][ic][16] (see PackedGroups).</param>
+    /// <param name="dst">Where pixel r's channels go: dst + r * dstStride.</param>
+    /// <param name="dstStride">Floats between pixels in dst.</param>
+    /// <param name="store">How each value is stored (bias, epilogue; offsets from dst, channels from the block's first).</param>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void Forward1R3<TE>(float* x, float* wt, float* dst, int dstStride, in TE store)
+        where TE : struct, IVectorStore
+    {
+        // Constants once the JIT has specialised the method (locals, so that nothing is a call).
+        int CinP = (G.InChannels + 15) & ~15;
+        int CoutP = (G.OutChannels + 15) & ~15;
+        int RowStride = (G.Width + (2 * G.Padding)) * G.InChannels;
+        int OutWidth = ((G.Width + (2 * G.Padding) - G.Kernel) / G.Stride) + 1;
+        int OutHeight = ((G.Height + (2 * G.Padding) - G.Kernel) / G.Stride) + 1;
+        int DyStride = (G.OutChannels & 15) == 0 ? G.OutChannels : CoutP;
+        TV a0_0 = TS.Zero;
+        TV a1_0 = TS.Zero;
+        TV a2_0 = TS.Zero;
+        for (int kh = 0; kh < G.Kernel; kh++)
+        {
+            float* xp = x + (kh * RowStride);
+            float* wp = wt + (kh * G.Kernel * G.InChannels * 16);
+            for (int i = 0; i < G.Kernel * G.InChannels; i++)
+            {
+                TV w0 = TS.Load(wp + 0);
+                a0_0 = TS.Fma(w0, TS.Broadcast(xp[0]), a0_0);
+                a1_0 = TS.Fma(w0, TS.Broadcast(xp[1 * G.Stride * G.InChannels]), a1_0);
+                a2_0 = TS.Fma(w0, TS.Broadcast(xp[2 * G.Stride * G.InChannels]), a2_0);
+                xp++;
+                wp += 16;
+            }
+        }
+
+        TE s = store; // a local copy, whose fields the JIT keeps in registers across the stores
+        { s.Store<TS, TV>(dst, (0 * dstStride) + 0, 0, a0_0); }
+        { s.Store<TS, TV>(dst, (1 * dstStride) + 0, 0, a1_0); }
+        { s.Store<TS, TV>(dst, (2 * dstStride) + 0, 0, a2_0); }
+    }
+
+    /// <summary>Forward: 16 output channels by 4 pixels of one output row.</summary>
+    /// <param name="x">Padded input at the block's first pixel (row oh * stride, column ow0 * stride).</param>
+    /// <param name="wt">The packed weights of the block's output-channel group, [kh][kw][ic][16] (see PackedGroups).</param>
+    /// <param name="dst">Where pixel r's channels go: dst + r * dstStride.</param>
+    /// <param name="dstStride">Floats between pixels in dst.</param>
+    /// <param name="store">How each value is stored (bias, epilogue; offsets from dst, channels from the block's first).</param>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void Forward1R4<TE>(float* x, float* wt, float* dst, int dstStride, in TE store)
+        where TE : struct, IVectorStore
+    {
+        // Constants once the JIT has specialised the method (locals, so that nothing is a call).
+        int CinP = (G.InChannels + 15) & ~15;
+        int CoutP = (G.OutChannels + 15) & ~15;
+        int RowStride = (G.Width + (2 * G.Padding)) * G.InChannels;
+        int OutWidth = ((G.Width + (2 * G.Padding) - G.Kernel) / G.Stride) + 1;
+        int OutHeight = ((G.Height + (2 * G.Padding) - G.Kernel) / G.Stride) + 1;
+        int DyStride = (G.OutChannels & 15) == 0 ? G.OutChannels : CoutP;
+        TV a0_0 = TS.Zero;
+        TV a1_0 = TS.Zero;
+        TV a2_0 = TS.Zero;
+        TV a3_0 = TS.Zero;
+        for (int kh = 0; kh < G.Kernel; kh++)
+        {
+            float* xp = x + (kh * RowStride);
+            float* wp = wt + (kh * G.Kernel * G.InChannels * 16);
+            for (int i = 0; i < G.Kernel * G.InChannels; i++)
+            {
+                TV w0 = TS.Load(wp + 0);
+                a0_0 = TS.Fma(w0, TS.Broadcast(xp[0]), a0_0);
+                a1_0 = TS.Fma(w0, TS.Broadcast(xp[1 * G.Stride * G.InChannels]), a1_0);
+                a2_0 = TS.Fma(w0, TS.Broadcast(xp[2 * G.Stride * G.InChannels]), a2_0);
+                a3_0 = TS.Fma(w0, TS.Broadcast(xp[3 * G.Stride * G.InChannels]), a3_0);
+                xp++;
+                wp += 16;
+            }
+        }
+
+        TE s = store; // a local copy, whose fields the JIT keeps in registers across the stores
+        { s.Store<TS, TV>(dst, (0 * dstStride) + 0, 0, a0_0); }
+        { s.Store<TS, TV>(dst, (1 * dstStride) + 0, 0, a1_0); }
+        { s.Store<TS, TV>(dst, (2 * dstStride) + 0, 0, a2_0); }
+        { s.Store<TS, TV>(dst, (3 * dstStride) + 0, 0, a3_0); }
+    }
+
+    /// <summary>Forward: 16 output channels by 5 pixels of one output row.</summary>
+    /// <param name="x">Padded input at the block's first pixel (row oh * stride, column ow0 * stride).</param>
+    /// <param name="wt">The packed weights of the block's output-channel group, [kh][kw][ic][16] (see PackedGroups).</param>
+    /// <param name="dst">Where pixel r's channels go: dst + r * dstStride.</param>
+    /// <param name="dstStride">Floats between pixels in dst.</param>
+    /// <param name="store">How each value is stored (bias, epilogue; offsets from dst, channels from the block's first).</param>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void Forward1R5<TE>(float* x, float* wt, float* dst, int dstStride, in TE store)
+        where TE : struct, IVectorStore
+    {
+        // Constants once the JIT has specialised the method (locals, so that nothing is a call).
+        int CinP = (G.InChannels + 15) & ~15;
+        int CoutP = (G.OutChannels + 15) & ~15;
+        int RowStride = (G.Width + (2 * G.Padding)) * G.InChannels;
+        int OutWidth = ((G.Width + (2 * G.Padding) - G.Kernel) / G.Stride) + 1;
+        int OutHeight = ((G.Height + (2 * G.Padding) - G.Kernel) / G.Stride) + 1;
+        int DyStride = (G.OutChannels & 15) == 0 ? G.OutChannels : CoutP;
+        TV a0_0 = TS.Zero;
+        TV a1_0 = TS.Zero;
+        TV a2_0 = TS.Zero;
+        TV a3_0 = TS.Zero;
+        TV a4_0 = TS.Zero;
+        for (int kh = 0; kh < G.Kernel; kh++)
+        {
+            float* xp = x + (kh * RowStride);
+            float* wp = wt + (kh * G.Kernel * G.InChannels * 16);
+            for (int i = 0; i < G.Kernel * G.InChannels; i++)
+            {
+                TV w0 = TS.Load(wp + 0);
+                a0_0 = TS.Fma(w0, TS.Broadcast(xp[0]), a0_0);
+                a1_0 = TS.Fma(w0, TS.Broadcast(xp[1 * G.Stride * G.InChannels]), a1_0);
+                a2_0 = TS.Fma(w0, TS.Broadcast(xp[2 * G.Stride * G.InChannels]), a2_0);
+                a3_0 = TS.Fma(w0, TS.Broadcast(xp[3 * G.Stride * G.InChannels]), a3_0);
+                a4_0 = TS.Fma(w0, TS.Broadcast(xp[4 * G.Stride * G.InChannels]), a4_0);
+                xp++;
+                wp += 16;
+            }
+        }
+
+        TE s = store; // a local copy, whose fields the JIT keeps in registers across the stores
+        { s.Store<TS, TV>(dst, (0 * dstStride) + 0, 0, a0_0); }
+        { s.Store<TS, TV>(dst, (1 * dstStride) + 0, 0, a1_0); }
+        { s.Store<TS, TV>(dst, (2 * dstStride) + 0, 0, a2_0); }
+        { s.Store<TS, TV>(dst, (3 * dstStride) + 0, 0, a3_0); }
+        { s.Store<TS, TV>(dst, (4 * dstStride) + 0, 0, a4_0); }
+    }
+
+    /// <summary>Forward: 16 output channels by 6 pixels of one output row.</summary>
+    /// <param name="x">Padded input at the block's first pixel (row oh * stride, column ow0 * stride).</param>
+    /// <param name="wt">The packed weights of the block's output-channel group, [kh][kw][ic][16] (see PackedGroups).</param>
+    /// <param name="dst">Where pixel r's channels go: dst + r * dstStride.</param>
+    /// <param name="dstStride">Floats between pixels in dst.</param>
+    /// <param name="store">How each value is stored (bias, epilogue; offsets from dst, channels from the block's first).</param>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void Forward1R6<TE>(float* x, float* wt, float* dst, int dstStride, in TE store)
+        where TE : struct, IVectorStore
+    {
+        // Constants once the JIT has specialised the method (locals, so that nothing is a call).
+        int CinP = (G.InChannels + 15) & ~15;
+        int CoutP = (G.OutChannels + 15) & ~15;
+        int RowStride = (G.Width + (2 * G.Padding)) * G.InChannels;
+        int OutWidth = ((G.Width + (2 * G.Padding) - G.Kernel) / G.Stride) + 1;
+        int OutHeight = ((G.Height + (2 * G.Padding) - G.Kernel) / G.Stride) + 1;
+        int DyStride = (G.OutChannels & 15) == 0 ? G.OutChannels : CoutP;
+        TV a0_0 = TS.Zero;
+        TV a1_0 = TS.Zero;
+        TV a2_0 = TS.Zero;
+        TV a3_0 = TS.Zero;
+        TV a4_0 = TS.Zero;
+        TV a5_0 = TS.Zero;
+        for (int kh = 0; kh < G.Kernel; kh++)
+        {
+            float* xp = x + (kh * RowStride);
+            float* wp = wt + (kh * G.Kernel * G.InChannels * 16);
+            for (int i = 0; i < G.Kernel * G.InChannels; i++)
+            {
+                TV w0 = TS.Load(wp + 0);
+                a0_0 = TS.Fma(w0, TS.Broadcast(xp[0]), a0_0);
+                a1_0 = TS.Fma(w0, TS.Broadcast(xp[1 * G.Stride * G.InChannels]), a1_0);
+                a2_0 = TS.Fma(w0, TS.Broadcast(xp[2 * G.Stride * G.InChannels]), a2_0);
+                a3_0 = TS.Fma(w0, TS.Broadcast(xp[3 * G.Stride * G.InChannels]), a3_0);
+                a4_0 = TS.Fma(w0, TS.Broadcast(xp[4 * G.Stride * G.InChannels]), a4_0);
+                a5_0 = TS.Fma(w0, TS.Broadcast(xp[5 * G.Stride * G.InChannels]), a5_0);
+                xp++;
+                wp += 16;
+            }
+        }
+
+        TE s = store; // a local copy, whose fields the JIT keeps in registers across the stores
+        { s.Store<TS, TV>(dst, (0 * dstStride) + 0, 0, a0_0); }
+        { s.Store<TS, TV>(dst, (1 * dstStride) + 0, 0, a1_0); }
+        { s.Store<TS, TV>(dst, (2 * dstStride) + 0, 0, a2_0); }
+        { s.Store<TS, TV>(dst, (3 * dstStride) + 0, 0, a3_0); }
+        { s.Store<TS, TV>(dst, (4 * dstStride) + 0, 0, a4_0); }
+        { s.Store<TS, TV>(dst, (5 * dstStride) + 0, 0, a5_0); }
+    }
+
+    /// <summary>Forward: 16 output channels by 7 pixels of one output row.</summary>
+    /// <param name="x">Padded input at the block's first pixel (row oh * stride, column ow0 * stride).</param>
+    /// <param name="wt">The packed weights of the block's output-channel group, [kh][kw][ic][16] (see PackedGroups).</param>
+    /// <param name="dst">Where pixel r's channels go: dst + r * dstStride.</param>
+    /// <param name="dstStride">Floats between pixels in dst.</param>
+    /// <param name="store">How each value is stored (bias, epilogue; offsets from dst, channels from the block's first).</param>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void Forward1R7<TE>(float* x, float* wt, float* dst, int dstStride, in TE store)
+        where TE : struct, IVectorStore
+    {
+        // Constants once the JIT has specialised the method (locals, so that nothing is a call).
+        int CinP = (G.InChannels + 15) & ~15;
+        int CoutP = (G.OutChannels + 15) & ~15;
+        int RowStride = (G.Width + (2 * G.Padding)) * G.InChannels;
+        int OutWidth = ((G.Width + (2 * G.Padding) - G.Kernel) / G.Stride) + 1;
+        int OutHeight = ((G.Height + (2 * G.Padding) - G.Kernel) / G.Stride) + 1;
+        int DyStride = (G.OutChannels & 15) == 0 ? G.OutChannels : CoutP;
+        TV a0_0 = TS.Zero;
+        TV a1_0 = TS.Zero;
+        TV a2_0 = TS.Zero;
+        TV a3_0 = TS.Zero;
+        TV a4_0 = TS.Zero;
+        TV a5_0 = TS.Zero;
+        TV a6_0 = TS.Zero;
+        for (int kh = 0; kh < G.Kernel; kh++)
+        {
+            float* xp = x + (kh * RowStride);
+            float* wp = wt + (kh * G.Kernel * G.InChannels * 16);
+            for (int i = 0; i < G.Kernel * G.InChannels; i++)
+            {
+                TV w0 = TS.Load(wp + 0);
+                a0_0 = TS.Fma(w0, TS.Broadcast(xp[0]), a0_0);
+                a1_0 = TS.Fma(w0, TS.Broadcast(xp[1 * G.Stride * G.InChannels]), a1_0);
+                a2_0 = TS.Fma(w0, TS.Broadcast(xp[2 * G.Stride * G.InChannels]), a2_0);
+                a3_0 = TS.Fma(w0, TS.Broadcast(xp[3 * G.Stride * G.InChannels]), a3_0);
+                a4_0 = TS.Fma(w0, TS.Broadcast(xp[4 * G.Stride * G.InChannels]), a4_0);
+                a5_0 = TS.Fma(w0, TS.Broadcast(xp[5 * G.Stride * G.InChannels]), a5_0);
+                a6_0 = TS.Fma(w0, TS.Broadcast(xp[6 * G.Stride * G.InChannels]), a6_0);
+                xp++;
+                wp += 16;
+            }
+        }
+
+        TE s = store; // a local copy, whose fields the JIT keeps in registers across the stores
+        { s.Store<TS, TV>(dst, (0 * dstStride) + 0, 0, a0_0); }
+        { s.Store<TS, TV>(dst, (1 * dstStride) + 0, 0, a1_0); }
+        { s.Store<TS, TV>(dst, (2 * dstStride) + 0, 0, a2_0); }
+        { s.Store<TS, TV>(dst, (3 * dstStride) + 0, 0, a3_0); }
+        { s.Store<TS, TV>(dst, (4 * dstStride) + 0, 0, a4_0); }
+        { s.Store<TS, TV>(dst, (5 * dstStride) + 0, 0, a5_0); }
+        { s.Store<TS, TV>(dst, (6 * dstStride) + 0, 0, a6_0); }
+    }
+
+    /// <summary>Forward: 16 output channels by 8 pixels of one output row.</summary>
+    /// <param name="x">Padded input at the block's first pixel (row oh * stride, column ow0 * stride).</param>
+    /// <param name="wt">The packed weights of the block's output-channel group, [kh][kw][ic][16] (see PackedGroups).</param>
+    /// <param name="dst">Where pixel r's channels go: dst + r * dstStride.</param>
+    /// <param name="dstStride">Floats between pixels in dst.</param>
+    /// <param name="store">How each value is stored (bias, epilogue; offsets from dst, channels from the block's first).</param>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void Forward1R8<TE>(float* x, float* wt, float* dst, int dstStride, in TE store)
+        where TE : struct, IVectorStore
+    {
+        // Constants once the JIT has specialised the method (locals, so that nothing is a call).
+        int CinP = (G.InChannels + 15) & ~15;
+        int CoutP = (G.OutChannels + 15) & ~15;
+        int RowStride = (G.Width + (2 * G.Padding)) * G.InChannels;
+        int OutWidth = ((G.Width + (2 * G.Padding) - G.Kernel) / G.Stride) + 1;
+        int OutHeight = ((G.Height + (2 * G.Padding) - G.Kernel) / G.Stride) + 1;
+        int DyStride = (G.OutChannels & 15) == 0 ? G.OutChannels : CoutP;
+        TV a0_0 = TS.Zero;
+        TV a1_0 = TS.Zero;
+        TV a2_0 = TS.Zero;
+        TV a3_0 = TS.Zero;
+        TV a4_0 = TS.Zero;
+        TV a5_0 = TS.Zero;
+        TV a6_0 = TS.Zero;
+        TV a7_0 = TS.Zero;
+        for (int kh = 0; kh < G.Kernel; kh++)
+        {
+            float* xp = x + (kh * RowStride);
+            float* wp = wt + (kh * G.Kernel * G.InChannels * 16);
+            for (int i = 0; i < G.Kernel * G.InChannels; i++)
+            {
+                TV w0 = TS.Load(wp + 0);
+                a0_0 = TS.Fma(w0, TS.Broadcast(xp[0]), a0_0);
+                a1_0 = TS.Fma(w0, TS.Broadcast(xp[1 * G.Stride * G.InChannels]), a1_0);
+                a2_0 = TS.Fma(w0, TS.Broadcast(xp[2 * G.Stride * G.InChannels]), a2_0);
+                a3_0 = TS.Fma(w0, TS.Broadcast(xp[3 * G.Stride * G.InChannels]), a3_0);
+                a4_0 = TS.Fma(w0, TS.Broadcast(xp[4 * G.Stride * G.InChannels]), a4_0);
+                a5_0 = TS.Fma(w0, TS.Broadcast(xp[5 * G.Stride * G.InChannels]), a5_0);
+                a6_0 = TS.Fma(w0, TS.Broadcast(xp[6 * G.Stride * G.InChannels]), a6_0);
+                a7_0 = TS.Fma(w0, TS.Broadcast(xp[7 * G.Stride * G.InChannels]), a7_0);
+                xp++;
+                wp += 16;
+            }
+        }
+
+        TE s = store; // a local copy, whose fields the JIT keeps in registers across the stores
+        { s.Store<TS, TV>(dst, (0 * dstStride) + 0, 0, a0_0); }
+        { s.Store<TS, TV>(dst, (1 * dstStride) + 0, 0, a1_0); }
+        { s.Store<TS, TV>(dst, (2 * dstStride) + 0, 0, a2_0); }
+        { s.Store<TS, TV>(dst, (3 * dstStride) + 0, 0, a3_0); }
+        { s.Store<TS, TV>(dst, (4 * dstStride) + 0, 0, a4_0); }
+        { s.Store<TS, TV>(dst, (5 * dstStride) + 0, 0, a5_0); }
+        { s.Store<TS, TV>(dst, (6 * dstStride) + 0, 0, a6_0); }
+        { s.Store<TS, TV>(dst, (7 * dstStride) + 0, 0, a7_0); }
+    }
+
+    /// <summary>Forward: 16 output channels by 9 pixels of one output row.</summary>
+    /// <param name="x">Padded input at the block's first pixel (row oh * stride, column ow0 * stride).</param>
+    /// <param name="wt">The packed weights of the block's output-channel group, [kh][kw][ic][16] (see PackedGroups).</param>
+    /// <param name="dst">Where pixel r's channels go: dst + r * dstStride.</param>
+    /// <param name="dstStride">Floats between pixels in dst.</param>
+    /// <param name="store">How each value is stored (bias, epilogue; offsets from dst, channels from the block's first).</param>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void Forward1R9<TE>(float* x, float* wt, float* dst, int dstStride, in TE store)
+        where TE : struct, IVectorStore
+    {
+        // Constants once the JIT has specialised the method (locals, so that nothing is a call).
+        int CinP = (G.InChannels + 15) & ~15;
+        int CoutP = (G.OutChannels + 15) & ~15;
+        int RowStride = (G.Width + (2 * G.Padding)) * G.InChannels;
+        int OutWidth = ((G.Width + (2 * G.Padding) - G.Kernel) / G.Stride) + 1;
+        int OutHeight = ((G.Height + (2 * G.Padding) - G.Kernel) / G.Stride) + 1;
+        int DyStride = (G.OutChannels & 15) == 0 ? G.OutChannels : CoutP;
+        TV a0_0 = TS.Zero;
+        TV a1_0 = TS.Zero;
+        TV a2_0 = TS.Zero;
+        TV a3_0 = TS.Zero;
+        TV a4_0 = TS.Zero;
+        TV a5_0 = TS.Zero;
+        TV a6_0 = TS.Zero;
+        TV a7_0 = TS.Zero;
+        TV a8_0 = TS.Zero;
+        for (int kh = 0; kh < G.Kernel; kh++)
+        {
+            float* xp = x + (kh * RowStride);
+            float* wp = wt + (kh * G.Kernel * G.InChannels * 16);
+            for (int i = 0; i < G.Kernel * G.InChannels; i++)
+            {
+                TV w0 = TS.Load(wp + 0);
+                a0_0 = TS.Fma(w0, TS.Broadcast(xp[0]), a0_0);
+                a1_0 = TS.Fma(w0, TS.Broadcast(xp[1 * G.Stride * G.InChannels]), a1_0);
+                a2_0 = TS.Fma(w0, TS.Broadcast(xp[2 * G.Stride * G.InChannels]), a2_0);
+                a3_0 = TS.Fma(w0, TS.Broadcast(xp[3 * G.Stride * G.InChannels]), a3_0);
+                a4_0 = TS.Fma(w0, TS.Broadcast(xp[4 * G.Stride * G.InChannels]), a4_0);
+                a5_0 = TS.Fma(w0, TS.Broadcast(xp[5 * G.Stride * G.InChannels]), a5_0);
+                a6_0 = TS.Fma(w0, TS.Broadcast(xp[6 * G.Stride * G.InChannels]), a6_0);
+                a7_0 = TS.Fma(w0, TS.Broadcast(xp[7 * G.Stride * G.InChannels]), a7_0);
+                a8_0 = TS.Fma(w0, TS.Broadcast(xp[8 * G.Stride * G.InChannels]), a8_0);
+                xp++;
+                wp += 16;
+            }
+        }
+
+        TE s = store; // a local copy, whose fields the JIT keeps in registers across the stores
+        { s.Store<TS, TV>(dst, (0 * dstStride) + 0, 0, a0_0); }
+        { s.Store<TS, TV>(dst, (1 * dstStride) + 0, 0, a1_0); }
+        { s.Store<TS, TV>(dst, (2 * dstStride) + 0, 0, a2_0); }
+        { s.Store<TS, TV>(dst, (3 * dstStride) + 0, 0, a3_0); }
+        { s.Store<TS, TV>(dst, (4 * dstStride) + 0, 0, a4_0); }
+        { s.Store<TS, TV>(dst, (5 * dstStride) + 0, 0, a5_0); }
+        { s.Store<TS, TV>(dst, (6 * dstStride) + 0, 0, a6_0); }
+        { s.Store<TS, TV>(dst, (7 * dstStride) + 0, 0, a7_0); }
+        { s.Store<TS, TV>(dst, (8 * dstStride) + 0, 0, a8_0); }
+    }
+
+    /// <summary>Forward: 16 output channels by 10 pixels of one output row.</summary>
+    /// <param name="x">Padded input at the block's first pixel (row oh * stride, column ow0 * stride).</param>
+    /// <param name="wt">The packed weights of the block's output-channel group, [kh][kw][ic][16] (see PackedGroups).</param>
+    /// <param name="dst">Where pixel r's channels go: dst + r * dstStride.</param>
+    /// <param name="dstStride">Floats between pixels in dst.</param>
+    /// <param name="store">How each value is stored (bias, epilogue; offsets from dst, channels from the block's first).</param>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void Forward1R10<TE>(float* x, float* wt, float* dst, int dstStride, in TE store)
+        where TE : struct, IVectorStore
+    {
+        // Constants once the JIT has specialised the method (locals, so that nothing is a call).
+        int CinP = (G.InChannels + 15) & ~15;
+        int CoutP = (G.OutChannels + 15) & ~15;
+        int RowStride = (G.Width + (2 * G.Padding)) * G.InChannels;
+        int OutWidth = ((G.Width + (2 * G.Padding) - G.Kernel) / G.Stride) + 1;
+        int OutHeight = ((G.Height + (2 * G.Padding) - G.Kernel) / G.Stride) + 1;
+        int DyStride = (G.OutChannels & 15) == 0 ? G.OutChannels : CoutP;
+        TV a0_0 = TS.Zero;
+        TV a1_0 = TS.Zero;
+        TV a2_0 = TS.Zero;
+        TV a3_0 = TS.Zero;
+        TV a4_0 = TS.Zero;
+        TV a5_0 = TS.Zero;
+        TV a6_0 = TS.Zero;
+        TV a7_0 = TS.Zero;
+        TV a8_0 = TS.Zero;
+        TV a9_0 = TS.Zero;
+        for (int kh = 0; kh < G.Kernel; kh++)
+        {
+            float* xp = x + (kh * RowStride);
+            float* wp = wt + (kh * G.Kernel * G.InChannels * 16);
+            for (int i = 0; i < G.Kernel * G.InChannels; i++)
+            {
+                TV w0 = TS.Load(wp + 0);
+                a0_0 = TS.Fma(w0, TS.Broadcast(xp[0]), a0_0);
+                a1_0 = TS.Fma(w0, TS.Broadcast(xp[1 * G.Stride * G.InChannels]), a1_0);
+                a2_0 = TS.Fma(w0, TS.Broadcast(xp[2 * G.Stride * G.InChannels]), a2_0);
+                a3_0 = TS.Fma(w0, TS.Broadcast(xp[3 * G.Stride * G.InChannels]), a3_0);
+                a4_0 = TS.Fma(w0, TS.Broadcast(xp[4 * G.Stride * G.InChannels]), a4_0);
+                a5_0 = TS.Fma(w0, TS.Broadcast(xp[5 * G.Stride * G.InChannels]), a5_0);
+                a6_0 = TS.Fma(w0, TS.Broadcast(xp[6 * G.Stride * G.InChannels]), a6_0);
+                a7_0 = TS.Fma(w0, TS.Broadcast(xp[7 * G.Stride * G.InChannels]), a7_0);
+                a8_0 = TS.Fma(w0, TS.Broadcast(xp[8 * G.Stride * G.InChannels]), a8_0);
+                a9_0 = TS.Fma(w0, TS.Broadcast(xp[9 * G.Stride * G.InChannels]), a9_0);
+                xp++;
+                wp += 16;
+            }
+        }
+
+        TE s = store; // a local copy, whose fields the JIT keeps in registers across the stores
+        { s.Store<TS, TV>(dst, (0 * dstStride) + 0, 0, a0_0); }
+        { s.Store<TS, TV>(dst, (1 * dstStride) + 0, 0, a1_0); }
+        { s.Store<TS, TV>(dst, (2 * dstStride) + 0, 0, a2_0); }
+        { s.Store<TS, TV>(dst, (3 * dstStride) + 0, 0, a3_0); }
+        { s.Store<TS, TV>(dst, (4 * dstStride) + 0, 0, a4_0); }
+        { s.Store<TS, TV>(dst, (5 * dstStride) + 0, 0, a5_0); }
+        { s.Store<TS, TV>(dst, (6 * dstStride) + 0, 0, a6_0); }
+        { s.Store<TS, TV>(dst, (7 * dstStride) + 0, 0, a7_0); }
+        { s.Store<TS, TV>(dst, (8 * dstStride) + 0, 0, a8_0); }
+        { s.Store<TS, TV>(dst, (9 * dstStride) + 0, 0, a9_0); }
+    }
+
+    /// <summary>Forward: 16 output channels by 11 pixels of one output row.</summary>
+    /// <param name="x">Padded input at the block's first pixel (row oh * stride, column ow0 * stride).</param>
+    /// <param name="wt">The packed weights of the block's output-channel group, [kh][kw][ic][16] (see PackedGroups).</param>
+    /// <param name="dst">Where pixel r's channels go: dst + r * dstStride.</param>
+    /// <param name="dstStride">Floats between pixels in dst.</param>
+    /// <param name="store">How each value is stored (bias, epilogue; offsets from dst, channels from the block's first).</param>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void Forward1R11<TE>(float* x, float* wt, float* dst, int dstStride, in TE store)
+        where TE : struct, IVectorStore
+    {
+        // Constants once the JIT has specialised the method (locals, so that nothing is a call).
+        int CinP = (G.InChannels + 15) & ~15;
+        int CoutP = (G.OutChannels + 15) & ~15;
+        int RowStride = (G.Width + (2 * G.Padding)) * G.InChannels;
+        int OutWidth = ((G.Width + (2 * G.Padding) - G.Kernel) / G.Stride) + 1;
+        int OutHeight = ((G.Height + (2 * G.Padding) - G.Kernel) / G.Stride) + 1;
+        int DyStride = (G.OutChannels & 15) == 0 ? G.OutChannels : CoutP;
+        TV a0_0 = TS.Zero;
+        TV a1_0 = TS.Zero;
+        TV a2_0 = TS.Zero;
+        TV a3_0 = TS.Zero;
+        TV a4_0 = TS.Zero;
+        TV a5_0 = TS.Zero;
+        TV a6_0 = TS.Zero;
+        TV a7_0 = TS.Zero;
+        TV a8_0 = TS.Zero;
+        TV a9_0 = TS.Zero;
+        TV a10_0 = TS.Zero;
+        for (int kh = 0; kh < G.Kernel; kh++)
+        {
+            float* xp = x + (kh * RowStride);
+            float* wp = wt + (kh * G.Kernel * G.InChannels * 16);
+            for (int i = 0; i < G.Kernel * G.InChannels; i++)
+            {
+                TV w0 = TS.Load(wp + 0);
+                a0_0 = TS.Fma(w0, TS.Broadcast(xp[0]), a0_0);
+                a1_0 = TS.Fma(w0, TS.Broadcast(xp[1 * G.Stride * G.InChannels]), a1_0);
+                a2_0 = TS.Fma(w0, TS.Broadcast(xp[2 * G.Stride * G.InChannels]), a2_0);
+                a3_0 = TS.Fma(w0, TS.Broadcast(xp[3 * G.Stride * G.InChannels]), a3_0);
+                a4_0 = TS.Fma(w0, TS.Broadcast(xp[4 * G.Stride * G.InChannels]), a4_0);
+                a5_0 = TS.Fma(w0, TS.Broadcast(xp[5 * G.Stride * G.InChannels]), a5_0);
+                a6_0 = TS.Fma(w0, TS.Broadcast(xp[6 * G.Stride * G.InChannels]), a6_0);
+                a7_0 = TS.Fma(w0, TS.Broadcast(xp[7 * G.Stride * G.InChannels]), a7_0);
+                a8_0 = TS.Fma(w0, TS.Broadcast(xp[8 * G.Stride * G.InChannels]), a8_0);
+                a9_0 = TS.Fma(w0, TS.Broadcast(xp[9 * G.Stride * G.InChannels]), a9_0);
+                a10_0 = TS.Fma(w0, TS.Broadcast(xp[10 * G.Stride * G.InChannels]), a10_0);
+                xp++;
+                wp += 16;
+            }
+        }
+
+        TE s = store; // a local copy, whose fields the JIT keeps in registers across the stores
+        { s.Store<TS, TV>(dst, (0 * dstStride) + 0, 0, a0_0); }
+        { s.Store<TS, TV>(dst, (1 * dstStride) + 0, 0, a1_0); }
+        { s.Store<TS, TV>(dst, (2 * dstStride) + 0, 0, a2_0); }
+        { s.Store<TS, TV>(dst, (3 * dstStride) + 0, 0, a3_0); }
+        { s.Store<TS, TV>(dst, (4 * dstStride) + 0, 0, a4_0); }
+        { s.Store<TS, TV>(dst, (5 * dstStride) + 0, 0, a5_0); }
+        { s.Store<TS, TV>(dst, (6 * dstStride) + 0, 0, a6_0); }
+        { s.Store<TS, TV>(dst, (7 * dstStride) + 0, 0, a7_0); }
+        { s.Store<TS, TV>(dst, (8 * dstStride) + 0, 0, a8_0); }
+        { s.Store<TS, TV>(dst, (9 * dstStride) + 0, 0, a9_0); }
+        { s.Store<TS, TV>(dst, (10 * dstStride) + 0, 0, a10_0); }
+    }
+
+    /// <summary>Forward: 16 output channels by 12 pixels of one output row.</summary>
+    /// <param name="x">Padded input at the block's first pixel (row oh * stride, column ow0 * stride).</param>
+    /// <param name="wt">The packed weights of the block's output-channel group, [kh][kw][ic][16] (see PackedGroups).</param>
+    /// <param name="dst">Where pixel r's channels go: dst + r * dstStride.</param>
+    /// <param name="dstStride">Floats between pixels in dst.</param>
+    /// <param name="store">How each value is stored (bias, epilogue; offsets from dst, channels from the block's first).</param>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void Forward1R12<TE>(float* x, float* wt, float* dst, int dstStride, in TE store)
+        where TE : struct, IVectorStore
+    {
+        // Constants once the JIT has specialised the method (locals, so that nothing is a call).
+        int CinP = (G.InChannels + 15) & ~15;
+        int CoutP = (G.OutChannels + 15) & ~15;
+        int RowStride = (G.Width + (2 * G.Padding)) * G.InChannels;
+        int OutWidth = ((G.Width + (2 * G.Padding) - G.Kernel) / G.Stride) + 1;
+        int OutHeight = ((G.Height + (2 * G.Padding) - G.Kernel) / G.Stride) + 1;
+        int DyStride = (G.OutChannels & 15) == 0 ? G.OutChannels : CoutP;
+        TV a0_0 = TS.Zero;
+        TV a1_0 = TS.Zero;
+        TV a2_0 = TS.Zero;
+        TV a3_0 = TS.Zero;
+        TV a4_0 = TS.Zero;
+        TV a5_0 = TS.Zero;
+        TV a6_0 = TS.Zero;
+        TV a7_0 = TS.Zero;
+        TV a8_0 = TS.Zero;
+        TV a9_0 = TS.Zero;
+        TV a10_0 = TS.Zero;
+        TV a11_0 = TS.Zero;
+        for (int kh = 0; kh < G.Kernel; kh++)
+        {
+            float* xp = x + (kh * RowStride);
+            float* wp = wt + (kh * G.Kernel * G.InChannels * 16);
+            for (int i = 0; i < G.Kernel * G.InChannels; i++)
+            {
+                TV w0 = TS.Load(wp + 0);
+                a0_0 = TS.Fma(w0, TS.Broadcast(xp[0]), a0_0);
+                a1_0 = TS.Fma(w0, TS.Broadcast(xp[1 * G.Stride * G.InChannels]), a1_0);
+                a2_0 = TS.Fma(w0, TS.Broadcast(xp[2 * G.Stride * G.InChannels]), a2_0);
+                a3_0 = TS.Fma(w0, TS.Broadcast(xp[3 * G.Stride * G.InChannels]), a3_0);
+                a4_0 = TS.Fma(w0, TS.Broadcast(xp[4 * G.Stride * G.InChannels]), a4_0);
+                a5_0 = TS.Fma(w0, TS.Broadcast(xp[5 * G.Stride * G.InChannels]), a5_0);
+                a6_0 = TS.Fma(w0, TS.Broadcast(xp[6 * G.Stride * G.InChannels]), a6_0);
+                a7_0 = TS.Fma(w0, TS.Broadcast(xp[7 * G.Stride * G.InChannels]), a7_0);
+                a8_0 = TS.Fma(w0, TS.Broadcast(xp[8 * G.Stride * G.InChannels]), a8_0);
+                a9_0 = TS.Fma(w0, TS.Broadcast(xp[9 * G.Stride * G.InChannels]), a9_0);
+                a10_0 = TS.Fma(w0, TS.Broadcast(xp[10 * G.Stride * G.InChannels]), a10_0);
+                a11_0 = TS.Fma(w0, TS.Broadcast(xp[11 * G.Stride * G.InChannels]), a11_0);
+                xp++;
+                wp += 16;
+            }
+        }
+
+        TE s = store; // a local copy, whose fields the JIT keeps in registers across the stores
+        { s.Store<TS, TV>(dst, (0 * dstStride) + 0, 0, a0_0); }
+        { s.Store<TS, TV>(dst, (1 * dstStride) + 0, 0, a1_0); }
+        { s.Store<TS, TV>(dst, (2 * dstStride) + 0, 0, a2_0); }
+        { s.Store<TS, TV>(dst, (3 * dstStride) + 0, 0, a3_0); }
+        { s.Store<TS, TV>(dst, (4 * dstStride) + 0, 0, a4_0); }
+        { s.Store<TS, TV>(dst, (5 * dstStride) + 0, 0, a5_0); }
+        { s.Store<TS, TV>(dst, (6 * dstStride) + 0, 0, a6_0); }
+        { s.Store<TS, TV>(dst, (7 * dstStride) + 0, 0, a7_0); }
+        { s.Store<TS, TV>(dst, (8 * dstStride) + 0, 0, a8_0); }
+        { s.Store<TS, TV>(dst, (9 * dstStride) + 0, 0, a9_0); }
+        { s.Store<TS, TV>(dst, (10 * dstStride) + 0, 0, a10_0); }
+        { s.Store<TS, TV>(dst, (11 * dstStride) + 0, 0, a11_0); }
+    }
+
+    /// <summary>Forward: 16 output channels by 13 pixels of one output row.</summary>
+    /// <param name="x">Padded input at the block's first pixel (row oh * stride, column ow0 * stride).</param>
+    /// <param name="wt">The packed weights of the block's output-channel group, [kh][kw][ic][16] (see PackedGroups).</param>
+    /// <param name="dst">Where pixel r's channels go: dst + r * dstStride.</param>
+    /// <param name="dstStride">Floats between pixels in dst.</param>
+    /// <param name="store">How each value is stored (bias, epilogue; offsets from dst, channels from the block's first).</param>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void Forward1R13<TE>(float* x, float* wt, float* dst, int dstStride, in TE store)
+        where TE : struct, IVectorStore
+    {
+        // Constants once the JIT has specialised the method (locals, so that nothing is a call).
+        int CinP = (G.InChannels + 15) & ~15;
+        int CoutP = (G.OutChannels + 15) & ~15;
+        int RowStride = (G.Width + (2 * G.Padding)) * G.InChannels;
+        int OutWidth = ((G.Width + (2 * G.Padding) - G.Kernel) / G.Stride) + 1;
+        int OutHeight = ((G.Height + (2 * G.Padding) - G.Kernel) / G.Stride) + 1;
+        int DyStride = (G.OutChannels & 15) == 0 ? G.OutChannels : CoutP;
+        TV a0_0 = TS.Zero;
+        TV a1_0 = TS.Zero;
+        TV a2_0 = TS.Zero;
+        TV a3_0 = TS.Zero;
+        TV a4_0 = TS.Zero;
+        TV a5_0 = TS.Zero;
+        TV a6_0 = TS.Zero;
+        TV a7_0 = TS.Zero;
+        TV a8_0 = TS.Zero;
+        TV a9_0 = TS.Zero;
+        TV a10_0 = TS.Zero;
+        TV a11_0 = TS.Zero;
+        TV a12_0 = TS.Zero;
+        for (int kh = 0; kh < G.Kernel; kh++)
+        {
+            float* xp = x + (kh * RowStride);
+            float* wp = wt + (kh * G.Kernel * G.InChannels * 16);
+            for (int i = 0; i < G.Kernel * G.InChannels; i++)
+            {
+                TV w0 = TS.Load(wp + 0);
+                a0_0 = TS.Fma(w0, TS.Broadcast(xp[0]), a0_0);
+                a1_0 = TS.Fma(w0, TS.Broadcast(xp[1 * G.Stride * G.InChannels]), a1_0);
+                a2_0 = TS.Fma(w0, TS.Broadcast(xp[2 * G.Stride * G.InChannels]), a2_0);
+                a3_0 = TS.Fma(w0, TS.Broadcast(xp[3 * G.Stride * G.InChannels]), a3_0);
+                a4_0 = TS.Fma(w0, TS.Broadcast(xp[4 * G.Stride * G.InChannels]), a4_0);
+                a5_0 = TS.Fma(w0, TS.Broadcast(xp[5 * G.Stride * G.InChannels]), a5_0);
+                a6_0 = TS.Fma(w0, TS.Broadcast(xp[6 * G.Stride * G.InChannels]), a6_0);
+                a7_0 = TS.Fma(w0, TS.Broadcast(xp[7 * G.Stride * G.InChannels]), a7_0);
+                a8_0 = TS.Fma(w0, TS.Broadcast(xp[8 * G.Stride * G.InChannels]), a8_0);
+                a9_0 = TS.Fma(w0, TS.Broadcast(xp[9 * G.Stride * G.InChannels]), a9_0);
+                a10_0 = TS.Fma(w0, TS.Broadcast(xp[10 * G.Stride * G.InChannels]), a10_0);
+                a11_0 = TS.Fma(w0, TS.Broadcast(xp[11 * G.Stride * G.InChannels]), a11_0);
+                a12_0 = TS.Fma(w0, TS.Broadcast(xp[12 * G.Stride * G.InChannels]), a12_0);
+                xp++;
+                wp += 16;
+            }
+        }
+
+        TE s = store; // a local copy, whose fields the JIT keeps in registers across the stores
+        { s.Store<TS, TV>(dst, (0 * dstStride) + 0, 0, a0_0); }
+        { s.Store<TS, TV>(dst, (1 * dstStride) + 0, 0, a1_0); }
+        { s.Store<TS, TV>(dst, (2 * dstStride) + 0, 0, a2_0); }
+        { s.Store<TS, TV>(dst, (3 * dstStride) + 0, 0, a3_0); }
+        { s.Store<TS, TV>(dst, (4 * dstStride) + 0, 0, a4_0); }
+        { s.Store<TS, TV>(dst, (5 * dstStride) + 0, 0, a5_0); }
+        { s.Store<TS, TV>(dst, (6 * dstStride) + 0, 0, a6_0); }
+        { s.Store<TS, TV>(dst, (7 * dstStride) + 0, 0, a7_0); }
+        { s.Store<TS, TV>(dst, (8 * dstStride) + 0, 0, a8_0); }
+        { s.Store<TS, TV>(dst, (9 * dstStride) + 0, 0, a9_0); }
+        { s.Store<TS, TV>(dst, (10 * dstStride) + 0, 0, a10_0); }
+        { s.Store<TS, TV>(dst, (11 * dstStride) + 0, 0, a11_0); }
+        { s.Store<TS, TV>(dst, (12 * dstStride) + 0, 0, a12_0); }
+    }
+
+    /// <summary>Forward: 16 output channels by 14 pixels of one output row.</summary>
+    /// <param name="x">Padded input at the block's first pixel (row oh * stride, column ow0 * stride).</param>
+    /// <param name="wt">The packed weights of the block's output-channel group, [kh][kw][ic][16] (see PackedGroups).</param>
+    /// <param name="dst">Where pixel r's channels go: dst + r * dstStride.</param>
+    /// <param name="dstStride">Floats between pixels in dst.</param>
+    /// <param name="store">How each value is stored (bias, epilogue; offsets from dst, channels from the block's first).</param>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void Forward1R14<TE>(float* x, float* wt, float* dst, int dstStride, in TE store)
+        where TE : struct, IVectorStore
+    {
+        // Constants once the JIT has specialised the method (locals, so that nothing is a call).
+        int CinP = (G.InChannels + 15) & ~15;
+        int CoutP = (G.OutChannels + 15) & ~15;
+        int RowStride = (G.Width + (2 * G.Padding)) * G.InChannels;
+        int OutWidth = ((G.Width + (2 * G.Padding) - G.Kernel) / G.Stride) + 1;
+        int OutHeight = ((G.Height + (2 * G.Padding) - G.Kernel) / G.Stride) + 1;
+        int DyStride = (G.OutChannels & 15) == 0 ? G.OutChannels : CoutP;
+        TV a0_0 = TS.Zero;
+        TV a1_0 = TS.Zero;
+        TV a2_0 = TS.Zero;
+        TV a3_0 = TS.Zero;
+        TV a4_0 = TS.Zero;
+        TV a5_0 = TS.Zero;
+        TV a6_0 = TS.Zero;
+        TV a7_0 = TS.Zero;
+        TV a8_0 = TS.Zero;
+        TV a9_0 = TS.Zero;
+        TV a10_0 = TS.Zero;
+        TV a11_0 = TS.Zero;
+        TV a12_0 = TS.Zero;
+        TV a13_0 = TS.Zero;
+        for (int kh = 0; kh < G.Kernel; kh++)
+        {
+            float* xp = x + (kh * RowStride);
+            float* wp = wt + (kh * G.Kernel * G.InChannels * 16);
+            for (int i = 0; i < G.Kernel * G.InChannels; i++)
+            {
+                TV w0 = TS.Load(wp + 0);
+                a0_0 = TS.Fma(w0, TS.Broadcast(xp[0]), a0_0);
+                a1_0 = TS.Fma(w0, TS.Broadcast(xp[1 * G.Stride * G.InChannels]), a1_0);
+                a2_0 = TS.Fma(w0, TS.Broadcast(xp[2 * G.Stride * G.InChannels]), a2_0);
+                a3_0 = TS.Fma(w0, TS.Broadcast(xp[3 * G.Stride * G.InChannels]), a3_0);
+                a4_0 = TS.Fma(w0, TS.Broadcast(xp[4 * G.Stride * G.InChannels]), a4_0);
+                a5_0 = TS.Fma(w0, TS.Broadcast(xp[5 * G.Stride * G.InChannels]), a5_0);
+                a6_0 = TS.Fma(w0, TS.Broadcast(xp[6 * G.Stride * G.InChannels]), a6_0);
+                a7_0 = TS.Fma(w0, TS.Broadcast(xp[7 * G.Stride * G.InChannels]), a7_0);
+                a8_0 = TS.Fma(w0, TS.Broadcast(xp[8 * G.Stride * G.InChannels]), a8_0);
+                a9_0 = TS.Fma(w0, TS.Broadcast(xp[9 * G.Stride * G.InChannels]), a9_0);
+                a10_0 = TS.Fma(w0, TS.Broadcast(xp[10 * G.Stride * G.InChannels]), a10_0);
+                a11_0 = TS.Fma(w0, TS.Broadcast(xp[11 * G.Stride * G.InChannels]), a11_0);
+                a12_0 = TS.Fma(w0, TS.Broadcast(xp[12 * G.Stride * G.InChannels]), a12_0);
+                a13_0 = TS.Fma(w0, TS.Broadcast(xp[13 * G.Stride * G.InChannels]), a13_0);
+                xp++;
+                wp += 16;
+            }
+        }
+
+        TE s = store; // a local copy, whose fields the JIT keeps in registers across the stores
+        { s.Store<TS, TV>(dst, (0 * dstStride) + 0, 0, a0_0); }
+        { s.Store<TS, TV>(dst, (1 * dstStride) + 0, 0, a1_0); }
+        { s.Store<TS, TV>(dst, (2 * dstStride) + 0, 0, a2_0); }
+        { s.Store<TS, TV>(dst, (3 * dstStride) + 0, 0, a3_0); }
+        { s.Store<TS, TV>(dst, (4 * dstStride) + 0, 0, a4_0); }
+        { s.Store<TS, TV>(dst, (5 * dstStride) + 0, 0, a5_0); }
+        { s.Store<TS, TV>(dst, (6 * dstStride) + 0, 0, a6_0); }
+        { s.Store<TS, TV>(dst, (7 * dstStride) + 0, 0, a7_0); }
+        { s.Store<TS, TV>(dst, (8 * dstStride) + 0, 0, a8_0); }
+        { s.Store<TS, TV>(dst, (9 * dstStride) + 0, 0, a9_0); }
+        { s.Store<TS, TV>(dst, (10 * dstStride) + 0, 0, a10_0); }
+        { s.Store<TS, TV>(dst, (11 * dstStride) + 0, 0, a11_0); }
+        { s.Store<TS, TV>(dst, (12 * dstStride) + 0, 0, a12_0); }
+        { s.Store<TS, TV>(dst, (13 * dstStride) + 0, 0, a13_0); }
+    }
+
+    /// <summary>Forward: 16 output channels by 15 pixels of one output row.</summary>
+    /// <param name="x">Padded input at the block's first pixel (row oh * stride, column ow0 * stride).</param>
+    /// <param name="wt">The packed weights of the block's output-channel group, [kh][kw][ic][16] (see PackedGroups).</param>
+    /// <param name="dst">Where pixel r's channels go: dst + r * dstStride.</param>
+    /// <param name="dstStride">Floats between pixels in dst.</param>
+    /// <param name="store">How each value is stored (bias, epilogue; offsets from dst, channels from the block's first).</param>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void Forward1R15<TE>(float* x, float* wt, float* dst, int dstStride, in TE store)
+        where TE : struct, IVectorStore
+    {
+        // Constants once the JIT has specialised the method (locals, so that nothing is a call).
+        int CinP = (G.InChannels + 15) & ~15;
+        int CoutP = (G.OutChannels + 15) & ~15;
+        int RowStride = (G.Width + (2 * G.Padding)) * G.InChannels;
+        int OutWidth = ((G.Width + (2 * G.Padding) - G.Kernel) / G.Stride) + 1;
+        int OutHeight = ((G.Height + (2 * G.Padding) - G.Kernel) / G.Stride) + 1;
+        int DyStride = (G.OutChannels & 15) == 0 ? G.OutChannels : CoutP;
+        TV a0_0 = TS.Zero;
+        TV a1_0 = TS.Zero;
+        TV a2_0 = TS.Zero;
+        TV a3_0 = TS.Zero;
+        TV a4_0 = TS.Zero;
+        TV a5_0 = TS.Zero;
+        TV a6_0 = TS.Zero;
+        TV a7_0 = TS.Zero;
+        TV a8_0 = TS.Zero;
+        TV a9_0 = TS.Zero;
+        TV a10_0 = TS.Zero;
+        TV a11_0 = TS.Zero;
+        TV a12_0 = TS.Zero;
+        TV a13_0 = TS.Zero;
+        TV a14_0 = TS.Zero;
+        for (int kh = 0; kh < G.Kernel; kh++)
+        {
+            float* xp = x + (kh * RowStride);
+            float* wp = wt + (kh * G.Kernel * G.InChannels * 16);
+            for (int i = 0; i < G.Kernel * G.InChannels; i++)
+            {
+                TV w0 = TS.Load(wp + 0);
+                a0_0 = TS.Fma(w0, TS.Broadcast(xp[0]), a0_0);
+                a1_0 = TS.Fma(w0, TS.Broadcast(xp[1 * G.Stride * G.InChannels]), a1_0);
+                a2_0 = TS.Fma(w0, TS.Broadcast(xp[2 * G.Stride * G.InChannels]), a2_0);
+                a3_0 = TS.Fma(w0, TS.Broadcast(xp[3 * G.Stride * G.InChannels]), a3_0);
+                a4_0 = TS.Fma(w0, TS.Broadcast(xp[4 * G.Stride * G.InChannels]), a4_0);
+                a5_0 = TS.Fma(w0, TS.Broadcast(xp[5 * G.Stride * G.InChannels]), a5_0);
+                a6_0 = TS.Fma(w0, TS.Broadcast(xp[6 * G.Stride * G.InChannels]), a6_0);
+                a7_0 = TS.Fma(w0, TS.Broadcast(xp[7 * G.Stride * G.InChannels]), a7_0);
+                a8_0 = TS.Fma(w0, TS.Broadcast(xp[8 * G.Stride * G.InChannels]), a8_0);
+                a9_0 = TS.Fma(w0, TS.Broadcast(xp[9 * G.Stride * G.InChannels]), a9_0);
+                a10_0 = TS.Fma(w0, TS.Broadcast(xp[10 * G.Stride * G.InChannels]), a10_0);
+                a11_0 = TS.Fma(w0, TS.Broadcast(xp[11 * G.Stride * G.InChannels]), a11_0);
+                a12_0 = TS.Fma(w0, TS.Broadcast(xp[12 * G.Stride * G.InChannels]), a12_0);
+                a13_0 = TS.Fma(w0, TS.Broadcast(xp[13 * G.Stride * G.InChannels]), a13_0);
+                a14_0 = TS.Fma(w0, TS.Broadcast(xp[14 * G.Stride * G.InChannels]), a14_0);
+                xp++;
+                wp += 16;
+            }
+        }
+
+        TE s = store; // a local copy, whose fields the JIT keeps in registers across the stores
+        { s.Store<TS, TV>(dst, (0 * dstStride) + 0, 0, a0_0); }
+        { s.Store<TS, TV>(dst, (1 * dstStride) + 0, 0, a1_0); }
+        { s.Store<TS, TV>(dst, (2 * dstStride) + 0, 0, a2_0); }
+        { s.Store<TS, TV>(dst, (3 * dstStride) + 0, 0, a3_0); }
+        { s.Store<TS, TV>(dst, (4 * dstStride) + 0, 0, a4_0); }
+        { s.Store<TS, TV>(dst, (5 * dstStride) + 0, 0, a5_0); }
+        { s.Store<TS, TV>(dst, (6 * dstStride) + 0, 0, a6_0); }
+        { s.Store<TS, TV>(dst, (7 * dstStride) + 0, 0, a7_0); }
+        { s.Store<TS, TV>(dst, (8 * dstStride) + 0, 0, a8_0); }
+        { s.Store<TS, TV>(dst, (9 * dstStride) + 0, 0, a9_0); }
+        { s.Store<TS, TV>(dst, (10 * dstStride) + 0, 0, a10_0); }
+        { s.Store<TS, TV>(dst, (11 * dstStride) + 0, 0, a11_0); }
+        { s.Store<TS, TV>(dst, (12 * dstStride) + 0, 0, a12_0); }
+        { s.Store<TS, TV>(dst, (13 * dstStride) + 0, 0, a13_0); }
+        { s.Store<TS, TV>(dst, (14 * dstStride) + 0, 0, a14_0); }
+    }
+
+    /// <summary>Forward: 16 output channels by 16 pixels of one output row.</summary>
+    /// <param name="x">Padded input at the block's first pixel (row oh * stride, column ow0 * stride).</param>
+    /// <param name="wt">The packed weights of the block's output-channel group, [kh][kw][ic][16] (see PackedGroups).</param>
+    /// <param name="dst">Where pixel r's channels go: dst + r * dstStride.</param>
+    /// <param name="dstStride">Floats between pixels in dst.</param>
+    /// <param name="store">How each value is stored (bias, epilogue; offsets from dst, channels from the block's first).</param>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void Forward1R16<TE>(float* x, float* wt, float* dst, int dstStride, in TE store)
+        where TE : struct, IVectorStore
+    {
+        // Constants once the JIT has specialised the method (locals, so that nothing is a call).
+        int CinP = (G.InChannels + 15) & ~15;
+        int CoutP = (G.OutChannels + 15) & ~15;
+        int RowStride = (G.Width + (2 * G.Padding)) * G.InChannels;
+        int OutWidth = ((G.Width + (2 * G.Padding) - G.Kernel) / G.Stride) + 1;
+        int OutHeight = ((G.Height + (2 * G.Padding) - G.Kernel) / G.Stride) + 1;
+        int DyStride = (G.OutChannels & 15) == 0 ? G.OutChannels : CoutP;
+        TV a0_0 = TS.Zero;
+        TV a1_0 = TS.Zero;
+        TV a2_0 = TS.Zero;
+        TV a3_0 = TS.Zero;
+        TV a4_0 = TS.Zero;
+        TV a5_0 = TS.Zero;
+        TV a6_0 = TS.Zero;
+        TV a7_0 = TS.Zero;
+        TV a8_0 = TS.Zero;
+        TV a9_0 = TS.Zero;
+        TV a10_0 = TS.Zero;
+        TV a11_0 = TS.Zero;
+        TV a12_0 = TS.Zero;
+        TV a13_0 = TS.Zero;
+        TV a14_0 = TS.Zero;
+        TV a15_0 = TS.Zero;
+        for (int kh = 0; kh < G.Kernel; kh++)
+        {
+            float* xp = x + (kh * RowStride);
+            float* wp = wt + (kh * G.Kernel * G.InChannels * 16);
+            for (int i = 0; i < G.Kernel * G.InChannels; i++)
+            {
+                TV w0 = TS.Load(wp + 0);
+                a0_0 = TS.Fma(w0, TS.Broadcast(xp[0]), a0_0);
+                a1_0 = TS.Fma(w0, TS.Broadcast(xp[1 * G.Stride * G.InChannels]), a1_0);
+                a2_0 = TS.Fma(w0, TS.Broadcast(xp[2 * G.Stride * G.InChannels]), a2_0);
+                a3_0 = TS.Fma(w0, TS.Broadcast(xp[3 * G.Stride * G.InChannels]), a3_0);
+                a4_0 = TS.Fma(w0, TS.Broadcast(xp[4 * G.Stride * G.InChannels]), a4_0);
+                a5_0 = TS.Fma(w0, TS.Broadcast(xp[5 * G.Stride * G.InChannels]), a5_0);
+                a6_0 = TS.Fma(w0, TS.Broadcast(xp[6 * G.Stride * G.InChannels]), a6_0);
+                a7_0 = TS.Fma(w0, TS.Broadcast(xp[7 * G.Stride * G.InChannels]), a7_0);
+                a8_0 = TS.Fma(w0, TS.Broadcast(xp[8 * G.Stride * G.InChannels]), a8_0);
+                a9_0 = TS.Fma(w0, TS.Broadcast(xp[9 * G.Stride * G.InChannels]), a9_0);
+                a10_0 = TS.Fma(w0, TS.Broadcast(xp[10 * G.Stride * G.InChannels]), a10_0);
+                a11_0 = TS.Fma(w0, TS.Broadcast(xp[11 * G.Stride * G.InChannels]), a11_0);
+                a12_0 = TS.Fma(w0, TS.Broadcast(xp[12 * G.Stride * G.InChannels]), a12_0);
+                a13_0 = TS.Fma(w0, TS.Broadcast(xp[13 * G.Stride * G.InChannels]), a13_0);
+                a14_0 = TS.Fma(w0, TS.Broadcast(xp[14 * G.Stride * G.InChannels]), a14_0);
+                a15_0 = TS.Fma(w0, TS.Broadcast(xp[15 * G.Stride * G.InChannels]), a15_0);
+                xp++;
+                wp += 16;
+            }
+        }
+
+        TE s = store; // a local copy, whose fields the JIT keeps in registers across the stores
+        { s.Store<TS, TV>(dst, (0 * dstStride) + 0, 0, a0_0); }
+        { s.Store<TS, TV>(dst, (1 * dstStride) + 0, 0, a1_0); }
+        { s.Store<TS, TV>(dst, (2 * dstStride) + 0, 0, a2_0); }
+        { s.Store<TS, TV>(dst, (3 * dstStride) + 0, 0, a3_0); }
+        { s.Store<TS, TV>(dst, (4 * dstStride) + 0, 0, a4_0); }
+        { s.Store<TS, TV>(dst, (5 * dstStride) + 0, 0, a5_0); }
+        { s.Store<TS, TV>(dst, (6 * dstStride) + 0, 0, a6_0); }
+        { s.Store<TS, TV>(dst, (7 * dstStride) + 0, 0, a7_0); }
+        { s.Store<TS, TV>(dst, (8 * dstStride) + 0, 0, a8_0); }
+        { s.Store<TS, TV>(dst, (9 * dstStride) + 0, 0, a9_0); }
+        { s.Store<TS, TV>(dst, (10 * dstStride) + 0, 0, a10_0); }
+        { s.Store<TS, TV>(dst, (11 * dstStride) + 0, 0, a11_0); }
+        { s.Store<TS, TV>(dst, (12 * dstStride) + 0, 0, a12_0); }
+        { s.Store<TS, TV>(dst, (13 * dstStride) + 0, 0, a13_0); }
+        { s.Store<TS, TV>(dst, (14 * dstStride) + 0, 0, a14_0); }
+        { s.Store<TS, TV>(dst, (15 * dstStride) + 0, 0, a15_0); }
+    }
+
+    /// <summary>Forward: 16 output channels by 17 pixels of one output row.</summary>
+    /// <param name="x">Padded input at the block's first pixel (row oh * stride, column ow0 * stride).</param>
+    /// <param name="wt">The packed weights of the block's output-channel group, [kh][kw][ic][16] (see PackedGroups).</param>
+    /// <param name="dst">Where pixel r's channels go: dst + r * dstStride.</param>
+    /// <param name="dstStride">Floats between pixels in dst.</param>
+    /// <param name="store">How each value is stored (bias, epilogue; offsets from dst, channels from the block's first).</param>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void Forward1R17<TE>(float* x, float* wt, float* dst, int dstStride, in TE store)
+        where TE : struct, IVectorStore
+    {
+        // Constants once the JIT has specialised the method (locals, so that nothing is a call).
+        int CinP = (G.InChannels + 15) & ~15;
+        int CoutP = (G.OutChannels + 15) & ~15;
+        int RowStride = (G.Width + (2 * G.Padding)) * G.InChannels;
+        int OutWidth = ((G.Width + (2 * G.Padding) - G.Kernel) / G.Stride) + 1;
+        int OutHeight = ((G.Height + (2 * G.Padding) - G.Kernel) / G.Stride) + 1;
+        int DyStride = (G.OutChannels & 15) == 0 ? G.OutChannels : CoutP;
+        TV a0_0 = TS.Zero;
+        TV a1_0 = TS.Zero;
+        TV a2_0 = TS.Zero;
+        TV a3_0 = TS.Zero;
+        TV a4_0 = TS.Zero;
+        TV a5_0 = TS.Zero;
+        TV a6_0 = TS.Zero;
+        TV a7_0 = TS.Zero;
+        TV a8_0 = TS.Zero;
+        TV a9_0 = TS.Zero;
+        TV a10_0 = TS.Zero;
+        TV a11_0 = TS.Zero;
+        TV a12_0 = TS.Zero;
+        TV a13_0 = TS.Zero;
+        TV a14_0 = TS.Zero;
+        TV a15_0 = TS.Zero;
+        TV a16_0 = TS.Zero;
+        for (int kh = 0; kh < G.Kernel; kh++)
+        {
+            float* xp = x + (kh * RowStride);
+            float* wp = wt + (kh * G.Kernel * G.InChannels * 16);
+            for (int i = 0; i < G.Kernel * G.InChannels; i++)
+            {
+                TV w0 = TS.Load(wp + 0);
+                a0_0 = TS.Fma(w0, TS.Broadcast(xp[0]), a0_0);
+                a1_0 = TS.Fma(w0, TS.Broadcast(xp[1 * G.Stride * G.InChannels]), a1_0);
+                a2_0 = TS.Fma(w0, TS.Broadcast(xp[2 * G.Stride * G.InChannels]), a2_0);
+                a3_0 = TS.Fma(w0, TS.Broadcast(xp[3 * G.Stride * G.InChannels]), a3_0);
+                a4_0 = TS.Fma(w0, TS.Broadcast(xp[4 * G.Stride * G.InChannels]), a4_0);
+                a5_0 = TS.Fma(w0, TS.Broadcast(xp[5 * G.Stride * G.InChannels]), a5_0);
+                a6_0 = TS.Fma(w0, TS.Broadcast(xp[6 * G.Stride * G.InChannels]), a6_0);
+                a7_0 = TS.Fma(w0, TS.Broadcast(xp[7 * G.Stride * G.InChannels]), a7_0);
+                a8_0 = TS.Fma(w0, TS.Broadcast(xp[8 * G.Stride * G.InChannels]), a8_0);
+                a9_0 = TS.Fma(w0, TS.Broadcast(xp[9 * G.Stride * G.InChannels]), a9_0);
+                a10_0 = TS.Fma(w0, TS.Broadcast(xp[10 * G.Stride * G.InChannels]), a10_0);
+                a11_0 = TS.Fma(w0, TS.Broadcast(xp[11 * G.Stride * G.InChannels]), a11_0);
+                a12_0 = TS.Fma(w0, TS.Broadcast(xp[12 * G.Stride * G.InChannels]), a12_0);
+                a13_0 = TS.Fma(w0, TS.Broadcast(xp[13 * G.Stride * G.InChannels]), a13_0);
+                a14_0 = TS.Fma(w0, TS.Broadcast(xp[14 * G.Stride * G.InChannels]), a14_0);
+                a15_0 = TS.Fma(w0, TS.Broadcast(xp[15 * G.Stride * G.InChannels]), a15_0);
+                a16_0 = TS.Fma(w0, TS.Broadcast(xp[16 * G.Stride * G.InChannels]), a16_0);
+                xp++;
+                wp += 16;
+            }
+        }
+
+        TE s = store; // a local copy, whose fields the JIT keeps in registers across the stores
+        { s.Store<TS, TV>(dst, (0 * dstStride) + 0, 0, a0_0); }
+        { s.Store<TS, TV>(dst, (1 * dstStride) + 0, 0, a1_0); }
+        { s.Store<TS, TV>(dst, (2 * dstStride) + 0, 0, a2_0); }
+        { s.Store<TS, TV>(dst, (3 * dstStride) + 0, 0, a3_0); }
+        { s.Store<TS, TV>(dst, (4 * dstStride) + 0, 0, a4_0); }
+        { s.Store<TS, TV>(dst, (5 * dstStride) + 0, 0, a5_0); }
+        { s.Store<TS, TV>(dst, (6 * dstStride) + 0, 0, a6_0); }
+        { s.Store<TS, TV>(dst, (7 * dstStride) + 0, 0, a7_0); }
+        { s.Store<TS, TV>(dst, (8 * dstStride) + 0, 0, a8_0); }
+        { s.Store<TS, TV>(dst, (9 * dstStride) + 0, 0, a9_0); }
+        { s.Store<TS, TV>(dst, (10 * dstStride) + 0, 0, a10_0); }
+        { s.Store<TS, TV>(dst, (11 * dstStride) + 0, 0, a11_0); }
+        { s.Store<TS, TV>(dst, (12 * dstStride) + 0, 0, a12_0); }
+        { s.Store<TS, TV>(dst, (13 * dstStride) + 0, 0, a13_0); }
+        { s.Store<TS, TV>(dst, (14 * dstStride) + 0, 0, a14_0); }
+        { s.Store<TS, TV>(dst, (15 * dstStride) + 0, 0, a15_0); }
+        { s.Store<TS, TV>(dst, (16 * dstStride) + 0, 0, a16_0); }
+    }
+
+    /// <summary>Forward: 16 output channels by 18 pixels of one output row.</summary>
+    /// <param name="x">Padded input at the block's first pixel (row oh * stride, column ow0 * stride).</param>
+    /// <param name="wt">The packed weights of the block's output-channel group, [kh][kw][ic][16] (see PackedGroups).</param>
+    /// <param name="dst">Where pixel r's channels go: dst + r * dstStride.</param>
+    /// <param name="dstStride">Floats between pixels in dst.</param>
+    /// <param name="store">How each value is stored (bias, epilogue; offsets from dst, channels from the block's first).</param>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void Forward1R18<TE>(float* x, float* wt, float* dst, int dstStride, in TE store)
+        where TE : struct, IVectorStore
+    {
+        // Constants once the JIT has specialised the method (locals, so that nothing is a call).
+        int CinP = (G.InChannels + 15) & ~15;
+        int CoutP = (G.OutChannels + 15) & ~15;
+        int RowStride = (G.Width + (2 * G.Padding)) * G.InChannels;
+        int OutWidth = ((G.Width + (2 * G.Padding) - G.Kernel) / G.Stride) + 1;
+        int OutHeight = ((G.Height + (2 * G.Padding) - G.Kernel) / G.Stride) + 1;
+        int DyStride = (G.OutChannels & 15) == 0 ? G.OutChannels : CoutP;
+        TV a0_0 = TS.Zero;
+        TV a1_0 = TS.Zero;
+        TV a2_0 = TS.Zero;
+        TV a3_0 = TS.Zero;
+        TV a4_0 = TS.Zero;
+        TV a5_0 = TS.Zero;
+        TV a6_0 = TS.Zero;
+        TV a7_0 = TS.Zero;
+        TV a8_0 = TS.Zero;
+        TV a9_0 = TS.Zero;
+        TV a10_0 = TS.Zero;
+        TV a11_0 = TS.Zero;
+        TV a12_0 = TS.Zero;
+        TV a13_0 = TS.Zero;
+        TV a14_0 = TS.Zero;
+        TV a15_0 = TS.Zero;
+        TV a16_0 = TS.Zero;
+        TV a17_0 = TS.Zero;
+        for (int kh = 0; kh < G.Kernel; kh++)
+        {
+            float* xp = x + (kh * RowStride);
+            float* wp = wt + (kh * G.Kernel * G.InChannels * 16);
+            for (int i = 0; i < G.Kernel * G.InChannels; i++)
+            {
+                TV w0 = TS.Load(wp + 0);
+                a0_0 = TS.Fma(w0, TS.Broadcast(xp[0]), a0_0);
+                a1_0 = TS.Fma(w0, TS.Broadcast(xp[1 * G.Stride * G.InChannels]), a1_0);
+                a2_0 = TS.Fma(w0, TS.Broadcast(xp[2 * G.Stride * G.InChannels]), a2_0);
+                a3_0 = TS.Fma(w0, TS.Broadcast(xp[3 * G.Stride * G.InChannels]), a3_0);
+                a4_0 = TS.Fma(w0, TS.Broadcast(xp[4 * G.Stride * G.InChannels]), a4_0);
+                a5_0 = TS.Fma(w0, TS.Broadcast(xp[5 * G.Stride * G.InChannels]), a5_0);
+                a6_0 = TS.Fma(w0, TS.Broadcast(xp[6 * G.Stride * G.InChannels]), a6_0);
+                a7_0 = TS.Fma(w0, TS.Broadcast(xp[7 * G.Stride * G.InChannels]), a7_0);
+                a8_0 = TS.Fma(w0, TS.Broadcast(xp[8 * G.Stride * G.InChannels]), a8_0);
+                a9_0 = TS.Fma(w0, TS.Broadcast(xp[9 * G.Stride * G.InChannels]), a9_0);
+                a10_0 = TS.Fma(w0, TS.Broadcast(xp[10 * G.Stride * G.InChannels]), a10_0);
+                a11_0 = TS.Fma(w0, TS.Broadcast(xp[11 * G.Stride * G.InChannels]), a11_0);
+                a12_0 = TS.Fma(w0, TS.Broadcast(xp[12 * G.Stride * G.InChannels]), a12_0);
+                a13_0 = TS.Fma(w0, TS.Broadcast(xp[13 * G.Stride * G.InChannels]), a13_0);
+                a14_0 = TS.Fma(w0, TS.Broadcast(xp[14 * G.Stride * G.InChannels]), a14_0);
+                a15_0 = TS.Fma(w0, TS.Broadcast(xp[15 * G.Stride * G.InChannels]), a15_0);
+                a16_0 = TS.Fma(w0, TS.Broadcast(xp[16 * G.Stride * G.InChannels]), a16_0);
+                a17_0 = TS.Fma(w0, TS.Broadcast(xp[17 * G.Stride * G.InChannels]), a17_0);
+                xp++;
+                wp += 16;
+            }
+        }
+
+        TE s = store; // a local copy, whose fields the JIT keeps in registers across the stores
+        { s.Store<TS, TV>(dst, (0 * dstStride) + 0, 0, a0_0); }
+        { s.Store<TS, TV>(dst, (1 * dstStride) + 0, 0, a1_0); }
+        { s.Store<TS, TV>(dst, (2 * dstStride) + 0, 0, a2_0); }
+        { s.Store<TS, TV>(dst, (3 * dstStride) + 0, 0, a3_0); }
+        { s.Store<TS, TV>(dst, (4 * dstStride) + 0, 0, a4_0); }
+        { s.Store<TS, TV>(dst, (5 * dstStride) + 0, 0, a5_0); }
+        { s.Store<TS, TV>(dst, (6 * dstStride) + 0, 0, a6_0); }
+        { s.Store<TS, TV>(dst, (7 * dstStride) + 0, 0, a7_0); }
+        { s.Store<TS, TV>(dst, (8 * dstStride) + 0, 0, a8_0); }
+        { s.Store<TS, TV>(dst, (9 * dstStride) + 0, 0, a9_0); }
+        { s.Store<TS, TV>(dst, (10 * dstStride) + 0, 0, a10_0); }
+        { s.Store<TS, TV>(dst, (11 * dstStride) + 0, 0, a11_0); }
+        { s.Store<TS, TV>(dst, (12 * dstStride) + 0, 0, a12_0); }
+        { s.Store<TS, TV>(dst, (13 * dstStride) + 0, 0, a13_0); }
+        { s.Store<TS, TV>(dst, (14 * dstStride) + 0, 0, a14_0); }
+        { s.Store<TS, TV>(dst, (15 * dstStride) + 0, 0, a15_0); }
+        { s.Store<TS, TV>(dst, (16 * dstStride) + 0, 0, a16_0); }
+        { s.Store<TS, TV>(dst, (17 * dstStride) + 0, 0, a17_0); }
+    }
+
+    /// <summary>Forward: 16 output channels by 19 pixels of one output row.</summary>
+    /// <param name="x">Padded input at the block's first pixel (row oh * stride, column ow0 * stride).</param>
+    /// <param name="wt">The packed weights of the block's output-channel group, [kh][kw][ic][16] (see PackedGroups).</param>
+    /// <param name="dst">Where pixel r's channels go: dst + r * dstStride.</param>
+    /// <param name="dstStride">Floats between pixels in dst.</param>
+    /// <param name="store">How each value is stored (bias, epilogue; offsets from dst, channels from the block's first).</param>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void Forward1R19<TE>(float* x, float* wt, float* dst, int dstStride, in TE store)
+        where TE : struct, IVectorStore
+    {
+        // Constants once the JIT has specialised the method (locals, so that nothing is a call).
+        int CinP = (G.InChannels + 15) & ~15;
+        int CoutP = (G.OutChannels + 15) & ~15;
+        int RowStride = (G.Width + (2 * G.Padding)) * G.InChannels;
+        int OutWidth = ((G.Width + (2 * G.Padding) - G.Kernel) / G.Stride) + 1;
+        int OutHeight = ((G.Height + (2 * G.Padding) - G.Kernel) / G.Stride) + 1;
+        int DyStride = (G.OutChannels & 15) == 0 ? G.OutChannels : CoutP;
+        TV a0_0 = TS.Zero;
+        TV a1_0 = TS.Zero;
+        TV a2_0 = TS.Zero;
+        TV a3_0 = TS.Zero;
+        TV a4_0 = TS.Zero;
+        TV a5_0 = TS.Zero;
+        TV a6_0 = TS.Zero;
+        TV a7_0 = TS.Zero;
+        TV a8_0 = TS.Zero;
+        TV a9_0 = TS.Zero;
+        TV a10_0 = TS.Zero;
+        TV a11_0 = TS.Zero;
+        TV a12_0 = TS.Zero;
+        TV a13_0 = TS.Zero;
+        TV a14_0 = TS.Zero;
+        TV a15_0 = TS.Zero;
+        TV a16_0 = TS.Zero;
+        TV a17_0 = TS.Zero;
+        TV a18_0 = TS.Zero;
+        for (int kh = 0; kh < G.Kernel; kh++)
+        {
+            float* xp = x + (kh * RowStride);
+            float* wp = wt + (kh * G.Kernel * G.InChannels * 16);
+            for (int i = 0; i < G.Kernel * G.InChannels; i++)
+            {
+                TV w0 = TS.Load(wp + 0);
+                a0_0 = TS.Fma(w0, TS.Broadcast(xp[0]), a0_0);
+                a1_0 = TS.Fma(w0, TS.Broadcast(xp[1 * G.Stride * G.InChannels]), a1_0);
+                a2_0 = TS.Fma(w0, TS.Broadcast(xp[2 * G.Stride * G.InChannels]), a2_0);
+                a3_0 = TS.Fma(w0, TS.Broadcast(xp[3 * G.Stride * G.InChannels]), a3_0);
+                a4_0 = TS.Fma(w0, TS.Broadcast(xp[4 * G.Stride * G.InChannels]), a4_0);
+                a5_0 = TS.Fma(w0, TS.Broadcast(xp[5 * G.Stride * G.InChannels]), a5_0);
+                a6_0 = TS.Fma(w0, TS.Broadcast(xp[6 * G.Stride * G.InChannels]), a6_0);
+                a7_0 = TS.Fma(w0, TS.Broadcast(xp[7 * G.Stride * G.InChannels]), a7_0);
+                a8_0 = TS.Fma(w0, TS.Broadcast(xp[8 * G.Stride * G.InChannels]), a8_0);
+                a9_0 = TS.Fma(w0, TS.Broadcast(xp[9 * G.Stride * G.InChannels]), a9_0);
+                a10_0 = TS.Fma(w0, TS.Broadcast(xp[10 * G.Stride * G.InChannels]), a10_0);
+                a11_0 = TS.Fma(w0, TS.Broadcast(xp[11 * G.Stride * G.InChannels]), a11_0);
+                a12_0 = TS.Fma(w0, TS.Broadcast(xp[12 * G.Stride * G.InChannels]), a12_0);
+                a13_0 = TS.Fma(w0, TS.Broadcast(xp[13 * G.Stride * G.InChannels]), a13_0);
+                a14_0 = TS.Fma(w0, TS.Broadcast(xp[14 * G.Stride * G.InChannels]), a14_0);
+                a15_0 = TS.Fma(w0, TS.Broadcast(xp[15 * G.Stride * G.InChannels]), a15_0);
+                a16_0 = TS.Fma(w0, TS.Broadcast(xp[16 * G.Stride * G.InChannels]), a16_0);
+                a17_0 = TS.Fma(w0, TS.Broadcast(xp[17 * G.Stride * G.InChannels]), a17_0);
+                a18_0 = TS.Fma(w0, TS.Broadcast(xp[18 * G.Stride * G.InChannels]), a18_0);
+                xp++;
+                wp += 16;
+            }
+        }
+
+        TE s = store; // a local copy, whose fields the JIT keeps in registers across the stores
+        { s.Store<TS, TV>(dst, (0 * dstStride) + 0, 0, a0_0); }
+        { s.Store<TS, TV>(dst, (1 * dstStride) + 0, 0, a1_0); }
+        { s.Store<TS, TV>(dst, (2 * dstStride) + 0, 0, a2_0); }
+        { s.Store<TS, TV>(dst, (3 * dstStride) + 0, 0, a3_0); }
+        { s.Store<TS, TV>(dst, (4 * dstStride) + 0, 0, a4_0); }
+        { s.Store<TS, TV>(dst, (5 * dstStride) + 0, 0, a5_0); }
+        { s.Store<TS, TV>(dst, (6 * dstStride) + 0, 0, a6_0); }
+        { s.Store<TS, TV>(dst, (7 * dstStride) + 0, 0, a7_0); }
+        { s.Store<TS, TV>(dst, (8 * dstStride) + 0, 0, a8_0); }
+        { s.Store<TS, TV>(dst, (9 * dstStride) + 0, 0, a9_0); }
+        { s.Store<TS, TV>(dst, (10 * dstStride) + 0, 0, a10_0); }
+        { s.Store<TS, TV>(dst, (11 * dstStride) + 0, 0, a11_0); }
+        { s.Store<TS, TV>(dst, (12 * dstStride) + 0, 0, a12_0); }
+        { s.Store<TS, TV>(dst, (13 * dstStride) + 0, 0, a13_0); }
+        { s.Store<TS, TV>(dst, (14 * dstStride) + 0, 0, a14_0); }
+        { s.Store<TS, TV>(dst, (15 * dstStride) + 0, 0, a15_0); }
+        { s.Store<TS, TV>(dst, (16 * dstStride) + 0, 0, a16_0); }
+        { s.Store<TS, TV>(dst, (17 * dstStride) + 0, 0, a17_0); }
+        { s.Store<TS, TV>(dst, (18 * dstStride) + 0, 0, a18_0); }
+    }
+
+    /// <summary>Forward: 16 output channels by 20 pixels of one output row.</summary>
+    /// <param name="x">Padded input at the block's first pixel (row oh * stride, column ow0 * stride).</param>
+    /// <param name="wt">The packed weights of the block's output-channel group, [kh][kw][ic][16] (see PackedGroups).</param>
+    /// <param name="dst">Where pixel r's channels go: dst + r * dstStride.</param>
+    /// <param name="dstStride">Floats between pixels in dst.</param>
+    /// <param name="store">How each value is stored (bias, epilogue; offsets from dst, channels from the block's first).</param>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void Forward1R20<TE>(float* x, float* wt, float* dst, int dstStride, in TE store)
+        where TE : struct, IVectorStore
+    {
+        // Constants once the JIT has specialised the method (locals, so that nothing is a call).
+        int CinP = (G.InChannels + 15) & ~15;
+        int CoutP = (G.OutChannels + 15) & ~15;
+        int RowStride = (G.Width + (2 * G.Padding)) * G.InChannels;
+        int OutWidth = ((G.Width + (2 * G.Padding) - G.Kernel) / G.Stride) + 1;
+        int OutHeight = ((G.Height + (2 * G.Padding) - G.Kernel) / G.Stride) + 1;
+        int DyStride = (G.OutChannels & 15) == 0 ? G.OutChannels : CoutP;
+        TV a0_0 = TS.Zero;
+        TV a1_0 = TS.Zero;
+        TV a2_0 = TS.Zero;
+        TV a3_0 = TS.Zero;
+        TV a4_0 = TS.Zero;
+        TV a5_0 = TS.Zero;
+        TV a6_0 = TS.Zero;
+        TV a7_0 = TS.Zero;
+        TV a8_0 = TS.Zero;
+        TV a9_0 = TS.Zero;
+        TV a10_0 = TS.Zero;
+        TV a11_0 = TS.Zero;
+        TV a12_0 = TS.Zero;
+        TV a13_0 = TS.Zero;
+        TV a14_0 = TS.Zero;
+        TV a15_0 = TS.Zero;
+        TV a16_0 = TS.Zero;
+        TV a17_0 = TS.Zero;
+        TV a18_0 = TS.Zero;
+        TV a19_0 = TS.Zero;
+        for (int kh = 0; kh < G.Kernel; kh++)
+        {
+            float* xp = x + (kh * RowStride);
+            float* wp = wt + (kh * G.Kernel * G.InChannels * 16);
+            for (int i = 0; i < G.Kernel * G.InChannels; i++)
+            {
+                TV w0 = TS.Load(wp + 0);
+                a0_0 = TS.Fma(w0, TS.Broadcast(xp[0]), a0_0);
+                a1_0 = TS.Fma(w0, TS.Broadcast(xp[1 * G.Stride * G.InChannels]), a1_0);
+                a2_0 = TS.Fma(w0, TS.Broadcast(xp[2 * G.Stride * G.InChannels]), a2_0);
+                a3_0 = TS.Fma(w0, TS.Broadcast(xp[3 * G.Stride * G.InChannels]), a3_0);
+                a4_0 = TS.Fma(w0, TS.Broadcast(xp[4 * G.Stride * G.InChannels]), a4_0);
+                a5_0 = TS.Fma(w0, TS.Broadcast(xp[5 * G.Stride * G.InChannels]), a5_0);
+                a6_0 = TS.Fma(w0, TS.Broadcast(xp[6 * G.Stride * G.InChannels]), a6_0);
+                a7_0 = TS.Fma(w0, TS.Broadcast(xp[7 * G.Stride * G.InChannels]), a7_0);
+                a8_0 = TS.Fma(w0, TS.Broadcast(xp[8 * G.Stride * G.InChannels]), a8_0);
+                a9_0 = TS.Fma(w0, TS.Broadcast(xp[9 * G.Stride * G.InChannels]), a9_0);
+                a10_0 = TS.Fma(w0, TS.Broadcast(xp[10 * G.Stride * G.InChannels]), a10_0);
+                a11_0 = TS.Fma(w0, TS.Broadcast(xp[11 * G.Stride * G.InChannels]), a11_0);
+                a12_0 = TS.Fma(w0, TS.Broadcast(xp[12 * G.Stride * G.InChannels]), a12_0);
+                a13_0 = TS.Fma(w0, TS.Broadcast(xp[13 * G.Stride * G.InChannels]), a13_0);
+                a14_0 = TS.Fma(w0, TS.Broadcast(xp[14 * G.Stride * G.InChannels]), a14_0);
+                a15_0 = TS.Fma(w0, TS.Broadcast(xp[15 * G.Stride * G.InChannels]), a15_0);
+                a16_0 = TS.Fma(w0, TS.Broadcast(xp[16 * G.Stride * G.InChannels]), a16_0);
+                a17_0 = TS.Fma(w0, TS.Broadcast(xp[17 * G.Stride * G.InChannels]), a17_0);
+                a18_0 = TS.Fma(w0, TS.Broadcast(xp[18 * G.Stride * G.InChannels]), a18_0);
+                a19_0 = TS.Fma(w0, TS.Broadcast(xp[19 * G.Stride * G.InChannels]), a19_0);
+                xp++;
+                wp += 16;
+            }
+        }
+
+        TE s = store; // a local copy, whose fields the JIT keeps in registers across the stores
+        { s.Store<TS, TV>(dst, (0 * dstStride) + 0, 0, a0_0); }
+        { s.Store<TS, TV>(dst, (1 * dstStride) + 0, 0, a1_0); }
+        { s.Store<TS, TV>(dst, (2 * dstStride) + 0, 0, a2_0); }
+        { s.Store<TS, TV>(dst, (3 * dstStride) + 0, 0, a3_0); }
+        { s.Store<TS, TV>(dst, (4 * dstStride) + 0, 0, a4_0); }
+        { s.Store<TS, TV>(dst, (5 * dstStride) + 0, 0, a5_0); }
+        { s.Store<TS, TV>(dst, (6 * dstStride) + 0, 0, a6_0); }
+        { s.Store<TS, TV>(dst, (7 * dstStride) + 0, 0, a7_0); }
+        { s.Store<TS, TV>(dst, (8 * dstStride) + 0, 0, a8_0); }
+        { s.Store<TS, TV>(dst, (9 * dstStride) + 0, 0, a9_0); }
+        { s.Store<TS, TV>(dst, (10 * dstStride) + 0, 0, a10_0); }
+        { s.Store<TS, TV>(dst, (11 * dstStride) + 0, 0, a11_0); }
+        { s.Store<TS, TV>(dst, (12 * dstStride) + 0, 0, a12_0); }
+        { s.Store<TS, TV>(dst, (13 * dstStride) + 0, 0, a13_0); }
+        { s.Store<TS, TV>(dst, (14 * dstStride) + 0, 0, a14_0); }
+        { s.Store<TS, TV>(dst, (15 * dstStride) + 0, 0, a15_0); }
+        { s.Store<TS, TV>(dst, (16 * dstStride) + 0, 0, a16_0); }
+        { s.Store<TS, TV>(dst, (17 * dstStride) + 0, 0, a17_0); }
+        { s.Store<TS, TV>(dst, (18 * dstStride) + 0, 0, a18_0); }
+        { s.Store<TS, TV>(dst, (19 * dstStride) + 0, 0, a19_0); }
+    }
+
+    /// <summary>Forward: 16 output channels by 21 pixels of one output row.</summary>
+    /// <param name="x">Padded input at the block's first pixel (row oh * stride, column ow0 * stride).</param>
+    /// <param name="wt">The packed weights of the block's output-channel group, [kh][kw][ic][16] (see PackedGroups).</param>
+    /// <param name="dst">Where pixel r's channels go: dst + r * dstStride.</param>
+    /// <param name="dstStride">Floats between pixels in dst.</param>
+    /// <param name="store">How each value is stored (bias, epilogue; offsets from dst, channels from the block's first).</param>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void Forward1R21<TE>(float* x, float* wt, float* dst, int dstStride, in TE store)
+        where TE : struct, IVectorStore
+    {
+        // Constants once the JIT has specialised the method (locals, so that nothing is a call).
+        int CinP = (G.InChannels + 15) & ~15;
+        int CoutP = (G.OutChannels + 15) & ~15;
+        int RowStride = (G.Width + (2 * G.Padding)) * G.InChannels;
+        int OutWidth = ((G.Width + (2 * G.Padding) - G.Kernel) / G.Stride) + 1;
+        int OutHeight = ((G.Height + (2 * G.Padding) - G.Kernel) / G.Stride) + 1;
+        int DyStride = (G.OutChannels & 15) == 0 ? G.OutChannels : CoutP;
+        TV a0_0 = TS.Zero;
+        TV a1_0 = TS.Zero;
+        TV a2_0 = TS.Zero;
+        TV a3_0 = TS.Zero;
+        TV a4_0 = TS.Zero;
+        TV a5_0 = TS.Zero;
+        TV a6_0 = TS.Zero;
+        TV a7_0 = TS.Zero;
+        TV a8_0 = TS.Zero;
+        TV a9_0 = TS.Zero;
+        TV a10_0 = TS.Zero;
+        TV a11_0 = TS.Zero;
+        TV a12_0 = TS.Zero;
+        TV a13_0 = TS.Zero;
+        TV a14_0 = TS.Zero;
+        TV a15_0 = TS.Zero;
+        TV a16_0 = TS.Zero;
+        TV a17_0 = TS.Zero;
+        TV a18_0 = TS.Zero;
+        TV a19_0 = TS.Zero;
+        TV a20_0 = TS.Zero;
+        for (int kh = 0; kh < G.Kernel; kh++)
+        {
+            float* xp = x + (kh * RowStride);
+            float* wp = wt + (kh * G.Kernel * G.InChannels * 16);
+            for (int i = 0; i < G.Kernel * G.InChannels; i++)
+            {
+                TV w0 = TS.Load(wp + 0);
+                a0_0 = TS.Fma(w0, TS.Broadcast(xp[0]), a0_0);
+                a1_0 = TS.Fma(w0, TS.Broadcast(xp[1 * G.Stride * G.InChannels]), a1_0);
+                a2_0 = TS.Fma(w0, TS.Broadcast(xp[2 * G.Stride * G.InChannels]), a2_0);
+                a3_0 = TS.Fma(w0, TS.Broadcast(xp[3 * G.Stride * G.InChannels]), a3_0);
+                a4_0 = TS.Fma(w0, TS.Broadcast(xp[4 * G.Stride * G.InChannels]), a4_0);
+                a5_0 = TS.Fma(w0, TS.Broadcast(xp[5 * G.Stride * G.InChannels]), a5_0);
+                a6_0 = TS.Fma(w0, TS.Broadcast(xp[6 * G.Stride * G.InChannels]), a6_0);
+                a7_0 = TS.Fma(w0, TS.Broadcast(xp[7 * G.Stride * G.InChannels]), a7_0);
+                a8_0 = TS.Fma(w0, TS.Broadcast(xp[8 * G.Stride * G.InChannels]), a8_0);
+                a9_0 = TS.Fma(w0, TS.Broadcast(xp[9 * G.Stride * G.InChannels]), a9_0);
+                a10_0 = TS.Fma(w0, TS.Broadcast(xp[10 * G.Stride * G.InChannels]), a10_0);
+                a11_0 = TS.Fma(w0, TS.Broadcast(xp[11 * G.Stride * G.InChannels]), a11_0);
+                a12_0 = TS.Fma(w0, TS.Broadcast(xp[12 * G.Stride * G.InChannels]), a12_0);
+                a13_0 = TS.Fma(w0, TS.Broadcast(xp[13 * G.Stride * G.InChannels]), a13_0);
+                a14_0 = TS.Fma(w0, TS.Broadcast(xp[14 * G.Stride * G.InChannels]), a14_0);
+                a15_0 = TS.Fma(w0, TS.Broadcast(xp[15 * G.Stride * G.InChannels]), a15_0);
+                a16_0 = TS.Fma(w0, TS.Broadcast(xp[16 * G.Stride * G.InChannels]), a16_0);
+                a17_0 = TS.Fma(w0, TS.Broadcast(xp[17 * G.Stride * G.InChannels]), a17_0);
+                a18_0 = TS.Fma(w0, TS.Broadcast(xp[18 * G.Stride * G.InChannels]), a18_0);
+                a19_0 = TS.Fma(w0, TS.Broadcast(xp[19 * G.Stride * G.InChannels]), a19_0);
+                a20_0 = TS.Fma(w0, TS.Broadcast(xp[20 * G.Stride * G.InChannels]), a20_0);
+                xp++;
+                wp += 16;
+            }
+        }
+
+        TE s = store; // a local copy, whose fields the JIT keeps in registers across the stores
+        { s.Store<TS, TV>(dst, (0 * dstStride) + 0, 0, a0_0); }
+        { s.Store<TS, TV>(dst, (1 * dstStride) + 0, 0, a1_0); }
+        { s.Store<TS, TV>(dst, (2 * dstStride) + 0, 0, a2_0); }
+        { s.Store<TS, TV>(dst, (3 * dstStride) + 0, 0, a3_0); }
+        { s.Store<TS, TV>(dst, (4 * dstStride) + 0, 0, a4_0); }
+        { s.Store<TS, TV>(dst, (5 * dstStride) + 0, 0, a5_0); }
+        { s.Store<TS, TV>(dst, (6 * dstStride) + 0, 0, a6_0); }
+        { s.Store<TS, TV>(dst, (7 * dstStride) + 0, 0, a7_0); }
+        { s.Store<TS, TV>(dst, (8 * dstStride) + 0, 0, a8_0); }
+        { s.Store<TS, TV>(dst, (9 * dstStride) + 0, 0, a9_0); }
+        { s.Store<TS, TV>(dst, (10 * dstStride) + 0, 0, a10_0); }
+        { s.Store<TS, TV>(dst, (11 * dstStride) + 0, 0, a11_0); }
+        { s.Store<TS, TV>(dst, (12 * dstStride) + 0, 0, a12_0); }
+        { s.Store<TS, TV>(dst, (13 * dstStride) + 0, 0, a13_0); }
+        { s.Store<TS, TV>(dst, (14 * dstStride) + 0, 0, a14_0); }
+        { s.Store<TS, TV>(dst, (15 * dstStride) + 0, 0, a15_0); }
+        { s.Store<TS, TV>(dst, (16 * dstStride) + 0, 0, a16_0); }
+        { s.Store<TS, TV>(dst, (17 * dstStride) + 0, 0, a17_0); }
+        { s.Store<TS, TV>(dst, (18 * dstStride) + 0, 0, a18_0); }
+        { s.Store<TS, TV>(dst, (19 * dstStride) + 0, 0, a19_0); }
+        { s.Store<TS, TV>(dst, (20 * dstStride) + 0, 0, a20_0); }
+    }
+
+    /// <summary>Forward: 16 output channels by 22 pixels of one output row.</summary>
+    /// <param name="x">Padded input at the block's first pixel (row oh * stride, column ow0 * stride).</param>
+    /// <param name="wt">The packed weights of the block's output-channel group, [kh][kw][ic][16] (see PackedGroups).</param>
+    /// <param name="dst">Where pixel r's channels go: dst + r * dstStride.</param>
+    /// <param name="dstStride">Floats between pixels in dst.</param>
+    /// <param name="store">How each value is stored (bias, epilogue; offsets from dst, channels from the block's first).</param>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void Forward1R22<TE>(float* x, float* wt, float* dst, int dstStride, in TE store)
+        where TE : struct, IVectorStore
+    {
+        // Constants once the JIT has specialised the method (locals, so that nothing is a call).
+        int CinP = (G.InChannels + 15) & ~15;
+        int CoutP = (G.OutChannels + 15) & ~15;
+        int RowStride = (G.Width + (2 * G.Padding)) * G.InChannels;
+        int OutWidth = ((G.Width + (2 * G.Padding) - G.Kernel) / G.Stride) + 1;
+        int OutHeight = ((G.Height + (2 * G.Padding) - G.Kernel) / G.Stride) + 1;
+        int DyStride = (G.OutChannels & 15) == 0 ? G.OutChannels : CoutP;
+        TV a0_0 = TS.Zero;
+        TV a1_0 = TS.Zero;
+        TV a2_0 = TS.Zero;
+        TV a3_0 = TS.Zero;
+        TV a4_0 = TS.Zero;
+        TV a5_0 = TS.Zero;
+        TV a6_0 = TS.Zero;
+        TV a7_0 = TS.Zero;
+        TV a8_0 = TS.Zero;
+        TV a9_0 = TS.Zero;
+        TV a10_0 = TS.Zero;
+        TV a11_0 = TS.Zero;
+        TV a12_0 = TS.Zero;
+        TV a13_0 = TS.Zero;
+        TV a14_0 = TS.Zero;
+        TV a15_0 = TS.Zero;
+        TV a16_0 = TS.Zero;
+        TV a17_0 = TS.Zero;
+        TV a18_0 = TS.Zero;
+        TV a19_0 = TS.Zero;
+        TV a20_0 = TS.Zero;
+        TV a21_0 = TS.Zero;
+        for (int kh = 0; kh < G.Kernel; kh++)
+        {
+            float* xp = x + (kh * RowStride);
+            float* wp = wt + (kh * G.Kernel * G.InChannels * 16);
+            for (int i = 0; i < G.Kernel * G.InChannels; i++)
+            {
+                TV w0 = TS.Load(wp + 0);
+                a0_0 = TS.Fma(w0, TS.Broadcast(xp[0]), a0_0);
+                a1_0 = TS.Fma(w0, TS.Broadcast(xp[1 * G.Stride * G.InChannels]), a1_0);
+                a2_0 = TS.Fma(w0, TS.Broadcast(xp[2 * G.Stride * G.InChannels]), a2_0);
+                a3_0 = TS.Fma(w0, TS.Broadcast(xp[3 * G.Stride * G.InChannels]), a3_0);
+                a4_0 = TS.Fma(w0, TS.Broadcast(xp[4 * G.Stride * G.InChannels]), a4_0);
+                a5_0 = TS.Fma(w0, TS.Broadcast(xp[5 * G.Stride * G.InChannels]), a5_0);
+                a6_0 = TS.Fma(w0, TS.Broadcast(xp[6 * G.Stride * G.InChannels]), a6_0);
+                a7_0 = TS.Fma(w0, TS.Broadcast(xp[7 * G.Stride * G.InChannels]), a7_0);
+                a8_0 = TS.Fma(w0, TS.Broadcast(xp[8 * G.Stride * G.InChannels]), a8_0);
+                a9_0 = TS.Fma(w0, TS.Broadcast(xp[9 * G.Stride * G.InChannels]), a9_0);
+                a10_0 = TS.Fma(w0, TS.Broadcast(xp[10 * G.Stride * G.InChannels]), a10_0);
+                a11_0 = TS.Fma(w0, TS.Broadcast(xp[11 * G.Stride * G.InChannels]), a11_0);
+                a12_0 = TS.Fma(w0, TS.Broadcast(xp[12 * G.Stride * G.InChannels]), a12_0);
+                a13_0 = TS.Fma(w0, TS.Broadcast(xp[13 * G.Stride * G.InChannels]), a13_0);
+                a14_0 = TS.Fma(w0, TS.Broadcast(xp[14 * G.Stride * G.InChannels]), a14_0);
+                a15_0 = TS.Fma(w0, TS.Broadcast(xp[15 * G.Stride * G.InChannels]), a15_0);
+                a16_0 = TS.Fma(w0, TS.Broadcast(xp[16 * G.Stride * G.InChannels]), a16_0);
+                a17_0 = TS.Fma(w0, TS.Broadcast(xp[17 * G.Stride * G.InChannels]), a17_0);
+                a18_0 = TS.Fma(w0, TS.Broadcast(xp[18 * G.Stride * G.InChannels]), a18_0);
+                a19_0 = TS.Fma(w0, TS.Broadcast(xp[19 * G.Stride * G.InChannels]), a19_0);
+                a20_0 = TS.Fma(w0, TS.Broadcast(xp[20 * G.Stride * G.InChannels]), a20_0);
+                a21_0 = TS.Fma(w0, TS.Broadcast(xp[21 * G.Stride * G.InChannels]), a21_0);
+                xp++;
+                wp += 16;
+            }
+        }
+
+        TE s = store; // a local copy, whose fields the JIT keeps in registers across the stores
+        { s.Store<TS, TV>(dst, (0 * dstStride) + 0, 0, a0_0); }
+        { s.Store<TS, TV>(dst, (1 * dstStride) + 0, 0, a1_0); }
+        { s.Store<TS, TV>(dst, (2 * dstStride) + 0, 0, a2_0); }
+        { s.Store<TS, TV>(dst, (3 * dstStride) + 0, 0, a3_0); }
+        { s.Store<TS, TV>(dst, (4 * dstStride) + 0, 0, a4_0); }
+        { s.Store<TS, TV>(dst, (5 * dstStride) + 0, 0, a5_0); }
+        { s.Store<TS, TV>(dst, (6 * dstStride) + 0, 0, a6_0); }
+        { s.Store<TS, TV>(dst, (7 * dstStride) + 0, 0, a7_0); }
+        { s.Store<TS, TV>(dst, (8 * dstStride) + 0, 0, a8_0); }
+        { s.Store<TS, TV>(dst, (9 * dstStride) + 0, 0, a9_0); }
+        { s.Store<TS, TV>(dst, (10 * dstStride) + 0, 0, a10_0); }
+        { s.Store<TS, TV>(dst, (11 * dstStride) + 0, 0, a11_0); }
+        { s.Store<TS, TV>(dst, (12 * dstStride) + 0, 0, a12_0); }
+        { s.Store<TS, TV>(dst, (13 * dstStride) + 0, 0, a13_0); }
+        { s.Store<TS, TV>(dst, (14 * dstStride) + 0, 0, a14_0); }
+        { s.Store<TS, TV>(dst, (15 * dstStride) + 0, 0, a15_0); }
+        { s.Store<TS, TV>(dst, (16 * dstStride) + 0, 0, a16_0); }
+        { s.Store<TS, TV>(dst, (17 * dstStride) + 0, 0, a17_0); }
+        { s.Store<TS, TV>(dst, (18 * dstStride) + 0, 0, a18_0); }
+        { s.Store<TS, TV>(dst, (19 * dstStride) + 0, 0, a19_0); }
+        { s.Store<TS, TV>(dst, (20 * dstStride) + 0, 0, a20_0); }
+        { s.Store<TS, TV>(dst, (21 * dstStride) + 0, 0, a21_0); }
+    }
+
+    /// <summary>Forward: 16 output channels by 23 pixels of one output row.</summary>
+    /// <param name="x">Padded input at the block's first pixel (row oh * stride, column ow0 * stride).</param>
+    /// <param name="wt">The packed weights of the block's output-channel group, [kh][kw][ic][16] (see PackedGroups).</param>
+    /// <param name="dst">Where pixel r's channels go: dst + r * dstStride.</param>
+    /// <param name="dstStride">Floats between pixels in dst.</param>
+    /// <param name="store">How each value is stored (bias, epilogue; offsets from dst, channels from the block's first).</param>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void Forward1R23<TE>(float* x, float* wt, float* dst, int dstStride, in TE store)
+        where TE : struct, IVectorStore
+    {
+        // Constants once the JIT has specialised the method (locals, so that nothing is a call).
+        int CinP = (G.InChannels + 15) & ~15;
+        int CoutP = (G.OutChannels + 15) & ~15;
+        int RowStride = (G.Width + (2 * G.Padding)) * G.InChannels;
+        int OutWidth = ((G.Width + (2 * G.Padding) - G.Kernel) / G.Stride) + 1;
+        int OutHeight = ((G.Height + (2 * G.Padding) - G.Kernel) / G.Stride) + 1;
+        int DyStride = (G.OutChannels & 15) == 0 ? G.OutChannels : CoutP;
+        TV a0_0 = TS.Zero;
+        TV a1_0 = TS.Zero;
+        TV a2_0 = TS.Zero;
+        TV a3_0 = TS.Zero;
+        TV a4_0 = TS.Zero;
+        TV a5_0 = TS.Zero;
+        TV a6_0 = TS.Zero;
+        TV a7_0 = TS.Zero;
+        TV a8_0 = TS.Zero;
+        TV a9_0 = TS.Zero;
+        TV a10_0 = TS.Zero;
+        TV a11_0 = TS.Zero;
+        TV a12_0 = TS.Zero;
+        TV a13_0 = TS.Zero;
+        TV a14_0 = TS.Zero;
+        TV a15_0 = TS.Zero;
+        TV a16_0 = TS.Zero;
+        TV a17_0 = TS.Zero;
+        TV a18_0 = TS.Zero;
+        TV a19_0 = TS.Zero;
+        TV a20_0 = TS.Zero;
+        TV a21_0 = TS.Zero;
+        TV a22_0 = TS.Zero;
+        for (int kh = 0; kh < G.Kernel; kh++)
+        {
+            float* xp = x + (kh * RowStride);
+            float* wp = wt + (kh * G.Kernel * G.InChannels * 16);
+            for (int i = 0; i < G.Kernel * G.InChannels; i++)
+            {
+                TV w0 = TS.Load(wp + 0);
+                a0_0 = TS.Fma(w0, TS.Broadcast(xp[0]), a0_0);
+                a1_0 = TS.Fma(w0, TS.Broadcast(xp[1 * G.Stride * G.InChannels]), a1_0);
+                a2_0 = TS.Fma(w0, TS.Broadcast(xp[2 * G.Stride * G.InChannels]), a2_0);
+                a3_0 = TS.Fma(w0, TS.Broadcast(xp[3 * G.Stride * G.InChannels]), a3_0);
+                a4_0 = TS.Fma(w0, TS.Broadcast(xp[4 * G.Stride * G.InChannels]), a4_0);
+                a5_0 = TS.Fma(w0, TS.Broadcast(xp[5 * G.Stride * G.InChannels]), a5_0);
+                a6_0 = TS.Fma(w0, TS.Broadcast(xp[6 * G.Stride * G.InChannels]), a6_0);
+                a7_0 = TS.Fma(w0, TS.Broadcast(xp[7 * G.Stride * G.InChannels]), a7_0);
+                a8_0 = TS.Fma(w0, TS.Broadcast(xp[8 * G.Stride * G.InChannels]), a8_0);
+                a9_0 = TS.Fma(w0, TS.Broadcast(xp[9 * G.Stride * G.InChannels]), a9_0);
+                a10_0 = TS.Fma(w0, TS.Broadcast(xp[10 * G.Stride * G.InChannels]), a10_0);
+                a11_0 = TS.Fma(w0, TS.Broadcast(xp[11 * G.Stride * G.InChannels]), a11_0);
+                a12_0 = TS.Fma(w0, TS.Broadcast(xp[12 * G.Stride * G.InChannels]), a12_0);
+                a13_0 = TS.Fma(w0, TS.Broadcast(xp[13 * G.Stride * G.InChannels]), a13_0);
+                a14_0 = TS.Fma(w0, TS.Broadcast(xp[14 * G.Stride * G.InChannels]), a14_0);
+                a15_0 = TS.Fma(w0, TS.Broadcast(xp[15 * G.Stride * G.InChannels]), a15_0);
+                a16_0 = TS.Fma(w0, TS.Broadcast(xp[16 * G.Stride * G.InChannels]), a16_0);
+                a17_0 = TS.Fma(w0, TS.Broadcast(xp[17 * G.Stride * G.InChannels]), a17_0);
+                a18_0 = TS.Fma(w0, TS.Broadcast(xp[18 * G.Stride * G.InChannels]), a18_0);
+                a19_0 = TS.Fma(w0, TS.Broadcast(xp[19 * G.Stride * G.InChannels]), a19_0);
+                a20_0 = TS.Fma(w0, TS.Broadcast(xp[20 * G.Stride * G.InChannels]), a20_0);
+                a21_0 = TS.Fma(w0, TS.Broadcast(xp[21 * G.Stride * G.InChannels]), a21_0);
+                a22_0 = TS.Fma(w0, TS.Broadcast(xp[22 * G.Stride * G.InChannels]), a22_0);
+                xp++;
+                wp += 16;
+            }
+        }
+
+        TE s = store; // a local copy, whose fields the JIT keeps in registers across the stores
+        { s.Store<TS, TV>(dst, (0 * dstStride) + 0, 0, a0_0); }
+        { s.Store<TS, TV>(dst, (1 * dstStride) + 0, 0, a1_0); }
+        { s.Store<TS, TV>(dst, (2 * dstStride) + 0, 0, a2_0); }
+        { s.Store<TS, TV>(dst, (3 * dstStride) + 0, 0, a3_0); }
+        { s.Store<TS, TV>(dst, (4 * dstStride) + 0, 0, a4_0); }
+        { s.Store<TS, TV>(dst, (5 * dstStride) + 0, 0, a5_0); }
+        { s.Store<TS, TV>(dst, (6 * dstStride) + 0, 0, a6_0); }
+        { s.Store<TS, TV>(dst, (7 * dstStride) + 0, 0, a7_0); }
+        { s.Store<TS, TV>(dst, (8 * dstStride) + 0, 0, a8_0); }
+        { s.Store<TS, TV>(dst, (9 * dstStride) + 0, 0, a9_0); }
+        { s.Store<TS, TV>(dst, (10 * dstStride) + 0, 0, a10_0); }
+        { s.Store<TS, TV>(dst, (11 * dstStride) + 0, 0, a11_0); }
+        { s.Store<TS, TV>(dst, (12 * dstStride) + 0, 0, a12_0); }
+        { s.Store<TS, TV>(dst, (13 * dstStride) + 0, 0, a13_0); }
+        { s.Store<TS, TV>(dst, (14 * dstStride) + 0, 0, a14_0); }
+        { s.Store<TS, TV>(dst, (15 * dstStride) + 0, 0, a15_0); }
+        { s.Store<TS, TV>(dst, (16 * dstStride) + 0, 0, a16_0); }
+        { s.Store<TS, TV>(dst, (17 * dstStride) + 0, 0, a17_0); }
+        { s.Store<TS, TV>(dst, (18 * dstStride) + 0, 0, a18_0); }
+        { s.Store<TS, TV>(dst, (19 * dstStride) + 0, 0, a19_0); }
+        { s.Store<TS, TV>(dst, (20 * dstStride) + 0, 0, a20_0); }
+        { s.Store<TS, TV>(dst, (21 * dstStride) + 0, 0, a21_0); }
+        { s.Store<TS, TV>(dst, (22 * dstStride) + 0, 0, a22_0); }
+    }
+
+    /// <summary>Forward: 16 output channels by 24 pixels of one output row.</summary>
+    /// <param name="x">Padded input at the block's first pixel (row oh * stride, column ow0 * stride).</param>
+    /// <param name="wt">The packed weights of the block's output-channel group, [kh][kw][ic][16] (see PackedGroups).</param>
+    /// <param name="dst">Where pixel r's channels go: dst + r * dstStride.</param>
+    /// <param name="dstStride">Floats between pixels in dst.</param>
+    /// <param name="store">How each value is stored (bias, epilogue; offsets from dst, channels from the block's first).</param>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void Forward1R24<TE>(float* x, float* wt, float* dst, int dstStride, in TE store)
+        where TE : struct, IVectorStore
+    {
+        // Constants once the JIT has specialised the method (locals, so that nothing is a call).
+        int CinP = (G.InChannels + 15) & ~15;
+        int CoutP = (G.OutChannels + 15) & ~15;
+        int RowStride = (G.Width + (2 * G.Padding)) * G.InChannels;
+        int OutWidth = ((G.Width + (2 * G.Padding) - G.Kernel) / G.Stride) + 1;
+        int OutHeight = ((G.Height + (2 * G.Padding) - G.Kernel) / G.Stride) + 1;
+        int DyStride = (G.OutChannels & 15) == 0 ? G.OutChannels : CoutP;
+        TV a0_0 = TS.Zero;
+        TV a1_0 = TS.Zero;
+        TV a2_0 = TS.Zero;
+        TV a3_0 = TS.Zero;
+        TV a4_0 = TS.Zero;
+        TV a5_0 = TS.Zero;
+        TV a6_0 = TS.Zero;
+        TV a7_0 = TS.Zero;
+        TV a8_0 = TS.Zero;
+        TV a9_0 = TS.Zero;
+        TV a10_0 = TS.Zero;
+        TV a11_0 = TS.Zero;
+        TV a12_0 = TS.Zero;
+        TV a13_0 = TS.Zero;
+        TV a14_0 = TS.Zero;
+        TV a15_0 = TS.Zero;
+        TV a16_0 = TS.Zero;
+        TV a17_0 = TS.Zero;
+        TV a18_0 = TS.Zero;
+        TV a19_0 = TS.Zero;
+        TV a20_0 = TS.Zero;
+        TV a21_0 = TS.Zero;
+        TV a22_0 = TS.Zero;
+        TV a23_0 = TS.Zero;
+        for (int kh = 0; kh < G.Kernel; kh++)
+        {
+            float* xp = x + (kh * RowStride);
+            float* wp = wt + (kh * G.Kernel * G.InChannels * 16);
+            for (int i = 0; i < G.Kernel * G.InChannels; i++)
+            {
+                TV w0 = TS.Load(wp + 0);
+                a0_0 = TS.Fma(w0, TS.Broadcast(xp[0]), a0_0);
+                a1_0 = TS.Fma(w0, TS.Broadcast(xp[1 * G.Stride * G.InChannels]), a1_0);
+                a2_0 = TS.Fma(w0, TS.Broadcast(xp[2 * G.Stride * G.InChannels]), a2_0);
+                a3_0 = TS.Fma(w0, TS.Broadcast(xp[3 * G.Stride * G.InChannels]), a3_0);
+                a4_0 = TS.Fma(w0, TS.Broadcast(xp[4 * G.Stride * G.InChannels]), a4_0);
+                a5_0 = TS.Fma(w0, TS.Broadcast(xp[5 * G.Stride * G.InChannels]), a5_0);
+                a6_0 = TS.Fma(w0, TS.Broadcast(xp[6 * G.Stride * G.InChannels]), a6_0);
+                a7_0 = TS.Fma(w0, TS.Broadcast(xp[7 * G.Stride * G.InChannels]), a7_0);
+                a8_0 = TS.Fma(w0, TS.Broadcast(xp[8 * G.Stride * G.InChannels]), a8_0);
+                a9_0 = TS.Fma(w0, TS.Broadcast(xp[9 * G.Stride * G.InChannels]), a9_0);
+                a10_0 = TS.Fma(w0, TS.Broadcast(xp[10 * G.Stride * G.InChannels]), a10_0);
+                a11_0 = TS.Fma(w0, TS.Broadcast(xp[11 * G.Stride * G.InChannels]), a11_0);
+                a12_0 = TS.Fma(w0, TS.Broadcast(xp[12 * G.Stride * G.InChannels]), a12_0);
+                a13_0 = TS.Fma(w0, TS.Broadcast(xp[13 * G.Stride * G.InChannels]), a13_0);
+                a14_0 = TS.Fma(w0, TS.Broadcast(xp[14 * G.Stride * G.InChannels]), a14_0);
+                a15_0 = TS.Fma(w0, TS.Broadcast(xp[15 * G.Stride * G.InChannels]), a15_0);
+                a16_0 = TS.Fma(w0, TS.Broadcast(xp[16 * G.Stride * G.InChannels]), a16_0);
+                a17_0 = TS.Fma(w0, TS.Broadcast(xp[17 * G.Stride * G.InChannels]), a17_0);
+                a18_0 = TS.Fma(w0, TS.Broadcast(xp[18 * G.Stride * G.InChannels]), a18_0);
+                a19_0 = TS.Fma(w0, TS.Broadcast(xp[19 * G.Stride * G.InChannels]), a19_0);
+                a20_0 = TS.Fma(w0, TS.Broadcast(xp[20 * G.Stride * G.InChannels]), a20_0);
+                a21_0 = TS.Fma(w0, TS.Broadcast(xp[21 * G.Stride * G.InChannels]), a21_0);
+                a22_0 = TS.Fma(w0, TS.Broadcast(xp[22 * G.Stride * G.InChannels]), a22_0);
+                a23_0 = TS.Fma(w0, TS.Broadcast(xp[23 * G.Stride * G.InChannels]), a23_0);
+                xp++;
+                wp += 16;
+            }
+        }
+
+        TE s = store; // a local copy, whose fields the JIT keeps in registers across the stores
+        { s.Store<TS, TV>(dst, (0 * dstStride) + 0, 0, a0_0); }
+        { s.Store<TS, TV>(dst, (1 * dstStride) + 0, 0, a1_0); }
+        { s.Store<TS, TV>(dst, (2 * dstStride) + 0, 0, a2_0); }
+        { s.Store<TS, TV>(dst, (3 * dstStride) + 0, 0, a3_0); }
+        { s.Store<TS, TV>(dst, (4 * dstStride) + 0, 0, a4_0); }
+        { s.Store<TS, TV>(dst, (5 * dstStride) + 0, 0, a5_0); }
+        { s.Store<TS, TV>(dst, (6 * dstStride) + 0, 0, a6_0); }
+        { s.Store<TS, TV>(dst, (7 * dstStride) + 0, 0, a7_0); }
+        { s.Store<TS, TV>(dst, (8 * dstStride) + 0, 0, a8_0); }
+        { s.Store<TS, TV>(dst, (9 * dstStride) + 0, 0, a9_0); }
+        { s.Store<TS, TV>(dst, (10 * dstStride) + 0, 0, a10_0); }
+        { s.Store<TS, TV>(dst, (11 * dstStride) + 0, 0, a11_0); }
+        { s.Store<TS, TV>(dst, (12 * dstStride) + 0, 0, a12_0); }
+        { s.Store<TS, TV>(dst, (13 * dstStride) + 0, 0, a13_0); }
+        { s.Store<TS, TV>(dst, (14 * dstStride) + 0, 0, a14_0); }
+        { s.Store<TS, TV>(dst, (15 * dstStride) + 0, 0, a15_0); }
+        { s.Store<TS, TV>(dst, (16 * dstStride) + 0, 0, a16_0); }
+        { s.Store<TS, TV>(dst, (17 * dstStride) + 0, 0, a17_0); }
+        { s.Store<TS, TV>(dst, (18 * dstStride) + 0, 0, a18_0); }
+        { s.Store<TS, TV>(dst, (19 * dstStride) + 0, 0, a19_0); }
+        { s.Store<TS, TV>(dst, (20 * dstStride) + 0, 0, a20_0); }
+        { s.Store<TS, TV>(dst, (21 * dstStride) + 0, 0, a21_0); }
+        { s.Store<TS, TV>(dst, (22 * dstStride) + 0, 0, a22_0); }
+        { s.Store<TS, TV>(dst, (23 * dstStride) + 0, 0, a23_0); }
+    }
+
+    /// <summary>Forward: 16 output channels by 25 pixels of one output row.</summary>
+    /// <param name="x">Padded input at the block's first pixel (row oh * stride, column ow0 * stride).</param>
+    /// <param name="wt">The packed weights of the block's output-channel group, [kh][kw][ic][16] (see PackedGroups).</param>
+    /// <param name="dst">Where pixel r's channels go: dst + r * dstStride.</param>
+    /// <param name="dstStride">Floats between pixels in dst.</param>
+    /// <param name="store">How each value is stored (bias, epilogue; offsets from dst, channels from the block's first).</param>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void Forward1R25<TE>(float* x, float* wt, float* dst, int dstStride, in TE store)
+        where TE : struct, IVectorStore
+    {
+        // Constants once the JIT has specialised the method (locals, so that nothing is a call).
+        int CinP = (G.InChannels + 15) & ~15;
+        int CoutP = (G.OutChannels + 15) & ~15;
+        int RowStride = (G.Width + (2 * G.Padding)) * G.InChannels;
+        int OutWidth = ((G.Width + (2 * G.Padding) - G.Kernel) / G.Stride) + 1;
+        int OutHeight = ((G.Height + (2 * G.Padding) - G.Kernel) / G.Stride) + 1;
+        int DyStride = (G.OutChannels & 15) == 0 ? G.OutChannels : CoutP;
+        TV a0_0 = TS.Zero;
+        TV a1_0 = TS.Zero;
+        TV a2_0 = TS.Zero;
+        TV a3_0 = TS.Zero;
+        TV a4_0 = TS.Zero;
+        TV a5_0 = TS.Zero;
+        TV a6_0 = TS.Zero;
+        TV a7_0 = TS.Zero;
+        TV a8_0 = TS.Zero;
+        TV a9_0 = TS.Zero;
+        TV a10_0 = TS.Zero;
+        TV a11_0 = TS.Zero;
+        TV a12_0 = TS.Zero;
+        TV a13_0 = TS.Zero;
+        TV a14_0 = TS.Zero;
+        TV a15_0 = TS.Zero;
+        TV a16_0 = TS.Zero;
+        TV a17_0 = TS.Zero;
+        TV a18_0 = TS.Zero;
+        TV a19_0 = TS.Zero;
+        TV a20_0 = TS.Zero;
+        TV a21_0 = TS.Zero;
+        TV a22_0 = TS.Zero;
+        TV a23_0 = TS.Zero;
+        TV a24_0 = TS.Zero;
+        for (int kh = 0; kh < G.Kernel; kh++)
+        {
+            float* xp = x + (kh * RowStride);
+            float* wp = wt + (kh * G.Kernel * G.InChannels * 16);
+            for (int i = 0; i < G.Kernel * G.InChannels; i++)
+            {
+                TV w0 = TS.Load(wp + 0);
+                a0_0 = TS.Fma(w0, TS.Broadcast(xp[0]), a0_0);
+                a1_0 = TS.Fma(w0, TS.Broadcast(xp[1 * G.Stride * G.InChannels]), a1_0);
+                a2_0 = TS.Fma(w0, TS.Broadcast(xp[2 * G.Stride * G.InChannels]), a2_0);
+                a3_0 = TS.Fma(w0, TS.Broadcast(xp[3 * G.Stride * G.InChannels]), a3_0);
+                a4_0 = TS.Fma(w0, TS.Broadcast(xp[4 * G.Stride * G.InChannels]), a4_0);
+                a5_0 = TS.Fma(w0, TS.Broadcast(xp[5 * G.Stride * G.InChannels]), a5_0);
+                a6_0 = TS.Fma(w0, TS.Broadcast(xp[6 * G.Stride * G.InChannels]), a6_0);
+                a7_0 = TS.Fma(w0, TS.Broadcast(xp[7 * G.Stride * G.InChannels]), a7_0);
+                a8_0 = TS.Fma(w0, TS.Broadcast(xp[8 * G.Stride * G.InChannels]), a8_0);
+                a9_0 = TS.Fma(w0, TS.Broadcast(xp[9 * G.Stride * G.InChannels]), a9_0);
+                a10_0 = TS.Fma(w0, TS.Broadcast(xp[10 * G.Stride * G.InChannels]), a10_0);
+                a11_0 = TS.Fma(w0, TS.Broadcast(xp[11 * G.Stride * G.InChannels]), a11_0);
+                a12_0 = TS.Fma(w0, TS.Broadcast(xp[12 * G.Stride * G.InChannels]), a12_0);
+                a13_0 = TS.Fma(w0, TS.Broadcast(xp[13 * G.Stride * G.InChannels]), a13_0);
+                a14_0 = TS.Fma(w0, TS.Broadcast(xp[14 * G.Stride * G.InChannels]), a14_0);
+                a15_0 = TS.Fma(w0, TS.Broadcast(xp[15 * G.Stride * G.InChannels]), a15_0);
+                a16_0 = TS.Fma(w0, TS.Broadcast(xp[16 * G.Stride * G.InChannels]), a16_0);
+                a17_0 = TS.Fma(w0, TS.Broadcast(xp[17 * G.Stride * G.InChannels]), a17_0);
+                a18_0 = TS.Fma(w0, TS.Broadcast(xp[18 * G.Stride * G.InChannels]), a18_0);
+                a19_0 = TS.Fma(w0, TS.Broadcast(xp[19 * G.Stride * G.InChannels]), a19_0);
+                a20_0 = TS.Fma(w0, TS.Broadcast(xp[20 * G.Stride * G.InChannels]), a20_0);
+                a21_0 = TS.Fma(w0, TS.Broadcast(xp[21 * G.Stride * G.InChannels]), a21_0);
+                a22_0 = TS.Fma(w0, TS.Broadcast(xp[22 * G.Stride * G.InChannels]), a22_0);
+                a23_0 = TS.Fma(w0, TS.Broadcast(xp[23 * G.Stride * G.InChannels]), a23_0);
+                a24_0 = TS.Fma(w0, TS.Broadcast(xp[24 * G.Stride * G.InChannels]), a24_0);
+                xp++;
+                wp += 16;
+            }
+        }
+
+        TE s = store; // a local copy, whose fields the JIT keeps in registers across the stores
+        { s.Store<TS, TV>(dst, (0 * dstStride) + 0, 0, a0_0); }
+        { s.Store<TS, TV>(dst, (1 * dstStride) + 0, 0, a1_0); }
+        { s.Store<TS, TV>(dst, (2 * dstStride) + 0, 0, a2_0); }
+        { s.Store<TS, TV>(dst, (3 * dstStride) + 0, 0, a3_0); }
+        { s.Store<TS, TV>(dst, (4 * dstStride) + 0, 0, a4_0); }
+        { s.Store<TS, TV>(dst, (5 * dstStride) + 0, 0, a5_0); }
+        { s.Store<TS, TV>(dst, (6 * dstStride) + 0, 0, a6_0); }
+        { s.Store<TS, TV>(dst, (7 * dstStride) + 0, 0, a7_0); }
+        { s.Store<TS, TV>(dst, (8 * dstStride) + 0, 0, a8_0); }
+        { s.Store<TS, TV>(dst, (9 * dstStride) + 0, 0, a9_0); }
+        { s.Store<TS, TV>(dst, (10 * dstStride) + 0, 0, a10_0); }
+        { s.Store<TS, TV>(dst, (11 * dstStride) + 0, 0, a11_0); }
+        { s.Store<TS, TV>(dst, (12 * dstStride) + 0, 0, a12_0); }
+        { s.Store<TS, TV>(dst, (13 * dstStride) + 0, 0, a13_0); }
+        { s.Store<TS, TV>(dst, (14 * dstStride) + 0, 0, a14_0); }
+        { s.Store<TS, TV>(dst, (15 * dstStride) + 0, 0, a15_0); }
+        { s.Store<TS, TV>(dst, (16 * dstStride) + 0, 0, a16_0); }
+        { s.Store<TS, TV>(dst, (17 * dstStride) + 0, 0, a17_0); }
+        { s.Store<TS, TV>(dst, (18 * dstStride) + 0, 0, a18_0); }
+        { s.Store<TS, TV>(dst, (19 * dstStride) + 0, 0, a19_0); }
+        { s.Store<TS, TV>(dst, (20 * dstStride) + 0, 0, a20_0); }
+        { s.Store<TS, TV>(dst, (21 * dstStride) + 0, 0, a21_0); }
+        { s.Store<TS, TV>(dst, (22 * dstStride) + 0, 0, a22_0); }
+        { s.Store<TS, TV>(dst, (23 * dstStride) + 0, 0, a23_0); }
+        { s.Store<TS, TV>(dst, (24 * dstStride) + 0, 0, a24_0); }
+    }
+
+    /// <summary>Forward: 16 output channels by 26 pixels of one output row.</summary>
+    /// <param name="x">Padded input at the block's first pixel (row oh * stride, column ow0 * stride).</param>
+    /// <param name="wt">The packed weights of the block's output-channel group, [kh][kw][ic][16] (see PackedGroups).</param>
+    /// <param name="dst">Where pixel r's channels go: dst + r * dstStride.</param>
+    /// <param name="dstStride">Floats between pixels in dst.</param>
+    /// <param name="store">How each value is stored (bias, epilogue; offsets from dst, channels from the block's first).</param>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void Forward1R26<TE>(float* x, float* wt, float* dst, int dstStride, in TE store)
+        where TE : struct, IVectorStore
+    {
+        // Constants once the JIT has specialised the method (locals, so that nothing is a call).
+        int CinP = (G.InChannels + 15) & ~15;
+        int CoutP = (G.OutChannels + 15) & ~15;
+        int RowStride = (G.Width + (2 * G.Padding)) * G.InChannels;
+        int OutWidth = ((G.Width + (2 * G.Padding) - G.Kernel) / G.Stride) + 1;
+        int OutHeight = ((G.Height + (2 * G.Padding) - G.Kernel) / G.Stride) + 1;
+        int DyStride = (G.OutChannels & 15) == 0 ? G.OutChannels : CoutP;
+        TV a0_0 = TS.Zero;
+        TV a1_0 = TS.Zero;
+        TV a2_0 = TS.Zero;
+        TV a3_0 = TS.Zero;
+        TV a4_0 = TS.Zero;
+        TV a5_0 = TS.Zero;
+        TV a6_0 = TS.Zero;
+        TV a7_0 = TS.Zero;
+        TV a8_0 = TS.Zero;
+        TV a9_0 = TS.Zero;
+        TV a10_0 = TS.Zero;
+        TV a11_0 = TS.Zero;
+        TV a12_0 = TS.Zero;
+        TV a13_0 = TS.Zero;
+        TV a14_0 = TS.Zero;
+        TV a15_0 = TS.Zero;
+        TV a16_0 = TS.Zero;
+        TV a17_0 = TS.Zero;
+        TV a18_0 = TS.Zero;
+        TV a19_0 = TS.Zero;
+        TV a20_0 = TS.Zero;
+        TV a21_0 = TS.Zero;
+        TV a22_0 = TS.Zero;
+        TV a23_0 = TS.Zero;
+        TV a24_0 = TS.Zero;
+        TV a25_0 = TS.Zero;
+        for (int kh = 0; kh < G.Kernel; kh++)
+        {
+            float* xp = x + (kh * RowStride);
+            float* wp = wt + (kh * G.Kernel * G.InChannels * 16);
+            for (int i = 0; i < G.Kernel * G.InChannels; i++)
+            {
+                TV w0 = TS.Load(wp + 0);
+                a0_0 = TS.Fma(w0, TS.Broadcast(xp[0]), a0_0);
+                a1_0 = TS.Fma(w0, TS.Broadcast(xp[1 * G.Stride * G.InChannels]), a1_0);
+                a2_0 = TS.Fma(w0, TS.Broadcast(xp[2 * G.Stride * G.InChannels]), a2_0);
+                a3_0 = TS.Fma(w0, TS.Broadcast(xp[3 * G.Stride * G.InChannels]), a3_0);
+                a4_0 = TS.Fma(w0, TS.Broadcast(xp[4 * G.Stride * G.InChannels]), a4_0);
+                a5_0 = TS.Fma(w0, TS.Broadcast(xp[5 * G.Stride * G.InChannels]), a5_0);
+                a6_0 = TS.Fma(w0, TS.Broadcast(xp[6 * G.Stride * G.InChannels]), a6_0);
+                a7_0 = TS.Fma(w0, TS.Broadcast(xp[7 * G.Stride * G.InChannels]), a7_0);
+                a8_0 = TS.Fma(w0, TS.Broadcast(xp[8 * G.Stride * G.InChannels]), a8_0);
+                a9_0 = TS.Fma(w0, TS.Broadcast(xp[9 * G.Stride * G.InChannels]), a9_0);
+                a10_0 = TS.Fma(w0, TS.Broadcast(xp[10 * G.Stride * G.InChannels]), a10_0);
+                a11_0 = TS.Fma(w0, TS.Broadcast(xp[11 * G.Stride * G.InChannels]), a11_0);
+                a12_0 = TS.Fma(w0, TS.Broadcast(xp[12 * G.Stride * G.InChannels]), a12_0);
+                a13_0 = TS.Fma(w0, TS.Broadcast(xp[13 * G.Stride * G.InChannels]), a13_0);
+                a14_0 = TS.Fma(w0, TS.Broadcast(xp[14 * G.Stride * G.InChannels]), a14_0);
+                a15_0 = TS.Fma(w0, TS.Broadcast(xp[15 * G.Stride * G.InChannels]), a15_0);
+                a16_0 = TS.Fma(w0, TS.Broadcast(xp[16 * G.Stride * G.InChannels]), a16_0);
+                a17_0 = TS.Fma(w0, TS.Broadcast(xp[17 * G.Stride * G.InChannels]), a17_0);
+                a18_0 = TS.Fma(w0, TS.Broadcast(xp[18 * G.Stride * G.InChannels]), a18_0);
+                a19_0 = TS.Fma(w0, TS.Broadcast(xp[19 * G.Stride * G.InChannels]), a19_0);
+                a20_0 = TS.Fma(w0, TS.Broadcast(xp[20 * G.Stride * G.InChannels]), a20_0);
+                a21_0 = TS.Fma(w0, TS.Broadcast(xp[21 * G.Stride * G.InChannels]), a21_0);
+                a22_0 = TS.Fma(w0, TS.Broadcast(xp[22 * G.Stride * G.InChannels]), a22_0);
+                a23_0 = TS.Fma(w0, TS.Broadcast(xp[23 * G.Stride * G.InChannels]), a23_0);
+                a24_0 = TS.Fma(w0, TS.Broadcast(xp[24 * G.Stride * G.InChannels]), a24_0);
+                a25_0 = TS.Fma(w0, TS.Broadcast(xp[25 * G.Stride * G.InChannels]), a25_0);
+                xp++;
+                wp += 16;
+            }
+        }
+
+        TE s = store; // a local copy, whose fields the JIT keeps in registers across the stores
+        { s.Store<TS, TV>(dst, (0 * dstStride) + 0, 0, a0_0); }
+        { s.Store<TS, TV>(dst, (1 * dstStride) + 0, 0, a1_0); }
+        { s.Store<TS, TV>(dst, (2 * dstStride) + 0, 0, a2_0); }
+        { s.Store<TS, TV>(dst, (3 * dstStride) + 0, 0, a3_0); }
+        { s.Store<TS, TV>(dst, (4 * dstStride) + 0, 0, a4_0); }
+        { s.Store<TS, TV>(dst, (5 * dstStride) + 0, 0, a5_0); }
+        { s.Store<TS, TV>(dst, (6 * dstStride) + 0, 0, a6_0); }
+        { s.Store<TS, TV>(dst, (7 * dstStride) + 0, 0, a7_0); }
+        { s.Store<TS, TV>(dst, (8 * dstStride) + 0, 0, a8_0); }
+        { s.Store<TS, TV>(dst, (9 * dstStride) + 0, 0, a9_0); }
+        { s.Store<TS, TV>(dst, (10 * dstStride) + 0, 0, a10_0); }
+        { s.Store<TS, TV>(dst, (11 * dstStride) + 0, 0, a11_0); }
+        { s.Store<TS, TV>(dst, (12 * dstStride) + 0, 0, a12_0); }
+        { s.Store<TS, TV>(dst, (13 * dstStride) + 0, 0, a13_0); }
+        { s.Store<TS, TV>(dst, (14 * dstStride) + 0, 0, a14_0); }
+        { s.Store<TS, TV>(dst, (15 * dstStride) + 0, 0, a15_0); }
+        { s.Store<TS, TV>(dst, (16 * dstStride) + 0, 0, a16_0); }
+        { s.Store<TS, TV>(dst, (17 * dstStride) + 0, 0, a17_0); }
+        { s.Store<TS, TV>(dst, (18 * dstStride) + 0, 0, a18_0); }
+        { s.Store<TS, TV>(dst, (19 * dstStride) + 0, 0, a19_0); }
+        { s.Store<TS, TV>(dst, (20 * dstStride) + 0, 0, a20_0); }
+        { s.Store<TS, TV>(dst, (21 * dstStride) + 0, 0, a21_0); }
+        { s.Store<TS, TV>(dst, (22 * dstStride) + 0, 0, a22_0); }
+        { s.Store<TS, TV>(dst, (23 * dstStride) + 0, 0, a23_0); }
+        { s.Store<TS, TV>(dst, (24 * dstStride) + 0, 0, a24_0); }
+        { s.Store<TS, TV>(dst, (25 * dstStride) + 0, 0, a25_0); }
+    }
+
+    /// <summary>Forward: 16 output channels by 27 pixels of one output row.</summary>
+    /// <param name="x">Padded input at the block's first pixel (row oh * stride, column ow0 * stride).</param>
+    /// <param name="wt">The packed weights of the block's output-channel group, [kh][kw][ic][16] (see PackedGroups).</param>
+    /// <param name="dst">Where pixel r's channels go: dst + r * dstStride.</param>
+    /// <param name="dstStride">Floats between pixels in dst.</param>
+    /// <param name="store">How each value is stored (bias, epilogue; offsets from dst, channels from the block's first).</param>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void Forward1R27<TE>(float* x, float* wt, float* dst, int dstStride, in TE store)
+        where TE : struct, IVectorStore
+    {
+        // Constants once the JIT has specialised the method (locals, so that nothing is a call).
+        int CinP = (G.InChannels + 15) & ~15;
+        int CoutP = (G.OutChannels + 15) & ~15;
+        int RowStride = (G.Width + (2 * G.Padding)) * G.InChannels;
+        int OutWidth = ((G.Width + (2 * G.Padding) - G.Kernel) / G.Stride) + 1;
+        int OutHeight = ((G.Height + (2 * G.Padding) - G.Kernel) / G.Stride) + 1;
+        int DyStride = (G.OutChannels & 15) == 0 ? G.OutChannels : CoutP;
+        TV a0_0 = TS.Zero;
+        TV a1_0 = TS.Zero;
+        TV a2_0 = TS.Zero;
+        TV a3_0 = TS.Zero;
+        TV a4_0 = TS.Zero;
+        TV a5_0 = TS.Zero;
+        TV a6_0 = TS.Zero;
+        TV a7_0 = TS.Zero;
+        TV a8_0 = TS.Zero;
+        TV a9_0 = TS.Zero;
+        TV a10_0 = TS.Zero;
+        TV a11_0 = TS.Zero;
+        TV a12_0 = TS.Zero;
+        TV a13_0 = TS.Zero;
+        TV a14_0 = TS.Zero;
+        TV a15_0 = TS.Zero;
+        TV a16_0 = TS.Zero;
+        TV a17_0 = TS.Zero;
+        TV a18_0 = TS.Zero;
+        TV a19_0 = TS.Zero;
+        TV a20_0 = TS.Zero;
+        TV a21_0 = TS.Zero;
+        TV a22_0 = TS.Zero;
+        TV a23_0 = TS.Zero;
+        TV a24_0 = TS.Zero;
+        TV a25_0 = TS.Zero;
+        TV a26_0 = TS.Zero;
+        for (int kh = 0; kh < G.Kernel; kh++)
+        {
+            float* xp = x + (kh * RowStride);
+            float* wp = wt + (kh * G.Kernel * G.InChannels * 16);
+            for (int i = 0; i < G.Kernel * G.InChannels; i++)
+            {
+                TV w0 = TS.Load(wp + 0);
+                a0_0 = TS.Fma(w0, TS.Broadcast(xp[0]), a0_0);
+                a1_0 = TS.Fma(w0, TS.Broadcast(xp[1 * G.Stride * G.InChannels]), a1_0);
+                a2_0 = TS.Fma(w0, TS.Broadcast(xp[2 * G.Stride * G.InChannels]), a2_0);
+                a3_0 = TS.Fma(w0, TS.Broadcast(xp[3 * G.Stride * G.InChannels]), a3_0);
+                a4_0 = TS.Fma(w0, TS.Broadcast(xp[4 * G.Stride * G.InChannels]), a4_0);
+                a5_0 = TS.Fma(w0, TS.Broadcast(xp[5 * G.Stride * G.InChannels]), a5_0);
+                a6_0 = TS.Fma(w0, TS.Broadcast(xp[6 * G.Stride * G.InChannels]), a6_0);
+                a7_0 = TS.Fma(w0, TS.Broadcast(xp[7 * G.Stride * G.InChannels]), a7_0);
+                a8_0 = TS.Fma(w0, TS.Broadcast(xp[8 * G.Stride * G.InChannels]), a8_0);
+                a9_0 = TS.Fma(w0, TS.Broadcast(xp[9 * G.Stride * G.InChannels]), a9_0);
+                a10_0 = TS.Fma(w0, TS.Broadcast(xp[10 * G.Stride * G.InChannels]), a10_0);
+                a11_0 = TS.Fma(w0, TS.Broadcast(xp[11 * G.Stride * G.InChannels]), a11_0);
+                a12_0 = TS.Fma(w0, TS.Broadcast(xp[12 * G.Stride * G.InChannels]), a12_0);
+                a13_0 = TS.Fma(w0, TS.Broadcast(xp[13 * G.Stride * G.InChannels]), a13_0);
+                a14_0 = TS.Fma(w0, TS.Broadcast(xp[14 * G.Stride * G.InChannels]), a14_0);
+                a15_0 = TS.Fma(w0, TS.Broadcast(xp[15 * G.Stride * G.InChannels]), a15_0);
+                a16_0 = TS.Fma(w0, TS.Broadcast(xp[16 * G.Stride * G.InChannels]), a16_0);
+                a17_0 = TS.Fma(w0, TS.Broadcast(xp[17 * G.Stride * G.InChannels]), a17_0);
+                a18_0 = TS.Fma(w0, TS.Broadcast(xp[18 * G.Stride * G.InChannels]), a18_0);
+                a19_0 = TS.Fma(w0, TS.Broadcast(xp[19 * G.Stride * G.InChannels]), a19_0);
+                a20_0 = TS.Fma(w0, TS.Broadcast(xp[20 * G.Stride * G.InChannels]), a20_0);
+                a21_0 = TS.Fma(w0, TS.Broadcast(xp[21 * G.Stride * G.InChannels]), a21_0);
+                a22_0 = TS.Fma(w0, TS.Broadcast(xp[22 * G.Stride * G.InChannels]), a22_0);
+                a23_0 = TS.Fma(w0, TS.Broadcast(xp[23 * G.Stride * G.InChannels]), a23_0);
+                a24_0 = TS.Fma(w0, TS.Broadcast(xp[24 * G.Stride * G.InChannels]), a24_0);
+                a25_0 = TS.Fma(w0, TS.Broadcast(xp[25 * G.Stride * G.InChannels]), a25_0);
+                a26_0 = TS.Fma(w0, TS.Broadcast(xp[26 * G.Stride * G.InChannels]), a26_0);
+                xp++;
+                wp += 16;
+            }
+        }
+
+        TE s = store; // a local copy, whose fields the JIT keeps in registers across the stores
+        { s.Store<TS, TV>(dst, (0 * dstStride) + 0, 0, a0_0); }
+        { s.Store<TS, TV>(dst, (1 * dstStride) + 0, 0, a1_0); }
+        { s.Store<TS, TV>(dst, (2 * dstStride) + 0, 0, a2_0); }
+        { s.Store<TS, TV>(dst, (3 * dstStride) + 0, 0, a3_0); }
+        { s.Store<TS, TV>(dst, (4 * dstStride) + 0, 0, a4_0); }
+        { s.Store<TS, TV>(dst, (5 * dstStride) + 0, 0, a5_0); }
+        { s.Store<TS, TV>(dst, (6 * dstStride) + 0, 0, a6_0); }
+        { s.Store<TS, TV>(dst, (7 * dstStride) + 0, 0, a7_0); }
+        { s.Store<TS, TV>(dst, (8 * dstStride) + 0, 0, a8_0); }
+        { s.Store<TS, TV>(dst, (9 * dstStride) + 0, 0, a9_0); }
+        { s.Store<TS, TV>(dst, (10 * dstStride) + 0, 0, a10_0); }
+        { s.Store<TS, TV>(dst, (11 * dstStride) + 0, 0, a11_0); }
+        { s.Store<TS, TV>(dst, (12 * dstStride) + 0, 0, a12_0); }
+        { s.Store<TS, TV>(dst, (13 * dstStride) + 0, 0, a13_0); }
+        { s.Store<TS, TV>(dst, (14 * dstStride) + 0, 0, a14_0); }
+        { s.Store<TS, TV>(dst, (15 * dstStride) + 0, 0, a15_0); }
+        { s.Store<TS, TV>(dst, (16 * dstStride) + 0, 0, a16_0); }
+        { s.Store<TS, TV>(dst, (17 * dstStride) + 0, 0, a17_0); }
+        { s.Store<TS, TV>(dst, (18 * dstStride) + 0, 0, a18_0); }
+        { s.Store<TS, TV>(dst, (19 * dstStride) + 0, 0, a19_0); }
+        { s.Store<TS, TV>(dst, (20 * dstStride) + 0, 0, a20_0); }
+        { s.Store<TS, TV>(dst, (21 * dstStride) + 0, 0, a21_0); }
+        { s.Store<TS, TV>(dst, (22 * dstStride) + 0, 0, a22_0); }
+        { s.Store<TS, TV>(dst, (23 * dstStride) + 0, 0, a23_0); }
+        { s.Store<TS, TV>(dst, (24 * dstStride) + 0, 0, a24_0); }
+        { s.Store<TS, TV>(dst, (25 * dstStride) + 0, 0, a25_0); }
+        { s.Store<TS, TV>(dst, (26 * dstStride) + 0, 0, a26_0); }
+    }
+
+    /// <summary>Forward: 16 output channels by 28 pixels of one output row.</summary>
+    /// <param name="x">Padded input at the block's first pixel (row oh * stride, column ow0 * stride).</param>
+    /// <param name="wt">The packed weights of the block's output-channel group, [kh][kw][ic][16] (see PackedGroups).</param>
+    /// <param name="dst">Where pixel r's channels go: dst + r * dstStride.</param>
+    /// <param name="dstStride">Floats between pixels in dst.</param>
+    /// <param name="store">How each value is stored (bias, epilogue; offsets from dst, channels from the block's first).</param>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void Forward1R28<TE>(float* x, float* wt, float* dst, int dstStride, in TE store)
         where TE : struct, IVectorStore
     {
         // Constants once the JIT has specialised the method (locals, so that nothing is a call).
@@ -67,33 +2064,33 @@ internal static unsafe class MicroKernels<G, TS, TV>
             {
                 TV w0 = TS.Load(wp + 0);
                 a0_0 = TS.Fma(w0, TS.Broadcast(xp[0]), a0_0);
-                if (R.Value > 1) a1_0 = TS.Fma(w0, TS.Broadcast(xp[1 * G.Stride * G.InChannels]), a1_0);
-                if (R.Value > 2) a2_0 = TS.Fma(w0, TS.Broadcast(xp[2 * G.Stride * G.InChannels]), a2_0);
-                if (R.Value > 3) a3_0 = TS.Fma(w0, TS.Broadcast(xp[3 * G.Stride * G.InChannels]), a3_0);
-                if (R.Value > 4) a4_0 = TS.Fma(w0, TS.Broadcast(xp[4 * G.Stride * G.InChannels]), a4_0);
-                if (R.Value > 5) a5_0 = TS.Fma(w0, TS.Broadcast(xp[5 * G.Stride * G.InChannels]), a5_0);
-                if (R.Value > 6) a6_0 = TS.Fma(w0, TS.Broadcast(xp[6 * G.Stride * G.InChannels]), a6_0);
-                if (R.Value > 7) a7_0 = TS.Fma(w0, TS.Broadcast(xp[7 * G.Stride * G.InChannels]), a7_0);
-                if (R.Value > 8) a8_0 = TS.Fma(w0, TS.Broadcast(xp[8 * G.Stride * G.InChannels]), a8_0);
-                if (R.Value > 9) a9_0 = TS.Fma(w0, TS.Broadcast(xp[9 * G.Stride * G.InChannels]), a9_0);
-                if (R.Value > 10) a10_0 = TS.Fma(w0, TS.Broadcast(xp[10 * G.Stride * G.InChannels]), a10_0);
-                if (R.Value > 11) a11_0 = TS.Fma(w0, TS.Broadcast(xp[11 * G.Stride * G.InChannels]), a11_0);
-                if (R.Value > 12) a12_0 = TS.Fma(w0, TS.Broadcast(xp[12 * G.Stride * G.InChannels]), a12_0);
-                if (R.Value > 13) a13_0 = TS.Fma(w0, TS.Broadcast(xp[13 * G.Stride * G.InChannels]), a13_0);
-                if (R.Value > 14) a14_0 = TS.Fma(w0, TS.Broadcast(xp[14 * G.Stride * G.InChannels]), a14_0);
-                if (R.Value > 15) a15_0 = TS.Fma(w0, TS.Broadcast(xp[15 * G.Stride * G.InChannels]), a15_0);
-                if (R.Value > 16) a16_0 = TS.Fma(w0, TS.Broadcast(xp[16 * G.Stride * G.InChannels]), a16_0);
-                if (R.Value > 17) a17_0 = TS.Fma(w0, TS.Broadcast(xp[17 * G.Stride * G.InChannels]), a17_0);
-                if (R.Value > 18) a18_0 = TS.Fma(w0, TS.Broadcast(xp[18 * G.Stride * G.InChannels]), a18_0);
-                if (R.Value > 19) a19_0 = TS.Fma(w0, TS.Broadcast(xp[19 * G.Stride * G.InChannels]), a19_0);
-                if (R.Value > 20) a20_0 = TS.Fma(w0, TS.Broadcast(xp[20 * G.Stride * G.InChannels]), a20_0);
-                if (R.Value > 21) a21_0 = TS.Fma(w0, TS.Broadcast(xp[21 * G.Stride * G.InChannels]), a21_0);
-                if (R.Value > 22) a22_0 = TS.Fma(w0, TS.Broadcast(xp[22 * G.Stride * G.InChannels]), a22_0);
-                if (R.Value > 23) a23_0 = TS.Fma(w0, TS.Broadcast(xp[23 * G.Stride * G.InChannels]), a23_0);
-                if (R.Value > 24) a24_0 = TS.Fma(w0, TS.Broadcast(xp[24 * G.Stride * G.InChannels]), a24_0);
-                if (R.Value > 25) a25_0 = TS.Fma(w0, TS.Broadcast(xp[25 * G.Stride * G.InChannels]), a25_0);
-                if (R.Value > 26) a26_0 = TS.Fma(w0, TS.Broadcast(xp[26 * G.Stride * G.InChannels]), a26_0);
-                if (R.Value > 27) a27_0 = TS.Fma(w0, TS.Broadcast(xp[27 * G.Stride * G.InChannels]), a27_0);
+                a1_0 = TS.Fma(w0, TS.Broadcast(xp[1 * G.Stride * G.InChannels]), a1_0);
+                a2_0 = TS.Fma(w0, TS.Broadcast(xp[2 * G.Stride * G.InChannels]), a2_0);
+                a3_0 = TS.Fma(w0, TS.Broadcast(xp[3 * G.Stride * G.InChannels]), a3_0);
+                a4_0 = TS.Fma(w0, TS.Broadcast(xp[4 * G.Stride * G.InChannels]), a4_0);
+                a5_0 = TS.Fma(w0, TS.Broadcast(xp[5 * G.Stride * G.InChannels]), a5_0);
+                a6_0 = TS.Fma(w0, TS.Broadcast(xp[6 * G.Stride * G.InChannels]), a6_0);
+                a7_0 = TS.Fma(w0, TS.Broadcast(xp[7 * G.Stride * G.InChannels]), a7_0);
+                a8_0 = TS.Fma(w0, TS.Broadcast(xp[8 * G.Stride * G.InChannels]), a8_0);
+                a9_0 = TS.Fma(w0, TS.Broadcast(xp[9 * G.Stride * G.InChannels]), a9_0);
+                a10_0 = TS.Fma(w0, TS.Broadcast(xp[10 * G.Stride * G.InChannels]), a10_0);
+                a11_0 = TS.Fma(w0, TS.Broadcast(xp[11 * G.Stride * G.InChannels]), a11_0);
+                a12_0 = TS.Fma(w0, TS.Broadcast(xp[12 * G.Stride * G.InChannels]), a12_0);
+                a13_0 = TS.Fma(w0, TS.Broadcast(xp[13 * G.Stride * G.InChannels]), a13_0);
+                a14_0 = TS.Fma(w0, TS.Broadcast(xp[14 * G.Stride * G.InChannels]), a14_0);
+                a15_0 = TS.Fma(w0, TS.Broadcast(xp[15 * G.Stride * G.InChannels]), a15_0);
+                a16_0 = TS.Fma(w0, TS.Broadcast(xp[16 * G.Stride * G.InChannels]), a16_0);
+                a17_0 = TS.Fma(w0, TS.Broadcast(xp[17 * G.Stride * G.InChannels]), a17_0);
+                a18_0 = TS.Fma(w0, TS.Broadcast(xp[18 * G.Stride * G.InChannels]), a18_0);
+                a19_0 = TS.Fma(w0, TS.Broadcast(xp[19 * G.Stride * G.InChannels]), a19_0);
+                a20_0 = TS.Fma(w0, TS.Broadcast(xp[20 * G.Stride * G.InChannels]), a20_0);
+                a21_0 = TS.Fma(w0, TS.Broadcast(xp[21 * G.Stride * G.InChannels]), a21_0);
+                a22_0 = TS.Fma(w0, TS.Broadcast(xp[22 * G.Stride * G.InChannels]), a22_0);
+                a23_0 = TS.Fma(w0, TS.Broadcast(xp[23 * G.Stride * G.InChannels]), a23_0);
+                a24_0 = TS.Fma(w0, TS.Broadcast(xp[24 * G.Stride * G.InChannels]), a24_0);
+                a25_0 = TS.Fma(w0, TS.Broadcast(xp[25 * G.Stride * G.InChannels]), a25_0);
+                a26_0 = TS.Fma(w0, TS.Broadcast(xp[26 * G.Stride * G.InChannels]), a26_0);
+                a27_0 = TS.Fma(w0, TS.Broadcast(xp[27 * G.Stride * G.InChannels]), a27_0);
                 xp++;
                 wp += 16;
             }
@@ -101,44 +2098,745 @@ internal static unsafe class MicroKernels<G, TS, TV>
 
         TE s = store; // a local copy, whose fields the JIT keeps in registers across the stores
         { s.Store<TS, TV>(dst, (0 * dstStride) + 0, 0, a0_0); }
-        if (R.Value > 1) { s.Store<TS, TV>(dst, (1 * dstStride) + 0, 0, a1_0); }
-        if (R.Value > 2) { s.Store<TS, TV>(dst, (2 * dstStride) + 0, 0, a2_0); }
-        if (R.Value > 3) { s.Store<TS, TV>(dst, (3 * dstStride) + 0, 0, a3_0); }
-        if (R.Value > 4) { s.Store<TS, TV>(dst, (4 * dstStride) + 0, 0, a4_0); }
-        if (R.Value > 5) { s.Store<TS, TV>(dst, (5 * dstStride) + 0, 0, a5_0); }
-        if (R.Value > 6) { s.Store<TS, TV>(dst, (6 * dstStride) + 0, 0, a6_0); }
-        if (R.Value > 7) { s.Store<TS, TV>(dst, (7 * dstStride) + 0, 0, a7_0); }
-        if (R.Value > 8) { s.Store<TS, TV>(dst, (8 * dstStride) + 0, 0, a8_0); }
-        if (R.Value > 9) { s.Store<TS, TV>(dst, (9 * dstStride) + 0, 0, a9_0); }
-        if (R.Value > 10) { s.Store<TS, TV>(dst, (10 * dstStride) + 0, 0, a10_0); }
-        if (R.Value > 11) { s.Store<TS, TV>(dst, (11 * dstStride) + 0, 0, a11_0); }
-        if (R.Value > 12) { s.Store<TS, TV>(dst, (12 * dstStride) + 0, 0, a12_0); }
-        if (R.Value > 13) { s.Store<TS, TV>(dst, (13 * dstStride) + 0, 0, a13_0); }
-        if (R.Value > 14) { s.Store<TS, TV>(dst, (14 * dstStride) + 0, 0, a14_0); }
-        if (R.Value > 15) { s.Store<TS, TV>(dst, (15 * dstStride) + 0, 0, a15_0); }
-        if (R.Value > 16) { s.Store<TS, TV>(dst, (16 * dstStride) + 0, 0, a16_0); }
-        if (R.Value > 17) { s.Store<TS, TV>(dst, (17 * dstStride) + 0, 0, a17_0); }
-        if (R.Value > 18) { s.Store<TS, TV>(dst, (18 * dstStride) + 0, 0, a18_0); }
-        if (R.Value > 19) { s.Store<TS, TV>(dst, (19 * dstStride) + 0, 0, a19_0); }
-        if (R.Value > 20) { s.Store<TS, TV>(dst, (20 * dstStride) + 0, 0, a20_0); }
-        if (R.Value > 21) { s.Store<TS, TV>(dst, (21 * dstStride) + 0, 0, a21_0); }
-        if (R.Value > 22) { s.Store<TS, TV>(dst, (22 * dstStride) + 0, 0, a22_0); }
-        if (R.Value > 23) { s.Store<TS, TV>(dst, (23 * dstStride) + 0, 0, a23_0); }
-        if (R.Value > 24) { s.Store<TS, TV>(dst, (24 * dstStride) + 0, 0, a24_0); }
-        if (R.Value > 25) { s.Store<TS, TV>(dst, (25 * dstStride) + 0, 0, a25_0); }
-        if (R.Value > 26) { s.Store<TS, TV>(dst, (26 * dstStride) + 0, 0, a26_0); }
-        if (R.Value > 27) { s.Store<TS, TV>(dst, (27 * dstStride) + 0, 0, a27_0); }
+        { s.Store<TS, TV>(dst, (1 * dstStride) + 0, 0, a1_0); }
+        { s.Store<TS, TV>(dst, (2 * dstStride) + 0, 0, a2_0); }
+        { s.Store<TS, TV>(dst, (3 * dstStride) + 0, 0, a3_0); }
+        { s.Store<TS, TV>(dst, (4 * dstStride) + 0, 0, a4_0); }
+        { s.Store<TS, TV>(dst, (5 * dstStride) + 0, 0, a5_0); }
+        { s.Store<TS, TV>(dst, (6 * dstStride) + 0, 0, a6_0); }
+        { s.Store<TS, TV>(dst, (7 * dstStride) + 0, 0, a7_0); }
+        { s.Store<TS, TV>(dst, (8 * dstStride) + 0, 0, a8_0); }
+        { s.Store<TS, TV>(dst, (9 * dstStride) + 0, 0, a9_0); }
+        { s.Store<TS, TV>(dst, (10 * dstStride) + 0, 0, a10_0); }
+        { s.Store<TS, TV>(dst, (11 * dstStride) + 0, 0, a11_0); }
+        { s.Store<TS, TV>(dst, (12 * dstStride) + 0, 0, a12_0); }
+        { s.Store<TS, TV>(dst, (13 * dstStride) + 0, 0, a13_0); }
+        { s.Store<TS, TV>(dst, (14 * dstStride) + 0, 0, a14_0); }
+        { s.Store<TS, TV>(dst, (15 * dstStride) + 0, 0, a15_0); }
+        { s.Store<TS, TV>(dst, (16 * dstStride) + 0, 0, a16_0); }
+        { s.Store<TS, TV>(dst, (17 * dstStride) + 0, 0, a17_0); }
+        { s.Store<TS, TV>(dst, (18 * dstStride) + 0, 0, a18_0); }
+        { s.Store<TS, TV>(dst, (19 * dstStride) + 0, 0, a19_0); }
+        { s.Store<TS, TV>(dst, (20 * dstStride) + 0, 0, a20_0); }
+        { s.Store<TS, TV>(dst, (21 * dstStride) + 0, 0, a21_0); }
+        { s.Store<TS, TV>(dst, (22 * dstStride) + 0, 0, a22_0); }
+        { s.Store<TS, TV>(dst, (23 * dstStride) + 0, 0, a23_0); }
+        { s.Store<TS, TV>(dst, (24 * dstStride) + 0, 0, a24_0); }
+        { s.Store<TS, TV>(dst, (25 * dstStride) + 0, 0, a25_0); }
+        { s.Store<TS, TV>(dst, (26 * dstStride) + 0, 0, a26_0); }
+        { s.Store<TS, TV>(dst, (27 * dstStride) + 0, 0, a27_0); }
     }
 
-    /// <summary>Forward: 32 output channels by up to 14 pixels of one output row.</summary>
+    /// <summary>Forward: 32 output channels by 1 pixels of one output row.</summary>
     /// <param name="x">Padded input at the block's first pixel (row oh * stride, column ow0 * stride).</param>
     /// <param name="wt">The packed weights of the block's output-channel group, [kh][kw][ic][32] (see PackedGroups).</param>
     /// <param name="dst">Where pixel r's channels go: dst + r * dstStride.</param>
     /// <param name="dstStride">Floats between pixels in dst.</param>
     /// <param name="store">How each value is stored (bias, epilogue; offsets from dst, channels from the block's first).</param>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void Forward2<R, TE>(float* x, float* wt, float* dst, int dstStride, in TE store)
-        where R : struct, IConst
+    public static void Forward2R1<TE>(float* x, float* wt, float* dst, int dstStride, in TE store)
+        where TE : struct, IVectorStore
+    {
+        // Constants once the JIT has specialised the method (locals, so that nothing is a call).
+        int CinP = (G.InChannels + 15) & ~15;
+        int CoutP = (G.OutChannels + 15) & ~15;
+        int RowStride = (G.Width + (2 * G.Padding)) * G.InChannels;
+        int OutWidth = ((G.Width + (2 * G.Padding) - G.Kernel) / G.Stride) + 1;
+        int OutHeight = ((G.Height + (2 * G.Padding) - G.Kernel) / G.Stride) + 1;
+        int DyStride = (G.OutChannels & 15) == 0 ? G.OutChannels : CoutP;
+        TV a0_0 = TS.Zero; TV a0_1 = TS.Zero;
+        for (int kh = 0; kh < G.Kernel; kh++)
+        {
+            float* xp = x + (kh * RowStride);
+            float* wp = wt + (kh * G.Kernel * G.InChannels * 32);
+            for (int i = 0; i < G.Kernel * G.InChannels; i++)
+            {
+                TV w0 = TS.Load(wp + 0);
+                TV w1 = TS.Load(wp + 16);
+                { TV b0 = TS.Broadcast(xp[0]); a0_0 = TS.Fma(w0, b0, a0_0); a0_1 = TS.Fma(w1, b0, a0_1); }
+                xp++;
+                wp += 32;
+            }
+        }
+
+        TE s = store; // a local copy, whose fields the JIT keeps in registers across the stores
+        { s.Store<TS, TV>(dst, (0 * dstStride) + 0, 0, a0_0); s.Store<TS, TV>(dst, (0 * dstStride) + 16, 16, a0_1); }
+    }
+
+    /// <summary>Forward: 32 output channels by 2 pixels of one output row.</summary>
+    /// <param name="x">Padded input at the block's first pixel (row oh * stride, column ow0 * stride).</param>
+    /// <param name="wt">The packed weights of the block's output-channel group, [kh][kw][ic][32] (see PackedGroups).</param>
+    /// <param name="dst">Where pixel r's channels go: dst + r * dstStride.</param>
+    /// <param name="dstStride">Floats between pixels in dst.</param>
+    /// <param name="store">How each value is stored (bias, epilogue; offsets from dst, channels from the block's first).</param>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void Forward2R2<TE>(float* x, float* wt, float* dst, int dstStride, in TE store)
+        where TE : struct, IVectorStore
+    {
+        // Constants once the JIT has specialised the method (locals, so that nothing is a call).
+        int CinP = (G.InChannels + 15) & ~15;
+        int CoutP = (G.OutChannels + 15) & ~15;
+        int RowStride = (G.Width + (2 * G.Padding)) * G.InChannels;
+        int OutWidth = ((G.Width + (2 * G.Padding) - G.Kernel) / G.Stride) + 1;
+        int OutHeight = ((G.Height + (2 * G.Padding) - G.Kernel) / G.Stride) + 1;
+        int DyStride = (G.OutChannels & 15) == 0 ? G.OutChannels : CoutP;
+        TV a0_0 = TS.Zero; TV a0_1 = TS.Zero;
+        TV a1_0 = TS.Zero; TV a1_1 = TS.Zero;
+        for (int kh = 0; kh < G.Kernel; kh++)
+        {
+            float* xp = x + (kh * RowStride);
+            float* wp = wt + (kh * G.Kernel * G.InChannels * 32);
+            for (int i = 0; i < G.Kernel * G.InChannels; i++)
+            {
+                TV w0 = TS.Load(wp + 0);
+                TV w1 = TS.Load(wp + 16);
+                { TV b0 = TS.Broadcast(xp[0]); a0_0 = TS.Fma(w0, b0, a0_0); a0_1 = TS.Fma(w1, b0, a0_1); }
+                { TV b1 = TS.Broadcast(xp[1 * G.Stride * G.InChannels]); a1_0 = TS.Fma(w0, b1, a1_0); a1_1 = TS.Fma(w1, b1, a1_1); }
+                xp++;
+                wp += 32;
+            }
+        }
+
+        TE s = store; // a local copy, whose fields the JIT keeps in registers across the stores
+        { s.Store<TS, TV>(dst, (0 * dstStride) + 0, 0, a0_0); s.Store<TS, TV>(dst, (0 * dstStride) + 16, 16, a0_1); }
+        { s.Store<TS, TV>(dst, (1 * dstStride) + 0, 0, a1_0); s.Store<TS, TV>(dst, (1 * dstStride) + 16, 16, a1_1); }
+    }
+
+    /// <summary>Forward: 32 output channels by 3 pixels of one output row.</summary>
+    /// <param name="x">Padded input at the block's first pixel (row oh * stride, column ow0 * stride).</param>
+    /// <param name="wt">The packed weights of the block's output-channel group, [kh][kw][ic][32] (see PackedGroups).</param>
+    /// <param name="dst">Where pixel r's channels go: dst + r * dstStride.</param>
+    /// <param name="dstStride">Floats between pixels in dst.</param>
+    /// <param name="store">How each value is stored (bias, epilogue; offsets from dst, channels from the block's first).</param>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void Forward2R3<TE>(float* x, float* wt, float* dst, int dstStride, in TE store)
+        where TE : struct, IVectorStore
+    {
+        // Constants once the JIT has specialised the method (locals, so that nothing is a call).
+        int CinP = (G.InChannels + 15) & ~15;
+        int CoutP = (G.OutChannels + 15) & ~15;
+        int RowStride = (G.Width + (2 * G.Padding)) * G.InChannels;
+        int OutWidth = ((G.Width + (2 * G.Padding) - G.Kernel) / G.Stride) + 1;
+        int OutHeight = ((G.Height + (2 * G.Padding) - G.Kernel) / G.Stride) + 1;
+        int DyStride = (G.OutChannels & 15) == 0 ? G.OutChannels : CoutP;
+        TV a0_0 = TS.Zero; TV a0_1 = TS.Zero;
+        TV a1_0 = TS.Zero; TV a1_1 = TS.Zero;
+        TV a2_0 = TS.Zero; TV a2_1 = TS.Zero;
+        for (int kh = 0; kh < G.Kernel; kh++)
+        {
+            float* xp = x + (kh * RowStride);
+            float* wp = wt + (kh * G.Kernel * G.InChannels * 32);
+            for (int i = 0; i < G.Kernel * G.InChannels; i++)
+            {
+                TV w0 = TS.Load(wp + 0);
+                TV w1 = TS.Load(wp + 16);
+                { TV b0 = TS.Broadcast(xp[0]); a0_0 = TS.Fma(w0, b0, a0_0); a0_1 = TS.Fma(w1, b0, a0_1); }
+                { TV b1 = TS.Broadcast(xp[1 * G.Stride * G.InChannels]); a1_0 = TS.Fma(w0, b1, a1_0); a1_1 = TS.Fma(w1, b1, a1_1); }
+                { TV b2 = TS.Broadcast(xp[2 * G.Stride * G.InChannels]); a2_0 = TS.Fma(w0, b2, a2_0); a2_1 = TS.Fma(w1, b2, a2_1); }
+                xp++;
+                wp += 32;
+            }
+        }
+
+        TE s = store; // a local copy, whose fields the JIT keeps in registers across the stores
+        { s.Store<TS, TV>(dst, (0 * dstStride) + 0, 0, a0_0); s.Store<TS, TV>(dst, (0 * dstStride) + 16, 16, a0_1); }
+        { s.Store<TS, TV>(dst, (1 * dstStride) + 0, 0, a1_0); s.Store<TS, TV>(dst, (1 * dstStride) + 16, 16, a1_1); }
+        { s.Store<TS, TV>(dst, (2 * dstStride) + 0, 0, a2_0); s.Store<TS, TV>(dst, (2 * dstStride) + 16, 16, a2_1); }
+    }
+
+    /// <summary>Forward: 32 output channels by 4 pixels of one output row.</summary>
+    /// <param name="x">Padded input at the block's first pixel (row oh * stride, column ow0 * stride).</param>
+    /// <param name="wt">The packed weights of the block's output-channel group, [kh][kw][ic][32] (see PackedGroups).</param>
+    /// <param name="dst">Where pixel r's channels go: dst + r * dstStride.</param>
+    /// <param name="dstStride">Floats between pixels in dst.</param>
+    /// <param name="store">How each value is stored (bias, epilogue; offsets from dst, channels from the block's first).</param>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void Forward2R4<TE>(float* x, float* wt, float* dst, int dstStride, in TE store)
+        where TE : struct, IVectorStore
+    {
+        // Constants once the JIT has specialised the method (locals, so that nothing is a call).
+        int CinP = (G.InChannels + 15) & ~15;
+        int CoutP = (G.OutChannels + 15) & ~15;
+        int RowStride = (G.Width + (2 * G.Padding)) * G.InChannels;
+        int OutWidth = ((G.Width + (2 * G.Padding) - G.Kernel) / G.Stride) + 1;
+        int OutHeight = ((G.Height + (2 * G.Padding) - G.Kernel) / G.Stride) + 1;
+        int DyStride = (G.OutChannels & 15) == 0 ? G.OutChannels : CoutP;
+        TV a0_0 = TS.Zero; TV a0_1 = TS.Zero;
+        TV a1_0 = TS.Zero; TV a1_1 = TS.Zero;
+        TV a2_0 = TS.Zero; TV a2_1 = TS.Zero;
+        TV a3_0 = TS.Zero; TV a3_1 = TS.Zero;
+        for (int kh = 0; kh < G.Kernel; kh++)
+        {
+            float* xp = x + (kh * RowStride);
+            float* wp = wt + (kh * G.Kernel * G.InChannels * 32);
+            for (int i = 0; i < G.Kernel * G.InChannels; i++)
+            {
+                TV w0 = TS.Load(wp + 0);
+                TV w1 = TS.Load(wp + 16);
+                { TV b0 = TS.Broadcast(xp[0]); a0_0 = TS.Fma(w0, b0, a0_0); a0_1 = TS.Fma(w1, b0, a0_1); }
+                { TV b1 = TS.Broadcast(xp[1 * G.Stride * G.InChannels]); a1_0 = TS.Fma(w0, b1, a1_0); a1_1 = TS.Fma(w1, b1, a1_1); }
+                { TV b2 = TS.Broadcast(xp[2 * G.Stride * G.InChannels]); a2_0 = TS.Fma(w0, b2, a2_0); a2_1 = TS.Fma(w1, b2, a2_1); }
+                { TV b3 = TS.Broadcast(xp[3 * G.Stride * G.InChannels]); a3_0 = TS.Fma(w0, b3, a3_0); a3_1 = TS.Fma(w1, b3, a3_1); }
+                xp++;
+                wp += 32;
+            }
+        }
+
+        TE s = store; // a local copy, whose fields the JIT keeps in registers across the stores
+        { s.Store<TS, TV>(dst, (0 * dstStride) + 0, 0, a0_0); s.Store<TS, TV>(dst, (0 * dstStride) + 16, 16, a0_1); }
+        { s.Store<TS, TV>(dst, (1 * dstStride) + 0, 0, a1_0); s.Store<TS, TV>(dst, (1 * dstStride) + 16, 16, a1_1); }
+        { s.Store<TS, TV>(dst, (2 * dstStride) + 0, 0, a2_0); s.Store<TS, TV>(dst, (2 * dstStride) + 16, 16, a2_1); }
+        { s.Store<TS, TV>(dst, (3 * dstStride) + 0, 0, a3_0); s.Store<TS, TV>(dst, (3 * dstStride) + 16, 16, a3_1); }
+    }
+
+    /// <summary>Forward: 32 output channels by 5 pixels of one output row.</summary>
+    /// <param name="x">Padded input at the block's first pixel (row oh * stride, column ow0 * stride).</param>
+    /// <param name="wt">The packed weights of the block's output-channel group, [kh][kw][ic][32] (see PackedGroups).</param>
+    /// <param name="dst">Where pixel r's channels go: dst + r * dstStride.</param>
+    /// <param name="dstStride">Floats between pixels in dst.</param>
+    /// <param name="store">How each value is stored (bias, epilogue; offsets from dst, channels from the block's first).</param>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void Forward2R5<TE>(float* x, float* wt, float* dst, int dstStride, in TE store)
+        where TE : struct, IVectorStore
+    {
+        // Constants once the JIT has specialised the method (locals, so that nothing is a call).
+        int CinP = (G.InChannels + 15) & ~15;
+        int CoutP = (G.OutChannels + 15) & ~15;
+        int RowStride = (G.Width + (2 * G.Padding)) * G.InChannels;
+        int OutWidth = ((G.Width + (2 * G.Padding) - G.Kernel) / G.Stride) + 1;
+        int OutHeight = ((G.Height + (2 * G.Padding) - G.Kernel) / G.Stride) + 1;
+        int DyStride = (G.OutChannels & 15) == 0 ? G.OutChannels : CoutP;
+        TV a0_0 = TS.Zero; TV a0_1 = TS.Zero;
+        TV a1_0 = TS.Zero; TV a1_1 = TS.Zero;
+        TV a2_0 = TS.Zero; TV a2_1 = TS.Zero;
+        TV a3_0 = TS.Zero; TV a3_1 = TS.Zero;
+        TV a4_0 = TS.Zero; TV a4_1 = TS.Zero;
+        for (int kh = 0; kh < G.Kernel; kh++)
+        {
+            float* xp = x + (kh * RowStride);
+            float* wp = wt + (kh * G.Kernel * G.InChannels * 32);
+            for (int i = 0; i < G.Kernel * G.InChannels; i++)
+            {
+                TV w0 = TS.Load(wp + 0);
+                TV w1 = TS.Load(wp + 16);
+                { TV b0 = TS.Broadcast(xp[0]); a0_0 = TS.Fma(w0, b0, a0_0); a0_1 = TS.Fma(w1, b0, a0_1); }
+                { TV b1 = TS.Broadcast(xp[1 * G.Stride * G.InChannels]); a1_0 = TS.Fma(w0, b1, a1_0); a1_1 = TS.Fma(w1, b1, a1_1); }
+                { TV b2 = TS.Broadcast(xp[2 * G.Stride * G.InChannels]); a2_0 = TS.Fma(w0, b2, a2_0); a2_1 = TS.Fma(w1, b2, a2_1); }
+                { TV b3 = TS.Broadcast(xp[3 * G.Stride * G.InChannels]); a3_0 = TS.Fma(w0, b3, a3_0); a3_1 = TS.Fma(w1, b3, a3_1); }
+                { TV b4 = TS.Broadcast(xp[4 * G.Stride * G.InChannels]); a4_0 = TS.Fma(w0, b4, a4_0); a4_1 = TS.Fma(w1, b4, a4_1); }
+                xp++;
+                wp += 32;
+            }
+        }
+
+        TE s = store; // a local copy, whose fields the JIT keeps in registers across the stores
+        { s.Store<TS, TV>(dst, (0 * dstStride) + 0, 0, a0_0); s.Store<TS, TV>(dst, (0 * dstStride) + 16, 16, a0_1); }
+        { s.Store<TS, TV>(dst, (1 * dstStride) + 0, 0, a1_0); s.Store<TS, TV>(dst, (1 * dstStride) + 16, 16, a1_1); }
+        { s.Store<TS, TV>(dst, (2 * dstStride) + 0, 0, a2_0); s.Store<TS, TV>(dst, (2 * dstStride) + 16, 16, a2_1); }
+        { s.Store<TS, TV>(dst, (3 * dstStride) + 0, 0, a3_0); s.Store<TS, TV>(dst, (3 * dstStride) + 16, 16, a3_1); }
+        { s.Store<TS, TV>(dst, (4 * dstStride) + 0, 0, a4_0); s.Store<TS, TV>(dst, (4 * dstStride) + 16, 16, a4_1); }
+    }
+
+    /// <summary>Forward: 32 output channels by 6 pixels of one output row.</summary>
+    /// <param name="x">Padded input at the block's first pixel (row oh * stride, column ow0 * stride).</param>
+    /// <param name="wt">The packed weights of the block's output-channel group, [kh][kw][ic][32] (see PackedGroups).</param>
+    /// <param name="dst">Where pixel r's channels go: dst + r * dstStride.</param>
+    /// <param name="dstStride">Floats between pixels in dst.</param>
+    /// <param name="store">How each value is stored (bias, epilogue; offsets from dst, channels from the block's first).</param>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void Forward2R6<TE>(float* x, float* wt, float* dst, int dstStride, in TE store)
+        where TE : struct, IVectorStore
+    {
+        // Constants once the JIT has specialised the method (locals, so that nothing is a call).
+        int CinP = (G.InChannels + 15) & ~15;
+        int CoutP = (G.OutChannels + 15) & ~15;
+        int RowStride = (G.Width + (2 * G.Padding)) * G.InChannels;
+        int OutWidth = ((G.Width + (2 * G.Padding) - G.Kernel) / G.Stride) + 1;
+        int OutHeight = ((G.Height + (2 * G.Padding) - G.Kernel) / G.Stride) + 1;
+        int DyStride = (G.OutChannels & 15) == 0 ? G.OutChannels : CoutP;
+        TV a0_0 = TS.Zero; TV a0_1 = TS.Zero;
+        TV a1_0 = TS.Zero; TV a1_1 = TS.Zero;
+        TV a2_0 = TS.Zero; TV a2_1 = TS.Zero;
+        TV a3_0 = TS.Zero; TV a3_1 = TS.Zero;
+        TV a4_0 = TS.Zero; TV a4_1 = TS.Zero;
+        TV a5_0 = TS.Zero; TV a5_1 = TS.Zero;
+        for (int kh = 0; kh < G.Kernel; kh++)
+        {
+            float* xp = x + (kh * RowStride);
+            float* wp = wt + (kh * G.Kernel * G.InChannels * 32);
+            for (int i = 0; i < G.Kernel * G.InChannels; i++)
+            {
+                TV w0 = TS.Load(wp + 0);
+                TV w1 = TS.Load(wp + 16);
+                { TV b0 = TS.Broadcast(xp[0]); a0_0 = TS.Fma(w0, b0, a0_0); a0_1 = TS.Fma(w1, b0, a0_1); }
+                { TV b1 = TS.Broadcast(xp[1 * G.Stride * G.InChannels]); a1_0 = TS.Fma(w0, b1, a1_0); a1_1 = TS.Fma(w1, b1, a1_1); }
+                { TV b2 = TS.Broadcast(xp[2 * G.Stride * G.InChannels]); a2_0 = TS.Fma(w0, b2, a2_0); a2_1 = TS.Fma(w1, b2, a2_1); }
+                { TV b3 = TS.Broadcast(xp[3 * G.Stride * G.InChannels]); a3_0 = TS.Fma(w0, b3, a3_0); a3_1 = TS.Fma(w1, b3, a3_1); }
+                { TV b4 = TS.Broadcast(xp[4 * G.Stride * G.InChannels]); a4_0 = TS.Fma(w0, b4, a4_0); a4_1 = TS.Fma(w1, b4, a4_1); }
+                { TV b5 = TS.Broadcast(xp[5 * G.Stride * G.InChannels]); a5_0 = TS.Fma(w0, b5, a5_0); a5_1 = TS.Fma(w1, b5, a5_1); }
+                xp++;
+                wp += 32;
+            }
+        }
+
+        TE s = store; // a local copy, whose fields the JIT keeps in registers across the stores
+        { s.Store<TS, TV>(dst, (0 * dstStride) + 0, 0, a0_0); s.Store<TS, TV>(dst, (0 * dstStride) + 16, 16, a0_1); }
+        { s.Store<TS, TV>(dst, (1 * dstStride) + 0, 0, a1_0); s.Store<TS, TV>(dst, (1 * dstStride) + 16, 16, a1_1); }
+        { s.Store<TS, TV>(dst, (2 * dstStride) + 0, 0, a2_0); s.Store<TS, TV>(dst, (2 * dstStride) + 16, 16, a2_1); }
+        { s.Store<TS, TV>(dst, (3 * dstStride) + 0, 0, a3_0); s.Store<TS, TV>(dst, (3 * dstStride) + 16, 16, a3_1); }
+        { s.Store<TS, TV>(dst, (4 * dstStride) + 0, 0, a4_0); s.Store<TS, TV>(dst, (4 * dstStride) + 16, 16, a4_1); }
+        { s.Store<TS, TV>(dst, (5 * dstStride) + 0, 0, a5_0); s.Store<TS, TV>(dst, (5 * dstStride) + 16, 16, a5_1); }
+    }
+
+    /// <summary>Forward: 32 output channels by 7 pixels of one output row.</summary>
+    /// <param name="x">Padded input at the block's first pixel (row oh * stride, column ow0 * stride).</param>
+    /// <param name="wt">The packed weights of the block's output-channel group, [kh][kw][ic][32] (see PackedGroups).</param>
+    /// <param name="dst">Where pixel r's channels go: dst + r * dstStride.</param>
+    /// <param name="dstStride">Floats between pixels in dst.</param>
+    /// <param name="store">How each value is stored (bias, epilogue; offsets from dst, channels from the block's first).</param>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void Forward2R7<TE>(float* x, float* wt, float* dst, int dstStride, in TE store)
+        where TE : struct, IVectorStore
+    {
+        // Constants once the JIT has specialised the method (locals, so that nothing is a call).
+        int CinP = (G.InChannels + 15) & ~15;
+        int CoutP = (G.OutChannels + 15) & ~15;
+        int RowStride = (G.Width + (2 * G.Padding)) * G.InChannels;
+        int OutWidth = ((G.Width + (2 * G.Padding) - G.Kernel) / G.Stride) + 1;
+        int OutHeight = ((G.Height + (2 * G.Padding) - G.Kernel) / G.Stride) + 1;
+        int DyStride = (G.OutChannels & 15) == 0 ? G.OutChannels : CoutP;
+        TV a0_0 = TS.Zero; TV a0_1 = TS.Zero;
+        TV a1_0 = TS.Zero; TV a1_1 = TS.Zero;
+        TV a2_0 = TS.Zero; TV a2_1 = TS.Zero;
+        TV a3_0 = TS.Zero; TV a3_1 = TS.Zero;
+        TV a4_0 = TS.Zero; TV a4_1 = TS.Zero;
+        TV a5_0 = TS.Zero; TV a5_1 = TS.Zero;
+        TV a6_0 = TS.Zero; TV a6_1 = TS.Zero;
+        for (int kh = 0; kh < G.Kernel; kh++)
+        {
+            float* xp = x + (kh * RowStride);
+            float* wp = wt + (kh * G.Kernel * G.InChannels * 32);
+            for (int i = 0; i < G.Kernel * G.InChannels; i++)
+            {
+                TV w0 = TS.Load(wp + 0);
+                TV w1 = TS.Load(wp + 16);
+                { TV b0 = TS.Broadcast(xp[0]); a0_0 = TS.Fma(w0, b0, a0_0); a0_1 = TS.Fma(w1, b0, a0_1); }
+                { TV b1 = TS.Broadcast(xp[1 * G.Stride * G.InChannels]); a1_0 = TS.Fma(w0, b1, a1_0); a1_1 = TS.Fma(w1, b1, a1_1); }
+                { TV b2 = TS.Broadcast(xp[2 * G.Stride * G.InChannels]); a2_0 = TS.Fma(w0, b2, a2_0); a2_1 = TS.Fma(w1, b2, a2_1); }
+                { TV b3 = TS.Broadcast(xp[3 * G.Stride * G.InChannels]); a3_0 = TS.Fma(w0, b3, a3_0); a3_1 = TS.Fma(w1, b3, a3_1); }
+                { TV b4 = TS.Broadcast(xp[4 * G.Stride * G.InChannels]); a4_0 = TS.Fma(w0, b4, a4_0); a4_1 = TS.Fma(w1, b4, a4_1); }
+                { TV b5 = TS.Broadcast(xp[5 * G.Stride * G.InChannels]); a5_0 = TS.Fma(w0, b5, a5_0); a5_1 = TS.Fma(w1, b5, a5_1); }
+                { TV b6 = TS.Broadcast(xp[6 * G.Stride * G.InChannels]); a6_0 = TS.Fma(w0, b6, a6_0); a6_1 = TS.Fma(w1, b6, a6_1); }
+                xp++;
+                wp += 32;
+            }
+        }
+
+        TE s = store; // a local copy, whose fields the JIT keeps in registers across the stores
+        { s.Store<TS, TV>(dst, (0 * dstStride) + 0, 0, a0_0); s.Store<TS, TV>(dst, (0 * dstStride) + 16, 16, a0_1); }
+        { s.Store<TS, TV>(dst, (1 * dstStride) + 0, 0, a1_0); s.Store<TS, TV>(dst, (1 * dstStride) + 16, 16, a1_1); }
+        { s.Store<TS, TV>(dst, (2 * dstStride) + 0, 0, a2_0); s.Store<TS, TV>(dst, (2 * dstStride) + 16, 16, a2_1); }
+        { s.Store<TS, TV>(dst, (3 * dstStride) + 0, 0, a3_0); s.Store<TS, TV>(dst, (3 * dstStride) + 16, 16, a3_1); }
+        { s.Store<TS, TV>(dst, (4 * dstStride) + 0, 0, a4_0); s.Store<TS, TV>(dst, (4 * dstStride) + 16, 16, a4_1); }
+        { s.Store<TS, TV>(dst, (5 * dstStride) + 0, 0, a5_0); s.Store<TS, TV>(dst, (5 * dstStride) + 16, 16, a5_1); }
+        { s.Store<TS, TV>(dst, (6 * dstStride) + 0, 0, a6_0); s.Store<TS, TV>(dst, (6 * dstStride) + 16, 16, a6_1); }
+    }
+
+    /// <summary>Forward: 32 output channels by 8 pixels of one output row.</summary>
+    /// <param name="x">Padded input at the block's first pixel (row oh * stride, column ow0 * stride).</param>
+    /// <param name="wt">The packed weights of the block's output-channel group, [kh][kw][ic][32] (see PackedGroups).</param>
+    /// <param name="dst">Where pixel r's channels go: dst + r * dstStride.</param>
+    /// <param name="dstStride">Floats between pixels in dst.</param>
+    /// <param name="store">How each value is stored (bias, epilogue; offsets from dst, channels from the block's first).</param>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void Forward2R8<TE>(float* x, float* wt, float* dst, int dstStride, in TE store)
+        where TE : struct, IVectorStore
+    {
+        // Constants once the JIT has specialised the method (locals, so that nothing is a call).
+        int CinP = (G.InChannels + 15) & ~15;
+        int CoutP = (G.OutChannels + 15) & ~15;
+        int RowStride = (G.Width + (2 * G.Padding)) * G.InChannels;
+        int OutWidth = ((G.Width + (2 * G.Padding) - G.Kernel) / G.Stride) + 1;
+        int OutHeight = ((G.Height + (2 * G.Padding) - G.Kernel) / G.Stride) + 1;
+        int DyStride = (G.OutChannels & 15) == 0 ? G.OutChannels : CoutP;
+        TV a0_0 = TS.Zero; TV a0_1 = TS.Zero;
+        TV a1_0 = TS.Zero; TV a1_1 = TS.Zero;
+        TV a2_0 = TS.Zero; TV a2_1 = TS.Zero;
+        TV a3_0 = TS.Zero; TV a3_1 = TS.Zero;
+        TV a4_0 = TS.Zero; TV a4_1 = TS.Zero;
+        TV a5_0 = TS.Zero; TV a5_1 = TS.Zero;
+        TV a6_0 = TS.Zero; TV a6_1 = TS.Zero;
+        TV a7_0 = TS.Zero; TV a7_1 = TS.Zero;
+        for (int kh = 0; kh < G.Kernel; kh++)
+        {
+            float* xp = x + (kh * RowStride);
+            float* wp = wt + (kh * G.Kernel * G.InChannels * 32);
+            for (int i = 0; i < G.Kernel * G.InChannels; i++)
+            {
+                TV w0 = TS.Load(wp + 0);
+                TV w1 = TS.Load(wp + 16);
+                { TV b0 = TS.Broadcast(xp[0]); a0_0 = TS.Fma(w0, b0, a0_0); a0_1 = TS.Fma(w1, b0, a0_1); }
+                { TV b1 = TS.Broadcast(xp[1 * G.Stride * G.InChannels]); a1_0 = TS.Fma(w0, b1, a1_0); a1_1 = TS.Fma(w1, b1, a1_1); }
+                { TV b2 = TS.Broadcast(xp[2 * G.Stride * G.InChannels]); a2_0 = TS.Fma(w0, b2, a2_0); a2_1 = TS.Fma(w1, b2, a2_1); }
+                { TV b3 = TS.Broadcast(xp[3 * G.Stride * G.InChannels]); a3_0 = TS.Fma(w0, b3, a3_0); a3_1 = TS.Fma(w1, b3, a3_1); }
+                { TV b4 = TS.Broadcast(xp[4 * G.Stride * G.InChannels]); a4_0 = TS.Fma(w0, b4, a4_0); a4_1 = TS.Fma(w1, b4, a4_1); }
+                { TV b5 = TS.Broadcast(xp[5 * G.Stride * G.InChannels]); a5_0 = TS.Fma(w0, b5, a5_0); a5_1 = TS.Fma(w1, b5, a5_1); }
+                { TV b6 = TS.Broadcast(xp[6 * G.Stride * G.InChannels]); a6_0 = TS.Fma(w0, b6, a6_0); a6_1 = TS.Fma(w1, b6, a6_1); }
+                { TV b7 = TS.Broadcast(xp[7 * G.Stride * G.InChannels]); a7_0 = TS.Fma(w0, b7, a7_0); a7_1 = TS.Fma(w1, b7, a7_1); }
+                xp++;
+                wp += 32;
+            }
+        }
+
+        TE s = store; // a local copy, whose fields the JIT keeps in registers across the stores
+        { s.Store<TS, TV>(dst, (0 * dstStride) + 0, 0, a0_0); s.Store<TS, TV>(dst, (0 * dstStride) + 16, 16, a0_1); }
+        { s.Store<TS, TV>(dst, (1 * dstStride) + 0, 0, a1_0); s.Store<TS, TV>(dst, (1 * dstStride) + 16, 16, a1_1); }
+        { s.Store<TS, TV>(dst, (2 * dstStride) + 0, 0, a2_0); s.Store<TS, TV>(dst, (2 * dstStride) + 16, 16, a2_1); }
+        { s.Store<TS, TV>(dst, (3 * dstStride) + 0, 0, a3_0); s.Store<TS, TV>(dst, (3 * dstStride) + 16, 16, a3_1); }
+        { s.Store<TS, TV>(dst, (4 * dstStride) + 0, 0, a4_0); s.Store<TS, TV>(dst, (4 * dstStride) + 16, 16, a4_1); }
+        { s.Store<TS, TV>(dst, (5 * dstStride) + 0, 0, a5_0); s.Store<TS, TV>(dst, (5 * dstStride) + 16, 16, a5_1); }
+        { s.Store<TS, TV>(dst, (6 * dstStride) + 0, 0, a6_0); s.Store<TS, TV>(dst, (6 * dstStride) + 16, 16, a6_1); }
+        { s.Store<TS, TV>(dst, (7 * dstStride) + 0, 0, a7_0); s.Store<TS, TV>(dst, (7 * dstStride) + 16, 16, a7_1); }
+    }
+
+    /// <summary>Forward: 32 output channels by 9 pixels of one output row.</summary>
+    /// <param name="x">Padded input at the block's first pixel (row oh * stride, column ow0 * stride).</param>
+    /// <param name="wt">The packed weights of the block's output-channel group, [kh][kw][ic][32] (see PackedGroups).</param>
+    /// <param name="dst">Where pixel r's channels go: dst + r * dstStride.</param>
+    /// <param name="dstStride">Floats between pixels in dst.</param>
+    /// <param name="store">How each value is stored (bias, epilogue; offsets from dst, channels from the block's first).</param>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void Forward2R9<TE>(float* x, float* wt, float* dst, int dstStride, in TE store)
+        where TE : struct, IVectorStore
+    {
+        // Constants once the JIT has specialised the method (locals, so that nothing is a call).
+        int CinP = (G.InChannels + 15) & ~15;
+        int CoutP = (G.OutChannels + 15) & ~15;
+        int RowStride = (G.Width + (2 * G.Padding)) * G.InChannels;
+        int OutWidth = ((G.Width + (2 * G.Padding) - G.Kernel) / G.Stride) + 1;
+        int OutHeight = ((G.Height + (2 * G.Padding) - G.Kernel) / G.Stride) + 1;
+        int DyStride = (G.OutChannels & 15) == 0 ? G.OutChannels : CoutP;
+        TV a0_0 = TS.Zero; TV a0_1 = TS.Zero;
+        TV a1_0 = TS.Zero; TV a1_1 = TS.Zero;
+        TV a2_0 = TS.Zero; TV a2_1 = TS.Zero;
+        TV a3_0 = TS.Zero; TV a3_1 = TS.Zero;
+        TV a4_0 = TS.Zero; TV a4_1 = TS.Zero;
+        TV a5_0 = TS.Zero; TV a5_1 = TS.Zero;
+        TV a6_0 = TS.Zero; TV a6_1 = TS.Zero;
+        TV a7_0 = TS.Zero; TV a7_1 = TS.Zero;
+        TV a8_0 = TS.Zero; TV a8_1 = TS.Zero;
+        for (int kh = 0; kh < G.Kernel; kh++)
+        {
+            float* xp = x + (kh * RowStride);
+            float* wp = wt + (kh * G.Kernel * G.InChannels * 32);
+            for (int i = 0; i < G.Kernel * G.InChannels; i++)
+            {
+                TV w0 = TS.Load(wp + 0);
+                TV w1 = TS.Load(wp + 16);
+                { TV b0 = TS.Broadcast(xp[0]); a0_0 = TS.Fma(w0, b0, a0_0); a0_1 = TS.Fma(w1, b0, a0_1); }
+                { TV b1 = TS.Broadcast(xp[1 * G.Stride * G.InChannels]); a1_0 = TS.Fma(w0, b1, a1_0); a1_1 = TS.Fma(w1, b1, a1_1); }
+                { TV b2 = TS.Broadcast(xp[2 * G.Stride * G.InChannels]); a2_0 = TS.Fma(w0, b2, a2_0); a2_1 = TS.Fma(w1, b2, a2_1); }
+                { TV b3 = TS.Broadcast(xp[3 * G.Stride * G.InChannels]); a3_0 = TS.Fma(w0, b3, a3_0); a3_1 = TS.Fma(w1, b3, a3_1); }
+                { TV b4 = TS.Broadcast(xp[4 * G.Stride * G.InChannels]); a4_0 = TS.Fma(w0, b4, a4_0); a4_1 = TS.Fma(w1, b4, a4_1); }
+                { TV b5 = TS.Broadcast(xp[5 * G.Stride * G.InChannels]); a5_0 = TS.Fma(w0, b5, a5_0); a5_1 = TS.Fma(w1, b5, a5_1); }
+                { TV b6 = TS.Broadcast(xp[6 * G.Stride * G.InChannels]); a6_0 = TS.Fma(w0, b6, a6_0); a6_1 = TS.Fma(w1, b6, a6_1); }
+                { TV b7 = TS.Broadcast(xp[7 * G.Stride * G.InChannels]); a7_0 = TS.Fma(w0, b7, a7_0); a7_1 = TS.Fma(w1, b7, a7_1); }
+                { TV b8 = TS.Broadcast(xp[8 * G.Stride * G.InChannels]); a8_0 = TS.Fma(w0, b8, a8_0); a8_1 = TS.Fma(w1, b8, a8_1); }
+                xp++;
+                wp += 32;
+            }
+        }
+
+        TE s = store; // a local copy, whose fields the JIT keeps in registers across the stores
+        { s.Store<TS, TV>(dst, (0 * dstStride) + 0, 0, a0_0); s.Store<TS, TV>(dst, (0 * dstStride) + 16, 16, a0_1); }
+        { s.Store<TS, TV>(dst, (1 * dstStride) + 0, 0, a1_0); s.Store<TS, TV>(dst, (1 * dstStride) + 16, 16, a1_1); }
+        { s.Store<TS, TV>(dst, (2 * dstStride) + 0, 0, a2_0); s.Store<TS, TV>(dst, (2 * dstStride) + 16, 16, a2_1); }
+        { s.Store<TS, TV>(dst, (3 * dstStride) + 0, 0, a3_0); s.Store<TS, TV>(dst, (3 * dstStride) + 16, 16, a3_1); }
+        { s.Store<TS, TV>(dst, (4 * dstStride) + 0, 0, a4_0); s.Store<TS, TV>(dst, (4 * dstStride) + 16, 16, a4_1); }
+        { s.Store<TS, TV>(dst, (5 * dstStride) + 0, 0, a5_0); s.Store<TS, TV>(dst, (5 * dstStride) + 16, 16, a5_1); }
+        { s.Store<TS, TV>(dst, (6 * dstStride) + 0, 0, a6_0); s.Store<TS, TV>(dst, (6 * dstStride) + 16, 16, a6_1); }
+        { s.Store<TS, TV>(dst, (7 * dstStride) + 0, 0, a7_0); s.Store<TS, TV>(dst, (7 * dstStride) + 16, 16, a7_1); }
+        { s.Store<TS, TV>(dst, (8 * dstStride) + 0, 0, a8_0); s.Store<TS, TV>(dst, (8 * dstStride) + 16, 16, a8_1); }
+    }
+
+    /// <summary>Forward: 32 output channels by 10 pixels of one output row.</summary>
+    /// <param name="x">Padded input at the block's first pixel (row oh * stride, column ow0 * stride).</param>
+    /// <param name="wt">The packed weights of the block's output-channel group, [kh][kw][ic][32] (see PackedGroups).</param>
+    /// <param name="dst">Where pixel r's channels go: dst + r * dstStride.</param>
+    /// <param name="dstStride">Floats between pixels in dst.</param>
+    /// <param name="store">How each value is stored (bias, epilogue; offsets from dst, channels from the block's first).</param>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void Forward2R10<TE>(float* x, float* wt, float* dst, int dstStride, in TE store)
+        where TE : struct, IVectorStore
+    {
+        // Constants once the JIT has specialised the method (locals, so that nothing is a call).
+        int CinP = (G.InChannels + 15) & ~15;
+        int CoutP = (G.OutChannels + 15) & ~15;
+        int RowStride = (G.Width + (2 * G.Padding)) * G.InChannels;
+        int OutWidth = ((G.Width + (2 * G.Padding) - G.Kernel) / G.Stride) + 1;
+        int OutHeight = ((G.Height + (2 * G.Padding) - G.Kernel) / G.Stride) + 1;
+        int DyStride = (G.OutChannels & 15) == 0 ? G.OutChannels : CoutP;
+        TV a0_0 = TS.Zero; TV a0_1 = TS.Zero;
+        TV a1_0 = TS.Zero; TV a1_1 = TS.Zero;
+        TV a2_0 = TS.Zero; TV a2_1 = TS.Zero;
+        TV a3_0 = TS.Zero; TV a3_1 = TS.Zero;
+        TV a4_0 = TS.Zero; TV a4_1 = TS.Zero;
+        TV a5_0 = TS.Zero; TV a5_1 = TS.Zero;
+        TV a6_0 = TS.Zero; TV a6_1 = TS.Zero;
+        TV a7_0 = TS.Zero; TV a7_1 = TS.Zero;
+        TV a8_0 = TS.Zero; TV a8_1 = TS.Zero;
+        TV a9_0 = TS.Zero; TV a9_1 = TS.Zero;
+        for (int kh = 0; kh < G.Kernel; kh++)
+        {
+            float* xp = x + (kh * RowStride);
+            float* wp = wt + (kh * G.Kernel * G.InChannels * 32);
+            for (int i = 0; i < G.Kernel * G.InChannels; i++)
+            {
+                TV w0 = TS.Load(wp + 0);
+                TV w1 = TS.Load(wp + 16);
+                { TV b0 = TS.Broadcast(xp[0]); a0_0 = TS.Fma(w0, b0, a0_0); a0_1 = TS.Fma(w1, b0, a0_1); }
+                { TV b1 = TS.Broadcast(xp[1 * G.Stride * G.InChannels]); a1_0 = TS.Fma(w0, b1, a1_0); a1_1 = TS.Fma(w1, b1, a1_1); }
+                { TV b2 = TS.Broadcast(xp[2 * G.Stride * G.InChannels]); a2_0 = TS.Fma(w0, b2, a2_0); a2_1 = TS.Fma(w1, b2, a2_1); }
+                { TV b3 = TS.Broadcast(xp[3 * G.Stride * G.InChannels]); a3_0 = TS.Fma(w0, b3, a3_0); a3_1 = TS.Fma(w1, b3, a3_1); }
+                { TV b4 = TS.Broadcast(xp[4 * G.Stride * G.InChannels]); a4_0 = TS.Fma(w0, b4, a4_0); a4_1 = TS.Fma(w1, b4, a4_1); }
+                { TV b5 = TS.Broadcast(xp[5 * G.Stride * G.InChannels]); a5_0 = TS.Fma(w0, b5, a5_0); a5_1 = TS.Fma(w1, b5, a5_1); }
+                { TV b6 = TS.Broadcast(xp[6 * G.Stride * G.InChannels]); a6_0 = TS.Fma(w0, b6, a6_0); a6_1 = TS.Fma(w1, b6, a6_1); }
+                { TV b7 = TS.Broadcast(xp[7 * G.Stride * G.InChannels]); a7_0 = TS.Fma(w0, b7, a7_0); a7_1 = TS.Fma(w1, b7, a7_1); }
+                { TV b8 = TS.Broadcast(xp[8 * G.Stride * G.InChannels]); a8_0 = TS.Fma(w0, b8, a8_0); a8_1 = TS.Fma(w1, b8, a8_1); }
+                { TV b9 = TS.Broadcast(xp[9 * G.Stride * G.InChannels]); a9_0 = TS.Fma(w0, b9, a9_0); a9_1 = TS.Fma(w1, b9, a9_1); }
+                xp++;
+                wp += 32;
+            }
+        }
+
+        TE s = store; // a local copy, whose fields the JIT keeps in registers across the stores
+        { s.Store<TS, TV>(dst, (0 * dstStride) + 0, 0, a0_0); s.Store<TS, TV>(dst, (0 * dstStride) + 16, 16, a0_1); }
+        { s.Store<TS, TV>(dst, (1 * dstStride) + 0, 0, a1_0); s.Store<TS, TV>(dst, (1 * dstStride) + 16, 16, a1_1); }
+        { s.Store<TS, TV>(dst, (2 * dstStride) + 0, 0, a2_0); s.Store<TS, TV>(dst, (2 * dstStride) + 16, 16, a2_1); }
+        { s.Store<TS, TV>(dst, (3 * dstStride) + 0, 0, a3_0); s.Store<TS, TV>(dst, (3 * dstStride) + 16, 16, a3_1); }
+        { s.Store<TS, TV>(dst, (4 * dstStride) + 0, 0, a4_0); s.Store<TS, TV>(dst, (4 * dstStride) + 16, 16, a4_1); }
+        { s.Store<TS, TV>(dst, (5 * dstStride) + 0, 0, a5_0); s.Store<TS, TV>(dst, (5 * dstStride) + 16, 16, a5_1); }
+        { s.Store<TS, TV>(dst, (6 * dstStride) + 0, 0, a6_0); s.Store<TS, TV>(dst, (6 * dstStride) + 16, 16, a6_1); }
+        { s.Store<TS, TV>(dst, (7 * dstStride) + 0, 0, a7_0); s.Store<TS, TV>(dst, (7 * dstStride) + 16, 16, a7_1); }
+        { s.Store<TS, TV>(dst, (8 * dstStride) + 0, 0, a8_0); s.Store<TS, TV>(dst, (8 * dstStride) + 16, 16, a8_1); }
+        { s.Store<TS, TV>(dst, (9 * dstStride) + 0, 0, a9_0); s.Store<TS, TV>(dst, (9 * dstStride) + 16, 16, a9_1); }
+    }
+
+    /// <summary>Forward: 32 output channels by 11 pixels of one output row.</summary>
+    /// <param name="x">Padded input at the block's first pixel (row oh * stride, column ow0 * stride).</param>
+    /// <param name="wt">The packed weights of the block's output-channel group, [kh][kw][ic][32] (see PackedGroups).</param>
+    /// <param name="dst">Where pixel r's channels go: dst + r * dstStride.</param>
+    /// <param name="dstStride">Floats between pixels in dst.</param>
+    /// <param name="store">How each value is stored (bias, epilogue; offsets from dst, channels from the block's first).</param>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void Forward2R11<TE>(float* x, float* wt, float* dst, int dstStride, in TE store)
+        where TE : struct, IVectorStore
+    {
+        // Constants once the JIT has specialised the method (locals, so that nothing is a call).
+        int CinP = (G.InChannels + 15) & ~15;
+        int CoutP = (G.OutChannels + 15) & ~15;
+        int RowStride = (G.Width + (2 * G.Padding)) * G.InChannels;
+        int OutWidth = ((G.Width + (2 * G.Padding) - G.Kernel) / G.Stride) + 1;
+        int OutHeight = ((G.Height + (2 * G.Padding) - G.Kernel) / G.Stride) + 1;
+        int DyStride = (G.OutChannels & 15) == 0 ? G.OutChannels : CoutP;
+        TV a0_0 = TS.Zero; TV a0_1 = TS.Zero;
+        TV a1_0 = TS.Zero; TV a1_1 = TS.Zero;
+        TV a2_0 = TS.Zero; TV a2_1 = TS.Zero;
+        TV a3_0 = TS.Zero; TV a3_1 = TS.Zero;
+        TV a4_0 = TS.Zero; TV a4_1 = TS.Zero;
+        TV a5_0 = TS.Zero; TV a5_1 = TS.Zero;
+        TV a6_0 = TS.Zero; TV a6_1 = TS.Zero;
+        TV a7_0 = TS.Zero; TV a7_1 = TS.Zero;
+        TV a8_0 = TS.Zero; TV a8_1 = TS.Zero;
+        TV a9_0 = TS.Zero; TV a9_1 = TS.Zero;
+        TV a10_0 = TS.Zero; TV a10_1 = TS.Zero;
+        for (int kh = 0; kh < G.Kernel; kh++)
+        {
+            float* xp = x + (kh * RowStride);
+            float* wp = wt + (kh * G.Kernel * G.InChannels * 32);
+            for (int i = 0; i < G.Kernel * G.InChannels; i++)
+            {
+                TV w0 = TS.Load(wp + 0);
+                TV w1 = TS.Load(wp + 16);
+                { TV b0 = TS.Broadcast(xp[0]); a0_0 = TS.Fma(w0, b0, a0_0); a0_1 = TS.Fma(w1, b0, a0_1); }
+                { TV b1 = TS.Broadcast(xp[1 * G.Stride * G.InChannels]); a1_0 = TS.Fma(w0, b1, a1_0); a1_1 = TS.Fma(w1, b1, a1_1); }
+                { TV b2 = TS.Broadcast(xp[2 * G.Stride * G.InChannels]); a2_0 = TS.Fma(w0, b2, a2_0); a2_1 = TS.Fma(w1, b2, a2_1); }
+                { TV b3 = TS.Broadcast(xp[3 * G.Stride * G.InChannels]); a3_0 = TS.Fma(w0, b3, a3_0); a3_1 = TS.Fma(w1, b3, a3_1); }
+                { TV b4 = TS.Broadcast(xp[4 * G.Stride * G.InChannels]); a4_0 = TS.Fma(w0, b4, a4_0); a4_1 = TS.Fma(w1, b4, a4_1); }
+                { TV b5 = TS.Broadcast(xp[5 * G.Stride * G.InChannels]); a5_0 = TS.Fma(w0, b5, a5_0); a5_1 = TS.Fma(w1, b5, a5_1); }
+                { TV b6 = TS.Broadcast(xp[6 * G.Stride * G.InChannels]); a6_0 = TS.Fma(w0, b6, a6_0); a6_1 = TS.Fma(w1, b6, a6_1); }
+                { TV b7 = TS.Broadcast(xp[7 * G.Stride * G.InChannels]); a7_0 = TS.Fma(w0, b7, a7_0); a7_1 = TS.Fma(w1, b7, a7_1); }
+                { TV b8 = TS.Broadcast(xp[8 * G.Stride * G.InChannels]); a8_0 = TS.Fma(w0, b8, a8_0); a8_1 = TS.Fma(w1, b8, a8_1); }
+                { TV b9 = TS.Broadcast(xp[9 * G.Stride * G.InChannels]); a9_0 = TS.Fma(w0, b9, a9_0); a9_1 = TS.Fma(w1, b9, a9_1); }
+                { TV b10 = TS.Broadcast(xp[10 * G.Stride * G.InChannels]); a10_0 = TS.Fma(w0, b10, a10_0); a10_1 = TS.Fma(w1, b10, a10_1); }
+                xp++;
+                wp += 32;
+            }
+        }
+
+        TE s = store; // a local copy, whose fields the JIT keeps in registers across the stores
+        { s.Store<TS, TV>(dst, (0 * dstStride) + 0, 0, a0_0); s.Store<TS, TV>(dst, (0 * dstStride) + 16, 16, a0_1); }
+        { s.Store<TS, TV>(dst, (1 * dstStride) + 0, 0, a1_0); s.Store<TS, TV>(dst, (1 * dstStride) + 16, 16, a1_1); }
+        { s.Store<TS, TV>(dst, (2 * dstStride) + 0, 0, a2_0); s.Store<TS, TV>(dst, (2 * dstStride) + 16, 16, a2_1); }
+        { s.Store<TS, TV>(dst, (3 * dstStride) + 0, 0, a3_0); s.Store<TS, TV>(dst, (3 * dstStride) + 16, 16, a3_1); }
+        { s.Store<TS, TV>(dst, (4 * dstStride) + 0, 0, a4_0); s.Store<TS, TV>(dst, (4 * dstStride) + 16, 16, a4_1); }
+        { s.Store<TS, TV>(dst, (5 * dstStride) + 0, 0, a5_0); s.Store<TS, TV>(dst, (5 * dstStride) + 16, 16, a5_1); }
+        { s.Store<TS, TV>(dst, (6 * dstStride) + 0, 0, a6_0); s.Store<TS, TV>(dst, (6 * dstStride) + 16, 16, a6_1); }
+        { s.Store<TS, TV>(dst, (7 * dstStride) + 0, 0, a7_0); s.Store<TS, TV>(dst, (7 * dstStride) + 16, 16, a7_1); }
+        { s.Store<TS, TV>(dst, (8 * dstStride) + 0, 0, a8_0); s.Store<TS, TV>(dst, (8 * dstStride) + 16, 16, a8_1); }
+        { s.Store<TS, TV>(dst, (9 * dstStride) + 0, 0, a9_0); s.Store<TS, TV>(dst, (9 * dstStride) + 16, 16, a9_1); }
+        { s.Store<TS, TV>(dst, (10 * dstStride) + 0, 0, a10_0); s.Store<TS, TV>(dst, (10 * dstStride) + 16, 16, a10_1); }
+    }
+
+    /// <summary>Forward: 32 output channels by 12 pixels of one output row.</summary>
+    /// <param name="x">Padded input at the block's first pixel (row oh * stride, column ow0 * stride).</param>
+    /// <param name="wt">The packed weights of the block's output-channel group, [kh][kw][ic][32] (see PackedGroups).</param>
+    /// <param name="dst">Where pixel r's channels go: dst + r * dstStride.</param>
+    /// <param name="dstStride">Floats between pixels in dst.</param>
+    /// <param name="store">How each value is stored (bias, epilogue; offsets from dst, channels from the block's first).</param>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void Forward2R12<TE>(float* x, float* wt, float* dst, int dstStride, in TE store)
+        where TE : struct, IVectorStore
+    {
+        // Constants once the JIT has specialised the method (locals, so that nothing is a call).
+        int CinP = (G.InChannels + 15) & ~15;
+        int CoutP = (G.OutChannels + 15) & ~15;
+        int RowStride = (G.Width + (2 * G.Padding)) * G.InChannels;
+        int OutWidth = ((G.Width + (2 * G.Padding) - G.Kernel) / G.Stride) + 1;
+        int OutHeight = ((G.Height + (2 * G.Padding) - G.Kernel) / G.Stride) + 1;
+        int DyStride = (G.OutChannels & 15) == 0 ? G.OutChannels : CoutP;
+        TV a0_0 = TS.Zero; TV a0_1 = TS.Zero;
+        TV a1_0 = TS.Zero; TV a1_1 = TS.Zero;
+        TV a2_0 = TS.Zero; TV a2_1 = TS.Zero;
+        TV a3_0 = TS.Zero; TV a3_1 = TS.Zero;
+        TV a4_0 = TS.Zero; TV a4_1 = TS.Zero;
+        TV a5_0 = TS.Zero; TV a5_1 = TS.Zero;
+        TV a6_0 = TS.Zero; TV a6_1 = TS.Zero;
+        TV a7_0 = TS.Zero; TV a7_1 = TS.Zero;
+        TV a8_0 = TS.Zero; TV a8_1 = TS.Zero;
+        TV a9_0 = TS.Zero; TV a9_1 = TS.Zero;
+        TV a10_0 = TS.Zero; TV a10_1 = TS.Zero;
+        TV a11_0 = TS.Zero; TV a11_1 = TS.Zero;
+        for (int kh = 0; kh < G.Kernel; kh++)
+        {
+            float* xp = x + (kh * RowStride);
+            float* wp = wt + (kh * G.Kernel * G.InChannels * 32);
+            for (int i = 0; i < G.Kernel * G.InChannels; i++)
+            {
+                TV w0 = TS.Load(wp + 0);
+                TV w1 = TS.Load(wp + 16);
+                { TV b0 = TS.Broadcast(xp[0]); a0_0 = TS.Fma(w0, b0, a0_0); a0_1 = TS.Fma(w1, b0, a0_1); }
+                { TV b1 = TS.Broadcast(xp[1 * G.Stride * G.InChannels]); a1_0 = TS.Fma(w0, b1, a1_0); a1_1 = TS.Fma(w1, b1, a1_1); }
+                { TV b2 = TS.Broadcast(xp[2 * G.Stride * G.InChannels]); a2_0 = TS.Fma(w0, b2, a2_0); a2_1 = TS.Fma(w1, b2, a2_1); }
+                { TV b3 = TS.Broadcast(xp[3 * G.Stride * G.InChannels]); a3_0 = TS.Fma(w0, b3, a3_0); a3_1 = TS.Fma(w1, b3, a3_1); }
+                { TV b4 = TS.Broadcast(xp[4 * G.Stride * G.InChannels]); a4_0 = TS.Fma(w0, b4, a4_0); a4_1 = TS.Fma(w1, b4, a4_1); }
+                { TV b5 = TS.Broadcast(xp[5 * G.Stride * G.InChannels]); a5_0 = TS.Fma(w0, b5, a5_0); a5_1 = TS.Fma(w1, b5, a5_1); }
+                { TV b6 = TS.Broadcast(xp[6 * G.Stride * G.InChannels]); a6_0 = TS.Fma(w0, b6, a6_0); a6_1 = TS.Fma(w1, b6, a6_1); }
+                { TV b7 = TS.Broadcast(xp[7 * G.Stride * G.InChannels]); a7_0 = TS.Fma(w0, b7, a7_0); a7_1 = TS.Fma(w1, b7, a7_1); }
+                { TV b8 = TS.Broadcast(xp[8 * G.Stride * G.InChannels]); a8_0 = TS.Fma(w0, b8, a8_0); a8_1 = TS.Fma(w1, b8, a8_1); }
+                { TV b9 = TS.Broadcast(xp[9 * G.Stride * G.InChannels]); a9_0 = TS.Fma(w0, b9, a9_0); a9_1 = TS.Fma(w1, b9, a9_1); }
+                { TV b10 = TS.Broadcast(xp[10 * G.Stride * G.InChannels]); a10_0 = TS.Fma(w0, b10, a10_0); a10_1 = TS.Fma(w1, b10, a10_1); }
+                { TV b11 = TS.Broadcast(xp[11 * G.Stride * G.InChannels]); a11_0 = TS.Fma(w0, b11, a11_0); a11_1 = TS.Fma(w1, b11, a11_1); }
+                xp++;
+                wp += 32;
+            }
+        }
+
+        TE s = store; // a local copy, whose fields the JIT keeps in registers across the stores
+        { s.Store<TS, TV>(dst, (0 * dstStride) + 0, 0, a0_0); s.Store<TS, TV>(dst, (0 * dstStride) + 16, 16, a0_1); }
+        { s.Store<TS, TV>(dst, (1 * dstStride) + 0, 0, a1_0); s.Store<TS, TV>(dst, (1 * dstStride) + 16, 16, a1_1); }
+        { s.Store<TS, TV>(dst, (2 * dstStride) + 0, 0, a2_0); s.Store<TS, TV>(dst, (2 * dstStride) + 16, 16, a2_1); }
+        { s.Store<TS, TV>(dst, (3 * dstStride) + 0, 0, a3_0); s.Store<TS, TV>(dst, (3 * dstStride) + 16, 16, a3_1); }
+        { s.Store<TS, TV>(dst, (4 * dstStride) + 0, 0, a4_0); s.Store<TS, TV>(dst, (4 * dstStride) + 16, 16, a4_1); }
+        { s.Store<TS, TV>(dst, (5 * dstStride) + 0, 0, a5_0); s.Store<TS, TV>(dst, (5 * dstStride) + 16, 16, a5_1); }
+        { s.Store<TS, TV>(dst, (6 * dstStride) + 0, 0, a6_0); s.Store<TS, TV>(dst, (6 * dstStride) + 16, 16, a6_1); }
+        { s.Store<TS, TV>(dst, (7 * dstStride) + 0, 0, a7_0); s.Store<TS, TV>(dst, (7 * dstStride) + 16, 16, a7_1); }
+        { s.Store<TS, TV>(dst, (8 * dstStride) + 0, 0, a8_0); s.Store<TS, TV>(dst, (8 * dstStride) + 16, 16, a8_1); }
+        { s.Store<TS, TV>(dst, (9 * dstStride) + 0, 0, a9_0); s.Store<TS, TV>(dst, (9 * dstStride) + 16, 16, a9_1); }
+        { s.Store<TS, TV>(dst, (10 * dstStride) + 0, 0, a10_0); s.Store<TS, TV>(dst, (10 * dstStride) + 16, 16, a10_1); }
+        { s.Store<TS, TV>(dst, (11 * dstStride) + 0, 0, a11_0); s.Store<TS, TV>(dst, (11 * dstStride) + 16, 16, a11_1); }
+    }
+
+    /// <summary>Forward: 32 output channels by 13 pixels of one output row.</summary>
+    /// <param name="x">Padded input at the block's first pixel (row oh * stride, column ow0 * stride).</param>
+    /// <param name="wt">The packed weights of the block's output-channel group, [kh][kw][ic][32] (see PackedGroups).</param>
+    /// <param name="dst">Where pixel r's channels go: dst + r * dstStride.</param>
+    /// <param name="dstStride">Floats between pixels in dst.</param>
+    /// <param name="store">How each value is stored (bias, epilogue; offsets from dst, channels from the block's first).</param>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void Forward2R13<TE>(float* x, float* wt, float* dst, int dstStride, in TE store)
+        where TE : struct, IVectorStore
+    {
+        // Constants once the JIT has specialised the method (locals, so that nothing is a call).
+        int CinP = (G.InChannels + 15) & ~15;
+        int CoutP = (G.OutChannels + 15) & ~15;
+        int RowStride = (G.Width + (2 * G.Padding)) * G.InChannels;
+        int OutWidth = ((G.Width + (2 * G.Padding) - G.Kernel) / G.Stride) + 1;
+        int OutHeight = ((G.Height + (2 * G.Padding) - G.Kernel) / G.Stride) + 1;
+        int DyStride = (G.OutChannels & 15) == 0 ? G.OutChannels : CoutP;
+        TV a0_0 = TS.Zero; TV a0_1 = TS.Zero;
+        TV a1_0 = TS.Zero; TV a1_1 = TS.Zero;
+        TV a2_0 = TS.Zero; TV a2_1 = TS.Zero;
+        TV a3_0 = TS.Zero; TV a3_1 = TS.Zero;
+        TV a4_0 = TS.Zero; TV a4_1 = TS.Zero;
+        TV a5_0 = TS.Zero; TV a5_1 = TS.Zero;
+        TV a6_0 = TS.Zero; TV a6_1 = TS.Zero;
+        TV a7_0 = TS.Zero; TV a7_1 = TS.Zero;
+        TV a8_0 = TS.Zero; TV a8_1 = TS.Zero;
+        TV a9_0 = TS.Zero; TV a9_1 = TS.Zero;
+        TV a10_0 = TS.Zero; TV a10_1 = TS.Zero;
+        TV a11_0 = TS.Zero; TV a11_1 = TS.Zero;
+        TV a12_0 = TS.Zero; TV a12_1 = TS.Zero;
+        for (int kh = 0; kh < G.Kernel; kh++)
+        {
+            float* xp = x + (kh * RowStride);
+            float* wp = wt + (kh * G.Kernel * G.InChannels * 32);
+            for (int i = 0; i < G.Kernel * G.InChannels; i++)
+            {
+                TV w0 = TS.Load(wp + 0);
+                TV w1 = TS.Load(wp + 16);
+                { TV b0 = TS.Broadcast(xp[0]); a0_0 = TS.Fma(w0, b0, a0_0); a0_1 = TS.Fma(w1, b0, a0_1); }
+                { TV b1 = TS.Broadcast(xp[1 * G.Stride * G.InChannels]); a1_0 = TS.Fma(w0, b1, a1_0); a1_1 = TS.Fma(w1, b1, a1_1); }
+                { TV b2 = TS.Broadcast(xp[2 * G.Stride * G.InChannels]); a2_0 = TS.Fma(w0, b2, a2_0); a2_1 = TS.Fma(w1, b2, a2_1); }
+                { TV b3 = TS.Broadcast(xp[3 * G.Stride * G.InChannels]); a3_0 = TS.Fma(w0, b3, a3_0); a3_1 = TS.Fma(w1, b3, a3_1); }
+                { TV b4 = TS.Broadcast(xp[4 * G.Stride * G.InChannels]); a4_0 = TS.Fma(w0, b4, a4_0); a4_1 = TS.Fma(w1, b4, a4_1); }
+                { TV b5 = TS.Broadcast(xp[5 * G.Stride * G.InChannels]); a5_0 = TS.Fma(w0, b5, a5_0); a5_1 = TS.Fma(w1, b5, a5_1); }
+                { TV b6 = TS.Broadcast(xp[6 * G.Stride * G.InChannels]); a6_0 = TS.Fma(w0, b6, a6_0); a6_1 = TS.Fma(w1, b6, a6_1); }
+                { TV b7 = TS.Broadcast(xp[7 * G.Stride * G.InChannels]); a7_0 = TS.Fma(w0, b7, a7_0); a7_1 = TS.Fma(w1, b7, a7_1); }
+                { TV b8 = TS.Broadcast(xp[8 * G.Stride * G.InChannels]); a8_0 = TS.Fma(w0, b8, a8_0); a8_1 = TS.Fma(w1, b8, a8_1); }
+                { TV b9 = TS.Broadcast(xp[9 * G.Stride * G.InChannels]); a9_0 = TS.Fma(w0, b9, a9_0); a9_1 = TS.Fma(w1, b9, a9_1); }
+                { TV b10 = TS.Broadcast(xp[10 * G.Stride * G.InChannels]); a10_0 = TS.Fma(w0, b10, a10_0); a10_1 = TS.Fma(w1, b10, a10_1); }
+                { TV b11 = TS.Broadcast(xp[11 * G.Stride * G.InChannels]); a11_0 = TS.Fma(w0, b11, a11_0); a11_1 = TS.Fma(w1, b11, a11_1); }
+                { TV b12 = TS.Broadcast(xp[12 * G.Stride * G.InChannels]); a12_0 = TS.Fma(w0, b12, a12_0); a12_1 = TS.Fma(w1, b12, a12_1); }
+                xp++;
+                wp += 32;
+            }
+        }
+
+        TE s = store; // a local copy, whose fields the JIT keeps in registers across the stores
+        { s.Store<TS, TV>(dst, (0 * dstStride) + 0, 0, a0_0); s.Store<TS, TV>(dst, (0 * dstStride) + 16, 16, a0_1); }
+        { s.Store<TS, TV>(dst, (1 * dstStride) + 0, 0, a1_0); s.Store<TS, TV>(dst, (1 * dstStride) + 16, 16, a1_1); }
+        { s.Store<TS, TV>(dst, (2 * dstStride) + 0, 0, a2_0); s.Store<TS, TV>(dst, (2 * dstStride) + 16, 16, a2_1); }
+        { s.Store<TS, TV>(dst, (3 * dstStride) + 0, 0, a3_0); s.Store<TS, TV>(dst, (3 * dstStride) + 16, 16, a3_1); }
+        { s.Store<TS, TV>(dst, (4 * dstStride) + 0, 0, a4_0); s.Store<TS, TV>(dst, (4 * dstStride) + 16, 16, a4_1); }
+        { s.Store<TS, TV>(dst, (5 * dstStride) + 0, 0, a5_0); s.Store<TS, TV>(dst, (5 * dstStride) + 16, 16, a5_1); }
+        { s.Store<TS, TV>(dst, (6 * dstStride) + 0, 0, a6_0); s.Store<TS, TV>(dst, (6 * dstStride) + 16, 16, a6_1); }
+        { s.Store<TS, TV>(dst, (7 * dstStride) + 0, 0, a7_0); s.Store<TS, TV>(dst, (7 * dstStride) + 16, 16, a7_1); }
+        { s.Store<TS, TV>(dst, (8 * dstStride) + 0, 0, a8_0); s.Store<TS, TV>(dst, (8 * dstStride) + 16, 16, a8_1); }
+        { s.Store<TS, TV>(dst, (9 * dstStride) + 0, 0, a9_0); s.Store<TS, TV>(dst, (9 * dstStride) + 16, 16, a9_1); }
+        { s.Store<TS, TV>(dst, (10 * dstStride) + 0, 0, a10_0); s.Store<TS, TV>(dst, (10 * dstStride) + 16, 16, a10_1); }
+        { s.Store<TS, TV>(dst, (11 * dstStride) + 0, 0, a11_0); s.Store<TS, TV>(dst, (11 * dstStride) + 16, 16, a11_1); }
+        { s.Store<TS, TV>(dst, (12 * dstStride) + 0, 0, a12_0); s.Store<TS, TV>(dst, (12 * dstStride) + 16, 16, a12_1); }
+    }
+
+    /// <summary>Forward: 32 output channels by 14 pixels of one output row.</summary>
+    /// <param name="x">Padded input at the block's first pixel (row oh * stride, column ow0 * stride).</param>
+    /// <param name="wt">The packed weights of the block's output-channel group, [kh][kw][ic][32] (see PackedGroups).</param>
+    /// <param name="dst">Where pixel r's channels go: dst + r * dstStride.</param>
+    /// <param name="dstStride">Floats between pixels in dst.</param>
+    /// <param name="store">How each value is stored (bias, epilogue; offsets from dst, channels from the block's first).</param>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void Forward2R14<TE>(float* x, float* wt, float* dst, int dstStride, in TE store)
         where TE : struct, IVectorStore
     {
         // Constants once the JIT has specialised the method (locals, so that nothing is a call).
@@ -171,19 +2869,19 @@ internal static unsafe class MicroKernels<G, TS, TV>
                 TV w0 = TS.Load(wp + 0);
                 TV w1 = TS.Load(wp + 16);
                 { TV b0 = TS.Broadcast(xp[0]); a0_0 = TS.Fma(w0, b0, a0_0); a0_1 = TS.Fma(w1, b0, a0_1); }
-                if (R.Value > 1) { TV b1 = TS.Broadcast(xp[1 * G.Stride * G.InChannels]); a1_0 = TS.Fma(w0, b1, a1_0); a1_1 = TS.Fma(w1, b1, a1_1); }
-                if (R.Value > 2) { TV b2 = TS.Broadcast(xp[2 * G.Stride * G.InChannels]); a2_0 = TS.Fma(w0, b2, a2_0); a2_1 = TS.Fma(w1, b2, a2_1); }
-                if (R.Value > 3) { TV b3 = TS.Broadcast(xp[3 * G.Stride * G.InChannels]); a3_0 = TS.Fma(w0, b3, a3_0); a3_1 = TS.Fma(w1, b3, a3_1); }
-                if (R.Value > 4) { TV b4 = TS.Broadcast(xp[4 * G.Stride * G.InChannels]); a4_0 = TS.Fma(w0, b4, a4_0); a4_1 = TS.Fma(w1, b4, a4_1); }
-                if (R.Value > 5) { TV b5 = TS.Broadcast(xp[5 * G.Stride * G.InChannels]); a5_0 = TS.Fma(w0, b5, a5_0); a5_1 = TS.Fma(w1, b5, a5_1); }
-                if (R.Value > 6) { TV b6 = TS.Broadcast(xp[6 * G.Stride * G.InChannels]); a6_0 = TS.Fma(w0, b6, a6_0); a6_1 = TS.Fma(w1, b6, a6_1); }
-                if (R.Value > 7) { TV b7 = TS.Broadcast(xp[7 * G.Stride * G.InChannels]); a7_0 = TS.Fma(w0, b7, a7_0); a7_1 = TS.Fma(w1, b7, a7_1); }
-                if (R.Value > 8) { TV b8 = TS.Broadcast(xp[8 * G.Stride * G.InChannels]); a8_0 = TS.Fma(w0, b8, a8_0); a8_1 = TS.Fma(w1, b8, a8_1); }
-                if (R.Value > 9) { TV b9 = TS.Broadcast(xp[9 * G.Stride * G.InChannels]); a9_0 = TS.Fma(w0, b9, a9_0); a9_1 = TS.Fma(w1, b9, a9_1); }
-                if (R.Value > 10) { TV b10 = TS.Broadcast(xp[10 * G.Stride * G.InChannels]); a10_0 = TS.Fma(w0, b10, a10_0); a10_1 = TS.Fma(w1, b10, a10_1); }
-                if (R.Value > 11) { TV b11 = TS.Broadcast(xp[11 * G.Stride * G.InChannels]); a11_0 = TS.Fma(w0, b11, a11_0); a11_1 = TS.Fma(w1, b11, a11_1); }
-                if (R.Value > 12) { TV b12 = TS.Broadcast(xp[12 * G.Stride * G.InChannels]); a12_0 = TS.Fma(w0, b12, a12_0); a12_1 = TS.Fma(w1, b12, a12_1); }
-                if (R.Value > 13) { TV b13 = TS.Broadcast(xp[13 * G.Stride * G.InChannels]); a13_0 = TS.Fma(w0, b13, a13_0); a13_1 = TS.Fma(w1, b13, a13_1); }
+                { TV b1 = TS.Broadcast(xp[1 * G.Stride * G.InChannels]); a1_0 = TS.Fma(w0, b1, a1_0); a1_1 = TS.Fma(w1, b1, a1_1); }
+                { TV b2 = TS.Broadcast(xp[2 * G.Stride * G.InChannels]); a2_0 = TS.Fma(w0, b2, a2_0); a2_1 = TS.Fma(w1, b2, a2_1); }
+                { TV b3 = TS.Broadcast(xp[3 * G.Stride * G.InChannels]); a3_0 = TS.Fma(w0, b3, a3_0); a3_1 = TS.Fma(w1, b3, a3_1); }
+                { TV b4 = TS.Broadcast(xp[4 * G.Stride * G.InChannels]); a4_0 = TS.Fma(w0, b4, a4_0); a4_1 = TS.Fma(w1, b4, a4_1); }
+                { TV b5 = TS.Broadcast(xp[5 * G.Stride * G.InChannels]); a5_0 = TS.Fma(w0, b5, a5_0); a5_1 = TS.Fma(w1, b5, a5_1); }
+                { TV b6 = TS.Broadcast(xp[6 * G.Stride * G.InChannels]); a6_0 = TS.Fma(w0, b6, a6_0); a6_1 = TS.Fma(w1, b6, a6_1); }
+                { TV b7 = TS.Broadcast(xp[7 * G.Stride * G.InChannels]); a7_0 = TS.Fma(w0, b7, a7_0); a7_1 = TS.Fma(w1, b7, a7_1); }
+                { TV b8 = TS.Broadcast(xp[8 * G.Stride * G.InChannels]); a8_0 = TS.Fma(w0, b8, a8_0); a8_1 = TS.Fma(w1, b8, a8_1); }
+                { TV b9 = TS.Broadcast(xp[9 * G.Stride * G.InChannels]); a9_0 = TS.Fma(w0, b9, a9_0); a9_1 = TS.Fma(w1, b9, a9_1); }
+                { TV b10 = TS.Broadcast(xp[10 * G.Stride * G.InChannels]); a10_0 = TS.Fma(w0, b10, a10_0); a10_1 = TS.Fma(w1, b10, a10_1); }
+                { TV b11 = TS.Broadcast(xp[11 * G.Stride * G.InChannels]); a11_0 = TS.Fma(w0, b11, a11_0); a11_1 = TS.Fma(w1, b11, a11_1); }
+                { TV b12 = TS.Broadcast(xp[12 * G.Stride * G.InChannels]); a12_0 = TS.Fma(w0, b12, a12_0); a12_1 = TS.Fma(w1, b12, a12_1); }
+                { TV b13 = TS.Broadcast(xp[13 * G.Stride * G.InChannels]); a13_0 = TS.Fma(w0, b13, a13_0); a13_1 = TS.Fma(w1, b13, a13_1); }
                 xp++;
                 wp += 32;
             }
@@ -191,30 +2889,249 @@ internal static unsafe class MicroKernels<G, TS, TV>
 
         TE s = store; // a local copy, whose fields the JIT keeps in registers across the stores
         { s.Store<TS, TV>(dst, (0 * dstStride) + 0, 0, a0_0); s.Store<TS, TV>(dst, (0 * dstStride) + 16, 16, a0_1); }
-        if (R.Value > 1) { s.Store<TS, TV>(dst, (1 * dstStride) + 0, 0, a1_0); s.Store<TS, TV>(dst, (1 * dstStride) + 16, 16, a1_1); }
-        if (R.Value > 2) { s.Store<TS, TV>(dst, (2 * dstStride) + 0, 0, a2_0); s.Store<TS, TV>(dst, (2 * dstStride) + 16, 16, a2_1); }
-        if (R.Value > 3) { s.Store<TS, TV>(dst, (3 * dstStride) + 0, 0, a3_0); s.Store<TS, TV>(dst, (3 * dstStride) + 16, 16, a3_1); }
-        if (R.Value > 4) { s.Store<TS, TV>(dst, (4 * dstStride) + 0, 0, a4_0); s.Store<TS, TV>(dst, (4 * dstStride) + 16, 16, a4_1); }
-        if (R.Value > 5) { s.Store<TS, TV>(dst, (5 * dstStride) + 0, 0, a5_0); s.Store<TS, TV>(dst, (5 * dstStride) + 16, 16, a5_1); }
-        if (R.Value > 6) { s.Store<TS, TV>(dst, (6 * dstStride) + 0, 0, a6_0); s.Store<TS, TV>(dst, (6 * dstStride) + 16, 16, a6_1); }
-        if (R.Value > 7) { s.Store<TS, TV>(dst, (7 * dstStride) + 0, 0, a7_0); s.Store<TS, TV>(dst, (7 * dstStride) + 16, 16, a7_1); }
-        if (R.Value > 8) { s.Store<TS, TV>(dst, (8 * dstStride) + 0, 0, a8_0); s.Store<TS, TV>(dst, (8 * dstStride) + 16, 16, a8_1); }
-        if (R.Value > 9) { s.Store<TS, TV>(dst, (9 * dstStride) + 0, 0, a9_0); s.Store<TS, TV>(dst, (9 * dstStride) + 16, 16, a9_1); }
-        if (R.Value > 10) { s.Store<TS, TV>(dst, (10 * dstStride) + 0, 0, a10_0); s.Store<TS, TV>(dst, (10 * dstStride) + 16, 16, a10_1); }
-        if (R.Value > 11) { s.Store<TS, TV>(dst, (11 * dstStride) + 0, 0, a11_0); s.Store<TS, TV>(dst, (11 * dstStride) + 16, 16, a11_1); }
-        if (R.Value > 12) { s.Store<TS, TV>(dst, (12 * dstStride) + 0, 0, a12_0); s.Store<TS, TV>(dst, (12 * dstStride) + 16, 16, a12_1); }
-        if (R.Value > 13) { s.Store<TS, TV>(dst, (13 * dstStride) + 0, 0, a13_0); s.Store<TS, TV>(dst, (13 * dstStride) + 16, 16, a13_1); }
+        { s.Store<TS, TV>(dst, (1 * dstStride) + 0, 0, a1_0); s.Store<TS, TV>(dst, (1 * dstStride) + 16, 16, a1_1); }
+        { s.Store<TS, TV>(dst, (2 * dstStride) + 0, 0, a2_0); s.Store<TS, TV>(dst, (2 * dstStride) + 16, 16, a2_1); }
+        { s.Store<TS, TV>(dst, (3 * dstStride) + 0, 0, a3_0); s.Store<TS, TV>(dst, (3 * dstStride) + 16, 16, a3_1); }
+        { s.Store<TS, TV>(dst, (4 * dstStride) + 0, 0, a4_0); s.Store<TS, TV>(dst, (4 * dstStride) + 16, 16, a4_1); }
+        { s.Store<TS, TV>(dst, (5 * dstStride) + 0, 0, a5_0); s.Store<TS, TV>(dst, (5 * dstStride) + 16, 16, a5_1); }
+        { s.Store<TS, TV>(dst, (6 * dstStride) + 0, 0, a6_0); s.Store<TS, TV>(dst, (6 * dstStride) + 16, 16, a6_1); }
+        { s.Store<TS, TV>(dst, (7 * dstStride) + 0, 0, a7_0); s.Store<TS, TV>(dst, (7 * dstStride) + 16, 16, a7_1); }
+        { s.Store<TS, TV>(dst, (8 * dstStride) + 0, 0, a8_0); s.Store<TS, TV>(dst, (8 * dstStride) + 16, 16, a8_1); }
+        { s.Store<TS, TV>(dst, (9 * dstStride) + 0, 0, a9_0); s.Store<TS, TV>(dst, (9 * dstStride) + 16, 16, a9_1); }
+        { s.Store<TS, TV>(dst, (10 * dstStride) + 0, 0, a10_0); s.Store<TS, TV>(dst, (10 * dstStride) + 16, 16, a10_1); }
+        { s.Store<TS, TV>(dst, (11 * dstStride) + 0, 0, a11_0); s.Store<TS, TV>(dst, (11 * dstStride) + 16, 16, a11_1); }
+        { s.Store<TS, TV>(dst, (12 * dstStride) + 0, 0, a12_0); s.Store<TS, TV>(dst, (12 * dstStride) + 16, 16, a12_1); }
+        { s.Store<TS, TV>(dst, (13 * dstStride) + 0, 0, a13_0); s.Store<TS, TV>(dst, (13 * dstStride) + 16, 16, a13_1); }
     }
 
-    /// <summary>Forward: 64 output channels by up to 6 pixels of one output row.</summary>
+    /// <summary>Forward: 64 output channels by 1 pixels of one output row.</summary>
     /// <param name="x">Padded input at the block's first pixel (row oh * stride, column ow0 * stride).</param>
     /// <param name="wt">The packed weights of the block's output-channel group, [kh][kw][ic][64] (see PackedGroups).</param>
     /// <param name="dst">Where pixel r's channels go: dst + r * dstStride.</param>
     /// <param name="dstStride">Floats between pixels in dst.</param>
     /// <param name="store">How each value is stored (bias, epilogue; offsets from dst, channels from the block's first).</param>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void Forward4<R, TE>(float* x, float* wt, float* dst, int dstStride, in TE store)
-        where R : struct, IConst
+    public static void Forward4R1<TE>(float* x, float* wt, float* dst, int dstStride, in TE store)
+        where TE : struct, IVectorStore
+    {
+        // Constants once the JIT has specialised the method (locals, so that nothing is a call).
+        int CinP = (G.InChannels + 15) & ~15;
+        int CoutP = (G.OutChannels + 15) & ~15;
+        int RowStride = (G.Width + (2 * G.Padding)) * G.InChannels;
+        int OutWidth = ((G.Width + (2 * G.Padding) - G.Kernel) / G.Stride) + 1;
+        int OutHeight = ((G.Height + (2 * G.Padding) - G.Kernel) / G.Stride) + 1;
+        int DyStride = (G.OutChannels & 15) == 0 ? G.OutChannels : CoutP;
+        TV a0_0 = TS.Zero; TV a0_1 = TS.Zero; TV a0_2 = TS.Zero; TV a0_3 = TS.Zero;
+        for (int kh = 0; kh < G.Kernel; kh++)
+        {
+            float* xp = x + (kh * RowStride);
+            float* wp = wt + (kh * G.Kernel * G.InChannels * 64);
+            for (int i = 0; i < G.Kernel * G.InChannels; i++)
+            {
+                TV w0 = TS.Load(wp + 0);
+                TV w1 = TS.Load(wp + 16);
+                TV w2 = TS.Load(wp + 32);
+                TV w3 = TS.Load(wp + 48);
+                { TV b0 = TS.Broadcast(xp[0]); a0_0 = TS.Fma(w0, b0, a0_0); a0_1 = TS.Fma(w1, b0, a0_1); a0_2 = TS.Fma(w2, b0, a0_2); a0_3 = TS.Fma(w3, b0, a0_3); }
+                xp++;
+                wp += 64;
+            }
+        }
+
+        TE s = store; // a local copy, whose fields the JIT keeps in registers across the stores
+        { s.Store<TS, TV>(dst, (0 * dstStride) + 0, 0, a0_0); s.Store<TS, TV>(dst, (0 * dstStride) + 16, 16, a0_1); s.Store<TS, TV>(dst, (0 * dstStride) + 32, 32, a0_2); s.Store<TS, TV>(dst, (0 * dstStride) + 48, 48, a0_3); }
+    }
+
+    /// <summary>Forward: 64 output channels by 2 pixels of one output row.</summary>
+    /// <param name="x">Padded input at the block's first pixel (row oh * stride, column ow0 * stride).</param>
+    /// <param name="wt">The packed weights of the block's output-channel group, [kh][kw][ic][64] (see PackedGroups).</param>
+    /// <param name="dst">Where pixel r's channels go: dst + r * dstStride.</param>
+    /// <param name="dstStride">Floats between pixels in dst.</param>
+    /// <param name="store">How each value is stored (bias, epilogue; offsets from dst, channels from the block's first).</param>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void Forward4R2<TE>(float* x, float* wt, float* dst, int dstStride, in TE store)
+        where TE : struct, IVectorStore
+    {
+        // Constants once the JIT has specialised the method (locals, so that nothing is a call).
+        int CinP = (G.InChannels + 15) & ~15;
+        int CoutP = (G.OutChannels + 15) & ~15;
+        int RowStride = (G.Width + (2 * G.Padding)) * G.InChannels;
+        int OutWidth = ((G.Width + (2 * G.Padding) - G.Kernel) / G.Stride) + 1;
+        int OutHeight = ((G.Height + (2 * G.Padding) - G.Kernel) / G.Stride) + 1;
+        int DyStride = (G.OutChannels & 15) == 0 ? G.OutChannels : CoutP;
+        TV a0_0 = TS.Zero; TV a0_1 = TS.Zero; TV a0_2 = TS.Zero; TV a0_3 = TS.Zero;
+        TV a1_0 = TS.Zero; TV a1_1 = TS.Zero; TV a1_2 = TS.Zero; TV a1_3 = TS.Zero;
+        for (int kh = 0; kh < G.Kernel; kh++)
+        {
+            float* xp = x + (kh * RowStride);
+            float* wp = wt + (kh * G.Kernel * G.InChannels * 64);
+            for (int i = 0; i < G.Kernel * G.InChannels; i++)
+            {
+                TV w0 = TS.Load(wp + 0);
+                TV w1 = TS.Load(wp + 16);
+                TV w2 = TS.Load(wp + 32);
+                TV w3 = TS.Load(wp + 48);
+                { TV b0 = TS.Broadcast(xp[0]); a0_0 = TS.Fma(w0, b0, a0_0); a0_1 = TS.Fma(w1, b0, a0_1); a0_2 = TS.Fma(w2, b0, a0_2); a0_3 = TS.Fma(w3, b0, a0_3); }
+                { TV b1 = TS.Broadcast(xp[1 * G.Stride * G.InChannels]); a1_0 = TS.Fma(w0, b1, a1_0); a1_1 = TS.Fma(w1, b1, a1_1); a1_2 = TS.Fma(w2, b1, a1_2); a1_3 = TS.Fma(w3, b1, a1_3); }
+                xp++;
+                wp += 64;
+            }
+        }
+
+        TE s = store; // a local copy, whose fields the JIT keeps in registers across the stores
+        { s.Store<TS, TV>(dst, (0 * dstStride) + 0, 0, a0_0); s.Store<TS, TV>(dst, (0 * dstStride) + 16, 16, a0_1); s.Store<TS, TV>(dst, (0 * dstStride) + 32, 32, a0_2); s.Store<TS, TV>(dst, (0 * dstStride) + 48, 48, a0_3); }
+        { s.Store<TS, TV>(dst, (1 * dstStride) + 0, 0, a1_0); s.Store<TS, TV>(dst, (1 * dstStride) + 16, 16, a1_1); s.Store<TS, TV>(dst, (1 * dstStride) + 32, 32, a1_2); s.Store<TS, TV>(dst, (1 * dstStride) + 48, 48, a1_3); }
+    }
+
+    /// <summary>Forward: 64 output channels by 3 pixels of one output row.</summary>
+    /// <param name="x">Padded input at the block's first pixel (row oh * stride, column ow0 * stride).</param>
+    /// <param name="wt">The packed weights of the block's output-channel group, [kh][kw][ic][64] (see PackedGroups).</param>
+    /// <param name="dst">Where pixel r's channels go: dst + r * dstStride.</param>
+    /// <param name="dstStride">Floats between pixels in dst.</param>
+    /// <param name="store">How each value is stored (bias, epilogue; offsets from dst, channels from the block's first).</param>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void Forward4R3<TE>(float* x, float* wt, float* dst, int dstStride, in TE store)
+        where TE : struct, IVectorStore
+    {
+        // Constants once the JIT has specialised the method (locals, so that nothing is a call).
+        int CinP = (G.InChannels + 15) & ~15;
+        int CoutP = (G.OutChannels + 15) & ~15;
+        int RowStride = (G.Width + (2 * G.Padding)) * G.InChannels;
+        int OutWidth = ((G.Width + (2 * G.Padding) - G.Kernel) / G.Stride) + 1;
+        int OutHeight = ((G.Height + (2 * G.Padding) - G.Kernel) / G.Stride) + 1;
+        int DyStride = (G.OutChannels & 15) == 0 ? G.OutChannels : CoutP;
+        TV a0_0 = TS.Zero; TV a0_1 = TS.Zero; TV a0_2 = TS.Zero; TV a0_3 = TS.Zero;
+        TV a1_0 = TS.Zero; TV a1_1 = TS.Zero; TV a1_2 = TS.Zero; TV a1_3 = TS.Zero;
+        TV a2_0 = TS.Zero; TV a2_1 = TS.Zero; TV a2_2 = TS.Zero; TV a2_3 = TS.Zero;
+        for (int kh = 0; kh < G.Kernel; kh++)
+        {
+            float* xp = x + (kh * RowStride);
+            float* wp = wt + (kh * G.Kernel * G.InChannels * 64);
+            for (int i = 0; i < G.Kernel * G.InChannels; i++)
+            {
+                TV w0 = TS.Load(wp + 0);
+                TV w1 = TS.Load(wp + 16);
+                TV w2 = TS.Load(wp + 32);
+                TV w3 = TS.Load(wp + 48);
+                { TV b0 = TS.Broadcast(xp[0]); a0_0 = TS.Fma(w0, b0, a0_0); a0_1 = TS.Fma(w1, b0, a0_1); a0_2 = TS.Fma(w2, b0, a0_2); a0_3 = TS.Fma(w3, b0, a0_3); }
+                { TV b1 = TS.Broadcast(xp[1 * G.Stride * G.InChannels]); a1_0 = TS.Fma(w0, b1, a1_0); a1_1 = TS.Fma(w1, b1, a1_1); a1_2 = TS.Fma(w2, b1, a1_2); a1_3 = TS.Fma(w3, b1, a1_3); }
+                { TV b2 = TS.Broadcast(xp[2 * G.Stride * G.InChannels]); a2_0 = TS.Fma(w0, b2, a2_0); a2_1 = TS.Fma(w1, b2, a2_1); a2_2 = TS.Fma(w2, b2, a2_2); a2_3 = TS.Fma(w3, b2, a2_3); }
+                xp++;
+                wp += 64;
+            }
+        }
+
+        TE s = store; // a local copy, whose fields the JIT keeps in registers across the stores
+        { s.Store<TS, TV>(dst, (0 * dstStride) + 0, 0, a0_0); s.Store<TS, TV>(dst, (0 * dstStride) + 16, 16, a0_1); s.Store<TS, TV>(dst, (0 * dstStride) + 32, 32, a0_2); s.Store<TS, TV>(dst, (0 * dstStride) + 48, 48, a0_3); }
+        { s.Store<TS, TV>(dst, (1 * dstStride) + 0, 0, a1_0); s.Store<TS, TV>(dst, (1 * dstStride) + 16, 16, a1_1); s.Store<TS, TV>(dst, (1 * dstStride) + 32, 32, a1_2); s.Store<TS, TV>(dst, (1 * dstStride) + 48, 48, a1_3); }
+        { s.Store<TS, TV>(dst, (2 * dstStride) + 0, 0, a2_0); s.Store<TS, TV>(dst, (2 * dstStride) + 16, 16, a2_1); s.Store<TS, TV>(dst, (2 * dstStride) + 32, 32, a2_2); s.Store<TS, TV>(dst, (2 * dstStride) + 48, 48, a2_3); }
+    }
+
+    /// <summary>Forward: 64 output channels by 4 pixels of one output row.</summary>
+    /// <param name="x">Padded input at the block's first pixel (row oh * stride, column ow0 * stride).</param>
+    /// <param name="wt">The packed weights of the block's output-channel group, [kh][kw][ic][64] (see PackedGroups).</param>
+    /// <param name="dst">Where pixel r's channels go: dst + r * dstStride.</param>
+    /// <param name="dstStride">Floats between pixels in dst.</param>
+    /// <param name="store">How each value is stored (bias, epilogue; offsets from dst, channels from the block's first).</param>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void Forward4R4<TE>(float* x, float* wt, float* dst, int dstStride, in TE store)
+        where TE : struct, IVectorStore
+    {
+        // Constants once the JIT has specialised the method (locals, so that nothing is a call).
+        int CinP = (G.InChannels + 15) & ~15;
+        int CoutP = (G.OutChannels + 15) & ~15;
+        int RowStride = (G.Width + (2 * G.Padding)) * G.InChannels;
+        int OutWidth = ((G.Width + (2 * G.Padding) - G.Kernel) / G.Stride) + 1;
+        int OutHeight = ((G.Height + (2 * G.Padding) - G.Kernel) / G.Stride) + 1;
+        int DyStride = (G.OutChannels & 15) == 0 ? G.OutChannels : CoutP;
+        TV a0_0 = TS.Zero; TV a0_1 = TS.Zero; TV a0_2 = TS.Zero; TV a0_3 = TS.Zero;
+        TV a1_0 = TS.Zero; TV a1_1 = TS.Zero; TV a1_2 = TS.Zero; TV a1_3 = TS.Zero;
+        TV a2_0 = TS.Zero; TV a2_1 = TS.Zero; TV a2_2 = TS.Zero; TV a2_3 = TS.Zero;
+        TV a3_0 = TS.Zero; TV a3_1 = TS.Zero; TV a3_2 = TS.Zero; TV a3_3 = TS.Zero;
+        for (int kh = 0; kh < G.Kernel; kh++)
+        {
+            float* xp = x + (kh * RowStride);
+            float* wp = wt + (kh * G.Kernel * G.InChannels * 64);
+            for (int i = 0; i < G.Kernel * G.InChannels; i++)
+            {
+                TV w0 = TS.Load(wp + 0);
+                TV w1 = TS.Load(wp + 16);
+                TV w2 = TS.Load(wp + 32);
+                TV w3 = TS.Load(wp + 48);
+                { TV b0 = TS.Broadcast(xp[0]); a0_0 = TS.Fma(w0, b0, a0_0); a0_1 = TS.Fma(w1, b0, a0_1); a0_2 = TS.Fma(w2, b0, a0_2); a0_3 = TS.Fma(w3, b0, a0_3); }
+                { TV b1 = TS.Broadcast(xp[1 * G.Stride * G.InChannels]); a1_0 = TS.Fma(w0, b1, a1_0); a1_1 = TS.Fma(w1, b1, a1_1); a1_2 = TS.Fma(w2, b1, a1_2); a1_3 = TS.Fma(w3, b1, a1_3); }
+                { TV b2 = TS.Broadcast(xp[2 * G.Stride * G.InChannels]); a2_0 = TS.Fma(w0, b2, a2_0); a2_1 = TS.Fma(w1, b2, a2_1); a2_2 = TS.Fma(w2, b2, a2_2); a2_3 = TS.Fma(w3, b2, a2_3); }
+                { TV b3 = TS.Broadcast(xp[3 * G.Stride * G.InChannels]); a3_0 = TS.Fma(w0, b3, a3_0); a3_1 = TS.Fma(w1, b3, a3_1); a3_2 = TS.Fma(w2, b3, a3_2); a3_3 = TS.Fma(w3, b3, a3_3); }
+                xp++;
+                wp += 64;
+            }
+        }
+
+        TE s = store; // a local copy, whose fields the JIT keeps in registers across the stores
+        { s.Store<TS, TV>(dst, (0 * dstStride) + 0, 0, a0_0); s.Store<TS, TV>(dst, (0 * dstStride) + 16, 16, a0_1); s.Store<TS, TV>(dst, (0 * dstStride) + 32, 32, a0_2); s.Store<TS, TV>(dst, (0 * dstStride) + 48, 48, a0_3); }
+        { s.Store<TS, TV>(dst, (1 * dstStride) + 0, 0, a1_0); s.Store<TS, TV>(dst, (1 * dstStride) + 16, 16, a1_1); s.Store<TS, TV>(dst, (1 * dstStride) + 32, 32, a1_2); s.Store<TS, TV>(dst, (1 * dstStride) + 48, 48, a1_3); }
+        { s.Store<TS, TV>(dst, (2 * dstStride) + 0, 0, a2_0); s.Store<TS, TV>(dst, (2 * dstStride) + 16, 16, a2_1); s.Store<TS, TV>(dst, (2 * dstStride) + 32, 32, a2_2); s.Store<TS, TV>(dst, (2 * dstStride) + 48, 48, a2_3); }
+        { s.Store<TS, TV>(dst, (3 * dstStride) + 0, 0, a3_0); s.Store<TS, TV>(dst, (3 * dstStride) + 16, 16, a3_1); s.Store<TS, TV>(dst, (3 * dstStride) + 32, 32, a3_2); s.Store<TS, TV>(dst, (3 * dstStride) + 48, 48, a3_3); }
+    }
+
+    /// <summary>Forward: 64 output channels by 5 pixels of one output row.</summary>
+    /// <param name="x">Padded input at the block's first pixel (row oh * stride, column ow0 * stride).</param>
+    /// <param name="wt">The packed weights of the block's output-channel group, [kh][kw][ic][64] (see PackedGroups).</param>
+    /// <param name="dst">Where pixel r's channels go: dst + r * dstStride.</param>
+    /// <param name="dstStride">Floats between pixels in dst.</param>
+    /// <param name="store">How each value is stored (bias, epilogue; offsets from dst, channels from the block's first).</param>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void Forward4R5<TE>(float* x, float* wt, float* dst, int dstStride, in TE store)
+        where TE : struct, IVectorStore
+    {
+        // Constants once the JIT has specialised the method (locals, so that nothing is a call).
+        int CinP = (G.InChannels + 15) & ~15;
+        int CoutP = (G.OutChannels + 15) & ~15;
+        int RowStride = (G.Width + (2 * G.Padding)) * G.InChannels;
+        int OutWidth = ((G.Width + (2 * G.Padding) - G.Kernel) / G.Stride) + 1;
+        int OutHeight = ((G.Height + (2 * G.Padding) - G.Kernel) / G.Stride) + 1;
+        int DyStride = (G.OutChannels & 15) == 0 ? G.OutChannels : CoutP;
+        TV a0_0 = TS.Zero; TV a0_1 = TS.Zero; TV a0_2 = TS.Zero; TV a0_3 = TS.Zero;
+        TV a1_0 = TS.Zero; TV a1_1 = TS.Zero; TV a1_2 = TS.Zero; TV a1_3 = TS.Zero;
+        TV a2_0 = TS.Zero; TV a2_1 = TS.Zero; TV a2_2 = TS.Zero; TV a2_3 = TS.Zero;
+        TV a3_0 = TS.Zero; TV a3_1 = TS.Zero; TV a3_2 = TS.Zero; TV a3_3 = TS.Zero;
+        TV a4_0 = TS.Zero; TV a4_1 = TS.Zero; TV a4_2 = TS.Zero; TV a4_3 = TS.Zero;
+        for (int kh = 0; kh < G.Kernel; kh++)
+        {
+            float* xp = x + (kh * RowStride);
+            float* wp = wt + (kh * G.Kernel * G.InChannels * 64);
+            for (int i = 0; i < G.Kernel * G.InChannels; i++)
+            {
+                TV w0 = TS.Load(wp + 0);
+                TV w1 = TS.Load(wp + 16);
+                TV w2 = TS.Load(wp + 32);
+                TV w3 = TS.Load(wp + 48);
+                { TV b0 = TS.Broadcast(xp[0]); a0_0 = TS.Fma(w0, b0, a0_0); a0_1 = TS.Fma(w1, b0, a0_1); a0_2 = TS.Fma(w2, b0, a0_2); a0_3 = TS.Fma(w3, b0, a0_3); }
+                { TV b1 = TS.Broadcast(xp[1 * G.Stride * G.InChannels]); a1_0 = TS.Fma(w0, b1, a1_0); a1_1 = TS.Fma(w1, b1, a1_1); a1_2 = TS.Fma(w2, b1, a1_2); a1_3 = TS.Fma(w3, b1, a1_3); }
+                { TV b2 = TS.Broadcast(xp[2 * G.Stride * G.InChannels]); a2_0 = TS.Fma(w0, b2, a2_0); a2_1 = TS.Fma(w1, b2, a2_1); a2_2 = TS.Fma(w2, b2, a2_2); a2_3 = TS.Fma(w3, b2, a2_3); }
+                { TV b3 = TS.Broadcast(xp[3 * G.Stride * G.InChannels]); a3_0 = TS.Fma(w0, b3, a3_0); a3_1 = TS.Fma(w1, b3, a3_1); a3_2 = TS.Fma(w2, b3, a3_2); a3_3 = TS.Fma(w3, b3, a3_3); }
+                { TV b4 = TS.Broadcast(xp[4 * G.Stride * G.InChannels]); a4_0 = TS.Fma(w0, b4, a4_0); a4_1 = TS.Fma(w1, b4, a4_1); a4_2 = TS.Fma(w2, b4, a4_2); a4_3 = TS.Fma(w3, b4, a4_3); }
+                xp++;
+                wp += 64;
+            }
+        }
+
+        TE s = store; // a local copy, whose fields the JIT keeps in registers across the stores
+        { s.Store<TS, TV>(dst, (0 * dstStride) + 0, 0, a0_0); s.Store<TS, TV>(dst, (0 * dstStride) + 16, 16, a0_1); s.Store<TS, TV>(dst, (0 * dstStride) + 32, 32, a0_2); s.Store<TS, TV>(dst, (0 * dstStride) + 48, 48, a0_3); }
+        { s.Store<TS, TV>(dst, (1 * dstStride) + 0, 0, a1_0); s.Store<TS, TV>(dst, (1 * dstStride) + 16, 16, a1_1); s.Store<TS, TV>(dst, (1 * dstStride) + 32, 32, a1_2); s.Store<TS, TV>(dst, (1 * dstStride) + 48, 48, a1_3); }
+        { s.Store<TS, TV>(dst, (2 * dstStride) + 0, 0, a2_0); s.Store<TS, TV>(dst, (2 * dstStride) + 16, 16, a2_1); s.Store<TS, TV>(dst, (2 * dstStride) + 32, 32, a2_2); s.Store<TS, TV>(dst, (2 * dstStride) + 48, 48, a2_3); }
+        { s.Store<TS, TV>(dst, (3 * dstStride) + 0, 0, a3_0); s.Store<TS, TV>(dst, (3 * dstStride) + 16, 16, a3_1); s.Store<TS, TV>(dst, (3 * dstStride) + 32, 32, a3_2); s.Store<TS, TV>(dst, (3 * dstStride) + 48, 48, a3_3); }
+        { s.Store<TS, TV>(dst, (4 * dstStride) + 0, 0, a4_0); s.Store<TS, TV>(dst, (4 * dstStride) + 16, 16, a4_1); s.Store<TS, TV>(dst, (4 * dstStride) + 32, 32, a4_2); s.Store<TS, TV>(dst, (4 * dstStride) + 48, 48, a4_3); }
+    }
+
+    /// <summary>Forward: 64 output channels by 6 pixels of one output row.</summary>
+    /// <param name="x">Padded input at the block's first pixel (row oh * stride, column ow0 * stride).</param>
+    /// <param name="wt">The packed weights of the block's output-channel group, [kh][kw][ic][64] (see PackedGroups).</param>
+    /// <param name="dst">Where pixel r's channels go: dst + r * dstStride.</param>
+    /// <param name="dstStride">Floats between pixels in dst.</param>
+    /// <param name="store">How each value is stored (bias, epilogue; offsets from dst, channels from the block's first).</param>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void Forward4R6<TE>(float* x, float* wt, float* dst, int dstStride, in TE store)
         where TE : struct, IVectorStore
     {
         // Constants once the JIT has specialised the method (locals, so that nothing is a call).
@@ -241,11 +3158,11 @@ internal static unsafe class MicroKernels<G, TS, TV>
                 TV w2 = TS.Load(wp + 32);
                 TV w3 = TS.Load(wp + 48);
                 { TV b0 = TS.Broadcast(xp[0]); a0_0 = TS.Fma(w0, b0, a0_0); a0_1 = TS.Fma(w1, b0, a0_1); a0_2 = TS.Fma(w2, b0, a0_2); a0_3 = TS.Fma(w3, b0, a0_3); }
-                if (R.Value > 1) { TV b1 = TS.Broadcast(xp[1 * G.Stride * G.InChannels]); a1_0 = TS.Fma(w0, b1, a1_0); a1_1 = TS.Fma(w1, b1, a1_1); a1_2 = TS.Fma(w2, b1, a1_2); a1_3 = TS.Fma(w3, b1, a1_3); }
-                if (R.Value > 2) { TV b2 = TS.Broadcast(xp[2 * G.Stride * G.InChannels]); a2_0 = TS.Fma(w0, b2, a2_0); a2_1 = TS.Fma(w1, b2, a2_1); a2_2 = TS.Fma(w2, b2, a2_2); a2_3 = TS.Fma(w3, b2, a2_3); }
-                if (R.Value > 3) { TV b3 = TS.Broadcast(xp[3 * G.Stride * G.InChannels]); a3_0 = TS.Fma(w0, b3, a3_0); a3_1 = TS.Fma(w1, b3, a3_1); a3_2 = TS.Fma(w2, b3, a3_2); a3_3 = TS.Fma(w3, b3, a3_3); }
-                if (R.Value > 4) { TV b4 = TS.Broadcast(xp[4 * G.Stride * G.InChannels]); a4_0 = TS.Fma(w0, b4, a4_0); a4_1 = TS.Fma(w1, b4, a4_1); a4_2 = TS.Fma(w2, b4, a4_2); a4_3 = TS.Fma(w3, b4, a4_3); }
-                if (R.Value > 5) { TV b5 = TS.Broadcast(xp[5 * G.Stride * G.InChannels]); a5_0 = TS.Fma(w0, b5, a5_0); a5_1 = TS.Fma(w1, b5, a5_1); a5_2 = TS.Fma(w2, b5, a5_2); a5_3 = TS.Fma(w3, b5, a5_3); }
+                { TV b1 = TS.Broadcast(xp[1 * G.Stride * G.InChannels]); a1_0 = TS.Fma(w0, b1, a1_0); a1_1 = TS.Fma(w1, b1, a1_1); a1_2 = TS.Fma(w2, b1, a1_2); a1_3 = TS.Fma(w3, b1, a1_3); }
+                { TV b2 = TS.Broadcast(xp[2 * G.Stride * G.InChannels]); a2_0 = TS.Fma(w0, b2, a2_0); a2_1 = TS.Fma(w1, b2, a2_1); a2_2 = TS.Fma(w2, b2, a2_2); a2_3 = TS.Fma(w3, b2, a2_3); }
+                { TV b3 = TS.Broadcast(xp[3 * G.Stride * G.InChannels]); a3_0 = TS.Fma(w0, b3, a3_0); a3_1 = TS.Fma(w1, b3, a3_1); a3_2 = TS.Fma(w2, b3, a3_2); a3_3 = TS.Fma(w3, b3, a3_3); }
+                { TV b4 = TS.Broadcast(xp[4 * G.Stride * G.InChannels]); a4_0 = TS.Fma(w0, b4, a4_0); a4_1 = TS.Fma(w1, b4, a4_1); a4_2 = TS.Fma(w2, b4, a4_2); a4_3 = TS.Fma(w3, b4, a4_3); }
+                { TV b5 = TS.Broadcast(xp[5 * G.Stride * G.InChannels]); a5_0 = TS.Fma(w0, b5, a5_0); a5_1 = TS.Fma(w1, b5, a5_1); a5_2 = TS.Fma(w2, b5, a5_2); a5_3 = TS.Fma(w3, b5, a5_3); }
                 xp++;
                 wp += 64;
             }
@@ -253,18 +3170,17 @@ internal static unsafe class MicroKernels<G, TS, TV>
 
         TE s = store; // a local copy, whose fields the JIT keeps in registers across the stores
         { s.Store<TS, TV>(dst, (0 * dstStride) + 0, 0, a0_0); s.Store<TS, TV>(dst, (0 * dstStride) + 16, 16, a0_1); s.Store<TS, TV>(dst, (0 * dstStride) + 32, 32, a0_2); s.Store<TS, TV>(dst, (0 * dstStride) + 48, 48, a0_3); }
-        if (R.Value > 1) { s.Store<TS, TV>(dst, (1 * dstStride) + 0, 0, a1_0); s.Store<TS, TV>(dst, (1 * dstStride) + 16, 16, a1_1); s.Store<TS, TV>(dst, (1 * dstStride) + 32, 32, a1_2); s.Store<TS, TV>(dst, (1 * dstStride) + 48, 48, a1_3); }
-        if (R.Value > 2) { s.Store<TS, TV>(dst, (2 * dstStride) + 0, 0, a2_0); s.Store<TS, TV>(dst, (2 * dstStride) + 16, 16, a2_1); s.Store<TS, TV>(dst, (2 * dstStride) + 32, 32, a2_2); s.Store<TS, TV>(dst, (2 * dstStride) + 48, 48, a2_3); }
-        if (R.Value > 3) { s.Store<TS, TV>(dst, (3 * dstStride) + 0, 0, a3_0); s.Store<TS, TV>(dst, (3 * dstStride) + 16, 16, a3_1); s.Store<TS, TV>(dst, (3 * dstStride) + 32, 32, a3_2); s.Store<TS, TV>(dst, (3 * dstStride) + 48, 48, a3_3); }
-        if (R.Value > 4) { s.Store<TS, TV>(dst, (4 * dstStride) + 0, 0, a4_0); s.Store<TS, TV>(dst, (4 * dstStride) + 16, 16, a4_1); s.Store<TS, TV>(dst, (4 * dstStride) + 32, 32, a4_2); s.Store<TS, TV>(dst, (4 * dstStride) + 48, 48, a4_3); }
-        if (R.Value > 5) { s.Store<TS, TV>(dst, (5 * dstStride) + 0, 0, a5_0); s.Store<TS, TV>(dst, (5 * dstStride) + 16, 16, a5_1); s.Store<TS, TV>(dst, (5 * dstStride) + 32, 32, a5_2); s.Store<TS, TV>(dst, (5 * dstStride) + 48, 48, a5_3); }
+        { s.Store<TS, TV>(dst, (1 * dstStride) + 0, 0, a1_0); s.Store<TS, TV>(dst, (1 * dstStride) + 16, 16, a1_1); s.Store<TS, TV>(dst, (1 * dstStride) + 32, 32, a1_2); s.Store<TS, TV>(dst, (1 * dstStride) + 48, 48, a1_3); }
+        { s.Store<TS, TV>(dst, (2 * dstStride) + 0, 0, a2_0); s.Store<TS, TV>(dst, (2 * dstStride) + 16, 16, a2_1); s.Store<TS, TV>(dst, (2 * dstStride) + 32, 32, a2_2); s.Store<TS, TV>(dst, (2 * dstStride) + 48, 48, a2_3); }
+        { s.Store<TS, TV>(dst, (3 * dstStride) + 0, 0, a3_0); s.Store<TS, TV>(dst, (3 * dstStride) + 16, 16, a3_1); s.Store<TS, TV>(dst, (3 * dstStride) + 32, 32, a3_2); s.Store<TS, TV>(dst, (3 * dstStride) + 48, 48, a3_3); }
+        { s.Store<TS, TV>(dst, (4 * dstStride) + 0, 0, a4_0); s.Store<TS, TV>(dst, (4 * dstStride) + 16, 16, a4_1); s.Store<TS, TV>(dst, (4 * dstStride) + 32, 32, a4_2); s.Store<TS, TV>(dst, (4 * dstStride) + 48, 48, a4_3); }
+        { s.Store<TS, TV>(dst, (5 * dstStride) + 0, 0, a5_0); s.Store<TS, TV>(dst, (5 * dstStride) + 16, 16, a5_1); s.Store<TS, TV>(dst, (5 * dstStride) + 32, 32, a5_2); s.Store<TS, TV>(dst, (5 * dstStride) + 48, 48, a5_3); }
     }
 
-    /// <summary>Forward at stride 1 for kernels up to 3 wide: 16 output channels by up to 14 pixels of one output row.
+    /// <summary>Forward at stride 1 for kernels up to 3 wide: 16 output channels by 1 pixels of one output row.
     /// Each input value is broadcast once and multiplied by the weights of every kernel column it meets (one load per
     /// 3 FMAs instead of one per FMA). Reads the input padded or not: kernel rows outside [kh0, kh1) and, as TX
     /// says, the first or last input column of the block are taken as zero and not read.</summary>
-    /// <typeparam name="R">Pixels of the block.</typeparam>
     /// <typeparam name="TE">How values are stored.</typeparam>
     /// <typeparam name="TX">Which edge columns of the block lie outside the image.</typeparam>
     /// <param name="x">The input at kernel row 0 and column 0 of the block's first pixel (row oh, column ow0 of the
@@ -277,8 +3193,917 @@ internal static unsafe class MicroKernels<G, TS, TV>
     /// <param name="dstStride">Floats between pixels in dst.</param>
     /// <param name="store">How each value is stored (bias, epilogue; offsets from dst, channels from the block's first).</param>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void ForwardSlide1<R, TE, TX>(float* x, int rowStride, int kh0, int kh1, float* wt, float* dst, int dstStride, in TE store)
-        where R : struct, IConst
+    public static void ForwardSlide1R1<TE, TX>(float* x, int rowStride, int kh0, int kh1, float* wt, float* dst, int dstStride, in TE store)
+        where TE : struct, IVectorStore
+        where TX : struct, IEdges
+    {
+        // Constants once the JIT has specialised the method (locals, so that nothing is a call).
+        int CinP = (G.InChannels + 15) & ~15;
+        int CoutP = (G.OutChannels + 15) & ~15;
+        int RowStride = (G.Width + (2 * G.Padding)) * G.InChannels;
+        int OutWidth = ((G.Width + (2 * G.Padding) - G.Kernel) / G.Stride) + 1;
+        int OutHeight = ((G.Height + (2 * G.Padding) - G.Kernel) / G.Stride) + 1;
+        int DyStride = (G.OutChannels & 15) == 0 ? G.OutChannels : CoutP;
+        int TapStride = G.InChannels * 16;
+        TV a0_0 = TS.Zero;
+        bool first = (TX.Outside & 1) == 0;
+        bool last = (TX.Outside & 2) == 0;
+        for (int kh = kh0; kh < kh1; kh++)
+        {
+            float* xp = x + (kh * rowStride);
+            float* wp = wt + (kh * G.Kernel * TapStride);
+            for (int ic = 0; ic < G.InChannels; ic++)
+            {
+                TV w0_0 = TS.Load(wp + 0);
+                TV w1_0 = G.Kernel > 1 ? TS.Load(wp + (1 * TapStride) + 0) : TS.Zero;
+                TV w2_0 = G.Kernel > 2 ? TS.Load(wp + (2 * TapStride) + 0) : TS.Zero;
+                if (first) { TV b = TS.Broadcast(xp[0]); { a0_0 = TS.Fma(w0_0, b, a0_0); } }
+                if (1 + G.Kernel - 1 > 1 && (last || 1 + G.Kernel - 2 != 1)) { TV b = TS.Broadcast(xp[1 * G.InChannels]); if (G.Kernel > 1) { a0_0 = TS.Fma(w1_0, b, a0_0); } }
+                if (1 + G.Kernel - 1 > 2 && (last || 1 + G.Kernel - 2 != 2)) { TV b = TS.Broadcast(xp[2 * G.InChannels]); if (G.Kernel > 2) { a0_0 = TS.Fma(w2_0, b, a0_0); } }
+                xp++;
+                wp += 16;
+            }
+        }
+
+        TE s = store; // a local copy, whose fields the JIT keeps in registers across the stores
+        { s.Store<TS, TV>(dst, (0 * dstStride) + 0, 0, a0_0); }
+    }
+
+    /// <summary>Forward at stride 1 for kernels up to 3 wide: 16 output channels by 2 pixels of one output row.
+    /// Each input value is broadcast once and multiplied by the weights of every kernel column it meets (one load per
+    /// 3 FMAs instead of one per FMA). Reads the input padded or not: kernel rows outside [kh0, kh1) and, as TX
+    /// says, the first or last input column of the block are taken as zero and not read.</summary>
+    /// <typeparam name="TE">How values are stored.</typeparam>
+    /// <typeparam name="TX">Which edge columns of the block lie outside the image.</typeparam>
+    /// <param name="x">The input at kernel row 0 and column 0 of the block's first pixel (row oh, column ow0 of the
+    /// padded input); outside the image when the block is at its edge (never read there).</param>
+    /// <param name="rowStride">Floats between input rows.</param>
+    /// <param name="kh0">First kernel row inside the image.</param>
+    /// <param name="kh1">End of the kernel rows inside the image.</param>
+    /// <param name="wt">The packed weights of the block's output-channel group, [kh][kw][ic][16] (see PackedGroups).</param>
+    /// <param name="dst">Where pixel r's channels go: dst + r * dstStride.</param>
+    /// <param name="dstStride">Floats between pixels in dst.</param>
+    /// <param name="store">How each value is stored (bias, epilogue; offsets from dst, channels from the block's first).</param>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void ForwardSlide1R2<TE, TX>(float* x, int rowStride, int kh0, int kh1, float* wt, float* dst, int dstStride, in TE store)
+        where TE : struct, IVectorStore
+        where TX : struct, IEdges
+    {
+        // Constants once the JIT has specialised the method (locals, so that nothing is a call).
+        int CinP = (G.InChannels + 15) & ~15;
+        int CoutP = (G.OutChannels + 15) & ~15;
+        int RowStride = (G.Width + (2 * G.Padding)) * G.InChannels;
+        int OutWidth = ((G.Width + (2 * G.Padding) - G.Kernel) / G.Stride) + 1;
+        int OutHeight = ((G.Height + (2 * G.Padding) - G.Kernel) / G.Stride) + 1;
+        int DyStride = (G.OutChannels & 15) == 0 ? G.OutChannels : CoutP;
+        int TapStride = G.InChannels * 16;
+        TV a0_0 = TS.Zero;
+        TV a1_0 = TS.Zero;
+        bool first = (TX.Outside & 1) == 0;
+        bool last = (TX.Outside & 2) == 0;
+        for (int kh = kh0; kh < kh1; kh++)
+        {
+            float* xp = x + (kh * rowStride);
+            float* wp = wt + (kh * G.Kernel * TapStride);
+            for (int ic = 0; ic < G.InChannels; ic++)
+            {
+                TV w0_0 = TS.Load(wp + 0);
+                TV w1_0 = G.Kernel > 1 ? TS.Load(wp + (1 * TapStride) + 0) : TS.Zero;
+                TV w2_0 = G.Kernel > 2 ? TS.Load(wp + (2 * TapStride) + 0) : TS.Zero;
+                if (first) { TV b = TS.Broadcast(xp[0]); { a0_0 = TS.Fma(w0_0, b, a0_0); } }
+                if (2 + G.Kernel - 1 > 1 && (last || 2 + G.Kernel - 2 != 1)) { TV b = TS.Broadcast(xp[1 * G.InChannels]); { a1_0 = TS.Fma(w0_0, b, a1_0); } if (G.Kernel > 1) { a0_0 = TS.Fma(w1_0, b, a0_0); } }
+                if (2 + G.Kernel - 1 > 2 && (last || 2 + G.Kernel - 2 != 2)) { TV b = TS.Broadcast(xp[2 * G.InChannels]); if (G.Kernel > 1) { a1_0 = TS.Fma(w1_0, b, a1_0); } if (G.Kernel > 2) { a0_0 = TS.Fma(w2_0, b, a0_0); } }
+                if (2 + G.Kernel - 1 > 3 && (last || 2 + G.Kernel - 2 != 3)) { TV b = TS.Broadcast(xp[3 * G.InChannels]); if (G.Kernel > 2) { a1_0 = TS.Fma(w2_0, b, a1_0); } }
+                xp++;
+                wp += 16;
+            }
+        }
+
+        TE s = store; // a local copy, whose fields the JIT keeps in registers across the stores
+        { s.Store<TS, TV>(dst, (0 * dstStride) + 0, 0, a0_0); }
+        { s.Store<TS, TV>(dst, (1 * dstStride) + 0, 0, a1_0); }
+    }
+
+    /// <summary>Forward at stride 1 for kernels up to 3 wide: 16 output channels by 3 pixels of one output row.
+    /// Each input value is broadcast once and multiplied by the weights of every kernel column it meets (one load per
+    /// 3 FMAs instead of one per FMA). Reads the input padded or not: kernel rows outside [kh0, kh1) and, as TX
+    /// says, the first or last input column of the block are taken as zero and not read.</summary>
+    /// <typeparam name="TE">How values are stored.</typeparam>
+    /// <typeparam name="TX">Which edge columns of the block lie outside the image.</typeparam>
+    /// <param name="x">The input at kernel row 0 and column 0 of the block's first pixel (row oh, column ow0 of the
+    /// padded input); outside the image when the block is at its edge (never read there).</param>
+    /// <param name="rowStride">Floats between input rows.</param>
+    /// <param name="kh0">First kernel row inside the image.</param>
+    /// <param name="kh1">End of the kernel rows inside the image.</param>
+    /// <param name="wt">The packed weights of the block's output-channel group, [kh][kw][ic][16] (see PackedGroups).</param>
+    /// <param name="dst">Where pixel r's channels go: dst + r * dstStride.</param>
+    /// <param name="dstStride">Floats between pixels in dst.</param>
+    /// <param name="store">How each value is stored (bias, epilogue; offsets from dst, channels from the block's first).</param>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void ForwardSlide1R3<TE, TX>(float* x, int rowStride, int kh0, int kh1, float* wt, float* dst, int dstStride, in TE store)
+        where TE : struct, IVectorStore
+        where TX : struct, IEdges
+    {
+        // Constants once the JIT has specialised the method (locals, so that nothing is a call).
+        int CinP = (G.InChannels + 15) & ~15;
+        int CoutP = (G.OutChannels + 15) & ~15;
+        int RowStride = (G.Width + (2 * G.Padding)) * G.InChannels;
+        int OutWidth = ((G.Width + (2 * G.Padding) - G.Kernel) / G.Stride) + 1;
+        int OutHeight = ((G.Height + (2 * G.Padding) - G.Kernel) / G.Stride) + 1;
+        int DyStride = (G.OutChannels & 15) == 0 ? G.OutChannels : CoutP;
+        int TapStride = G.InChannels * 16;
+        TV a0_0 = TS.Zero;
+        TV a1_0 = TS.Zero;
+        TV a2_0 = TS.Zero;
+        bool first = (TX.Outside & 1) == 0;
+        bool last = (TX.Outside & 2) == 0;
+        for (int kh = kh0; kh < kh1; kh++)
+        {
+            float* xp = x + (kh * rowStride);
+            float* wp = wt + (kh * G.Kernel * TapStride);
+            for (int ic = 0; ic < G.InChannels; ic++)
+            {
+                TV w0_0 = TS.Load(wp + 0);
+                TV w1_0 = G.Kernel > 1 ? TS.Load(wp + (1 * TapStride) + 0) : TS.Zero;
+                TV w2_0 = G.Kernel > 2 ? TS.Load(wp + (2 * TapStride) + 0) : TS.Zero;
+                if (first) { TV b = TS.Broadcast(xp[0]); { a0_0 = TS.Fma(w0_0, b, a0_0); } }
+                if (3 + G.Kernel - 1 > 1 && (last || 3 + G.Kernel - 2 != 1)) { TV b = TS.Broadcast(xp[1 * G.InChannels]); { a1_0 = TS.Fma(w0_0, b, a1_0); } if (G.Kernel > 1) { a0_0 = TS.Fma(w1_0, b, a0_0); } }
+                if (3 + G.Kernel - 1 > 2 && (last || 3 + G.Kernel - 2 != 2)) { TV b = TS.Broadcast(xp[2 * G.InChannels]); { a2_0 = TS.Fma(w0_0, b, a2_0); } if (G.Kernel > 1) { a1_0 = TS.Fma(w1_0, b, a1_0); } if (G.Kernel > 2) { a0_0 = TS.Fma(w2_0, b, a0_0); } }
+                if (3 + G.Kernel - 1 > 3 && (last || 3 + G.Kernel - 2 != 3)) { TV b = TS.Broadcast(xp[3 * G.InChannels]); if (G.Kernel > 1) { a2_0 = TS.Fma(w1_0, b, a2_0); } if (G.Kernel > 2) { a1_0 = TS.Fma(w2_0, b, a1_0); } }
+                if (3 + G.Kernel - 1 > 4 && (last || 3 + G.Kernel - 2 != 4)) { TV b = TS.Broadcast(xp[4 * G.InChannels]); if (G.Kernel > 2) { a2_0 = TS.Fma(w2_0, b, a2_0); } }
+                xp++;
+                wp += 16;
+            }
+        }
+
+        TE s = store; // a local copy, whose fields the JIT keeps in registers across the stores
+        { s.Store<TS, TV>(dst, (0 * dstStride) + 0, 0, a0_0); }
+        { s.Store<TS, TV>(dst, (1 * dstStride) + 0, 0, a1_0); }
+        { s.Store<TS, TV>(dst, (2 * dstStride) + 0, 0, a2_0); }
+    }
+
+    /// <summary>Forward at stride 1 for kernels up to 3 wide: 16 output channels by 4 pixels of one output row.
+    /// Each input value is broadcast once and multiplied by the weights of every kernel column it meets (one load per
+    /// 3 FMAs instead of one per FMA). Reads the input padded or not: kernel rows outside [kh0, kh1) and, as TX
+    /// says, the first or last input column of the block are taken as zero and not read.</summary>
+    /// <typeparam name="TE">How values are stored.</typeparam>
+    /// <typeparam name="TX">Which edge columns of the block lie outside the image.</typeparam>
+    /// <param name="x">The input at kernel row 0 and column 0 of the block's first pixel (row oh, column ow0 of the
+    /// padded input); outside the image when the block is at its edge (never read there).</param>
+    /// <param name="rowStride">Floats between input rows.</param>
+    /// <param name="kh0">First kernel row inside the image.</param>
+    /// <param name="kh1">End of the kernel rows inside the image.</param>
+    /// <param name="wt">The packed weights of the block's output-channel group, [kh][kw][ic][16] (see PackedGroups).</param>
+    /// <param name="dst">Where pixel r's channels go: dst + r * dstStride.</param>
+    /// <param name="dstStride">Floats between pixels in dst.</param>
+    /// <param name="store">How each value is stored (bias, epilogue; offsets from dst, channels from the block's first).</param>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void ForwardSlide1R4<TE, TX>(float* x, int rowStride, int kh0, int kh1, float* wt, float* dst, int dstStride, in TE store)
+        where TE : struct, IVectorStore
+        where TX : struct, IEdges
+    {
+        // Constants once the JIT has specialised the method (locals, so that nothing is a call).
+        int CinP = (G.InChannels + 15) & ~15;
+        int CoutP = (G.OutChannels + 15) & ~15;
+        int RowStride = (G.Width + (2 * G.Padding)) * G.InChannels;
+        int OutWidth = ((G.Width + (2 * G.Padding) - G.Kernel) / G.Stride) + 1;
+        int OutHeight = ((G.Height + (2 * G.Padding) - G.Kernel) / G.Stride) + 1;
+        int DyStride = (G.OutChannels & 15) == 0 ? G.OutChannels : CoutP;
+        int TapStride = G.InChannels * 16;
+        TV a0_0 = TS.Zero;
+        TV a1_0 = TS.Zero;
+        TV a2_0 = TS.Zero;
+        TV a3_0 = TS.Zero;
+        bool first = (TX.Outside & 1) == 0;
+        bool last = (TX.Outside & 2) == 0;
+        for (int kh = kh0; kh < kh1; kh++)
+        {
+            float* xp = x + (kh * rowStride);
+            float* wp = wt + (kh * G.Kernel * TapStride);
+            for (int ic = 0; ic < G.InChannels; ic++)
+            {
+                TV w0_0 = TS.Load(wp + 0);
+                TV w1_0 = G.Kernel > 1 ? TS.Load(wp + (1 * TapStride) + 0) : TS.Zero;
+                TV w2_0 = G.Kernel > 2 ? TS.Load(wp + (2 * TapStride) + 0) : TS.Zero;
+                if (first) { TV b = TS.Broadcast(xp[0]); { a0_0 = TS.Fma(w0_0, b, a0_0); } }
+                if (4 + G.Kernel - 1 > 1 && (last || 4 + G.Kernel - 2 != 1)) { TV b = TS.Broadcast(xp[1 * G.InChannels]); { a1_0 = TS.Fma(w0_0, b, a1_0); } if (G.Kernel > 1) { a0_0 = TS.Fma(w1_0, b, a0_0); } }
+                if (4 + G.Kernel - 1 > 2 && (last || 4 + G.Kernel - 2 != 2)) { TV b = TS.Broadcast(xp[2 * G.InChannels]); { a2_0 = TS.Fma(w0_0, b, a2_0); } if (G.Kernel > 1) { a1_0 = TS.Fma(w1_0, b, a1_0); } if (G.Kernel > 2) { a0_0 = TS.Fma(w2_0, b, a0_0); } }
+                if (4 + G.Kernel - 1 > 3 && (last || 4 + G.Kernel - 2 != 3)) { TV b = TS.Broadcast(xp[3 * G.InChannels]); { a3_0 = TS.Fma(w0_0, b, a3_0); } if (G.Kernel > 1) { a2_0 = TS.Fma(w1_0, b, a2_0); } if (G.Kernel > 2) { a1_0 = TS.Fma(w2_0, b, a1_0); } }
+                if (4 + G.Kernel - 1 > 4 && (last || 4 + G.Kernel - 2 != 4)) { TV b = TS.Broadcast(xp[4 * G.InChannels]); if (G.Kernel > 1) { a3_0 = TS.Fma(w1_0, b, a3_0); } if (G.Kernel > 2) { a2_0 = TS.Fma(w2_0, b, a2_0); } }
+                if (4 + G.Kernel - 1 > 5 && (last || 4 + G.Kernel - 2 != 5)) { TV b = TS.Broadcast(xp[5 * G.InChannels]); if (G.Kernel > 2) { a3_0 = TS.Fma(w2_0, b, a3_0); } }
+                xp++;
+                wp += 16;
+            }
+        }
+
+        TE s = store; // a local copy, whose fields the JIT keeps in registers across the stores
+        { s.Store<TS, TV>(dst, (0 * dstStride) + 0, 0, a0_0); }
+        { s.Store<TS, TV>(dst, (1 * dstStride) + 0, 0, a1_0); }
+        { s.Store<TS, TV>(dst, (2 * dstStride) + 0, 0, a2_0); }
+        { s.Store<TS, TV>(dst, (3 * dstStride) + 0, 0, a3_0); }
+    }
+
+    /// <summary>Forward at stride 1 for kernels up to 3 wide: 16 output channels by 5 pixels of one output row.
+    /// Each input value is broadcast once and multiplied by the weights of every kernel column it meets (one load per
+    /// 3 FMAs instead of one per FMA). Reads the input padded or not: kernel rows outside [kh0, kh1) and, as TX
+    /// says, the first or last input column of the block are taken as zero and not read.</summary>
+    /// <typeparam name="TE">How values are stored.</typeparam>
+    /// <typeparam name="TX">Which edge columns of the block lie outside the image.</typeparam>
+    /// <param name="x">The input at kernel row 0 and column 0 of the block's first pixel (row oh, column ow0 of the
+    /// padded input); outside the image when the block is at its edge (never read there).</param>
+    /// <param name="rowStride">Floats between input rows.</param>
+    /// <param name="kh0">First kernel row inside the image.</param>
+    /// <param name="kh1">End of the kernel rows inside the image.</param>
+    /// <param name="wt">The packed weights of the block's output-channel group, [kh][kw][ic][16] (see PackedGroups).</param>
+    /// <param name="dst">Where pixel r's channels go: dst + r * dstStride.</param>
+    /// <param name="dstStride">Floats between pixels in dst.</param>
+    /// <param name="store">How each value is stored (bias, epilogue; offsets from dst, channels from the block's first).</param>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void ForwardSlide1R5<TE, TX>(float* x, int rowStride, int kh0, int kh1, float* wt, float* dst, int dstStride, in TE store)
+        where TE : struct, IVectorStore
+        where TX : struct, IEdges
+    {
+        // Constants once the JIT has specialised the method (locals, so that nothing is a call).
+        int CinP = (G.InChannels + 15) & ~15;
+        int CoutP = (G.OutChannels + 15) & ~15;
+        int RowStride = (G.Width + (2 * G.Padding)) * G.InChannels;
+        int OutWidth = ((G.Width + (2 * G.Padding) - G.Kernel) / G.Stride) + 1;
+        int OutHeight = ((G.Height + (2 * G.Padding) - G.Kernel) / G.Stride) + 1;
+        int DyStride = (G.OutChannels & 15) == 0 ? G.OutChannels : CoutP;
+        int TapStride = G.InChannels * 16;
+        TV a0_0 = TS.Zero;
+        TV a1_0 = TS.Zero;
+        TV a2_0 = TS.Zero;
+        TV a3_0 = TS.Zero;
+        TV a4_0 = TS.Zero;
+        bool first = (TX.Outside & 1) == 0;
+        bool last = (TX.Outside & 2) == 0;
+        for (int kh = kh0; kh < kh1; kh++)
+        {
+            float* xp = x + (kh * rowStride);
+            float* wp = wt + (kh * G.Kernel * TapStride);
+            for (int ic = 0; ic < G.InChannels; ic++)
+            {
+                TV w0_0 = TS.Load(wp + 0);
+                TV w1_0 = G.Kernel > 1 ? TS.Load(wp + (1 * TapStride) + 0) : TS.Zero;
+                TV w2_0 = G.Kernel > 2 ? TS.Load(wp + (2 * TapStride) + 0) : TS.Zero;
+                if (first) { TV b = TS.Broadcast(xp[0]); { a0_0 = TS.Fma(w0_0, b, a0_0); } }
+                if (5 + G.Kernel - 1 > 1 && (last || 5 + G.Kernel - 2 != 1)) { TV b = TS.Broadcast(xp[1 * G.InChannels]); { a1_0 = TS.Fma(w0_0, b, a1_0); } if (G.Kernel > 1) { a0_0 = TS.Fma(w1_0, b, a0_0); } }
+                if (5 + G.Kernel - 1 > 2 && (last || 5 + G.Kernel - 2 != 2)) { TV b = TS.Broadcast(xp[2 * G.InChannels]); { a2_0 = TS.Fma(w0_0, b, a2_0); } if (G.Kernel > 1) { a1_0 = TS.Fma(w1_0, b, a1_0); } if (G.Kernel > 2) { a0_0 = TS.Fma(w2_0, b, a0_0); } }
+                if (5 + G.Kernel - 1 > 3 && (last || 5 + G.Kernel - 2 != 3)) { TV b = TS.Broadcast(xp[3 * G.InChannels]); { a3_0 = TS.Fma(w0_0, b, a3_0); } if (G.Kernel > 1) { a2_0 = TS.Fma(w1_0, b, a2_0); } if (G.Kernel > 2) { a1_0 = TS.Fma(w2_0, b, a1_0); } }
+                if (5 + G.Kernel - 1 > 4 && (last || 5 + G.Kernel - 2 != 4)) { TV b = TS.Broadcast(xp[4 * G.InChannels]); { a4_0 = TS.Fma(w0_0, b, a4_0); } if (G.Kernel > 1) { a3_0 = TS.Fma(w1_0, b, a3_0); } if (G.Kernel > 2) { a2_0 = TS.Fma(w2_0, b, a2_0); } }
+                if (5 + G.Kernel - 1 > 5 && (last || 5 + G.Kernel - 2 != 5)) { TV b = TS.Broadcast(xp[5 * G.InChannels]); if (G.Kernel > 1) { a4_0 = TS.Fma(w1_0, b, a4_0); } if (G.Kernel > 2) { a3_0 = TS.Fma(w2_0, b, a3_0); } }
+                if (5 + G.Kernel - 1 > 6 && (last || 5 + G.Kernel - 2 != 6)) { TV b = TS.Broadcast(xp[6 * G.InChannels]); if (G.Kernel > 2) { a4_0 = TS.Fma(w2_0, b, a4_0); } }
+                xp++;
+                wp += 16;
+            }
+        }
+
+        TE s = store; // a local copy, whose fields the JIT keeps in registers across the stores
+        { s.Store<TS, TV>(dst, (0 * dstStride) + 0, 0, a0_0); }
+        { s.Store<TS, TV>(dst, (1 * dstStride) + 0, 0, a1_0); }
+        { s.Store<TS, TV>(dst, (2 * dstStride) + 0, 0, a2_0); }
+        { s.Store<TS, TV>(dst, (3 * dstStride) + 0, 0, a3_0); }
+        { s.Store<TS, TV>(dst, (4 * dstStride) + 0, 0, a4_0); }
+    }
+
+    /// <summary>Forward at stride 1 for kernels up to 3 wide: 16 output channels by 6 pixels of one output row.
+    /// Each input value is broadcast once and multiplied by the weights of every kernel column it meets (one load per
+    /// 3 FMAs instead of one per FMA). Reads the input padded or not: kernel rows outside [kh0, kh1) and, as TX
+    /// says, the first or last input column of the block are taken as zero and not read.</summary>
+    /// <typeparam name="TE">How values are stored.</typeparam>
+    /// <typeparam name="TX">Which edge columns of the block lie outside the image.</typeparam>
+    /// <param name="x">The input at kernel row 0 and column 0 of the block's first pixel (row oh, column ow0 of the
+    /// padded input); outside the image when the block is at its edge (never read there).</param>
+    /// <param name="rowStride">Floats between input rows.</param>
+    /// <param name="kh0">First kernel row inside the image.</param>
+    /// <param name="kh1">End of the kernel rows inside the image.</param>
+    /// <param name="wt">The packed weights of the block's output-channel group, [kh][kw][ic][16] (see PackedGroups).</param>
+    /// <param name="dst">Where pixel r's channels go: dst + r * dstStride.</param>
+    /// <param name="dstStride">Floats between pixels in dst.</param>
+    /// <param name="store">How each value is stored (bias, epilogue; offsets from dst, channels from the block's first).</param>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void ForwardSlide1R6<TE, TX>(float* x, int rowStride, int kh0, int kh1, float* wt, float* dst, int dstStride, in TE store)
+        where TE : struct, IVectorStore
+        where TX : struct, IEdges
+    {
+        // Constants once the JIT has specialised the method (locals, so that nothing is a call).
+        int CinP = (G.InChannels + 15) & ~15;
+        int CoutP = (G.OutChannels + 15) & ~15;
+        int RowStride = (G.Width + (2 * G.Padding)) * G.InChannels;
+        int OutWidth = ((G.Width + (2 * G.Padding) - G.Kernel) / G.Stride) + 1;
+        int OutHeight = ((G.Height + (2 * G.Padding) - G.Kernel) / G.Stride) + 1;
+        int DyStride = (G.OutChannels & 15) == 0 ? G.OutChannels : CoutP;
+        int TapStride = G.InChannels * 16;
+        TV a0_0 = TS.Zero;
+        TV a1_0 = TS.Zero;
+        TV a2_0 = TS.Zero;
+        TV a3_0 = TS.Zero;
+        TV a4_0 = TS.Zero;
+        TV a5_0 = TS.Zero;
+        bool first = (TX.Outside & 1) == 0;
+        bool last = (TX.Outside & 2) == 0;
+        for (int kh = kh0; kh < kh1; kh++)
+        {
+            float* xp = x + (kh * rowStride);
+            float* wp = wt + (kh * G.Kernel * TapStride);
+            for (int ic = 0; ic < G.InChannels; ic++)
+            {
+                TV w0_0 = TS.Load(wp + 0);
+                TV w1_0 = G.Kernel > 1 ? TS.Load(wp + (1 * TapStride) + 0) : TS.Zero;
+                TV w2_0 = G.Kernel > 2 ? TS.Load(wp + (2 * TapStride) + 0) : TS.Zero;
+                if (first) { TV b = TS.Broadcast(xp[0]); { a0_0 = TS.Fma(w0_0, b, a0_0); } }
+                if (6 + G.Kernel - 1 > 1 && (last || 6 + G.Kernel - 2 != 1)) { TV b = TS.Broadcast(xp[1 * G.InChannels]); { a1_0 = TS.Fma(w0_0, b, a1_0); } if (G.Kernel > 1) { a0_0 = TS.Fma(w1_0, b, a0_0); } }
+                if (6 + G.Kernel - 1 > 2 && (last || 6 + G.Kernel - 2 != 2)) { TV b = TS.Broadcast(xp[2 * G.InChannels]); { a2_0 = TS.Fma(w0_0, b, a2_0); } if (G.Kernel > 1) { a1_0 = TS.Fma(w1_0, b, a1_0); } if (G.Kernel > 2) { a0_0 = TS.Fma(w2_0, b, a0_0); } }
+                if (6 + G.Kernel - 1 > 3 && (last || 6 + G.Kernel - 2 != 3)) { TV b = TS.Broadcast(xp[3 * G.InChannels]); { a3_0 = TS.Fma(w0_0, b, a3_0); } if (G.Kernel > 1) { a2_0 = TS.Fma(w1_0, b, a2_0); } if (G.Kernel > 2) { a1_0 = TS.Fma(w2_0, b, a1_0); } }
+                if (6 + G.Kernel - 1 > 4 && (last || 6 + G.Kernel - 2 != 4)) { TV b = TS.Broadcast(xp[4 * G.InChannels]); { a4_0 = TS.Fma(w0_0, b, a4_0); } if (G.Kernel > 1) { a3_0 = TS.Fma(w1_0, b, a3_0); } if (G.Kernel > 2) { a2_0 = TS.Fma(w2_0, b, a2_0); } }
+                if (6 + G.Kernel - 1 > 5 && (last || 6 + G.Kernel - 2 != 5)) { TV b = TS.Broadcast(xp[5 * G.InChannels]); { a5_0 = TS.Fma(w0_0, b, a5_0); } if (G.Kernel > 1) { a4_0 = TS.Fma(w1_0, b, a4_0); } if (G.Kernel > 2) { a3_0 = TS.Fma(w2_0, b, a3_0); } }
+                if (6 + G.Kernel - 1 > 6 && (last || 6 + G.Kernel - 2 != 6)) { TV b = TS.Broadcast(xp[6 * G.InChannels]); if (G.Kernel > 1) { a5_0 = TS.Fma(w1_0, b, a5_0); } if (G.Kernel > 2) { a4_0 = TS.Fma(w2_0, b, a4_0); } }
+                if (6 + G.Kernel - 1 > 7 && (last || 6 + G.Kernel - 2 != 7)) { TV b = TS.Broadcast(xp[7 * G.InChannels]); if (G.Kernel > 2) { a5_0 = TS.Fma(w2_0, b, a5_0); } }
+                xp++;
+                wp += 16;
+            }
+        }
+
+        TE s = store; // a local copy, whose fields the JIT keeps in registers across the stores
+        { s.Store<TS, TV>(dst, (0 * dstStride) + 0, 0, a0_0); }
+        { s.Store<TS, TV>(dst, (1 * dstStride) + 0, 0, a1_0); }
+        { s.Store<TS, TV>(dst, (2 * dstStride) + 0, 0, a2_0); }
+        { s.Store<TS, TV>(dst, (3 * dstStride) + 0, 0, a3_0); }
+        { s.Store<TS, TV>(dst, (4 * dstStride) + 0, 0, a4_0); }
+        { s.Store<TS, TV>(dst, (5 * dstStride) + 0, 0, a5_0); }
+    }
+
+    /// <summary>Forward at stride 1 for kernels up to 3 wide: 16 output channels by 7 pixels of one output row.
+    /// Each input value is broadcast once and multiplied by the weights of every kernel column it meets (one load per
+    /// 3 FMAs instead of one per FMA). Reads the input padded or not: kernel rows outside [kh0, kh1) and, as TX
+    /// says, the first or last input column of the block are taken as zero and not read.</summary>
+    /// <typeparam name="TE">How values are stored.</typeparam>
+    /// <typeparam name="TX">Which edge columns of the block lie outside the image.</typeparam>
+    /// <param name="x">The input at kernel row 0 and column 0 of the block's first pixel (row oh, column ow0 of the
+    /// padded input); outside the image when the block is at its edge (never read there).</param>
+    /// <param name="rowStride">Floats between input rows.</param>
+    /// <param name="kh0">First kernel row inside the image.</param>
+    /// <param name="kh1">End of the kernel rows inside the image.</param>
+    /// <param name="wt">The packed weights of the block's output-channel group, [kh][kw][ic][16] (see PackedGroups).</param>
+    /// <param name="dst">Where pixel r's channels go: dst + r * dstStride.</param>
+    /// <param name="dstStride">Floats between pixels in dst.</param>
+    /// <param name="store">How each value is stored (bias, epilogue; offsets from dst, channels from the block's first).</param>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void ForwardSlide1R7<TE, TX>(float* x, int rowStride, int kh0, int kh1, float* wt, float* dst, int dstStride, in TE store)
+        where TE : struct, IVectorStore
+        where TX : struct, IEdges
+    {
+        // Constants once the JIT has specialised the method (locals, so that nothing is a call).
+        int CinP = (G.InChannels + 15) & ~15;
+        int CoutP = (G.OutChannels + 15) & ~15;
+        int RowStride = (G.Width + (2 * G.Padding)) * G.InChannels;
+        int OutWidth = ((G.Width + (2 * G.Padding) - G.Kernel) / G.Stride) + 1;
+        int OutHeight = ((G.Height + (2 * G.Padding) - G.Kernel) / G.Stride) + 1;
+        int DyStride = (G.OutChannels & 15) == 0 ? G.OutChannels : CoutP;
+        int TapStride = G.InChannels * 16;
+        TV a0_0 = TS.Zero;
+        TV a1_0 = TS.Zero;
+        TV a2_0 = TS.Zero;
+        TV a3_0 = TS.Zero;
+        TV a4_0 = TS.Zero;
+        TV a5_0 = TS.Zero;
+        TV a6_0 = TS.Zero;
+        bool first = (TX.Outside & 1) == 0;
+        bool last = (TX.Outside & 2) == 0;
+        for (int kh = kh0; kh < kh1; kh++)
+        {
+            float* xp = x + (kh * rowStride);
+            float* wp = wt + (kh * G.Kernel * TapStride);
+            for (int ic = 0; ic < G.InChannels; ic++)
+            {
+                TV w0_0 = TS.Load(wp + 0);
+                TV w1_0 = G.Kernel > 1 ? TS.Load(wp + (1 * TapStride) + 0) : TS.Zero;
+                TV w2_0 = G.Kernel > 2 ? TS.Load(wp + (2 * TapStride) + 0) : TS.Zero;
+                if (first) { TV b = TS.Broadcast(xp[0]); { a0_0 = TS.Fma(w0_0, b, a0_0); } }
+                if (7 + G.Kernel - 1 > 1 && (last || 7 + G.Kernel - 2 != 1)) { TV b = TS.Broadcast(xp[1 * G.InChannels]); { a1_0 = TS.Fma(w0_0, b, a1_0); } if (G.Kernel > 1) { a0_0 = TS.Fma(w1_0, b, a0_0); } }
+                if (7 + G.Kernel - 1 > 2 && (last || 7 + G.Kernel - 2 != 2)) { TV b = TS.Broadcast(xp[2 * G.InChannels]); { a2_0 = TS.Fma(w0_0, b, a2_0); } if (G.Kernel > 1) { a1_0 = TS.Fma(w1_0, b, a1_0); } if (G.Kernel > 2) { a0_0 = TS.Fma(w2_0, b, a0_0); } }
+                if (7 + G.Kernel - 1 > 3 && (last || 7 + G.Kernel - 2 != 3)) { TV b = TS.Broadcast(xp[3 * G.InChannels]); { a3_0 = TS.Fma(w0_0, b, a3_0); } if (G.Kernel > 1) { a2_0 = TS.Fma(w1_0, b, a2_0); } if (G.Kernel > 2) { a1_0 = TS.Fma(w2_0, b, a1_0); } }
+                if (7 + G.Kernel - 1 > 4 && (last || 7 + G.Kernel - 2 != 4)) { TV b = TS.Broadcast(xp[4 * G.InChannels]); { a4_0 = TS.Fma(w0_0, b, a4_0); } if (G.Kernel > 1) { a3_0 = TS.Fma(w1_0, b, a3_0); } if (G.Kernel > 2) { a2_0 = TS.Fma(w2_0, b, a2_0); } }
+                if (7 + G.Kernel - 1 > 5 && (last || 7 + G.Kernel - 2 != 5)) { TV b = TS.Broadcast(xp[5 * G.InChannels]); { a5_0 = TS.Fma(w0_0, b, a5_0); } if (G.Kernel > 1) { a4_0 = TS.Fma(w1_0, b, a4_0); } if (G.Kernel > 2) { a3_0 = TS.Fma(w2_0, b, a3_0); } }
+                if (7 + G.Kernel - 1 > 6 && (last || 7 + G.Kernel - 2 != 6)) { TV b = TS.Broadcast(xp[6 * G.InChannels]); { a6_0 = TS.Fma(w0_0, b, a6_0); } if (G.Kernel > 1) { a5_0 = TS.Fma(w1_0, b, a5_0); } if (G.Kernel > 2) { a4_0 = TS.Fma(w2_0, b, a4_0); } }
+                if (7 + G.Kernel - 1 > 7 && (last || 7 + G.Kernel - 2 != 7)) { TV b = TS.Broadcast(xp[7 * G.InChannels]); if (G.Kernel > 1) { a6_0 = TS.Fma(w1_0, b, a6_0); } if (G.Kernel > 2) { a5_0 = TS.Fma(w2_0, b, a5_0); } }
+                if (7 + G.Kernel - 1 > 8 && (last || 7 + G.Kernel - 2 != 8)) { TV b = TS.Broadcast(xp[8 * G.InChannels]); if (G.Kernel > 2) { a6_0 = TS.Fma(w2_0, b, a6_0); } }
+                xp++;
+                wp += 16;
+            }
+        }
+
+        TE s = store; // a local copy, whose fields the JIT keeps in registers across the stores
+        { s.Store<TS, TV>(dst, (0 * dstStride) + 0, 0, a0_0); }
+        { s.Store<TS, TV>(dst, (1 * dstStride) + 0, 0, a1_0); }
+        { s.Store<TS, TV>(dst, (2 * dstStride) + 0, 0, a2_0); }
+        { s.Store<TS, TV>(dst, (3 * dstStride) + 0, 0, a3_0); }
+        { s.Store<TS, TV>(dst, (4 * dstStride) + 0, 0, a4_0); }
+        { s.Store<TS, TV>(dst, (5 * dstStride) + 0, 0, a5_0); }
+        { s.Store<TS, TV>(dst, (6 * dstStride) + 0, 0, a6_0); }
+    }
+
+    /// <summary>Forward at stride 1 for kernels up to 3 wide: 16 output channels by 8 pixels of one output row.
+    /// Each input value is broadcast once and multiplied by the weights of every kernel column it meets (one load per
+    /// 3 FMAs instead of one per FMA). Reads the input padded or not: kernel rows outside [kh0, kh1) and, as TX
+    /// says, the first or last input column of the block are taken as zero and not read.</summary>
+    /// <typeparam name="TE">How values are stored.</typeparam>
+    /// <typeparam name="TX">Which edge columns of the block lie outside the image.</typeparam>
+    /// <param name="x">The input at kernel row 0 and column 0 of the block's first pixel (row oh, column ow0 of the
+    /// padded input); outside the image when the block is at its edge (never read there).</param>
+    /// <param name="rowStride">Floats between input rows.</param>
+    /// <param name="kh0">First kernel row inside the image.</param>
+    /// <param name="kh1">End of the kernel rows inside the image.</param>
+    /// <param name="wt">The packed weights of the block's output-channel group, [kh][kw][ic][16] (see PackedGroups).</param>
+    /// <param name="dst">Where pixel r's channels go: dst + r * dstStride.</param>
+    /// <param name="dstStride">Floats between pixels in dst.</param>
+    /// <param name="store">How each value is stored (bias, epilogue; offsets from dst, channels from the block's first).</param>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void ForwardSlide1R8<TE, TX>(float* x, int rowStride, int kh0, int kh1, float* wt, float* dst, int dstStride, in TE store)
+        where TE : struct, IVectorStore
+        where TX : struct, IEdges
+    {
+        // Constants once the JIT has specialised the method (locals, so that nothing is a call).
+        int CinP = (G.InChannels + 15) & ~15;
+        int CoutP = (G.OutChannels + 15) & ~15;
+        int RowStride = (G.Width + (2 * G.Padding)) * G.InChannels;
+        int OutWidth = ((G.Width + (2 * G.Padding) - G.Kernel) / G.Stride) + 1;
+        int OutHeight = ((G.Height + (2 * G.Padding) - G.Kernel) / G.Stride) + 1;
+        int DyStride = (G.OutChannels & 15) == 0 ? G.OutChannels : CoutP;
+        int TapStride = G.InChannels * 16;
+        TV a0_0 = TS.Zero;
+        TV a1_0 = TS.Zero;
+        TV a2_0 = TS.Zero;
+        TV a3_0 = TS.Zero;
+        TV a4_0 = TS.Zero;
+        TV a5_0 = TS.Zero;
+        TV a6_0 = TS.Zero;
+        TV a7_0 = TS.Zero;
+        bool first = (TX.Outside & 1) == 0;
+        bool last = (TX.Outside & 2) == 0;
+        for (int kh = kh0; kh < kh1; kh++)
+        {
+            float* xp = x + (kh * rowStride);
+            float* wp = wt + (kh * G.Kernel * TapStride);
+            for (int ic = 0; ic < G.InChannels; ic++)
+            {
+                TV w0_0 = TS.Load(wp + 0);
+                TV w1_0 = G.Kernel > 1 ? TS.Load(wp + (1 * TapStride) + 0) : TS.Zero;
+                TV w2_0 = G.Kernel > 2 ? TS.Load(wp + (2 * TapStride) + 0) : TS.Zero;
+                if (first) { TV b = TS.Broadcast(xp[0]); { a0_0 = TS.Fma(w0_0, b, a0_0); } }
+                if (8 + G.Kernel - 1 > 1 && (last || 8 + G.Kernel - 2 != 1)) { TV b = TS.Broadcast(xp[1 * G.InChannels]); { a1_0 = TS.Fma(w0_0, b, a1_0); } if (G.Kernel > 1) { a0_0 = TS.Fma(w1_0, b, a0_0); } }
+                if (8 + G.Kernel - 1 > 2 && (last || 8 + G.Kernel - 2 != 2)) { TV b = TS.Broadcast(xp[2 * G.InChannels]); { a2_0 = TS.Fma(w0_0, b, a2_0); } if (G.Kernel > 1) { a1_0 = TS.Fma(w1_0, b, a1_0); } if (G.Kernel > 2) { a0_0 = TS.Fma(w2_0, b, a0_0); } }
+                if (8 + G.Kernel - 1 > 3 && (last || 8 + G.Kernel - 2 != 3)) { TV b = TS.Broadcast(xp[3 * G.InChannels]); { a3_0 = TS.Fma(w0_0, b, a3_0); } if (G.Kernel > 1) { a2_0 = TS.Fma(w1_0, b, a2_0); } if (G.Kernel > 2) { a1_0 = TS.Fma(w2_0, b, a1_0); } }
+                if (8 + G.Kernel - 1 > 4 && (last || 8 + G.Kernel - 2 != 4)) { TV b = TS.Broadcast(xp[4 * G.InChannels]); { a4_0 = TS.Fma(w0_0, b, a4_0); } if (G.Kernel > 1) { a3_0 = TS.Fma(w1_0, b, a3_0); } if (G.Kernel > 2) { a2_0 = TS.Fma(w2_0, b, a2_0); } }
+                if (8 + G.Kernel - 1 > 5 && (last || 8 + G.Kernel - 2 != 5)) { TV b = TS.Broadcast(xp[5 * G.InChannels]); { a5_0 = TS.Fma(w0_0, b, a5_0); } if (G.Kernel > 1) { a4_0 = TS.Fma(w1_0, b, a4_0); } if (G.Kernel > 2) { a3_0 = TS.Fma(w2_0, b, a3_0); } }
+                if (8 + G.Kernel - 1 > 6 && (last || 8 + G.Kernel - 2 != 6)) { TV b = TS.Broadcast(xp[6 * G.InChannels]); { a6_0 = TS.Fma(w0_0, b, a6_0); } if (G.Kernel > 1) { a5_0 = TS.Fma(w1_0, b, a5_0); } if (G.Kernel > 2) { a4_0 = TS.Fma(w2_0, b, a4_0); } }
+                if (8 + G.Kernel - 1 > 7 && (last || 8 + G.Kernel - 2 != 7)) { TV b = TS.Broadcast(xp[7 * G.InChannels]); { a7_0 = TS.Fma(w0_0, b, a7_0); } if (G.Kernel > 1) { a6_0 = TS.Fma(w1_0, b, a6_0); } if (G.Kernel > 2) { a5_0 = TS.Fma(w2_0, b, a5_0); } }
+                if (8 + G.Kernel - 1 > 8 && (last || 8 + G.Kernel - 2 != 8)) { TV b = TS.Broadcast(xp[8 * G.InChannels]); if (G.Kernel > 1) { a7_0 = TS.Fma(w1_0, b, a7_0); } if (G.Kernel > 2) { a6_0 = TS.Fma(w2_0, b, a6_0); } }
+                if (8 + G.Kernel - 1 > 9 && (last || 8 + G.Kernel - 2 != 9)) { TV b = TS.Broadcast(xp[9 * G.InChannels]); if (G.Kernel > 2) { a7_0 = TS.Fma(w2_0, b, a7_0); } }
+                xp++;
+                wp += 16;
+            }
+        }
+
+        TE s = store; // a local copy, whose fields the JIT keeps in registers across the stores
+        { s.Store<TS, TV>(dst, (0 * dstStride) + 0, 0, a0_0); }
+        { s.Store<TS, TV>(dst, (1 * dstStride) + 0, 0, a1_0); }
+        { s.Store<TS, TV>(dst, (2 * dstStride) + 0, 0, a2_0); }
+        { s.Store<TS, TV>(dst, (3 * dstStride) + 0, 0, a3_0); }
+        { s.Store<TS, TV>(dst, (4 * dstStride) + 0, 0, a4_0); }
+        { s.Store<TS, TV>(dst, (5 * dstStride) + 0, 0, a5_0); }
+        { s.Store<TS, TV>(dst, (6 * dstStride) + 0, 0, a6_0); }
+        { s.Store<TS, TV>(dst, (7 * dstStride) + 0, 0, a7_0); }
+    }
+
+    /// <summary>Forward at stride 1 for kernels up to 3 wide: 16 output channels by 9 pixels of one output row.
+    /// Each input value is broadcast once and multiplied by the weights of every kernel column it meets (one load per
+    /// 3 FMAs instead of one per FMA). Reads the input padded or not: kernel rows outside [kh0, kh1) and, as TX
+    /// says, the first or last input column of the block are taken as zero and not read.</summary>
+    /// <typeparam name="TE">How values are stored.</typeparam>
+    /// <typeparam name="TX">Which edge columns of the block lie outside the image.</typeparam>
+    /// <param name="x">The input at kernel row 0 and column 0 of the block's first pixel (row oh, column ow0 of the
+    /// padded input); outside the image when the block is at its edge (never read there).</param>
+    /// <param name="rowStride">Floats between input rows.</param>
+    /// <param name="kh0">First kernel row inside the image.</param>
+    /// <param name="kh1">End of the kernel rows inside the image.</param>
+    /// <param name="wt">The packed weights of the block's output-channel group, [kh][kw][ic][16] (see PackedGroups).</param>
+    /// <param name="dst">Where pixel r's channels go: dst + r * dstStride.</param>
+    /// <param name="dstStride">Floats between pixels in dst.</param>
+    /// <param name="store">How each value is stored (bias, epilogue; offsets from dst, channels from the block's first).</param>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void ForwardSlide1R9<TE, TX>(float* x, int rowStride, int kh0, int kh1, float* wt, float* dst, int dstStride, in TE store)
+        where TE : struct, IVectorStore
+        where TX : struct, IEdges
+    {
+        // Constants once the JIT has specialised the method (locals, so that nothing is a call).
+        int CinP = (G.InChannels + 15) & ~15;
+        int CoutP = (G.OutChannels + 15) & ~15;
+        int RowStride = (G.Width + (2 * G.Padding)) * G.InChannels;
+        int OutWidth = ((G.Width + (2 * G.Padding) - G.Kernel) / G.Stride) + 1;
+        int OutHeight = ((G.Height + (2 * G.Padding) - G.Kernel) / G.Stride) + 1;
+        int DyStride = (G.OutChannels & 15) == 0 ? G.OutChannels : CoutP;
+        int TapStride = G.InChannels * 16;
+        TV a0_0 = TS.Zero;
+        TV a1_0 = TS.Zero;
+        TV a2_0 = TS.Zero;
+        TV a3_0 = TS.Zero;
+        TV a4_0 = TS.Zero;
+        TV a5_0 = TS.Zero;
+        TV a6_0 = TS.Zero;
+        TV a7_0 = TS.Zero;
+        TV a8_0 = TS.Zero;
+        bool first = (TX.Outside & 1) == 0;
+        bool last = (TX.Outside & 2) == 0;
+        for (int kh = kh0; kh < kh1; kh++)
+        {
+            float* xp = x + (kh * rowStride);
+            float* wp = wt + (kh * G.Kernel * TapStride);
+            for (int ic = 0; ic < G.InChannels; ic++)
+            {
+                TV w0_0 = TS.Load(wp + 0);
+                TV w1_0 = G.Kernel > 1 ? TS.Load(wp + (1 * TapStride) + 0) : TS.Zero;
+                TV w2_0 = G.Kernel > 2 ? TS.Load(wp + (2 * TapStride) + 0) : TS.Zero;
+                if (first) { TV b = TS.Broadcast(xp[0]); { a0_0 = TS.Fma(w0_0, b, a0_0); } }
+                if (9 + G.Kernel - 1 > 1 && (last || 9 + G.Kernel - 2 != 1)) { TV b = TS.Broadcast(xp[1 * G.InChannels]); { a1_0 = TS.Fma(w0_0, b, a1_0); } if (G.Kernel > 1) { a0_0 = TS.Fma(w1_0, b, a0_0); } }
+                if (9 + G.Kernel - 1 > 2 && (last || 9 + G.Kernel - 2 != 2)) { TV b = TS.Broadcast(xp[2 * G.InChannels]); { a2_0 = TS.Fma(w0_0, b, a2_0); } if (G.Kernel > 1) { a1_0 = TS.Fma(w1_0, b, a1_0); } if (G.Kernel > 2) { a0_0 = TS.Fma(w2_0, b, a0_0); } }
+                if (9 + G.Kernel - 1 > 3 && (last || 9 + G.Kernel - 2 != 3)) { TV b = TS.Broadcast(xp[3 * G.InChannels]); { a3_0 = TS.Fma(w0_0, b, a3_0); } if (G.Kernel > 1) { a2_0 = TS.Fma(w1_0, b, a2_0); } if (G.Kernel > 2) { a1_0 = TS.Fma(w2_0, b, a1_0); } }
+                if (9 + G.Kernel - 1 > 4 && (last || 9 + G.Kernel - 2 != 4)) { TV b = TS.Broadcast(xp[4 * G.InChannels]); { a4_0 = TS.Fma(w0_0, b, a4_0); } if (G.Kernel > 1) { a3_0 = TS.Fma(w1_0, b, a3_0); } if (G.Kernel > 2) { a2_0 = TS.Fma(w2_0, b, a2_0); } }
+                if (9 + G.Kernel - 1 > 5 && (last || 9 + G.Kernel - 2 != 5)) { TV b = TS.Broadcast(xp[5 * G.InChannels]); { a5_0 = TS.Fma(w0_0, b, a5_0); } if (G.Kernel > 1) { a4_0 = TS.Fma(w1_0, b, a4_0); } if (G.Kernel > 2) { a3_0 = TS.Fma(w2_0, b, a3_0); } }
+                if (9 + G.Kernel - 1 > 6 && (last || 9 + G.Kernel - 2 != 6)) { TV b = TS.Broadcast(xp[6 * G.InChannels]); { a6_0 = TS.Fma(w0_0, b, a6_0); } if (G.Kernel > 1) { a5_0 = TS.Fma(w1_0, b, a5_0); } if (G.Kernel > 2) { a4_0 = TS.Fma(w2_0, b, a4_0); } }
+                if (9 + G.Kernel - 1 > 7 && (last || 9 + G.Kernel - 2 != 7)) { TV b = TS.Broadcast(xp[7 * G.InChannels]); { a7_0 = TS.Fma(w0_0, b, a7_0); } if (G.Kernel > 1) { a6_0 = TS.Fma(w1_0, b, a6_0); } if (G.Kernel > 2) { a5_0 = TS.Fma(w2_0, b, a5_0); } }
+                if (9 + G.Kernel - 1 > 8 && (last || 9 + G.Kernel - 2 != 8)) { TV b = TS.Broadcast(xp[8 * G.InChannels]); { a8_0 = TS.Fma(w0_0, b, a8_0); } if (G.Kernel > 1) { a7_0 = TS.Fma(w1_0, b, a7_0); } if (G.Kernel > 2) { a6_0 = TS.Fma(w2_0, b, a6_0); } }
+                if (9 + G.Kernel - 1 > 9 && (last || 9 + G.Kernel - 2 != 9)) { TV b = TS.Broadcast(xp[9 * G.InChannels]); if (G.Kernel > 1) { a8_0 = TS.Fma(w1_0, b, a8_0); } if (G.Kernel > 2) { a7_0 = TS.Fma(w2_0, b, a7_0); } }
+                if (9 + G.Kernel - 1 > 10 && (last || 9 + G.Kernel - 2 != 10)) { TV b = TS.Broadcast(xp[10 * G.InChannels]); if (G.Kernel > 2) { a8_0 = TS.Fma(w2_0, b, a8_0); } }
+                xp++;
+                wp += 16;
+            }
+        }
+
+        TE s = store; // a local copy, whose fields the JIT keeps in registers across the stores
+        { s.Store<TS, TV>(dst, (0 * dstStride) + 0, 0, a0_0); }
+        { s.Store<TS, TV>(dst, (1 * dstStride) + 0, 0, a1_0); }
+        { s.Store<TS, TV>(dst, (2 * dstStride) + 0, 0, a2_0); }
+        { s.Store<TS, TV>(dst, (3 * dstStride) + 0, 0, a3_0); }
+        { s.Store<TS, TV>(dst, (4 * dstStride) + 0, 0, a4_0); }
+        { s.Store<TS, TV>(dst, (5 * dstStride) + 0, 0, a5_0); }
+        { s.Store<TS, TV>(dst, (6 * dstStride) + 0, 0, a6_0); }
+        { s.Store<TS, TV>(dst, (7 * dstStride) + 0, 0, a7_0); }
+        { s.Store<TS, TV>(dst, (8 * dstStride) + 0, 0, a8_0); }
+    }
+
+    /// <summary>Forward at stride 1 for kernels up to 3 wide: 16 output channels by 10 pixels of one output row.
+    /// Each input value is broadcast once and multiplied by the weights of every kernel column it meets (one load per
+    /// 3 FMAs instead of one per FMA). Reads the input padded or not: kernel rows outside [kh0, kh1) and, as TX
+    /// says, the first or last input column of the block are taken as zero and not read.</summary>
+    /// <typeparam name="TE">How values are stored.</typeparam>
+    /// <typeparam name="TX">Which edge columns of the block lie outside the image.</typeparam>
+    /// <param name="x">The input at kernel row 0 and column 0 of the block's first pixel (row oh, column ow0 of the
+    /// padded input); outside the image when the block is at its edge (never read there).</param>
+    /// <param name="rowStride">Floats between input rows.</param>
+    /// <param name="kh0">First kernel row inside the image.</param>
+    /// <param name="kh1">End of the kernel rows inside the image.</param>
+    /// <param name="wt">The packed weights of the block's output-channel group, [kh][kw][ic][16] (see PackedGroups).</param>
+    /// <param name="dst">Where pixel r's channels go: dst + r * dstStride.</param>
+    /// <param name="dstStride">Floats between pixels in dst.</param>
+    /// <param name="store">How each value is stored (bias, epilogue; offsets from dst, channels from the block's first).</param>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void ForwardSlide1R10<TE, TX>(float* x, int rowStride, int kh0, int kh1, float* wt, float* dst, int dstStride, in TE store)
+        where TE : struct, IVectorStore
+        where TX : struct, IEdges
+    {
+        // Constants once the JIT has specialised the method (locals, so that nothing is a call).
+        int CinP = (G.InChannels + 15) & ~15;
+        int CoutP = (G.OutChannels + 15) & ~15;
+        int RowStride = (G.Width + (2 * G.Padding)) * G.InChannels;
+        int OutWidth = ((G.Width + (2 * G.Padding) - G.Kernel) / G.Stride) + 1;
+        int OutHeight = ((G.Height + (2 * G.Padding) - G.Kernel) / G.Stride) + 1;
+        int DyStride = (G.OutChannels & 15) == 0 ? G.OutChannels : CoutP;
+        int TapStride = G.InChannels * 16;
+        TV a0_0 = TS.Zero;
+        TV a1_0 = TS.Zero;
+        TV a2_0 = TS.Zero;
+        TV a3_0 = TS.Zero;
+        TV a4_0 = TS.Zero;
+        TV a5_0 = TS.Zero;
+        TV a6_0 = TS.Zero;
+        TV a7_0 = TS.Zero;
+        TV a8_0 = TS.Zero;
+        TV a9_0 = TS.Zero;
+        bool first = (TX.Outside & 1) == 0;
+        bool last = (TX.Outside & 2) == 0;
+        for (int kh = kh0; kh < kh1; kh++)
+        {
+            float* xp = x + (kh * rowStride);
+            float* wp = wt + (kh * G.Kernel * TapStride);
+            for (int ic = 0; ic < G.InChannels; ic++)
+            {
+                TV w0_0 = TS.Load(wp + 0);
+                TV w1_0 = G.Kernel > 1 ? TS.Load(wp + (1 * TapStride) + 0) : TS.Zero;
+                TV w2_0 = G.Kernel > 2 ? TS.Load(wp + (2 * TapStride) + 0) : TS.Zero;
+                if (first) { TV b = TS.Broadcast(xp[0]); { a0_0 = TS.Fma(w0_0, b, a0_0); } }
+                if (10 + G.Kernel - 1 > 1 && (last || 10 + G.Kernel - 2 != 1)) { TV b = TS.Broadcast(xp[1 * G.InChannels]); { a1_0 = TS.Fma(w0_0, b, a1_0); } if (G.Kernel > 1) { a0_0 = TS.Fma(w1_0, b, a0_0); } }
+                if (10 + G.Kernel - 1 > 2 && (last || 10 + G.Kernel - 2 != 2)) { TV b = TS.Broadcast(xp[2 * G.InChannels]); { a2_0 = TS.Fma(w0_0, b, a2_0); } if (G.Kernel > 1) { a1_0 = TS.Fma(w1_0, b, a1_0); } if (G.Kernel > 2) { a0_0 = TS.Fma(w2_0, b, a0_0); } }
+                if (10 + G.Kernel - 1 > 3 && (last || 10 + G.Kernel - 2 != 3)) { TV b = TS.Broadcast(xp[3 * G.InChannels]); { a3_0 = TS.Fma(w0_0, b, a3_0); } if (G.Kernel > 1) { a2_0 = TS.Fma(w1_0, b, a2_0); } if (G.Kernel > 2) { a1_0 = TS.Fma(w2_0, b, a1_0); } }
+                if (10 + G.Kernel - 1 > 4 && (last || 10 + G.Kernel - 2 != 4)) { TV b = TS.Broadcast(xp[4 * G.InChannels]); { a4_0 = TS.Fma(w0_0, b, a4_0); } if (G.Kernel > 1) { a3_0 = TS.Fma(w1_0, b, a3_0); } if (G.Kernel > 2) { a2_0 = TS.Fma(w2_0, b, a2_0); } }
+                if (10 + G.Kernel - 1 > 5 && (last || 10 + G.Kernel - 2 != 5)) { TV b = TS.Broadcast(xp[5 * G.InChannels]); { a5_0 = TS.Fma(w0_0, b, a5_0); } if (G.Kernel > 1) { a4_0 = TS.Fma(w1_0, b, a4_0); } if (G.Kernel > 2) { a3_0 = TS.Fma(w2_0, b, a3_0); } }
+                if (10 + G.Kernel - 1 > 6 && (last || 10 + G.Kernel - 2 != 6)) { TV b = TS.Broadcast(xp[6 * G.InChannels]); { a6_0 = TS.Fma(w0_0, b, a6_0); } if (G.Kernel > 1) { a5_0 = TS.Fma(w1_0, b, a5_0); } if (G.Kernel > 2) { a4_0 = TS.Fma(w2_0, b, a4_0); } }
+                if (10 + G.Kernel - 1 > 7 && (last || 10 + G.Kernel - 2 != 7)) { TV b = TS.Broadcast(xp[7 * G.InChannels]); { a7_0 = TS.Fma(w0_0, b, a7_0); } if (G.Kernel > 1) { a6_0 = TS.Fma(w1_0, b, a6_0); } if (G.Kernel > 2) { a5_0 = TS.Fma(w2_0, b, a5_0); } }
+                if (10 + G.Kernel - 1 > 8 && (last || 10 + G.Kernel - 2 != 8)) { TV b = TS.Broadcast(xp[8 * G.InChannels]); { a8_0 = TS.Fma(w0_0, b, a8_0); } if (G.Kernel > 1) { a7_0 = TS.Fma(w1_0, b, a7_0); } if (G.Kernel > 2) { a6_0 = TS.Fma(w2_0, b, a6_0); } }
+                if (10 + G.Kernel - 1 > 9 && (last || 10 + G.Kernel - 2 != 9)) { TV b = TS.Broadcast(xp[9 * G.InChannels]); { a9_0 = TS.Fma(w0_0, b, a9_0); } if (G.Kernel > 1) { a8_0 = TS.Fma(w1_0, b, a8_0); } if (G.Kernel > 2) { a7_0 = TS.Fma(w2_0, b, a7_0); } }
+                if (10 + G.Kernel - 1 > 10 && (last || 10 + G.Kernel - 2 != 10)) { TV b = TS.Broadcast(xp[10 * G.InChannels]); if (G.Kernel > 1) { a9_0 = TS.Fma(w1_0, b, a9_0); } if (G.Kernel > 2) { a8_0 = TS.Fma(w2_0, b, a8_0); } }
+                if (10 + G.Kernel - 1 > 11 && (last || 10 + G.Kernel - 2 != 11)) { TV b = TS.Broadcast(xp[11 * G.InChannels]); if (G.Kernel > 2) { a9_0 = TS.Fma(w2_0, b, a9_0); } }
+                xp++;
+                wp += 16;
+            }
+        }
+
+        TE s = store; // a local copy, whose fields the JIT keeps in registers across the stores
+        { s.Store<TS, TV>(dst, (0 * dstStride) + 0, 0, a0_0); }
+        { s.Store<TS, TV>(dst, (1 * dstStride) + 0, 0, a1_0); }
+        { s.Store<TS, TV>(dst, (2 * dstStride) + 0, 0, a2_0); }
+        { s.Store<TS, TV>(dst, (3 * dstStride) + 0, 0, a3_0); }
+        { s.Store<TS, TV>(dst, (4 * dstStride) + 0, 0, a4_0); }
+        { s.Store<TS, TV>(dst, (5 * dstStride) + 0, 0, a5_0); }
+        { s.Store<TS, TV>(dst, (6 * dstStride) + 0, 0, a6_0); }
+        { s.Store<TS, TV>(dst, (7 * dstStride) + 0, 0, a7_0); }
+        { s.Store<TS, TV>(dst, (8 * dstStride) + 0, 0, a8_0); }
+        { s.Store<TS, TV>(dst, (9 * dstStride) + 0, 0, a9_0); }
+    }
+
+    /// <summary>Forward at stride 1 for kernels up to 3 wide: 16 output channels by 11 pixels of one output row.
+    /// Each input value is broadcast once and multiplied by the weights of every kernel column it meets (one load per
+    /// 3 FMAs instead of one per FMA). Reads the input padded or not: kernel rows outside [kh0, kh1) and, as TX
+    /// says, the first or last input column of the block are taken as zero and not read.</summary>
+    /// <typeparam name="TE">How values are stored.</typeparam>
+    /// <typeparam name="TX">Which edge columns of the block lie outside the image.</typeparam>
+    /// <param name="x">The input at kernel row 0 and column 0 of the block's first pixel (row oh, column ow0 of the
+    /// padded input); outside the image when the block is at its edge (never read there).</param>
+    /// <param name="rowStride">Floats between input rows.</param>
+    /// <param name="kh0">First kernel row inside the image.</param>
+    /// <param name="kh1">End of the kernel rows inside the image.</param>
+    /// <param name="wt">The packed weights of the block's output-channel group, [kh][kw][ic][16] (see PackedGroups).</param>
+    /// <param name="dst">Where pixel r's channels go: dst + r * dstStride.</param>
+    /// <param name="dstStride">Floats between pixels in dst.</param>
+    /// <param name="store">How each value is stored (bias, epilogue; offsets from dst, channels from the block's first).</param>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void ForwardSlide1R11<TE, TX>(float* x, int rowStride, int kh0, int kh1, float* wt, float* dst, int dstStride, in TE store)
+        where TE : struct, IVectorStore
+        where TX : struct, IEdges
+    {
+        // Constants once the JIT has specialised the method (locals, so that nothing is a call).
+        int CinP = (G.InChannels + 15) & ~15;
+        int CoutP = (G.OutChannels + 15) & ~15;
+        int RowStride = (G.Width + (2 * G.Padding)) * G.InChannels;
+        int OutWidth = ((G.Width + (2 * G.Padding) - G.Kernel) / G.Stride) + 1;
+        int OutHeight = ((G.Height + (2 * G.Padding) - G.Kernel) / G.Stride) + 1;
+        int DyStride = (G.OutChannels & 15) == 0 ? G.OutChannels : CoutP;
+        int TapStride = G.InChannels * 16;
+        TV a0_0 = TS.Zero;
+        TV a1_0 = TS.Zero;
+        TV a2_0 = TS.Zero;
+        TV a3_0 = TS.Zero;
+        TV a4_0 = TS.Zero;
+        TV a5_0 = TS.Zero;
+        TV a6_0 = TS.Zero;
+        TV a7_0 = TS.Zero;
+        TV a8_0 = TS.Zero;
+        TV a9_0 = TS.Zero;
+        TV a10_0 = TS.Zero;
+        bool first = (TX.Outside & 1) == 0;
+        bool last = (TX.Outside & 2) == 0;
+        for (int kh = kh0; kh < kh1; kh++)
+        {
+            float* xp = x + (kh * rowStride);
+            float* wp = wt + (kh * G.Kernel * TapStride);
+            for (int ic = 0; ic < G.InChannels; ic++)
+            {
+                TV w0_0 = TS.Load(wp + 0);
+                TV w1_0 = G.Kernel > 1 ? TS.Load(wp + (1 * TapStride) + 0) : TS.Zero;
+                TV w2_0 = G.Kernel > 2 ? TS.Load(wp + (2 * TapStride) + 0) : TS.Zero;
+                if (first) { TV b = TS.Broadcast(xp[0]); { a0_0 = TS.Fma(w0_0, b, a0_0); } }
+                if (11 + G.Kernel - 1 > 1 && (last || 11 + G.Kernel - 2 != 1)) { TV b = TS.Broadcast(xp[1 * G.InChannels]); { a1_0 = TS.Fma(w0_0, b, a1_0); } if (G.Kernel > 1) { a0_0 = TS.Fma(w1_0, b, a0_0); } }
+                if (11 + G.Kernel - 1 > 2 && (last || 11 + G.Kernel - 2 != 2)) { TV b = TS.Broadcast(xp[2 * G.InChannels]); { a2_0 = TS.Fma(w0_0, b, a2_0); } if (G.Kernel > 1) { a1_0 = TS.Fma(w1_0, b, a1_0); } if (G.Kernel > 2) { a0_0 = TS.Fma(w2_0, b, a0_0); } }
+                if (11 + G.Kernel - 1 > 3 && (last || 11 + G.Kernel - 2 != 3)) { TV b = TS.Broadcast(xp[3 * G.InChannels]); { a3_0 = TS.Fma(w0_0, b, a3_0); } if (G.Kernel > 1) { a2_0 = TS.Fma(w1_0, b, a2_0); } if (G.Kernel > 2) { a1_0 = TS.Fma(w2_0, b, a1_0); } }
+                if (11 + G.Kernel - 1 > 4 && (last || 11 + G.Kernel - 2 != 4)) { TV b = TS.Broadcast(xp[4 * G.InChannels]); { a4_0 = TS.Fma(w0_0, b, a4_0); } if (G.Kernel > 1) { a3_0 = TS.Fma(w1_0, b, a3_0); } if (G.Kernel > 2) { a2_0 = TS.Fma(w2_0, b, a2_0); } }
+                if (11 + G.Kernel - 1 > 5 && (last || 11 + G.Kernel - 2 != 5)) { TV b = TS.Broadcast(xp[5 * G.InChannels]); { a5_0 = TS.Fma(w0_0, b, a5_0); } if (G.Kernel > 1) { a4_0 = TS.Fma(w1_0, b, a4_0); } if (G.Kernel > 2) { a3_0 = TS.Fma(w2_0, b, a3_0); } }
+                if (11 + G.Kernel - 1 > 6 && (last || 11 + G.Kernel - 2 != 6)) { TV b = TS.Broadcast(xp[6 * G.InChannels]); { a6_0 = TS.Fma(w0_0, b, a6_0); } if (G.Kernel > 1) { a5_0 = TS.Fma(w1_0, b, a5_0); } if (G.Kernel > 2) { a4_0 = TS.Fma(w2_0, b, a4_0); } }
+                if (11 + G.Kernel - 1 > 7 && (last || 11 + G.Kernel - 2 != 7)) { TV b = TS.Broadcast(xp[7 * G.InChannels]); { a7_0 = TS.Fma(w0_0, b, a7_0); } if (G.Kernel > 1) { a6_0 = TS.Fma(w1_0, b, a6_0); } if (G.Kernel > 2) { a5_0 = TS.Fma(w2_0, b, a5_0); } }
+                if (11 + G.Kernel - 1 > 8 && (last || 11 + G.Kernel - 2 != 8)) { TV b = TS.Broadcast(xp[8 * G.InChannels]); { a8_0 = TS.Fma(w0_0, b, a8_0); } if (G.Kernel > 1) { a7_0 = TS.Fma(w1_0, b, a7_0); } if (G.Kernel > 2) { a6_0 = TS.Fma(w2_0, b, a6_0); } }
+                if (11 + G.Kernel - 1 > 9 && (last || 11 + G.Kernel - 2 != 9)) { TV b = TS.Broadcast(xp[9 * G.InChannels]); { a9_0 = TS.Fma(w0_0, b, a9_0); } if (G.Kernel > 1) { a8_0 = TS.Fma(w1_0, b, a8_0); } if (G.Kernel > 2) { a7_0 = TS.Fma(w2_0, b, a7_0); } }
+                if (11 + G.Kernel - 1 > 10 && (last || 11 + G.Kernel - 2 != 10)) { TV b = TS.Broadcast(xp[10 * G.InChannels]); { a10_0 = TS.Fma(w0_0, b, a10_0); } if (G.Kernel > 1) { a9_0 = TS.Fma(w1_0, b, a9_0); } if (G.Kernel > 2) { a8_0 = TS.Fma(w2_0, b, a8_0); } }
+                if (11 + G.Kernel - 1 > 11 && (last || 11 + G.Kernel - 2 != 11)) { TV b = TS.Broadcast(xp[11 * G.InChannels]); if (G.Kernel > 1) { a10_0 = TS.Fma(w1_0, b, a10_0); } if (G.Kernel > 2) { a9_0 = TS.Fma(w2_0, b, a9_0); } }
+                if (11 + G.Kernel - 1 > 12 && (last || 11 + G.Kernel - 2 != 12)) { TV b = TS.Broadcast(xp[12 * G.InChannels]); if (G.Kernel > 2) { a10_0 = TS.Fma(w2_0, b, a10_0); } }
+                xp++;
+                wp += 16;
+            }
+        }
+
+        TE s = store; // a local copy, whose fields the JIT keeps in registers across the stores
+        { s.Store<TS, TV>(dst, (0 * dstStride) + 0, 0, a0_0); }
+        { s.Store<TS, TV>(dst, (1 * dstStride) + 0, 0, a1_0); }
+        { s.Store<TS, TV>(dst, (2 * dstStride) + 0, 0, a2_0); }
+        { s.Store<TS, TV>(dst, (3 * dstStride) + 0, 0, a3_0); }
+        { s.Store<TS, TV>(dst, (4 * dstStride) + 0, 0, a4_0); }
+        { s.Store<TS, TV>(dst, (5 * dstStride) + 0, 0, a5_0); }
+        { s.Store<TS, TV>(dst, (6 * dstStride) + 0, 0, a6_0); }
+        { s.Store<TS, TV>(dst, (7 * dstStride) + 0, 0, a7_0); }
+        { s.Store<TS, TV>(dst, (8 * dstStride) + 0, 0, a8_0); }
+        { s.Store<TS, TV>(dst, (9 * dstStride) + 0, 0, a9_0); }
+        { s.Store<TS, TV>(dst, (10 * dstStride) + 0, 0, a10_0); }
+    }
+
+    /// <summary>Forward at stride 1 for kernels up to 3 wide: 16 output channels by 12 pixels of one output row.
+    /// Each input value is broadcast once and multiplied by the weights of every kernel column it meets (one load per
+    /// 3 FMAs instead of one per FMA). Reads the input padded or not: kernel rows outside [kh0, kh1) and, as TX
+    /// says, the first or last input column of the block are taken as zero and not read.</summary>
+    /// <typeparam name="TE">How values are stored.</typeparam>
+    /// <typeparam name="TX">Which edge columns of the block lie outside the image.</typeparam>
+    /// <param name="x">The input at kernel row 0 and column 0 of the block's first pixel (row oh, column ow0 of the
+    /// padded input); outside the image when the block is at its edge (never read there).</param>
+    /// <param name="rowStride">Floats between input rows.</param>
+    /// <param name="kh0">First kernel row inside the image.</param>
+    /// <param name="kh1">End of the kernel rows inside the image.</param>
+    /// <param name="wt">The packed weights of the block's output-channel group, [kh][kw][ic][16] (see PackedGroups).</param>
+    /// <param name="dst">Where pixel r's channels go: dst + r * dstStride.</param>
+    /// <param name="dstStride">Floats between pixels in dst.</param>
+    /// <param name="store">How each value is stored (bias, epilogue; offsets from dst, channels from the block's first).</param>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void ForwardSlide1R12<TE, TX>(float* x, int rowStride, int kh0, int kh1, float* wt, float* dst, int dstStride, in TE store)
+        where TE : struct, IVectorStore
+        where TX : struct, IEdges
+    {
+        // Constants once the JIT has specialised the method (locals, so that nothing is a call).
+        int CinP = (G.InChannels + 15) & ~15;
+        int CoutP = (G.OutChannels + 15) & ~15;
+        int RowStride = (G.Width + (2 * G.Padding)) * G.InChannels;
+        int OutWidth = ((G.Width + (2 * G.Padding) - G.Kernel) / G.Stride) + 1;
+        int OutHeight = ((G.Height + (2 * G.Padding) - G.Kernel) / G.Stride) + 1;
+        int DyStride = (G.OutChannels & 15) == 0 ? G.OutChannels : CoutP;
+        int TapStride = G.InChannels * 16;
+        TV a0_0 = TS.Zero;
+        TV a1_0 = TS.Zero;
+        TV a2_0 = TS.Zero;
+        TV a3_0 = TS.Zero;
+        TV a4_0 = TS.Zero;
+        TV a5_0 = TS.Zero;
+        TV a6_0 = TS.Zero;
+        TV a7_0 = TS.Zero;
+        TV a8_0 = TS.Zero;
+        TV a9_0 = TS.Zero;
+        TV a10_0 = TS.Zero;
+        TV a11_0 = TS.Zero;
+        bool first = (TX.Outside & 1) == 0;
+        bool last = (TX.Outside & 2) == 0;
+        for (int kh = kh0; kh < kh1; kh++)
+        {
+            float* xp = x + (kh * rowStride);
+            float* wp = wt + (kh * G.Kernel * TapStride);
+            for (int ic = 0; ic < G.InChannels; ic++)
+            {
+                TV w0_0 = TS.Load(wp + 0);
+                TV w1_0 = G.Kernel > 1 ? TS.Load(wp + (1 * TapStride) + 0) : TS.Zero;
+                TV w2_0 = G.Kernel > 2 ? TS.Load(wp + (2 * TapStride) + 0) : TS.Zero;
+                if (first) { TV b = TS.Broadcast(xp[0]); { a0_0 = TS.Fma(w0_0, b, a0_0); } }
+                if (12 + G.Kernel - 1 > 1 && (last || 12 + G.Kernel - 2 != 1)) { TV b = TS.Broadcast(xp[1 * G.InChannels]); { a1_0 = TS.Fma(w0_0, b, a1_0); } if (G.Kernel > 1) { a0_0 = TS.Fma(w1_0, b, a0_0); } }
+                if (12 + G.Kernel - 1 > 2 && (last || 12 + G.Kernel - 2 != 2)) { TV b = TS.Broadcast(xp[2 * G.InChannels]); { a2_0 = TS.Fma(w0_0, b, a2_0); } if (G.Kernel > 1) { a1_0 = TS.Fma(w1_0, b, a1_0); } if (G.Kernel > 2) { a0_0 = TS.Fma(w2_0, b, a0_0); } }
+                if (12 + G.Kernel - 1 > 3 && (last || 12 + G.Kernel - 2 != 3)) { TV b = TS.Broadcast(xp[3 * G.InChannels]); { a3_0 = TS.Fma(w0_0, b, a3_0); } if (G.Kernel > 1) { a2_0 = TS.Fma(w1_0, b, a2_0); } if (G.Kernel > 2) { a1_0 = TS.Fma(w2_0, b, a1_0); } }
+                if (12 + G.Kernel - 1 > 4 && (last || 12 + G.Kernel - 2 != 4)) { TV b = TS.Broadcast(xp[4 * G.InChannels]); { a4_0 = TS.Fma(w0_0, b, a4_0); } if (G.Kernel > 1) { a3_0 = TS.Fma(w1_0, b, a3_0); } if (G.Kernel > 2) { a2_0 = TS.Fma(w2_0, b, a2_0); } }
+                if (12 + G.Kernel - 1 > 5 && (last || 12 + G.Kernel - 2 != 5)) { TV b = TS.Broadcast(xp[5 * G.InChannels]); { a5_0 = TS.Fma(w0_0, b, a5_0); } if (G.Kernel > 1) { a4_0 = TS.Fma(w1_0, b, a4_0); } if (G.Kernel > 2) { a3_0 = TS.Fma(w2_0, b, a3_0); } }
+                if (12 + G.Kernel - 1 > 6 && (last || 12 + G.Kernel - 2 != 6)) { TV b = TS.Broadcast(xp[6 * G.InChannels]); { a6_0 = TS.Fma(w0_0, b, a6_0); } if (G.Kernel > 1) { a5_0 = TS.Fma(w1_0, b, a5_0); } if (G.Kernel > 2) { a4_0 = TS.Fma(w2_0, b, a4_0); } }
+                if (12 + G.Kernel - 1 > 7 && (last || 12 + G.Kernel - 2 != 7)) { TV b = TS.Broadcast(xp[7 * G.InChannels]); { a7_0 = TS.Fma(w0_0, b, a7_0); } if (G.Kernel > 1) { a6_0 = TS.Fma(w1_0, b, a6_0); } if (G.Kernel > 2) { a5_0 = TS.Fma(w2_0, b, a5_0); } }
+                if (12 + G.Kernel - 1 > 8 && (last || 12 + G.Kernel - 2 != 8)) { TV b = TS.Broadcast(xp[8 * G.InChannels]); { a8_0 = TS.Fma(w0_0, b, a8_0); } if (G.Kernel > 1) { a7_0 = TS.Fma(w1_0, b, a7_0); } if (G.Kernel > 2) { a6_0 = TS.Fma(w2_0, b, a6_0); } }
+                if (12 + G.Kernel - 1 > 9 && (last || 12 + G.Kernel - 2 != 9)) { TV b = TS.Broadcast(xp[9 * G.InChannels]); { a9_0 = TS.Fma(w0_0, b, a9_0); } if (G.Kernel > 1) { a8_0 = TS.Fma(w1_0, b, a8_0); } if (G.Kernel > 2) { a7_0 = TS.Fma(w2_0, b, a7_0); } }
+                if (12 + G.Kernel - 1 > 10 && (last || 12 + G.Kernel - 2 != 10)) { TV b = TS.Broadcast(xp[10 * G.InChannels]); { a10_0 = TS.Fma(w0_0, b, a10_0); } if (G.Kernel > 1) { a9_0 = TS.Fma(w1_0, b, a9_0); } if (G.Kernel > 2) { a8_0 = TS.Fma(w2_0, b, a8_0); } }
+                if (12 + G.Kernel - 1 > 11 && (last || 12 + G.Kernel - 2 != 11)) { TV b = TS.Broadcast(xp[11 * G.InChannels]); { a11_0 = TS.Fma(w0_0, b, a11_0); } if (G.Kernel > 1) { a10_0 = TS.Fma(w1_0, b, a10_0); } if (G.Kernel > 2) { a9_0 = TS.Fma(w2_0, b, a9_0); } }
+                if (12 + G.Kernel - 1 > 12 && (last || 12 + G.Kernel - 2 != 12)) { TV b = TS.Broadcast(xp[12 * G.InChannels]); if (G.Kernel > 1) { a11_0 = TS.Fma(w1_0, b, a11_0); } if (G.Kernel > 2) { a10_0 = TS.Fma(w2_0, b, a10_0); } }
+                if (12 + G.Kernel - 1 > 13 && (last || 12 + G.Kernel - 2 != 13)) { TV b = TS.Broadcast(xp[13 * G.InChannels]); if (G.Kernel > 2) { a11_0 = TS.Fma(w2_0, b, a11_0); } }
+                xp++;
+                wp += 16;
+            }
+        }
+
+        TE s = store; // a local copy, whose fields the JIT keeps in registers across the stores
+        { s.Store<TS, TV>(dst, (0 * dstStride) + 0, 0, a0_0); }
+        { s.Store<TS, TV>(dst, (1 * dstStride) + 0, 0, a1_0); }
+        { s.Store<TS, TV>(dst, (2 * dstStride) + 0, 0, a2_0); }
+        { s.Store<TS, TV>(dst, (3 * dstStride) + 0, 0, a3_0); }
+        { s.Store<TS, TV>(dst, (4 * dstStride) + 0, 0, a4_0); }
+        { s.Store<TS, TV>(dst, (5 * dstStride) + 0, 0, a5_0); }
+        { s.Store<TS, TV>(dst, (6 * dstStride) + 0, 0, a6_0); }
+        { s.Store<TS, TV>(dst, (7 * dstStride) + 0, 0, a7_0); }
+        { s.Store<TS, TV>(dst, (8 * dstStride) + 0, 0, a8_0); }
+        { s.Store<TS, TV>(dst, (9 * dstStride) + 0, 0, a9_0); }
+        { s.Store<TS, TV>(dst, (10 * dstStride) + 0, 0, a10_0); }
+        { s.Store<TS, TV>(dst, (11 * dstStride) + 0, 0, a11_0); }
+    }
+
+    /// <summary>Forward at stride 1 for kernels up to 3 wide: 16 output channels by 13 pixels of one output row.
+    /// Each input value is broadcast once and multiplied by the weights of every kernel column it meets (one load per
+    /// 3 FMAs instead of one per FMA). Reads the input padded or not: kernel rows outside [kh0, kh1) and, as TX
+    /// says, the first or last input column of the block are taken as zero and not read.</summary>
+    /// <typeparam name="TE">How values are stored.</typeparam>
+    /// <typeparam name="TX">Which edge columns of the block lie outside the image.</typeparam>
+    /// <param name="x">The input at kernel row 0 and column 0 of the block's first pixel (row oh, column ow0 of the
+    /// padded input); outside the image when the block is at its edge (never read there).</param>
+    /// <param name="rowStride">Floats between input rows.</param>
+    /// <param name="kh0">First kernel row inside the image.</param>
+    /// <param name="kh1">End of the kernel rows inside the image.</param>
+    /// <param name="wt">The packed weights of the block's output-channel group, [kh][kw][ic][16] (see PackedGroups).</param>
+    /// <param name="dst">Where pixel r's channels go: dst + r * dstStride.</param>
+    /// <param name="dstStride">Floats between pixels in dst.</param>
+    /// <param name="store">How each value is stored (bias, epilogue; offsets from dst, channels from the block's first).</param>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void ForwardSlide1R13<TE, TX>(float* x, int rowStride, int kh0, int kh1, float* wt, float* dst, int dstStride, in TE store)
+        where TE : struct, IVectorStore
+        where TX : struct, IEdges
+    {
+        // Constants once the JIT has specialised the method (locals, so that nothing is a call).
+        int CinP = (G.InChannels + 15) & ~15;
+        int CoutP = (G.OutChannels + 15) & ~15;
+        int RowStride = (G.Width + (2 * G.Padding)) * G.InChannels;
+        int OutWidth = ((G.Width + (2 * G.Padding) - G.Kernel) / G.Stride) + 1;
+        int OutHeight = ((G.Height + (2 * G.Padding) - G.Kernel) / G.Stride) + 1;
+        int DyStride = (G.OutChannels & 15) == 0 ? G.OutChannels : CoutP;
+        int TapStride = G.InChannels * 16;
+        TV a0_0 = TS.Zero;
+        TV a1_0 = TS.Zero;
+        TV a2_0 = TS.Zero;
+        TV a3_0 = TS.Zero;
+        TV a4_0 = TS.Zero;
+        TV a5_0 = TS.Zero;
+        TV a6_0 = TS.Zero;
+        TV a7_0 = TS.Zero;
+        TV a8_0 = TS.Zero;
+        TV a9_0 = TS.Zero;
+        TV a10_0 = TS.Zero;
+        TV a11_0 = TS.Zero;
+        TV a12_0 = TS.Zero;
+        bool first = (TX.Outside & 1) == 0;
+        bool last = (TX.Outside & 2) == 0;
+        for (int kh = kh0; kh < kh1; kh++)
+        {
+            float* xp = x + (kh * rowStride);
+            float* wp = wt + (kh * G.Kernel * TapStride);
+            for (int ic = 0; ic < G.InChannels; ic++)
+            {
+                TV w0_0 = TS.Load(wp + 0);
+                TV w1_0 = G.Kernel > 1 ? TS.Load(wp + (1 * TapStride) + 0) : TS.Zero;
+                TV w2_0 = G.Kernel > 2 ? TS.Load(wp + (2 * TapStride) + 0) : TS.Zero;
+                if (first) { TV b = TS.Broadcast(xp[0]); { a0_0 = TS.Fma(w0_0, b, a0_0); } }
+                if (13 + G.Kernel - 1 > 1 && (last || 13 + G.Kernel - 2 != 1)) { TV b = TS.Broadcast(xp[1 * G.InChannels]); { a1_0 = TS.Fma(w0_0, b, a1_0); } if (G.Kernel > 1) { a0_0 = TS.Fma(w1_0, b, a0_0); } }
+                if (13 + G.Kernel - 1 > 2 && (last || 13 + G.Kernel - 2 != 2)) { TV b = TS.Broadcast(xp[2 * G.InChannels]); { a2_0 = TS.Fma(w0_0, b, a2_0); } if (G.Kernel > 1) { a1_0 = TS.Fma(w1_0, b, a1_0); } if (G.Kernel > 2) { a0_0 = TS.Fma(w2_0, b, a0_0); } }
+                if (13 + G.Kernel - 1 > 3 && (last || 13 + G.Kernel - 2 != 3)) { TV b = TS.Broadcast(xp[3 * G.InChannels]); { a3_0 = TS.Fma(w0_0, b, a3_0); } if (G.Kernel > 1) { a2_0 = TS.Fma(w1_0, b, a2_0); } if (G.Kernel > 2) { a1_0 = TS.Fma(w2_0, b, a1_0); } }
+                if (13 + G.Kernel - 1 > 4 && (last || 13 + G.Kernel - 2 != 4)) { TV b = TS.Broadcast(xp[4 * G.InChannels]); { a4_0 = TS.Fma(w0_0, b, a4_0); } if (G.Kernel > 1) { a3_0 = TS.Fma(w1_0, b, a3_0); } if (G.Kernel > 2) { a2_0 = TS.Fma(w2_0, b, a2_0); } }
+                if (13 + G.Kernel - 1 > 5 && (last || 13 + G.Kernel - 2 != 5)) { TV b = TS.Broadcast(xp[5 * G.InChannels]); { a5_0 = TS.Fma(w0_0, b, a5_0); } if (G.Kernel > 1) { a4_0 = TS.Fma(w1_0, b, a4_0); } if (G.Kernel > 2) { a3_0 = TS.Fma(w2_0, b, a3_0); } }
+                if (13 + G.Kernel - 1 > 6 && (last || 13 + G.Kernel - 2 != 6)) { TV b = TS.Broadcast(xp[6 * G.InChannels]); { a6_0 = TS.Fma(w0_0, b, a6_0); } if (G.Kernel > 1) { a5_0 = TS.Fma(w1_0, b, a5_0); } if (G.Kernel > 2) { a4_0 = TS.Fma(w2_0, b, a4_0); } }
+                if (13 + G.Kernel - 1 > 7 && (last || 13 + G.Kernel - 2 != 7)) { TV b = TS.Broadcast(xp[7 * G.InChannels]); { a7_0 = TS.Fma(w0_0, b, a7_0); } if (G.Kernel > 1) { a6_0 = TS.Fma(w1_0, b, a6_0); } if (G.Kernel > 2) { a5_0 = TS.Fma(w2_0, b, a5_0); } }
+                if (13 + G.Kernel - 1 > 8 && (last || 13 + G.Kernel - 2 != 8)) { TV b = TS.Broadcast(xp[8 * G.InChannels]); { a8_0 = TS.Fma(w0_0, b, a8_0); } if (G.Kernel > 1) { a7_0 = TS.Fma(w1_0, b, a7_0); } if (G.Kernel > 2) { a6_0 = TS.Fma(w2_0, b, a6_0); } }
+                if (13 + G.Kernel - 1 > 9 && (last || 13 + G.Kernel - 2 != 9)) { TV b = TS.Broadcast(xp[9 * G.InChannels]); { a9_0 = TS.Fma(w0_0, b, a9_0); } if (G.Kernel > 1) { a8_0 = TS.Fma(w1_0, b, a8_0); } if (G.Kernel > 2) { a7_0 = TS.Fma(w2_0, b, a7_0); } }
+                if (13 + G.Kernel - 1 > 10 && (last || 13 + G.Kernel - 2 != 10)) { TV b = TS.Broadcast(xp[10 * G.InChannels]); { a10_0 = TS.Fma(w0_0, b, a10_0); } if (G.Kernel > 1) { a9_0 = TS.Fma(w1_0, b, a9_0); } if (G.Kernel > 2) { a8_0 = TS.Fma(w2_0, b, a8_0); } }
+                if (13 + G.Kernel - 1 > 11 && (last || 13 + G.Kernel - 2 != 11)) { TV b = TS.Broadcast(xp[11 * G.InChannels]); { a11_0 = TS.Fma(w0_0, b, a11_0); } if (G.Kernel > 1) { a10_0 = TS.Fma(w1_0, b, a10_0); } if (G.Kernel > 2) { a9_0 = TS.Fma(w2_0, b, a9_0); } }
+                if (13 + G.Kernel - 1 > 12 && (last || 13 + G.Kernel - 2 != 12)) { TV b = TS.Broadcast(xp[12 * G.InChannels]); { a12_0 = TS.Fma(w0_0, b, a12_0); } if (G.Kernel > 1) { a11_0 = TS.Fma(w1_0, b, a11_0); } if (G.Kernel > 2) { a10_0 = TS.Fma(w2_0, b, a10_0); } }
+                if (13 + G.Kernel - 1 > 13 && (last || 13 + G.Kernel - 2 != 13)) { TV b = TS.Broadcast(xp[13 * G.InChannels]); if (G.Kernel > 1) { a12_0 = TS.Fma(w1_0, b, a12_0); } if (G.Kernel > 2) { a11_0 = TS.Fma(w2_0, b, a11_0); } }
+                if (13 + G.Kernel - 1 > 14 && (last || 13 + G.Kernel - 2 != 14)) { TV b = TS.Broadcast(xp[14 * G.InChannels]); if (G.Kernel > 2) { a12_0 = TS.Fma(w2_0, b, a12_0); } }
+                xp++;
+                wp += 16;
+            }
+        }
+
+        TE s = store; // a local copy, whose fields the JIT keeps in registers across the stores
+        { s.Store<TS, TV>(dst, (0 * dstStride) + 0, 0, a0_0); }
+        { s.Store<TS, TV>(dst, (1 * dstStride) + 0, 0, a1_0); }
+        { s.Store<TS, TV>(dst, (2 * dstStride) + 0, 0, a2_0); }
+        { s.Store<TS, TV>(dst, (3 * dstStride) + 0, 0, a3_0); }
+        { s.Store<TS, TV>(dst, (4 * dstStride) + 0, 0, a4_0); }
+        { s.Store<TS, TV>(dst, (5 * dstStride) + 0, 0, a5_0); }
+        { s.Store<TS, TV>(dst, (6 * dstStride) + 0, 0, a6_0); }
+        { s.Store<TS, TV>(dst, (7 * dstStride) + 0, 0, a7_0); }
+        { s.Store<TS, TV>(dst, (8 * dstStride) + 0, 0, a8_0); }
+        { s.Store<TS, TV>(dst, (9 * dstStride) + 0, 0, a9_0); }
+        { s.Store<TS, TV>(dst, (10 * dstStride) + 0, 0, a10_0); }
+        { s.Store<TS, TV>(dst, (11 * dstStride) + 0, 0, a11_0); }
+        { s.Store<TS, TV>(dst, (12 * dstStride) + 0, 0, a12_0); }
+    }
+
+    /// <summary>Forward at stride 1 for kernels up to 3 wide: 16 output channels by 14 pixels of one output row.
+    /// Each input value is broadcast once and multiplied by the weights of every kernel column it meets (one load per
+    /// 3 FMAs instead of one per FMA). Reads the input padded or not: kernel rows outside [kh0, kh1) and, as TX
+    /// says, the first or last input column of the block are taken as zero and not read.</summary>
+    /// <typeparam name="TE">How values are stored.</typeparam>
+    /// <typeparam name="TX">Which edge columns of the block lie outside the image.</typeparam>
+    /// <param name="x">The input at kernel row 0 and column 0 of the block's first pixel (row oh, column ow0 of the
+    /// padded input); outside the image when the block is at its edge (never read there).</param>
+    /// <param name="rowStride">Floats between input rows.</param>
+    /// <param name="kh0">First kernel row inside the image.</param>
+    /// <param name="kh1">End of the kernel rows inside the image.</param>
+    /// <param name="wt">The packed weights of the block's output-channel group, [kh][kw][ic][16] (see PackedGroups).</param>
+    /// <param name="dst">Where pixel r's channels go: dst + r * dstStride.</param>
+    /// <param name="dstStride">Floats between pixels in dst.</param>
+    /// <param name="store">How each value is stored (bias, epilogue; offsets from dst, channels from the block's first).</param>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void ForwardSlide1R14<TE, TX>(float* x, int rowStride, int kh0, int kh1, float* wt, float* dst, int dstStride, in TE store)
         where TE : struct, IVectorStore
         where TX : struct, IEdges
     {
@@ -316,21 +4141,21 @@ internal static unsafe class MicroKernels<G, TS, TV>
                 TV w1_0 = G.Kernel > 1 ? TS.Load(wp + (1 * TapStride) + 0) : TS.Zero;
                 TV w2_0 = G.Kernel > 2 ? TS.Load(wp + (2 * TapStride) + 0) : TS.Zero;
                 if (first) { TV b = TS.Broadcast(xp[0]); { a0_0 = TS.Fma(w0_0, b, a0_0); } }
-                if (R.Value + G.Kernel - 1 > 1 && (last || R.Value + G.Kernel - 2 != 1)) { TV b = TS.Broadcast(xp[1 * G.InChannels]); if (R.Value > 1) { a1_0 = TS.Fma(w0_0, b, a1_0); } if (G.Kernel > 1) { a0_0 = TS.Fma(w1_0, b, a0_0); } }
-                if (R.Value + G.Kernel - 1 > 2 && (last || R.Value + G.Kernel - 2 != 2)) { TV b = TS.Broadcast(xp[2 * G.InChannels]); if (R.Value > 2) { a2_0 = TS.Fma(w0_0, b, a2_0); } if (R.Value > 1 && G.Kernel > 1) { a1_0 = TS.Fma(w1_0, b, a1_0); } if (G.Kernel > 2) { a0_0 = TS.Fma(w2_0, b, a0_0); } }
-                if (R.Value + G.Kernel - 1 > 3 && (last || R.Value + G.Kernel - 2 != 3)) { TV b = TS.Broadcast(xp[3 * G.InChannels]); if (R.Value > 3) { a3_0 = TS.Fma(w0_0, b, a3_0); } if (R.Value > 2 && G.Kernel > 1) { a2_0 = TS.Fma(w1_0, b, a2_0); } if (R.Value > 1 && G.Kernel > 2) { a1_0 = TS.Fma(w2_0, b, a1_0); } }
-                if (R.Value + G.Kernel - 1 > 4 && (last || R.Value + G.Kernel - 2 != 4)) { TV b = TS.Broadcast(xp[4 * G.InChannels]); if (R.Value > 4) { a4_0 = TS.Fma(w0_0, b, a4_0); } if (R.Value > 3 && G.Kernel > 1) { a3_0 = TS.Fma(w1_0, b, a3_0); } if (R.Value > 2 && G.Kernel > 2) { a2_0 = TS.Fma(w2_0, b, a2_0); } }
-                if (R.Value + G.Kernel - 1 > 5 && (last || R.Value + G.Kernel - 2 != 5)) { TV b = TS.Broadcast(xp[5 * G.InChannels]); if (R.Value > 5) { a5_0 = TS.Fma(w0_0, b, a5_0); } if (R.Value > 4 && G.Kernel > 1) { a4_0 = TS.Fma(w1_0, b, a4_0); } if (R.Value > 3 && G.Kernel > 2) { a3_0 = TS.Fma(w2_0, b, a3_0); } }
-                if (R.Value + G.Kernel - 1 > 6 && (last || R.Value + G.Kernel - 2 != 6)) { TV b = TS.Broadcast(xp[6 * G.InChannels]); if (R.Value > 6) { a6_0 = TS.Fma(w0_0, b, a6_0); } if (R.Value > 5 && G.Kernel > 1) { a5_0 = TS.Fma(w1_0, b, a5_0); } if (R.Value > 4 && G.Kernel > 2) { a4_0 = TS.Fma(w2_0, b, a4_0); } }
-                if (R.Value + G.Kernel - 1 > 7 && (last || R.Value + G.Kernel - 2 != 7)) { TV b = TS.Broadcast(xp[7 * G.InChannels]); if (R.Value > 7) { a7_0 = TS.Fma(w0_0, b, a7_0); } if (R.Value > 6 && G.Kernel > 1) { a6_0 = TS.Fma(w1_0, b, a6_0); } if (R.Value > 5 && G.Kernel > 2) { a5_0 = TS.Fma(w2_0, b, a5_0); } }
-                if (R.Value + G.Kernel - 1 > 8 && (last || R.Value + G.Kernel - 2 != 8)) { TV b = TS.Broadcast(xp[8 * G.InChannels]); if (R.Value > 8) { a8_0 = TS.Fma(w0_0, b, a8_0); } if (R.Value > 7 && G.Kernel > 1) { a7_0 = TS.Fma(w1_0, b, a7_0); } if (R.Value > 6 && G.Kernel > 2) { a6_0 = TS.Fma(w2_0, b, a6_0); } }
-                if (R.Value + G.Kernel - 1 > 9 && (last || R.Value + G.Kernel - 2 != 9)) { TV b = TS.Broadcast(xp[9 * G.InChannels]); if (R.Value > 9) { a9_0 = TS.Fma(w0_0, b, a9_0); } if (R.Value > 8 && G.Kernel > 1) { a8_0 = TS.Fma(w1_0, b, a8_0); } if (R.Value > 7 && G.Kernel > 2) { a7_0 = TS.Fma(w2_0, b, a7_0); } }
-                if (R.Value + G.Kernel - 1 > 10 && (last || R.Value + G.Kernel - 2 != 10)) { TV b = TS.Broadcast(xp[10 * G.InChannels]); if (R.Value > 10) { a10_0 = TS.Fma(w0_0, b, a10_0); } if (R.Value > 9 && G.Kernel > 1) { a9_0 = TS.Fma(w1_0, b, a9_0); } if (R.Value > 8 && G.Kernel > 2) { a8_0 = TS.Fma(w2_0, b, a8_0); } }
-                if (R.Value + G.Kernel - 1 > 11 && (last || R.Value + G.Kernel - 2 != 11)) { TV b = TS.Broadcast(xp[11 * G.InChannels]); if (R.Value > 11) { a11_0 = TS.Fma(w0_0, b, a11_0); } if (R.Value > 10 && G.Kernel > 1) { a10_0 = TS.Fma(w1_0, b, a10_0); } if (R.Value > 9 && G.Kernel > 2) { a9_0 = TS.Fma(w2_0, b, a9_0); } }
-                if (R.Value + G.Kernel - 1 > 12 && (last || R.Value + G.Kernel - 2 != 12)) { TV b = TS.Broadcast(xp[12 * G.InChannels]); if (R.Value > 12) { a12_0 = TS.Fma(w0_0, b, a12_0); } if (R.Value > 11 && G.Kernel > 1) { a11_0 = TS.Fma(w1_0, b, a11_0); } if (R.Value > 10 && G.Kernel > 2) { a10_0 = TS.Fma(w2_0, b, a10_0); } }
-                if (R.Value + G.Kernel - 1 > 13 && (last || R.Value + G.Kernel - 2 != 13)) { TV b = TS.Broadcast(xp[13 * G.InChannels]); if (R.Value > 13) { a13_0 = TS.Fma(w0_0, b, a13_0); } if (R.Value > 12 && G.Kernel > 1) { a12_0 = TS.Fma(w1_0, b, a12_0); } if (R.Value > 11 && G.Kernel > 2) { a11_0 = TS.Fma(w2_0, b, a11_0); } }
-                if (R.Value + G.Kernel - 1 > 14 && (last || R.Value + G.Kernel - 2 != 14)) { TV b = TS.Broadcast(xp[14 * G.InChannels]); if (R.Value > 13 && G.Kernel > 1) { a13_0 = TS.Fma(w1_0, b, a13_0); } if (R.Value > 12 && G.Kernel > 2) { a12_0 = TS.Fma(w2_0, b, a12_0); } }
-                if (R.Value + G.Kernel - 1 > 15 && (last || R.Value + G.Kernel - 2 != 15)) { TV b = TS.Broadcast(xp[15 * G.InChannels]); if (R.Value > 13 && G.Kernel > 2) { a13_0 = TS.Fma(w2_0, b, a13_0); } }
+                if (14 + G.Kernel - 1 > 1 && (last || 14 + G.Kernel - 2 != 1)) { TV b = TS.Broadcast(xp[1 * G.InChannels]); { a1_0 = TS.Fma(w0_0, b, a1_0); } if (G.Kernel > 1) { a0_0 = TS.Fma(w1_0, b, a0_0); } }
+                if (14 + G.Kernel - 1 > 2 && (last || 14 + G.Kernel - 2 != 2)) { TV b = TS.Broadcast(xp[2 * G.InChannels]); { a2_0 = TS.Fma(w0_0, b, a2_0); } if (G.Kernel > 1) { a1_0 = TS.Fma(w1_0, b, a1_0); } if (G.Kernel > 2) { a0_0 = TS.Fma(w2_0, b, a0_0); } }
+                if (14 + G.Kernel - 1 > 3 && (last || 14 + G.Kernel - 2 != 3)) { TV b = TS.Broadcast(xp[3 * G.InChannels]); { a3_0 = TS.Fma(w0_0, b, a3_0); } if (G.Kernel > 1) { a2_0 = TS.Fma(w1_0, b, a2_0); } if (G.Kernel > 2) { a1_0 = TS.Fma(w2_0, b, a1_0); } }
+                if (14 + G.Kernel - 1 > 4 && (last || 14 + G.Kernel - 2 != 4)) { TV b = TS.Broadcast(xp[4 * G.InChannels]); { a4_0 = TS.Fma(w0_0, b, a4_0); } if (G.Kernel > 1) { a3_0 = TS.Fma(w1_0, b, a3_0); } if (G.Kernel > 2) { a2_0 = TS.Fma(w2_0, b, a2_0); } }
+                if (14 + G.Kernel - 1 > 5 && (last || 14 + G.Kernel - 2 != 5)) { TV b = TS.Broadcast(xp[5 * G.InChannels]); { a5_0 = TS.Fma(w0_0, b, a5_0); } if (G.Kernel > 1) { a4_0 = TS.Fma(w1_0, b, a4_0); } if (G.Kernel > 2) { a3_0 = TS.Fma(w2_0, b, a3_0); } }
+                if (14 + G.Kernel - 1 > 6 && (last || 14 + G.Kernel - 2 != 6)) { TV b = TS.Broadcast(xp[6 * G.InChannels]); { a6_0 = TS.Fma(w0_0, b, a6_0); } if (G.Kernel > 1) { a5_0 = TS.Fma(w1_0, b, a5_0); } if (G.Kernel > 2) { a4_0 = TS.Fma(w2_0, b, a4_0); } }
+                if (14 + G.Kernel - 1 > 7 && (last || 14 + G.Kernel - 2 != 7)) { TV b = TS.Broadcast(xp[7 * G.InChannels]); { a7_0 = TS.Fma(w0_0, b, a7_0); } if (G.Kernel > 1) { a6_0 = TS.Fma(w1_0, b, a6_0); } if (G.Kernel > 2) { a5_0 = TS.Fma(w2_0, b, a5_0); } }
+                if (14 + G.Kernel - 1 > 8 && (last || 14 + G.Kernel - 2 != 8)) { TV b = TS.Broadcast(xp[8 * G.InChannels]); { a8_0 = TS.Fma(w0_0, b, a8_0); } if (G.Kernel > 1) { a7_0 = TS.Fma(w1_0, b, a7_0); } if (G.Kernel > 2) { a6_0 = TS.Fma(w2_0, b, a6_0); } }
+                if (14 + G.Kernel - 1 > 9 && (last || 14 + G.Kernel - 2 != 9)) { TV b = TS.Broadcast(xp[9 * G.InChannels]); { a9_0 = TS.Fma(w0_0, b, a9_0); } if (G.Kernel > 1) { a8_0 = TS.Fma(w1_0, b, a8_0); } if (G.Kernel > 2) { a7_0 = TS.Fma(w2_0, b, a7_0); } }
+                if (14 + G.Kernel - 1 > 10 && (last || 14 + G.Kernel - 2 != 10)) { TV b = TS.Broadcast(xp[10 * G.InChannels]); { a10_0 = TS.Fma(w0_0, b, a10_0); } if (G.Kernel > 1) { a9_0 = TS.Fma(w1_0, b, a9_0); } if (G.Kernel > 2) { a8_0 = TS.Fma(w2_0, b, a8_0); } }
+                if (14 + G.Kernel - 1 > 11 && (last || 14 + G.Kernel - 2 != 11)) { TV b = TS.Broadcast(xp[11 * G.InChannels]); { a11_0 = TS.Fma(w0_0, b, a11_0); } if (G.Kernel > 1) { a10_0 = TS.Fma(w1_0, b, a10_0); } if (G.Kernel > 2) { a9_0 = TS.Fma(w2_0, b, a9_0); } }
+                if (14 + G.Kernel - 1 > 12 && (last || 14 + G.Kernel - 2 != 12)) { TV b = TS.Broadcast(xp[12 * G.InChannels]); { a12_0 = TS.Fma(w0_0, b, a12_0); } if (G.Kernel > 1) { a11_0 = TS.Fma(w1_0, b, a11_0); } if (G.Kernel > 2) { a10_0 = TS.Fma(w2_0, b, a10_0); } }
+                if (14 + G.Kernel - 1 > 13 && (last || 14 + G.Kernel - 2 != 13)) { TV b = TS.Broadcast(xp[13 * G.InChannels]); { a13_0 = TS.Fma(w0_0, b, a13_0); } if (G.Kernel > 1) { a12_0 = TS.Fma(w1_0, b, a12_0); } if (G.Kernel > 2) { a11_0 = TS.Fma(w2_0, b, a11_0); } }
+                if (14 + G.Kernel - 1 > 14 && (last || 14 + G.Kernel - 2 != 14)) { TV b = TS.Broadcast(xp[14 * G.InChannels]); if (G.Kernel > 1) { a13_0 = TS.Fma(w1_0, b, a13_0); } if (G.Kernel > 2) { a12_0 = TS.Fma(w2_0, b, a12_0); } }
+                if (14 + G.Kernel - 1 > 15 && (last || 14 + G.Kernel - 2 != 15)) { TV b = TS.Broadcast(xp[15 * G.InChannels]); if (G.Kernel > 2) { a13_0 = TS.Fma(w2_0, b, a13_0); } }
                 xp++;
                 wp += 16;
             }
@@ -338,26 +4163,25 @@ internal static unsafe class MicroKernels<G, TS, TV>
 
         TE s = store; // a local copy, whose fields the JIT keeps in registers across the stores
         { s.Store<TS, TV>(dst, (0 * dstStride) + 0, 0, a0_0); }
-        if (R.Value > 1) { s.Store<TS, TV>(dst, (1 * dstStride) + 0, 0, a1_0); }
-        if (R.Value > 2) { s.Store<TS, TV>(dst, (2 * dstStride) + 0, 0, a2_0); }
-        if (R.Value > 3) { s.Store<TS, TV>(dst, (3 * dstStride) + 0, 0, a3_0); }
-        if (R.Value > 4) { s.Store<TS, TV>(dst, (4 * dstStride) + 0, 0, a4_0); }
-        if (R.Value > 5) { s.Store<TS, TV>(dst, (5 * dstStride) + 0, 0, a5_0); }
-        if (R.Value > 6) { s.Store<TS, TV>(dst, (6 * dstStride) + 0, 0, a6_0); }
-        if (R.Value > 7) { s.Store<TS, TV>(dst, (7 * dstStride) + 0, 0, a7_0); }
-        if (R.Value > 8) { s.Store<TS, TV>(dst, (8 * dstStride) + 0, 0, a8_0); }
-        if (R.Value > 9) { s.Store<TS, TV>(dst, (9 * dstStride) + 0, 0, a9_0); }
-        if (R.Value > 10) { s.Store<TS, TV>(dst, (10 * dstStride) + 0, 0, a10_0); }
-        if (R.Value > 11) { s.Store<TS, TV>(dst, (11 * dstStride) + 0, 0, a11_0); }
-        if (R.Value > 12) { s.Store<TS, TV>(dst, (12 * dstStride) + 0, 0, a12_0); }
-        if (R.Value > 13) { s.Store<TS, TV>(dst, (13 * dstStride) + 0, 0, a13_0); }
+        { s.Store<TS, TV>(dst, (1 * dstStride) + 0, 0, a1_0); }
+        { s.Store<TS, TV>(dst, (2 * dstStride) + 0, 0, a2_0); }
+        { s.Store<TS, TV>(dst, (3 * dstStride) + 0, 0, a3_0); }
+        { s.Store<TS, TV>(dst, (4 * dstStride) + 0, 0, a4_0); }
+        { s.Store<TS, TV>(dst, (5 * dstStride) + 0, 0, a5_0); }
+        { s.Store<TS, TV>(dst, (6 * dstStride) + 0, 0, a6_0); }
+        { s.Store<TS, TV>(dst, (7 * dstStride) + 0, 0, a7_0); }
+        { s.Store<TS, TV>(dst, (8 * dstStride) + 0, 0, a8_0); }
+        { s.Store<TS, TV>(dst, (9 * dstStride) + 0, 0, a9_0); }
+        { s.Store<TS, TV>(dst, (10 * dstStride) + 0, 0, a10_0); }
+        { s.Store<TS, TV>(dst, (11 * dstStride) + 0, 0, a11_0); }
+        { s.Store<TS, TV>(dst, (12 * dstStride) + 0, 0, a12_0); }
+        { s.Store<TS, TV>(dst, (13 * dstStride) + 0, 0, a13_0); }
     }
 
-    /// <summary>Forward at stride 1 for kernels up to 3 wide: 32 output channels by up to 7 pixels of one output row.
+    /// <summary>Forward at stride 1 for kernels up to 3 wide: 32 output channels by 1 pixels of one output row.
     /// Each input value is broadcast once and multiplied by the weights of every kernel column it meets (one load per
     /// 3 FMAs instead of one per FMA). Reads the input padded or not: kernel rows outside [kh0, kh1) and, as TX
     /// says, the first or last input column of the block are taken as zero and not read.</summary>
-    /// <typeparam name="R">Pixels of the block.</typeparam>
     /// <typeparam name="TE">How values are stored.</typeparam>
     /// <typeparam name="TX">Which edge columns of the block lie outside the image.</typeparam>
     /// <param name="x">The input at kernel row 0 and column 0 of the block's first pixel (row oh, column ow0 of the
@@ -370,8 +4194,382 @@ internal static unsafe class MicroKernels<G, TS, TV>
     /// <param name="dstStride">Floats between pixels in dst.</param>
     /// <param name="store">How each value is stored (bias, epilogue; offsets from dst, channels from the block's first).</param>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void ForwardSlide2<R, TE, TX>(float* x, int rowStride, int kh0, int kh1, float* wt, float* dst, int dstStride, in TE store)
-        where R : struct, IConst
+    public static void ForwardSlide2R1<TE, TX>(float* x, int rowStride, int kh0, int kh1, float* wt, float* dst, int dstStride, in TE store)
+        where TE : struct, IVectorStore
+        where TX : struct, IEdges
+    {
+        // Constants once the JIT has specialised the method (locals, so that nothing is a call).
+        int CinP = (G.InChannels + 15) & ~15;
+        int CoutP = (G.OutChannels + 15) & ~15;
+        int RowStride = (G.Width + (2 * G.Padding)) * G.InChannels;
+        int OutWidth = ((G.Width + (2 * G.Padding) - G.Kernel) / G.Stride) + 1;
+        int OutHeight = ((G.Height + (2 * G.Padding) - G.Kernel) / G.Stride) + 1;
+        int DyStride = (G.OutChannels & 15) == 0 ? G.OutChannels : CoutP;
+        int TapStride = G.InChannels * 32;
+        TV a0_0 = TS.Zero; TV a0_1 = TS.Zero;
+        bool first = (TX.Outside & 1) == 0;
+        bool last = (TX.Outside & 2) == 0;
+        for (int kh = kh0; kh < kh1; kh++)
+        {
+            float* xp = x + (kh * rowStride);
+            float* wp = wt + (kh * G.Kernel * TapStride);
+            for (int ic = 0; ic < G.InChannels; ic++)
+            {
+                TV w0_0 = TS.Load(wp + 0);
+                TV w0_1 = TS.Load(wp + 16);
+                TV w1_0 = G.Kernel > 1 ? TS.Load(wp + (1 * TapStride) + 0) : TS.Zero;
+                TV w1_1 = G.Kernel > 1 ? TS.Load(wp + (1 * TapStride) + 16) : TS.Zero;
+                TV w2_0 = G.Kernel > 2 ? TS.Load(wp + (2 * TapStride) + 0) : TS.Zero;
+                TV w2_1 = G.Kernel > 2 ? TS.Load(wp + (2 * TapStride) + 16) : TS.Zero;
+                if (first) { TV b = TS.Broadcast(xp[0]); { a0_0 = TS.Fma(w0_0, b, a0_0); a0_1 = TS.Fma(w0_1, b, a0_1); } }
+                if (1 + G.Kernel - 1 > 1 && (last || 1 + G.Kernel - 2 != 1)) { TV b = TS.Broadcast(xp[1 * G.InChannels]); if (G.Kernel > 1) { a0_0 = TS.Fma(w1_0, b, a0_0); a0_1 = TS.Fma(w1_1, b, a0_1); } }
+                if (1 + G.Kernel - 1 > 2 && (last || 1 + G.Kernel - 2 != 2)) { TV b = TS.Broadcast(xp[2 * G.InChannels]); if (G.Kernel > 2) { a0_0 = TS.Fma(w2_0, b, a0_0); a0_1 = TS.Fma(w2_1, b, a0_1); } }
+                xp++;
+                wp += 32;
+            }
+        }
+
+        TE s = store; // a local copy, whose fields the JIT keeps in registers across the stores
+        { s.Store<TS, TV>(dst, (0 * dstStride) + 0, 0, a0_0); s.Store<TS, TV>(dst, (0 * dstStride) + 16, 16, a0_1); }
+    }
+
+    /// <summary>Forward at stride 1 for kernels up to 3 wide: 32 output channels by 2 pixels of one output row.
+    /// Each input value is broadcast once and multiplied by the weights of every kernel column it meets (one load per
+    /// 3 FMAs instead of one per FMA). Reads the input padded or not: kernel rows outside [kh0, kh1) and, as TX
+    /// says, the first or last input column of the block are taken as zero and not read.</summary>
+    /// <typeparam name="TE">How values are stored.</typeparam>
+    /// <typeparam name="TX">Which edge columns of the block lie outside the image.</typeparam>
+    /// <param name="x">The input at kernel row 0 and column 0 of the block's first pixel (row oh, column ow0 of the
+    /// padded input); outside the image when the block is at its edge (never read there).</param>
+    /// <param name="rowStride">Floats between input rows.</param>
+    /// <param name="kh0">First kernel row inside the image.</param>
+    /// <param name="kh1">End of the kernel rows inside the image.</param>
+    /// <param name="wt">The packed weights of the block's output-channel group, [kh][kw][ic][32] (see PackedGroups).</param>
+    /// <param name="dst">Where pixel r's channels go: dst + r * dstStride.</param>
+    /// <param name="dstStride">Floats between pixels in dst.</param>
+    /// <param name="store">How each value is stored (bias, epilogue; offsets from dst, channels from the block's first).</param>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void ForwardSlide2R2<TE, TX>(float* x, int rowStride, int kh0, int kh1, float* wt, float* dst, int dstStride, in TE store)
+        where TE : struct, IVectorStore
+        where TX : struct, IEdges
+    {
+        // Constants once the JIT has specialised the method (locals, so that nothing is a call).
+        int CinP = (G.InChannels + 15) & ~15;
+        int CoutP = (G.OutChannels + 15) & ~15;
+        int RowStride = (G.Width + (2 * G.Padding)) * G.InChannels;
+        int OutWidth = ((G.Width + (2 * G.Padding) - G.Kernel) / G.Stride) + 1;
+        int OutHeight = ((G.Height + (2 * G.Padding) - G.Kernel) / G.Stride) + 1;
+        int DyStride = (G.OutChannels & 15) == 0 ? G.OutChannels : CoutP;
+        int TapStride = G.InChannels * 32;
+        TV a0_0 = TS.Zero; TV a0_1 = TS.Zero;
+        TV a1_0 = TS.Zero; TV a1_1 = TS.Zero;
+        bool first = (TX.Outside & 1) == 0;
+        bool last = (TX.Outside & 2) == 0;
+        for (int kh = kh0; kh < kh1; kh++)
+        {
+            float* xp = x + (kh * rowStride);
+            float* wp = wt + (kh * G.Kernel * TapStride);
+            for (int ic = 0; ic < G.InChannels; ic++)
+            {
+                TV w0_0 = TS.Load(wp + 0);
+                TV w0_1 = TS.Load(wp + 16);
+                TV w1_0 = G.Kernel > 1 ? TS.Load(wp + (1 * TapStride) + 0) : TS.Zero;
+                TV w1_1 = G.Kernel > 1 ? TS.Load(wp + (1 * TapStride) + 16) : TS.Zero;
+                TV w2_0 = G.Kernel > 2 ? TS.Load(wp + (2 * TapStride) + 0) : TS.Zero;
+                TV w2_1 = G.Kernel > 2 ? TS.Load(wp + (2 * TapStride) + 16) : TS.Zero;
+                if (first) { TV b = TS.Broadcast(xp[0]); { a0_0 = TS.Fma(w0_0, b, a0_0); a0_1 = TS.Fma(w0_1, b, a0_1); } }
+                if (2 + G.Kernel - 1 > 1 && (last || 2 + G.Kernel - 2 != 1)) { TV b = TS.Broadcast(xp[1 * G.InChannels]); { a1_0 = TS.Fma(w0_0, b, a1_0); a1_1 = TS.Fma(w0_1, b, a1_1); } if (G.Kernel > 1) { a0_0 = TS.Fma(w1_0, b, a0_0); a0_1 = TS.Fma(w1_1, b, a0_1); } }
+                if (2 + G.Kernel - 1 > 2 && (last || 2 + G.Kernel - 2 != 2)) { TV b = TS.Broadcast(xp[2 * G.InChannels]); if (G.Kernel > 1) { a1_0 = TS.Fma(w1_0, b, a1_0); a1_1 = TS.Fma(w1_1, b, a1_1); } if (G.Kernel > 2) { a0_0 = TS.Fma(w2_0, b, a0_0); a0_1 = TS.Fma(w2_1, b, a0_1); } }
+                if (2 + G.Kernel - 1 > 3 && (last || 2 + G.Kernel - 2 != 3)) { TV b = TS.Broadcast(xp[3 * G.InChannels]); if (G.Kernel > 2) { a1_0 = TS.Fma(w2_0, b, a1_0); a1_1 = TS.Fma(w2_1, b, a1_1); } }
+                xp++;
+                wp += 32;
+            }
+        }
+
+        TE s = store; // a local copy, whose fields the JIT keeps in registers across the stores
+        { s.Store<TS, TV>(dst, (0 * dstStride) + 0, 0, a0_0); s.Store<TS, TV>(dst, (0 * dstStride) + 16, 16, a0_1); }
+        { s.Store<TS, TV>(dst, (1 * dstStride) + 0, 0, a1_0); s.Store<TS, TV>(dst, (1 * dstStride) + 16, 16, a1_1); }
+    }
+
+    /// <summary>Forward at stride 1 for kernels up to 3 wide: 32 output channels by 3 pixels of one output row.
+    /// Each input value is broadcast once and multiplied by the weights of every kernel column it meets (one load per
+    /// 3 FMAs instead of one per FMA). Reads the input padded or not: kernel rows outside [kh0, kh1) and, as TX
+    /// says, the first or last input column of the block are taken as zero and not read.</summary>
+    /// <typeparam name="TE">How values are stored.</typeparam>
+    /// <typeparam name="TX">Which edge columns of the block lie outside the image.</typeparam>
+    /// <param name="x">The input at kernel row 0 and column 0 of the block's first pixel (row oh, column ow0 of the
+    /// padded input); outside the image when the block is at its edge (never read there).</param>
+    /// <param name="rowStride">Floats between input rows.</param>
+    /// <param name="kh0">First kernel row inside the image.</param>
+    /// <param name="kh1">End of the kernel rows inside the image.</param>
+    /// <param name="wt">The packed weights of the block's output-channel group, [kh][kw][ic][32] (see PackedGroups).</param>
+    /// <param name="dst">Where pixel r's channels go: dst + r * dstStride.</param>
+    /// <param name="dstStride">Floats between pixels in dst.</param>
+    /// <param name="store">How each value is stored (bias, epilogue; offsets from dst, channels from the block's first).</param>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void ForwardSlide2R3<TE, TX>(float* x, int rowStride, int kh0, int kh1, float* wt, float* dst, int dstStride, in TE store)
+        where TE : struct, IVectorStore
+        where TX : struct, IEdges
+    {
+        // Constants once the JIT has specialised the method (locals, so that nothing is a call).
+        int CinP = (G.InChannels + 15) & ~15;
+        int CoutP = (G.OutChannels + 15) & ~15;
+        int RowStride = (G.Width + (2 * G.Padding)) * G.InChannels;
+        int OutWidth = ((G.Width + (2 * G.Padding) - G.Kernel) / G.Stride) + 1;
+        int OutHeight = ((G.Height + (2 * G.Padding) - G.Kernel) / G.Stride) + 1;
+        int DyStride = (G.OutChannels & 15) == 0 ? G.OutChannels : CoutP;
+        int TapStride = G.InChannels * 32;
+        TV a0_0 = TS.Zero; TV a0_1 = TS.Zero;
+        TV a1_0 = TS.Zero; TV a1_1 = TS.Zero;
+        TV a2_0 = TS.Zero; TV a2_1 = TS.Zero;
+        bool first = (TX.Outside & 1) == 0;
+        bool last = (TX.Outside & 2) == 0;
+        for (int kh = kh0; kh < kh1; kh++)
+        {
+            float* xp = x + (kh * rowStride);
+            float* wp = wt + (kh * G.Kernel * TapStride);
+            for (int ic = 0; ic < G.InChannels; ic++)
+            {
+                TV w0_0 = TS.Load(wp + 0);
+                TV w0_1 = TS.Load(wp + 16);
+                TV w1_0 = G.Kernel > 1 ? TS.Load(wp + (1 * TapStride) + 0) : TS.Zero;
+                TV w1_1 = G.Kernel > 1 ? TS.Load(wp + (1 * TapStride) + 16) : TS.Zero;
+                TV w2_0 = G.Kernel > 2 ? TS.Load(wp + (2 * TapStride) + 0) : TS.Zero;
+                TV w2_1 = G.Kernel > 2 ? TS.Load(wp + (2 * TapStride) + 16) : TS.Zero;
+                if (first) { TV b = TS.Broadcast(xp[0]); { a0_0 = TS.Fma(w0_0, b, a0_0); a0_1 = TS.Fma(w0_1, b, a0_1); } }
+                if (3 + G.Kernel - 1 > 1 && (last || 3 + G.Kernel - 2 != 1)) { TV b = TS.Broadcast(xp[1 * G.InChannels]); { a1_0 = TS.Fma(w0_0, b, a1_0); a1_1 = TS.Fma(w0_1, b, a1_1); } if (G.Kernel > 1) { a0_0 = TS.Fma(w1_0, b, a0_0); a0_1 = TS.Fma(w1_1, b, a0_1); } }
+                if (3 + G.Kernel - 1 > 2 && (last || 3 + G.Kernel - 2 != 2)) { TV b = TS.Broadcast(xp[2 * G.InChannels]); { a2_0 = TS.Fma(w0_0, b, a2_0); a2_1 = TS.Fma(w0_1, b, a2_1); } if (G.Kernel > 1) { a1_0 = TS.Fma(w1_0, b, a1_0); a1_1 = TS.Fma(w1_1, b, a1_1); } if (G.Kernel > 2) { a0_0 = TS.Fma(w2_0, b, a0_0); a0_1 = TS.Fma(w2_1, b, a0_1); } }
+                if (3 + G.Kernel - 1 > 3 && (last || 3 + G.Kernel - 2 != 3)) { TV b = TS.Broadcast(xp[3 * G.InChannels]); if (G.Kernel > 1) { a2_0 = TS.Fma(w1_0, b, a2_0); a2_1 = TS.Fma(w1_1, b, a2_1); } if (G.Kernel > 2) { a1_0 = TS.Fma(w2_0, b, a1_0); a1_1 = TS.Fma(w2_1, b, a1_1); } }
+                if (3 + G.Kernel - 1 > 4 && (last || 3 + G.Kernel - 2 != 4)) { TV b = TS.Broadcast(xp[4 * G.InChannels]); if (G.Kernel > 2) { a2_0 = TS.Fma(w2_0, b, a2_0); a2_1 = TS.Fma(w2_1, b, a2_1); } }
+                xp++;
+                wp += 32;
+            }
+        }
+
+        TE s = store; // a local copy, whose fields the JIT keeps in registers across the stores
+        { s.Store<TS, TV>(dst, (0 * dstStride) + 0, 0, a0_0); s.Store<TS, TV>(dst, (0 * dstStride) + 16, 16, a0_1); }
+        { s.Store<TS, TV>(dst, (1 * dstStride) + 0, 0, a1_0); s.Store<TS, TV>(dst, (1 * dstStride) + 16, 16, a1_1); }
+        { s.Store<TS, TV>(dst, (2 * dstStride) + 0, 0, a2_0); s.Store<TS, TV>(dst, (2 * dstStride) + 16, 16, a2_1); }
+    }
+
+    /// <summary>Forward at stride 1 for kernels up to 3 wide: 32 output channels by 4 pixels of one output row.
+    /// Each input value is broadcast once and multiplied by the weights of every kernel column it meets (one load per
+    /// 3 FMAs instead of one per FMA). Reads the input padded or not: kernel rows outside [kh0, kh1) and, as TX
+    /// says, the first or last input column of the block are taken as zero and not read.</summary>
+    /// <typeparam name="TE">How values are stored.</typeparam>
+    /// <typeparam name="TX">Which edge columns of the block lie outside the image.</typeparam>
+    /// <param name="x">The input at kernel row 0 and column 0 of the block's first pixel (row oh, column ow0 of the
+    /// padded input); outside the image when the block is at its edge (never read there).</param>
+    /// <param name="rowStride">Floats between input rows.</param>
+    /// <param name="kh0">First kernel row inside the image.</param>
+    /// <param name="kh1">End of the kernel rows inside the image.</param>
+    /// <param name="wt">The packed weights of the block's output-channel group, [kh][kw][ic][32] (see PackedGroups).</param>
+    /// <param name="dst">Where pixel r's channels go: dst + r * dstStride.</param>
+    /// <param name="dstStride">Floats between pixels in dst.</param>
+    /// <param name="store">How each value is stored (bias, epilogue; offsets from dst, channels from the block's first).</param>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void ForwardSlide2R4<TE, TX>(float* x, int rowStride, int kh0, int kh1, float* wt, float* dst, int dstStride, in TE store)
+        where TE : struct, IVectorStore
+        where TX : struct, IEdges
+    {
+        // Constants once the JIT has specialised the method (locals, so that nothing is a call).
+        int CinP = (G.InChannels + 15) & ~15;
+        int CoutP = (G.OutChannels + 15) & ~15;
+        int RowStride = (G.Width + (2 * G.Padding)) * G.InChannels;
+        int OutWidth = ((G.Width + (2 * G.Padding) - G.Kernel) / G.Stride) + 1;
+        int OutHeight = ((G.Height + (2 * G.Padding) - G.Kernel) / G.Stride) + 1;
+        int DyStride = (G.OutChannels & 15) == 0 ? G.OutChannels : CoutP;
+        int TapStride = G.InChannels * 32;
+        TV a0_0 = TS.Zero; TV a0_1 = TS.Zero;
+        TV a1_0 = TS.Zero; TV a1_1 = TS.Zero;
+        TV a2_0 = TS.Zero; TV a2_1 = TS.Zero;
+        TV a3_0 = TS.Zero; TV a3_1 = TS.Zero;
+        bool first = (TX.Outside & 1) == 0;
+        bool last = (TX.Outside & 2) == 0;
+        for (int kh = kh0; kh < kh1; kh++)
+        {
+            float* xp = x + (kh * rowStride);
+            float* wp = wt + (kh * G.Kernel * TapStride);
+            for (int ic = 0; ic < G.InChannels; ic++)
+            {
+                TV w0_0 = TS.Load(wp + 0);
+                TV w0_1 = TS.Load(wp + 16);
+                TV w1_0 = G.Kernel > 1 ? TS.Load(wp + (1 * TapStride) + 0) : TS.Zero;
+                TV w1_1 = G.Kernel > 1 ? TS.Load(wp + (1 * TapStride) + 16) : TS.Zero;
+                TV w2_0 = G.Kernel > 2 ? TS.Load(wp + (2 * TapStride) + 0) : TS.Zero;
+                TV w2_1 = G.Kernel > 2 ? TS.Load(wp + (2 * TapStride) + 16) : TS.Zero;
+                if (first) { TV b = TS.Broadcast(xp[0]); { a0_0 = TS.Fma(w0_0, b, a0_0); a0_1 = TS.Fma(w0_1, b, a0_1); } }
+                if (4 + G.Kernel - 1 > 1 && (last || 4 + G.Kernel - 2 != 1)) { TV b = TS.Broadcast(xp[1 * G.InChannels]); { a1_0 = TS.Fma(w0_0, b, a1_0); a1_1 = TS.Fma(w0_1, b, a1_1); } if (G.Kernel > 1) { a0_0 = TS.Fma(w1_0, b, a0_0); a0_1 = TS.Fma(w1_1, b, a0_1); } }
+                if (4 + G.Kernel - 1 > 2 && (last || 4 + G.Kernel - 2 != 2)) { TV b = TS.Broadcast(xp[2 * G.InChannels]); { a2_0 = TS.Fma(w0_0, b, a2_0); a2_1 = TS.Fma(w0_1, b, a2_1); } if (G.Kernel > 1) { a1_0 = TS.Fma(w1_0, b, a1_0); a1_1 = TS.Fma(w1_1, b, a1_1); } if (G.Kernel > 2) { a0_0 = TS.Fma(w2_0, b, a0_0); a0_1 = TS.Fma(w2_1, b, a0_1); } }
+                if (4 + G.Kernel - 1 > 3 && (last || 4 + G.Kernel - 2 != 3)) { TV b = TS.Broadcast(xp[3 * G.InChannels]); { a3_0 = TS.Fma(w0_0, b, a3_0); a3_1 = TS.Fma(w0_1, b, a3_1); } if (G.Kernel > 1) { a2_0 = TS.Fma(w1_0, b, a2_0); a2_1 = TS.Fma(w1_1, b, a2_1); } if (G.Kernel > 2) { a1_0 = TS.Fma(w2_0, b, a1_0); a1_1 = TS.Fma(w2_1, b, a1_1); } }
+                if (4 + G.Kernel - 1 > 4 && (last || 4 + G.Kernel - 2 != 4)) { TV b = TS.Broadcast(xp[4 * G.InChannels]); if (G.Kernel > 1) { a3_0 = TS.Fma(w1_0, b, a3_0); a3_1 = TS.Fma(w1_1, b, a3_1); } if (G.Kernel > 2) { a2_0 = TS.Fma(w2_0, b, a2_0); a2_1 = TS.Fma(w2_1, b, a2_1); } }
+                if (4 + G.Kernel - 1 > 5 && (last || 4 + G.Kernel - 2 != 5)) { TV b = TS.Broadcast(xp[5 * G.InChannels]); if (G.Kernel > 2) { a3_0 = TS.Fma(w2_0, b, a3_0); a3_1 = TS.Fma(w2_1, b, a3_1); } }
+                xp++;
+                wp += 32;
+            }
+        }
+
+        TE s = store; // a local copy, whose fields the JIT keeps in registers across the stores
+        { s.Store<TS, TV>(dst, (0 * dstStride) + 0, 0, a0_0); s.Store<TS, TV>(dst, (0 * dstStride) + 16, 16, a0_1); }
+        { s.Store<TS, TV>(dst, (1 * dstStride) + 0, 0, a1_0); s.Store<TS, TV>(dst, (1 * dstStride) + 16, 16, a1_1); }
+        { s.Store<TS, TV>(dst, (2 * dstStride) + 0, 0, a2_0); s.Store<TS, TV>(dst, (2 * dstStride) + 16, 16, a2_1); }
+        { s.Store<TS, TV>(dst, (3 * dstStride) + 0, 0, a3_0); s.Store<TS, TV>(dst, (3 * dstStride) + 16, 16, a3_1); }
+    }
+
+    /// <summary>Forward at stride 1 for kernels up to 3 wide: 32 output channels by 5 pixels of one output row.
+    /// Each input value is broadcast once and multiplied by the weights of every kernel column it meets (one load per
+    /// 3 FMAs instead of one per FMA). Reads the input padded or not: kernel rows outside [kh0, kh1) and, as TX
+    /// says, the first or last input column of the block are taken as zero and not read.</summary>
+    /// <typeparam name="TE">How values are stored.</typeparam>
+    /// <typeparam name="TX">Which edge columns of the block lie outside the image.</typeparam>
+    /// <param name="x">The input at kernel row 0 and column 0 of the block's first pixel (row oh, column ow0 of the
+    /// padded input); outside the image when the block is at its edge (never read there).</param>
+    /// <param name="rowStride">Floats between input rows.</param>
+    /// <param name="kh0">First kernel row inside the image.</param>
+    /// <param name="kh1">End of the kernel rows inside the image.</param>
+    /// <param name="wt">The packed weights of the block's output-channel group, [kh][kw][ic][32] (see PackedGroups).</param>
+    /// <param name="dst">Where pixel r's channels go: dst + r * dstStride.</param>
+    /// <param name="dstStride">Floats between pixels in dst.</param>
+    /// <param name="store">How each value is stored (bias, epilogue; offsets from dst, channels from the block's first).</param>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void ForwardSlide2R5<TE, TX>(float* x, int rowStride, int kh0, int kh1, float* wt, float* dst, int dstStride, in TE store)
+        where TE : struct, IVectorStore
+        where TX : struct, IEdges
+    {
+        // Constants once the JIT has specialised the method (locals, so that nothing is a call).
+        int CinP = (G.InChannels + 15) & ~15;
+        int CoutP = (G.OutChannels + 15) & ~15;
+        int RowStride = (G.Width + (2 * G.Padding)) * G.InChannels;
+        int OutWidth = ((G.Width + (2 * G.Padding) - G.Kernel) / G.Stride) + 1;
+        int OutHeight = ((G.Height + (2 * G.Padding) - G.Kernel) / G.Stride) + 1;
+        int DyStride = (G.OutChannels & 15) == 0 ? G.OutChannels : CoutP;
+        int TapStride = G.InChannels * 32;
+        TV a0_0 = TS.Zero; TV a0_1 = TS.Zero;
+        TV a1_0 = TS.Zero; TV a1_1 = TS.Zero;
+        TV a2_0 = TS.Zero; TV a2_1 = TS.Zero;
+        TV a3_0 = TS.Zero; TV a3_1 = TS.Zero;
+        TV a4_0 = TS.Zero; TV a4_1 = TS.Zero;
+        bool first = (TX.Outside & 1) == 0;
+        bool last = (TX.Outside & 2) == 0;
+        for (int kh = kh0; kh < kh1; kh++)
+        {
+            float* xp = x + (kh * rowStride);
+            float* wp = wt + (kh * G.Kernel * TapStride);
+            for (int ic = 0; ic < G.InChannels; ic++)
+            {
+                TV w0_0 = TS.Load(wp + 0);
+                TV w0_1 = TS.Load(wp + 16);
+                TV w1_0 = G.Kernel > 1 ? TS.Load(wp + (1 * TapStride) + 0) : TS.Zero;
+                TV w1_1 = G.Kernel > 1 ? TS.Load(wp + (1 * TapStride) + 16) : TS.Zero;
+                TV w2_0 = G.Kernel > 2 ? TS.Load(wp + (2 * TapStride) + 0) : TS.Zero;
+                TV w2_1 = G.Kernel > 2 ? TS.Load(wp + (2 * TapStride) + 16) : TS.Zero;
+                if (first) { TV b = TS.Broadcast(xp[0]); { a0_0 = TS.Fma(w0_0, b, a0_0); a0_1 = TS.Fma(w0_1, b, a0_1); } }
+                if (5 + G.Kernel - 1 > 1 && (last || 5 + G.Kernel - 2 != 1)) { TV b = TS.Broadcast(xp[1 * G.InChannels]); { a1_0 = TS.Fma(w0_0, b, a1_0); a1_1 = TS.Fma(w0_1, b, a1_1); } if (G.Kernel > 1) { a0_0 = TS.Fma(w1_0, b, a0_0); a0_1 = TS.Fma(w1_1, b, a0_1); } }
+                if (5 + G.Kernel - 1 > 2 && (last || 5 + G.Kernel - 2 != 2)) { TV b = TS.Broadcast(xp[2 * G.InChannels]); { a2_0 = TS.Fma(w0_0, b, a2_0); a2_1 = TS.Fma(w0_1, b, a2_1); } if (G.Kernel > 1) { a1_0 = TS.Fma(w1_0, b, a1_0); a1_1 = TS.Fma(w1_1, b, a1_1); } if (G.Kernel > 2) { a0_0 = TS.Fma(w2_0, b, a0_0); a0_1 = TS.Fma(w2_1, b, a0_1); } }
+                if (5 + G.Kernel - 1 > 3 && (last || 5 + G.Kernel - 2 != 3)) { TV b = TS.Broadcast(xp[3 * G.InChannels]); { a3_0 = TS.Fma(w0_0, b, a3_0); a3_1 = TS.Fma(w0_1, b, a3_1); } if (G.Kernel > 1) { a2_0 = TS.Fma(w1_0, b, a2_0); a2_1 = TS.Fma(w1_1, b, a2_1); } if (G.Kernel > 2) { a1_0 = TS.Fma(w2_0, b, a1_0); a1_1 = TS.Fma(w2_1, b, a1_1); } }
+                if (5 + G.Kernel - 1 > 4 && (last || 5 + G.Kernel - 2 != 4)) { TV b = TS.Broadcast(xp[4 * G.InChannels]); { a4_0 = TS.Fma(w0_0, b, a4_0); a4_1 = TS.Fma(w0_1, b, a4_1); } if (G.Kernel > 1) { a3_0 = TS.Fma(w1_0, b, a3_0); a3_1 = TS.Fma(w1_1, b, a3_1); } if (G.Kernel > 2) { a2_0 = TS.Fma(w2_0, b, a2_0); a2_1 = TS.Fma(w2_1, b, a2_1); } }
+                if (5 + G.Kernel - 1 > 5 && (last || 5 + G.Kernel - 2 != 5)) { TV b = TS.Broadcast(xp[5 * G.InChannels]); if (G.Kernel > 1) { a4_0 = TS.Fma(w1_0, b, a4_0); a4_1 = TS.Fma(w1_1, b, a4_1); } if (G.Kernel > 2) { a3_0 = TS.Fma(w2_0, b, a3_0); a3_1 = TS.Fma(w2_1, b, a3_1); } }
+                if (5 + G.Kernel - 1 > 6 && (last || 5 + G.Kernel - 2 != 6)) { TV b = TS.Broadcast(xp[6 * G.InChannels]); if (G.Kernel > 2) { a4_0 = TS.Fma(w2_0, b, a4_0); a4_1 = TS.Fma(w2_1, b, a4_1); } }
+                xp++;
+                wp += 32;
+            }
+        }
+
+        TE s = store; // a local copy, whose fields the JIT keeps in registers across the stores
+        { s.Store<TS, TV>(dst, (0 * dstStride) + 0, 0, a0_0); s.Store<TS, TV>(dst, (0 * dstStride) + 16, 16, a0_1); }
+        { s.Store<TS, TV>(dst, (1 * dstStride) + 0, 0, a1_0); s.Store<TS, TV>(dst, (1 * dstStride) + 16, 16, a1_1); }
+        { s.Store<TS, TV>(dst, (2 * dstStride) + 0, 0, a2_0); s.Store<TS, TV>(dst, (2 * dstStride) + 16, 16, a2_1); }
+        { s.Store<TS, TV>(dst, (3 * dstStride) + 0, 0, a3_0); s.Store<TS, TV>(dst, (3 * dstStride) + 16, 16, a3_1); }
+        { s.Store<TS, TV>(dst, (4 * dstStride) + 0, 0, a4_0); s.Store<TS, TV>(dst, (4 * dstStride) + 16, 16, a4_1); }
+    }
+
+    /// <summary>Forward at stride 1 for kernels up to 3 wide: 32 output channels by 6 pixels of one output row.
+    /// Each input value is broadcast once and multiplied by the weights of every kernel column it meets (one load per
+    /// 3 FMAs instead of one per FMA). Reads the input padded or not: kernel rows outside [kh0, kh1) and, as TX
+    /// says, the first or last input column of the block are taken as zero and not read.</summary>
+    /// <typeparam name="TE">How values are stored.</typeparam>
+    /// <typeparam name="TX">Which edge columns of the block lie outside the image.</typeparam>
+    /// <param name="x">The input at kernel row 0 and column 0 of the block's first pixel (row oh, column ow0 of the
+    /// padded input); outside the image when the block is at its edge (never read there).</param>
+    /// <param name="rowStride">Floats between input rows.</param>
+    /// <param name="kh0">First kernel row inside the image.</param>
+    /// <param name="kh1">End of the kernel rows inside the image.</param>
+    /// <param name="wt">The packed weights of the block's output-channel group, [kh][kw][ic][32] (see PackedGroups).</param>
+    /// <param name="dst">Where pixel r's channels go: dst + r * dstStride.</param>
+    /// <param name="dstStride">Floats between pixels in dst.</param>
+    /// <param name="store">How each value is stored (bias, epilogue; offsets from dst, channels from the block's first).</param>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void ForwardSlide2R6<TE, TX>(float* x, int rowStride, int kh0, int kh1, float* wt, float* dst, int dstStride, in TE store)
+        where TE : struct, IVectorStore
+        where TX : struct, IEdges
+    {
+        // Constants once the JIT has specialised the method (locals, so that nothing is a call).
+        int CinP = (G.InChannels + 15) & ~15;
+        int CoutP = (G.OutChannels + 15) & ~15;
+        int RowStride = (G.Width + (2 * G.Padding)) * G.InChannels;
+        int OutWidth = ((G.Width + (2 * G.Padding) - G.Kernel) / G.Stride) + 1;
+        int OutHeight = ((G.Height + (2 * G.Padding) - G.Kernel) / G.Stride) + 1;
+        int DyStride = (G.OutChannels & 15) == 0 ? G.OutChannels : CoutP;
+        int TapStride = G.InChannels * 32;
+        TV a0_0 = TS.Zero; TV a0_1 = TS.Zero;
+        TV a1_0 = TS.Zero; TV a1_1 = TS.Zero;
+        TV a2_0 = TS.Zero; TV a2_1 = TS.Zero;
+        TV a3_0 = TS.Zero; TV a3_1 = TS.Zero;
+        TV a4_0 = TS.Zero; TV a4_1 = TS.Zero;
+        TV a5_0 = TS.Zero; TV a5_1 = TS.Zero;
+        bool first = (TX.Outside & 1) == 0;
+        bool last = (TX.Outside & 2) == 0;
+        for (int kh = kh0; kh < kh1; kh++)
+        {
+            float* xp = x + (kh * rowStride);
+            float* wp = wt + (kh * G.Kernel * TapStride);
+            for (int ic = 0; ic < G.InChannels; ic++)
+            {
+                TV w0_0 = TS.Load(wp + 0);
+                TV w0_1 = TS.Load(wp + 16);
+                TV w1_0 = G.Kernel > 1 ? TS.Load(wp + (1 * TapStride) + 0) : TS.Zero;
+                TV w1_1 = G.Kernel > 1 ? TS.Load(wp + (1 * TapStride) + 16) : TS.Zero;
+                TV w2_0 = G.Kernel > 2 ? TS.Load(wp + (2 * TapStride) + 0) : TS.Zero;
+                TV w2_1 = G.Kernel > 2 ? TS.Load(wp + (2 * TapStride) + 16) : TS.Zero;
+                if (first) { TV b = TS.Broadcast(xp[0]); { a0_0 = TS.Fma(w0_0, b, a0_0); a0_1 = TS.Fma(w0_1, b, a0_1); } }
+                if (6 + G.Kernel - 1 > 1 && (last || 6 + G.Kernel - 2 != 1)) { TV b = TS.Broadcast(xp[1 * G.InChannels]); { a1_0 = TS.Fma(w0_0, b, a1_0); a1_1 = TS.Fma(w0_1, b, a1_1); } if (G.Kernel > 1) { a0_0 = TS.Fma(w1_0, b, a0_0); a0_1 = TS.Fma(w1_1, b, a0_1); } }
+                if (6 + G.Kernel - 1 > 2 && (last || 6 + G.Kernel - 2 != 2)) { TV b = TS.Broadcast(xp[2 * G.InChannels]); { a2_0 = TS.Fma(w0_0, b, a2_0); a2_1 = TS.Fma(w0_1, b, a2_1); } if (G.Kernel > 1) { a1_0 = TS.Fma(w1_0, b, a1_0); a1_1 = TS.Fma(w1_1, b, a1_1); } if (G.Kernel > 2) { a0_0 = TS.Fma(w2_0, b, a0_0); a0_1 = TS.Fma(w2_1, b, a0_1); } }
+                if (6 + G.Kernel - 1 > 3 && (last || 6 + G.Kernel - 2 != 3)) { TV b = TS.Broadcast(xp[3 * G.InChannels]); { a3_0 = TS.Fma(w0_0, b, a3_0); a3_1 = TS.Fma(w0_1, b, a3_1); } if (G.Kernel > 1) { a2_0 = TS.Fma(w1_0, b, a2_0); a2_1 = TS.Fma(w1_1, b, a2_1); } if (G.Kernel > 2) { a1_0 = TS.Fma(w2_0, b, a1_0); a1_1 = TS.Fma(w2_1, b, a1_1); } }
+                if (6 + G.Kernel - 1 > 4 && (last || 6 + G.Kernel - 2 != 4)) { TV b = TS.Broadcast(xp[4 * G.InChannels]); { a4_0 = TS.Fma(w0_0, b, a4_0); a4_1 = TS.Fma(w0_1, b, a4_1); } if (G.Kernel > 1) { a3_0 = TS.Fma(w1_0, b, a3_0); a3_1 = TS.Fma(w1_1, b, a3_1); } if (G.Kernel > 2) { a2_0 = TS.Fma(w2_0, b, a2_0); a2_1 = TS.Fma(w2_1, b, a2_1); } }
+                if (6 + G.Kernel - 1 > 5 && (last || 6 + G.Kernel - 2 != 5)) { TV b = TS.Broadcast(xp[5 * G.InChannels]); { a5_0 = TS.Fma(w0_0, b, a5_0); a5_1 = TS.Fma(w0_1, b, a5_1); } if (G.Kernel > 1) { a4_0 = TS.Fma(w1_0, b, a4_0); a4_1 = TS.Fma(w1_1, b, a4_1); } if (G.Kernel > 2) { a3_0 = TS.Fma(w2_0, b, a3_0); a3_1 = TS.Fma(w2_1, b, a3_1); } }
+                if (6 + G.Kernel - 1 > 6 && (last || 6 + G.Kernel - 2 != 6)) { TV b = TS.Broadcast(xp[6 * G.InChannels]); if (G.Kernel > 1) { a5_0 = TS.Fma(w1_0, b, a5_0); a5_1 = TS.Fma(w1_1, b, a5_1); } if (G.Kernel > 2) { a4_0 = TS.Fma(w2_0, b, a4_0); a4_1 = TS.Fma(w2_1, b, a4_1); } }
+                if (6 + G.Kernel - 1 > 7 && (last || 6 + G.Kernel - 2 != 7)) { TV b = TS.Broadcast(xp[7 * G.InChannels]); if (G.Kernel > 2) { a5_0 = TS.Fma(w2_0, b, a5_0); a5_1 = TS.Fma(w2_1, b, a5_1); } }
+                xp++;
+                wp += 32;
+            }
+        }
+
+        TE s = store; // a local copy, whose fields the JIT keeps in registers across the stores
+        { s.Store<TS, TV>(dst, (0 * dstStride) + 0, 0, a0_0); s.Store<TS, TV>(dst, (0 * dstStride) + 16, 16, a0_1); }
+        { s.Store<TS, TV>(dst, (1 * dstStride) + 0, 0, a1_0); s.Store<TS, TV>(dst, (1 * dstStride) + 16, 16, a1_1); }
+        { s.Store<TS, TV>(dst, (2 * dstStride) + 0, 0, a2_0); s.Store<TS, TV>(dst, (2 * dstStride) + 16, 16, a2_1); }
+        { s.Store<TS, TV>(dst, (3 * dstStride) + 0, 0, a3_0); s.Store<TS, TV>(dst, (3 * dstStride) + 16, 16, a3_1); }
+        { s.Store<TS, TV>(dst, (4 * dstStride) + 0, 0, a4_0); s.Store<TS, TV>(dst, (4 * dstStride) + 16, 16, a4_1); }
+        { s.Store<TS, TV>(dst, (5 * dstStride) + 0, 0, a5_0); s.Store<TS, TV>(dst, (5 * dstStride) + 16, 16, a5_1); }
+    }
+
+    /// <summary>Forward at stride 1 for kernels up to 3 wide: 32 output channels by 7 pixels of one output row.
+    /// Each input value is broadcast once and multiplied by the weights of every kernel column it meets (one load per
+    /// 3 FMAs instead of one per FMA). Reads the input padded or not: kernel rows outside [kh0, kh1) and, as TX
+    /// says, the first or last input column of the block are taken as zero and not read.</summary>
+    /// <typeparam name="TE">How values are stored.</typeparam>
+    /// <typeparam name="TX">Which edge columns of the block lie outside the image.</typeparam>
+    /// <param name="x">The input at kernel row 0 and column 0 of the block's first pixel (row oh, column ow0 of the
+    /// padded input); outside the image when the block is at its edge (never read there).</param>
+    /// <param name="rowStride">Floats between input rows.</param>
+    /// <param name="kh0">First kernel row inside the image.</param>
+    /// <param name="kh1">End of the kernel rows inside the image.</param>
+    /// <param name="wt">The packed weights of the block's output-channel group, [kh][kw][ic][32] (see PackedGroups).</param>
+    /// <param name="dst">Where pixel r's channels go: dst + r * dstStride.</param>
+    /// <param name="dstStride">Floats between pixels in dst.</param>
+    /// <param name="store">How each value is stored (bias, epilogue; offsets from dst, channels from the block's first).</param>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void ForwardSlide2R7<TE, TX>(float* x, int rowStride, int kh0, int kh1, float* wt, float* dst, int dstStride, in TE store)
         where TE : struct, IVectorStore
         where TX : struct, IEdges
     {
@@ -405,14 +4603,14 @@ internal static unsafe class MicroKernels<G, TS, TV>
                 TV w2_0 = G.Kernel > 2 ? TS.Load(wp + (2 * TapStride) + 0) : TS.Zero;
                 TV w2_1 = G.Kernel > 2 ? TS.Load(wp + (2 * TapStride) + 16) : TS.Zero;
                 if (first) { TV b = TS.Broadcast(xp[0]); { a0_0 = TS.Fma(w0_0, b, a0_0); a0_1 = TS.Fma(w0_1, b, a0_1); } }
-                if (R.Value + G.Kernel - 1 > 1 && (last || R.Value + G.Kernel - 2 != 1)) { TV b = TS.Broadcast(xp[1 * G.InChannels]); if (R.Value > 1) { a1_0 = TS.Fma(w0_0, b, a1_0); a1_1 = TS.Fma(w0_1, b, a1_1); } if (G.Kernel > 1) { a0_0 = TS.Fma(w1_0, b, a0_0); a0_1 = TS.Fma(w1_1, b, a0_1); } }
-                if (R.Value + G.Kernel - 1 > 2 && (last || R.Value + G.Kernel - 2 != 2)) { TV b = TS.Broadcast(xp[2 * G.InChannels]); if (R.Value > 2) { a2_0 = TS.Fma(w0_0, b, a2_0); a2_1 = TS.Fma(w0_1, b, a2_1); } if (R.Value > 1 && G.Kernel > 1) { a1_0 = TS.Fma(w1_0, b, a1_0); a1_1 = TS.Fma(w1_1, b, a1_1); } if (G.Kernel > 2) { a0_0 = TS.Fma(w2_0, b, a0_0); a0_1 = TS.Fma(w2_1, b, a0_1); } }
-                if (R.Value + G.Kernel - 1 > 3 && (last || R.Value + G.Kernel - 2 != 3)) { TV b = TS.Broadcast(xp[3 * G.InChannels]); if (R.Value > 3) { a3_0 = TS.Fma(w0_0, b, a3_0); a3_1 = TS.Fma(w0_1, b, a3_1); } if (R.Value > 2 && G.Kernel > 1) { a2_0 = TS.Fma(w1_0, b, a2_0); a2_1 = TS.Fma(w1_1, b, a2_1); } if (R.Value > 1 && G.Kernel > 2) { a1_0 = TS.Fma(w2_0, b, a1_0); a1_1 = TS.Fma(w2_1, b, a1_1); } }
-                if (R.Value + G.Kernel - 1 > 4 && (last || R.Value + G.Kernel - 2 != 4)) { TV b = TS.Broadcast(xp[4 * G.InChannels]); if (R.Value > 4) { a4_0 = TS.Fma(w0_0, b, a4_0); a4_1 = TS.Fma(w0_1, b, a4_1); } if (R.Value > 3 && G.Kernel > 1) { a3_0 = TS.Fma(w1_0, b, a3_0); a3_1 = TS.Fma(w1_1, b, a3_1); } if (R.Value > 2 && G.Kernel > 2) { a2_0 = TS.Fma(w2_0, b, a2_0); a2_1 = TS.Fma(w2_1, b, a2_1); } }
-                if (R.Value + G.Kernel - 1 > 5 && (last || R.Value + G.Kernel - 2 != 5)) { TV b = TS.Broadcast(xp[5 * G.InChannels]); if (R.Value > 5) { a5_0 = TS.Fma(w0_0, b, a5_0); a5_1 = TS.Fma(w0_1, b, a5_1); } if (R.Value > 4 && G.Kernel > 1) { a4_0 = TS.Fma(w1_0, b, a4_0); a4_1 = TS.Fma(w1_1, b, a4_1); } if (R.Value > 3 && G.Kernel > 2) { a3_0 = TS.Fma(w2_0, b, a3_0); a3_1 = TS.Fma(w2_1, b, a3_1); } }
-                if (R.Value + G.Kernel - 1 > 6 && (last || R.Value + G.Kernel - 2 != 6)) { TV b = TS.Broadcast(xp[6 * G.InChannels]); if (R.Value > 6) { a6_0 = TS.Fma(w0_0, b, a6_0); a6_1 = TS.Fma(w0_1, b, a6_1); } if (R.Value > 5 && G.Kernel > 1) { a5_0 = TS.Fma(w1_0, b, a5_0); a5_1 = TS.Fma(w1_1, b, a5_1); } if (R.Value > 4 && G.Kernel > 2) { a4_0 = TS.Fma(w2_0, b, a4_0); a4_1 = TS.Fma(w2_1, b, a4_1); } }
-                if (R.Value + G.Kernel - 1 > 7 && (last || R.Value + G.Kernel - 2 != 7)) { TV b = TS.Broadcast(xp[7 * G.InChannels]); if (R.Value > 6 && G.Kernel > 1) { a6_0 = TS.Fma(w1_0, b, a6_0); a6_1 = TS.Fma(w1_1, b, a6_1); } if (R.Value > 5 && G.Kernel > 2) { a5_0 = TS.Fma(w2_0, b, a5_0); a5_1 = TS.Fma(w2_1, b, a5_1); } }
-                if (R.Value + G.Kernel - 1 > 8 && (last || R.Value + G.Kernel - 2 != 8)) { TV b = TS.Broadcast(xp[8 * G.InChannels]); if (R.Value > 6 && G.Kernel > 2) { a6_0 = TS.Fma(w2_0, b, a6_0); a6_1 = TS.Fma(w2_1, b, a6_1); } }
+                if (7 + G.Kernel - 1 > 1 && (last || 7 + G.Kernel - 2 != 1)) { TV b = TS.Broadcast(xp[1 * G.InChannels]); { a1_0 = TS.Fma(w0_0, b, a1_0); a1_1 = TS.Fma(w0_1, b, a1_1); } if (G.Kernel > 1) { a0_0 = TS.Fma(w1_0, b, a0_0); a0_1 = TS.Fma(w1_1, b, a0_1); } }
+                if (7 + G.Kernel - 1 > 2 && (last || 7 + G.Kernel - 2 != 2)) { TV b = TS.Broadcast(xp[2 * G.InChannels]); { a2_0 = TS.Fma(w0_0, b, a2_0); a2_1 = TS.Fma(w0_1, b, a2_1); } if (G.Kernel > 1) { a1_0 = TS.Fma(w1_0, b, a1_0); a1_1 = TS.Fma(w1_1, b, a1_1); } if (G.Kernel > 2) { a0_0 = TS.Fma(w2_0, b, a0_0); a0_1 = TS.Fma(w2_1, b, a0_1); } }
+                if (7 + G.Kernel - 1 > 3 && (last || 7 + G.Kernel - 2 != 3)) { TV b = TS.Broadcast(xp[3 * G.InChannels]); { a3_0 = TS.Fma(w0_0, b, a3_0); a3_1 = TS.Fma(w0_1, b, a3_1); } if (G.Kernel > 1) { a2_0 = TS.Fma(w1_0, b, a2_0); a2_1 = TS.Fma(w1_1, b, a2_1); } if (G.Kernel > 2) { a1_0 = TS.Fma(w2_0, b, a1_0); a1_1 = TS.Fma(w2_1, b, a1_1); } }
+                if (7 + G.Kernel - 1 > 4 && (last || 7 + G.Kernel - 2 != 4)) { TV b = TS.Broadcast(xp[4 * G.InChannels]); { a4_0 = TS.Fma(w0_0, b, a4_0); a4_1 = TS.Fma(w0_1, b, a4_1); } if (G.Kernel > 1) { a3_0 = TS.Fma(w1_0, b, a3_0); a3_1 = TS.Fma(w1_1, b, a3_1); } if (G.Kernel > 2) { a2_0 = TS.Fma(w2_0, b, a2_0); a2_1 = TS.Fma(w2_1, b, a2_1); } }
+                if (7 + G.Kernel - 1 > 5 && (last || 7 + G.Kernel - 2 != 5)) { TV b = TS.Broadcast(xp[5 * G.InChannels]); { a5_0 = TS.Fma(w0_0, b, a5_0); a5_1 = TS.Fma(w0_1, b, a5_1); } if (G.Kernel > 1) { a4_0 = TS.Fma(w1_0, b, a4_0); a4_1 = TS.Fma(w1_1, b, a4_1); } if (G.Kernel > 2) { a3_0 = TS.Fma(w2_0, b, a3_0); a3_1 = TS.Fma(w2_1, b, a3_1); } }
+                if (7 + G.Kernel - 1 > 6 && (last || 7 + G.Kernel - 2 != 6)) { TV b = TS.Broadcast(xp[6 * G.InChannels]); { a6_0 = TS.Fma(w0_0, b, a6_0); a6_1 = TS.Fma(w0_1, b, a6_1); } if (G.Kernel > 1) { a5_0 = TS.Fma(w1_0, b, a5_0); a5_1 = TS.Fma(w1_1, b, a5_1); } if (G.Kernel > 2) { a4_0 = TS.Fma(w2_0, b, a4_0); a4_1 = TS.Fma(w2_1, b, a4_1); } }
+                if (7 + G.Kernel - 1 > 7 && (last || 7 + G.Kernel - 2 != 7)) { TV b = TS.Broadcast(xp[7 * G.InChannels]); if (G.Kernel > 1) { a6_0 = TS.Fma(w1_0, b, a6_0); a6_1 = TS.Fma(w1_1, b, a6_1); } if (G.Kernel > 2) { a5_0 = TS.Fma(w2_0, b, a5_0); a5_1 = TS.Fma(w2_1, b, a5_1); } }
+                if (7 + G.Kernel - 1 > 8 && (last || 7 + G.Kernel - 2 != 8)) { TV b = TS.Broadcast(xp[8 * G.InChannels]); if (G.Kernel > 2) { a6_0 = TS.Fma(w2_0, b, a6_0); a6_1 = TS.Fma(w2_1, b, a6_1); } }
                 xp++;
                 wp += 32;
             }
@@ -420,21 +4618,47 @@ internal static unsafe class MicroKernels<G, TS, TV>
 
         TE s = store; // a local copy, whose fields the JIT keeps in registers across the stores
         { s.Store<TS, TV>(dst, (0 * dstStride) + 0, 0, a0_0); s.Store<TS, TV>(dst, (0 * dstStride) + 16, 16, a0_1); }
-        if (R.Value > 1) { s.Store<TS, TV>(dst, (1 * dstStride) + 0, 0, a1_0); s.Store<TS, TV>(dst, (1 * dstStride) + 16, 16, a1_1); }
-        if (R.Value > 2) { s.Store<TS, TV>(dst, (2 * dstStride) + 0, 0, a2_0); s.Store<TS, TV>(dst, (2 * dstStride) + 16, 16, a2_1); }
-        if (R.Value > 3) { s.Store<TS, TV>(dst, (3 * dstStride) + 0, 0, a3_0); s.Store<TS, TV>(dst, (3 * dstStride) + 16, 16, a3_1); }
-        if (R.Value > 4) { s.Store<TS, TV>(dst, (4 * dstStride) + 0, 0, a4_0); s.Store<TS, TV>(dst, (4 * dstStride) + 16, 16, a4_1); }
-        if (R.Value > 5) { s.Store<TS, TV>(dst, (5 * dstStride) + 0, 0, a5_0); s.Store<TS, TV>(dst, (5 * dstStride) + 16, 16, a5_1); }
-        if (R.Value > 6) { s.Store<TS, TV>(dst, (6 * dstStride) + 0, 0, a6_0); s.Store<TS, TV>(dst, (6 * dstStride) + 16, 16, a6_1); }
+        { s.Store<TS, TV>(dst, (1 * dstStride) + 0, 0, a1_0); s.Store<TS, TV>(dst, (1 * dstStride) + 16, 16, a1_1); }
+        { s.Store<TS, TV>(dst, (2 * dstStride) + 0, 0, a2_0); s.Store<TS, TV>(dst, (2 * dstStride) + 16, 16, a2_1); }
+        { s.Store<TS, TV>(dst, (3 * dstStride) + 0, 0, a3_0); s.Store<TS, TV>(dst, (3 * dstStride) + 16, 16, a3_1); }
+        { s.Store<TS, TV>(dst, (4 * dstStride) + 0, 0, a4_0); s.Store<TS, TV>(dst, (4 * dstStride) + 16, 16, a4_1); }
+        { s.Store<TS, TV>(dst, (5 * dstStride) + 0, 0, a5_0); s.Store<TS, TV>(dst, (5 * dstStride) + 16, 16, a5_1); }
+        { s.Store<TS, TV>(dst, (6 * dstStride) + 0, 0, a6_0); s.Store<TS, TV>(dst, (6 * dstStride) + 16, 16, a6_1); }
     }
 
-    /// <summary>Backward to the input, one (kh, kw) tap: 16 input channels by up to 14 output pixels, scattered.</summary>
+    /// <summary>Backward to the input, one (kh, kw) tap: 16 input channels by 1 output pixels, scattered.</summary>
     /// <param name="dy">Output gradient at the block's first pixel (NHWC).</param>
     /// <param name="wt">Transposed packed weights [kh][kw][oc][in channels padded to 16] at the tap and first input channel.</param>
     /// <param name="dx">Padded input gradient (channels padded to 16) at the tap's first target pixel and first input channel.</param>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void BackwardData1<R>(float* dy, float* wt, float* dx)
-        where R : struct, IConst
+    public static void BackwardData1R1(float* dy, float* wt, float* dx)
+    {
+        // Constants once the JIT has specialised the method (locals, so that nothing is a call).
+        int CinP = (G.InChannels + 15) & ~15;
+        int CoutP = (G.OutChannels + 15) & ~15;
+        int RowStride = (G.Width + (2 * G.Padding)) * G.InChannels;
+        int OutWidth = ((G.Width + (2 * G.Padding) - G.Kernel) / G.Stride) + 1;
+        int OutHeight = ((G.Height + (2 * G.Padding) - G.Kernel) / G.Stride) + 1;
+        int DyStride = (G.OutChannels & 15) == 0 ? G.OutChannels : CoutP;
+        TV a0_0 = TS.Zero;
+        { a0_0 = TS.Load(dx + (0 * G.Stride * CinP) + 0); }
+        float* wp = wt;
+        for (int oc = 0; oc < G.OutChannels; oc++)
+        {
+            TV w0 = TS.Load(wp + 0);
+            a0_0 = TS.Fma(w0, TS.Broadcast(dy[(0 * G.OutChannels) + oc]), a0_0);
+            wp += CinP;
+        }
+
+        { TS.Store(dx + (0 * G.Stride * CinP) + 0, a0_0); }
+    }
+
+    /// <summary>Backward to the input, one (kh, kw) tap: 16 input channels by 2 output pixels, scattered.</summary>
+    /// <param name="dy">Output gradient at the block's first pixel (NHWC).</param>
+    /// <param name="wt">Transposed packed weights [kh][kw][oc][in channels padded to 16] at the tap and first input channel.</param>
+    /// <param name="dx">Padded input gradient (channels padded to 16) at the tap's first target pixel and first input channel.</param>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void BackwardData1R2(float* dy, float* wt, float* dx)
     {
         // Constants once the JIT has specialised the method (locals, so that nothing is a call).
         int CinP = (G.InChannels + 15) & ~15;
@@ -446,75 +4670,738 @@ internal static unsafe class MicroKernels<G, TS, TV>
         TV a0_0 = TS.Zero;
         { a0_0 = TS.Load(dx + (0 * G.Stride * CinP) + 0); }
         TV a1_0 = TS.Zero;
-        if (R.Value > 1) { a1_0 = TS.Load(dx + (1 * G.Stride * CinP) + 0); }
-        TV a2_0 = TS.Zero;
-        if (R.Value > 2) { a2_0 = TS.Load(dx + (2 * G.Stride * CinP) + 0); }
-        TV a3_0 = TS.Zero;
-        if (R.Value > 3) { a3_0 = TS.Load(dx + (3 * G.Stride * CinP) + 0); }
-        TV a4_0 = TS.Zero;
-        if (R.Value > 4) { a4_0 = TS.Load(dx + (4 * G.Stride * CinP) + 0); }
-        TV a5_0 = TS.Zero;
-        if (R.Value > 5) { a5_0 = TS.Load(dx + (5 * G.Stride * CinP) + 0); }
-        TV a6_0 = TS.Zero;
-        if (R.Value > 6) { a6_0 = TS.Load(dx + (6 * G.Stride * CinP) + 0); }
-        TV a7_0 = TS.Zero;
-        if (R.Value > 7) { a7_0 = TS.Load(dx + (7 * G.Stride * CinP) + 0); }
-        TV a8_0 = TS.Zero;
-        if (R.Value > 8) { a8_0 = TS.Load(dx + (8 * G.Stride * CinP) + 0); }
-        TV a9_0 = TS.Zero;
-        if (R.Value > 9) { a9_0 = TS.Load(dx + (9 * G.Stride * CinP) + 0); }
-        TV a10_0 = TS.Zero;
-        if (R.Value > 10) { a10_0 = TS.Load(dx + (10 * G.Stride * CinP) + 0); }
-        TV a11_0 = TS.Zero;
-        if (R.Value > 11) { a11_0 = TS.Load(dx + (11 * G.Stride * CinP) + 0); }
-        TV a12_0 = TS.Zero;
-        if (R.Value > 12) { a12_0 = TS.Load(dx + (12 * G.Stride * CinP) + 0); }
-        TV a13_0 = TS.Zero;
-        if (R.Value > 13) { a13_0 = TS.Load(dx + (13 * G.Stride * CinP) + 0); }
+        { a1_0 = TS.Load(dx + (1 * G.Stride * CinP) + 0); }
         float* wp = wt;
         for (int oc = 0; oc < G.OutChannels; oc++)
         {
             TV w0 = TS.Load(wp + 0);
             a0_0 = TS.Fma(w0, TS.Broadcast(dy[(0 * G.OutChannels) + oc]), a0_0);
-            if (R.Value > 1) a1_0 = TS.Fma(w0, TS.Broadcast(dy[(1 * G.OutChannels) + oc]), a1_0);
-            if (R.Value > 2) a2_0 = TS.Fma(w0, TS.Broadcast(dy[(2 * G.OutChannels) + oc]), a2_0);
-            if (R.Value > 3) a3_0 = TS.Fma(w0, TS.Broadcast(dy[(3 * G.OutChannels) + oc]), a3_0);
-            if (R.Value > 4) a4_0 = TS.Fma(w0, TS.Broadcast(dy[(4 * G.OutChannels) + oc]), a4_0);
-            if (R.Value > 5) a5_0 = TS.Fma(w0, TS.Broadcast(dy[(5 * G.OutChannels) + oc]), a5_0);
-            if (R.Value > 6) a6_0 = TS.Fma(w0, TS.Broadcast(dy[(6 * G.OutChannels) + oc]), a6_0);
-            if (R.Value > 7) a7_0 = TS.Fma(w0, TS.Broadcast(dy[(7 * G.OutChannels) + oc]), a7_0);
-            if (R.Value > 8) a8_0 = TS.Fma(w0, TS.Broadcast(dy[(8 * G.OutChannels) + oc]), a8_0);
-            if (R.Value > 9) a9_0 = TS.Fma(w0, TS.Broadcast(dy[(9 * G.OutChannels) + oc]), a9_0);
-            if (R.Value > 10) a10_0 = TS.Fma(w0, TS.Broadcast(dy[(10 * G.OutChannels) + oc]), a10_0);
-            if (R.Value > 11) a11_0 = TS.Fma(w0, TS.Broadcast(dy[(11 * G.OutChannels) + oc]), a11_0);
-            if (R.Value > 12) a12_0 = TS.Fma(w0, TS.Broadcast(dy[(12 * G.OutChannels) + oc]), a12_0);
-            if (R.Value > 13) a13_0 = TS.Fma(w0, TS.Broadcast(dy[(13 * G.OutChannels) + oc]), a13_0);
+            a1_0 = TS.Fma(w0, TS.Broadcast(dy[(1 * G.OutChannels) + oc]), a1_0);
             wp += CinP;
         }
 
         { TS.Store(dx + (0 * G.Stride * CinP) + 0, a0_0); }
-        if (R.Value > 1) { TS.Store(dx + (1 * G.Stride * CinP) + 0, a1_0); }
-        if (R.Value > 2) { TS.Store(dx + (2 * G.Stride * CinP) + 0, a2_0); }
-        if (R.Value > 3) { TS.Store(dx + (3 * G.Stride * CinP) + 0, a3_0); }
-        if (R.Value > 4) { TS.Store(dx + (4 * G.Stride * CinP) + 0, a4_0); }
-        if (R.Value > 5) { TS.Store(dx + (5 * G.Stride * CinP) + 0, a5_0); }
-        if (R.Value > 6) { TS.Store(dx + (6 * G.Stride * CinP) + 0, a6_0); }
-        if (R.Value > 7) { TS.Store(dx + (7 * G.Stride * CinP) + 0, a7_0); }
-        if (R.Value > 8) { TS.Store(dx + (8 * G.Stride * CinP) + 0, a8_0); }
-        if (R.Value > 9) { TS.Store(dx + (9 * G.Stride * CinP) + 0, a9_0); }
-        if (R.Value > 10) { TS.Store(dx + (10 * G.Stride * CinP) + 0, a10_0); }
-        if (R.Value > 11) { TS.Store(dx + (11 * G.Stride * CinP) + 0, a11_0); }
-        if (R.Value > 12) { TS.Store(dx + (12 * G.Stride * CinP) + 0, a12_0); }
-        if (R.Value > 13) { TS.Store(dx + (13 * G.Stride * CinP) + 0, a13_0); }
+        { TS.Store(dx + (1 * G.Stride * CinP) + 0, a1_0); }
     }
 
-    /// <summary>Backward to the input, one (kh, kw) tap: 32 input channels by up to 14 output pixels, scattered.</summary>
+    /// <summary>Backward to the input, one (kh, kw) tap: 16 input channels by 3 output pixels, scattered.</summary>
     /// <param name="dy">Output gradient at the block's first pixel (NHWC).</param>
     /// <param name="wt">Transposed packed weights [kh][kw][oc][in channels padded to 16] at the tap and first input channel.</param>
     /// <param name="dx">Padded input gradient (channels padded to 16) at the tap's first target pixel and first input channel.</param>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void BackwardData2<R>(float* dy, float* wt, float* dx)
-        where R : struct, IConst
+    public static void BackwardData1R3(float* dy, float* wt, float* dx)
+    {
+        // Constants once the JIT has specialised the method (locals, so that nothing is a call).
+        int CinP = (G.InChannels + 15) & ~15;
+        int CoutP = (G.OutChannels + 15) & ~15;
+        int RowStride = (G.Width + (2 * G.Padding)) * G.InChannels;
+        int OutWidth = ((G.Width + (2 * G.Padding) - G.Kernel) / G.Stride) + 1;
+        int OutHeight = ((G.Height + (2 * G.Padding) - G.Kernel) / G.Stride) + 1;
+        int DyStride = (G.OutChannels & 15) == 0 ? G.OutChannels : CoutP;
+        TV a0_0 = TS.Zero;
+        { a0_0 = TS.Load(dx + (0 * G.Stride * CinP) + 0); }
+        TV a1_0 = TS.Zero;
+        { a1_0 = TS.Load(dx + (1 * G.Stride * CinP) + 0); }
+        TV a2_0 = TS.Zero;
+        { a2_0 = TS.Load(dx + (2 * G.Stride * CinP) + 0); }
+        float* wp = wt;
+        for (int oc = 0; oc < G.OutChannels; oc++)
+        {
+            TV w0 = TS.Load(wp + 0);
+            a0_0 = TS.Fma(w0, TS.Broadcast(dy[(0 * G.OutChannels) + oc]), a0_0);
+            a1_0 = TS.Fma(w0, TS.Broadcast(dy[(1 * G.OutChannels) + oc]), a1_0);
+            a2_0 = TS.Fma(w0, TS.Broadcast(dy[(2 * G.OutChannels) + oc]), a2_0);
+            wp += CinP;
+        }
+
+        { TS.Store(dx + (0 * G.Stride * CinP) + 0, a0_0); }
+        { TS.Store(dx + (1 * G.Stride * CinP) + 0, a1_0); }
+        { TS.Store(dx + (2 * G.Stride * CinP) + 0, a2_0); }
+    }
+
+    /// <summary>Backward to the input, one (kh, kw) tap: 16 input channels by 4 output pixels, scattered.</summary>
+    /// <param name="dy">Output gradient at the block's first pixel (NHWC).</param>
+    /// <param name="wt">Transposed packed weights [kh][kw][oc][in channels padded to 16] at the tap and first input channel.</param>
+    /// <param name="dx">Padded input gradient (channels padded to 16) at the tap's first target pixel and first input channel.</param>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void BackwardData1R4(float* dy, float* wt, float* dx)
+    {
+        // Constants once the JIT has specialised the method (locals, so that nothing is a call).
+        int CinP = (G.InChannels + 15) & ~15;
+        int CoutP = (G.OutChannels + 15) & ~15;
+        int RowStride = (G.Width + (2 * G.Padding)) * G.InChannels;
+        int OutWidth = ((G.Width + (2 * G.Padding) - G.Kernel) / G.Stride) + 1;
+        int OutHeight = ((G.Height + (2 * G.Padding) - G.Kernel) / G.Stride) + 1;
+        int DyStride = (G.OutChannels & 15) == 0 ? G.OutChannels : CoutP;
+        TV a0_0 = TS.Zero;
+        { a0_0 = TS.Load(dx + (0 * G.Stride * CinP) + 0); }
+        TV a1_0 = TS.Zero;
+        { a1_0 = TS.Load(dx + (1 * G.Stride * CinP) + 0); }
+        TV a2_0 = TS.Zero;
+        { a2_0 = TS.Load(dx + (2 * G.Stride * CinP) + 0); }
+        TV a3_0 = TS.Zero;
+        { a3_0 = TS.Load(dx + (3 * G.Stride * CinP) + 0); }
+        float* wp = wt;
+        for (int oc = 0; oc < G.OutChannels; oc++)
+        {
+            TV w0 = TS.Load(wp + 0);
+            a0_0 = TS.Fma(w0, TS.Broadcast(dy[(0 * G.OutChannels) + oc]), a0_0);
+            a1_0 = TS.Fma(w0, TS.Broadcast(dy[(1 * G.OutChannels) + oc]), a1_0);
+            a2_0 = TS.Fma(w0, TS.Broadcast(dy[(2 * G.OutChannels) + oc]), a2_0);
+            a3_0 = TS.Fma(w0, TS.Broadcast(dy[(3 * G.OutChannels) + oc]), a3_0);
+            wp += CinP;
+        }
+
+        { TS.Store(dx + (0 * G.Stride * CinP) + 0, a0_0); }
+        { TS.Store(dx + (1 * G.Stride * CinP) + 0, a1_0); }
+        { TS.Store(dx + (2 * G.Stride * CinP) + 0, a2_0); }
+        { TS.Store(dx + (3 * G.Stride * CinP) + 0, a3_0); }
+    }
+
+    /// <summary>Backward to the input, one (kh, kw) tap: 16 input channels by 5 output pixels, scattered.</summary>
+    /// <param name="dy">Output gradient at the block's first pixel (NHWC).</param>
+    /// <param name="wt">Transposed packed weights [kh][kw][oc][in channels padded to 16] at the tap and first input channel.</param>
+    /// <param name="dx">Padded input gradient (channels padded to 16) at the tap's first target pixel and first input channel.</param>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void BackwardData1R5(float* dy, float* wt, float* dx)
+    {
+        // Constants once the JIT has specialised the method (locals, so that nothing is a call).
+        int CinP = (G.InChannels + 15) & ~15;
+        int CoutP = (G.OutChannels + 15) & ~15;
+        int RowStride = (G.Width + (2 * G.Padding)) * G.InChannels;
+        int OutWidth = ((G.Width + (2 * G.Padding) - G.Kernel) / G.Stride) + 1;
+        int OutHeight = ((G.Height + (2 * G.Padding) - G.Kernel) / G.Stride) + 1;
+        int DyStride = (G.OutChannels & 15) == 0 ? G.OutChannels : CoutP;
+        TV a0_0 = TS.Zero;
+        { a0_0 = TS.Load(dx + (0 * G.Stride * CinP) + 0); }
+        TV a1_0 = TS.Zero;
+        { a1_0 = TS.Load(dx + (1 * G.Stride * CinP) + 0); }
+        TV a2_0 = TS.Zero;
+        { a2_0 = TS.Load(dx + (2 * G.Stride * CinP) + 0); }
+        TV a3_0 = TS.Zero;
+        { a3_0 = TS.Load(dx + (3 * G.Stride * CinP) + 0); }
+        TV a4_0 = TS.Zero;
+        { a4_0 = TS.Load(dx + (4 * G.Stride * CinP) + 0); }
+        float* wp = wt;
+        for (int oc = 0; oc < G.OutChannels; oc++)
+        {
+            TV w0 = TS.Load(wp + 0);
+            a0_0 = TS.Fma(w0, TS.Broadcast(dy[(0 * G.OutChannels) + oc]), a0_0);
+            a1_0 = TS.Fma(w0, TS.Broadcast(dy[(1 * G.OutChannels) + oc]), a1_0);
+            a2_0 = TS.Fma(w0, TS.Broadcast(dy[(2 * G.OutChannels) + oc]), a2_0);
+            a3_0 = TS.Fma(w0, TS.Broadcast(dy[(3 * G.OutChannels) + oc]), a3_0);
+            a4_0 = TS.Fma(w0, TS.Broadcast(dy[(4 * G.OutChannels) + oc]), a4_0);
+            wp += CinP;
+        }
+
+        { TS.Store(dx + (0 * G.Stride * CinP) + 0, a0_0); }
+        { TS.Store(dx + (1 * G.Stride * CinP) + 0, a1_0); }
+        { TS.Store(dx + (2 * G.Stride * CinP) + 0, a2_0); }
+        { TS.Store(dx + (3 * G.Stride * CinP) + 0, a3_0); }
+        { TS.Store(dx + (4 * G.Stride * CinP) + 0, a4_0); }
+    }
+
+    /// <summary>Backward to the input, one (kh, kw) tap: 16 input channels by 6 output pixels, scattered.</summary>
+    /// <param name="dy">Output gradient at the block's first pixel (NHWC).</param>
+    /// <param name="wt">Transposed packed weights [kh][kw][oc][in channels padded to 16] at the tap and first input channel.</param>
+    /// <param name="dx">Padded input gradient (channels padded to 16) at the tap's first target pixel and first input channel.</param>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void BackwardData1R6(float* dy, float* wt, float* dx)
+    {
+        // Constants once the JIT has specialised the method (locals, so that nothing is a call).
+        int CinP = (G.InChannels + 15) & ~15;
+        int CoutP = (G.OutChannels + 15) & ~15;
+        int RowStride = (G.Width + (2 * G.Padding)) * G.InChannels;
+        int OutWidth = ((G.Width + (2 * G.Padding) - G.Kernel) / G.Stride) + 1;
+        int OutHeight = ((G.Height + (2 * G.Padding) - G.Kernel) / G.Stride) + 1;
+        int DyStride = (G.OutChannels & 15) == 0 ? G.OutChannels : CoutP;
+        TV a0_0 = TS.Zero;
+        { a0_0 = TS.Load(dx + (0 * G.Stride * CinP) + 0); }
+        TV a1_0 = TS.Zero;
+        { a1_0 = TS.Load(dx + (1 * G.Stride * CinP) + 0); }
+        TV a2_0 = TS.Zero;
+        { a2_0 = TS.Load(dx + (2 * G.Stride * CinP) + 0); }
+        TV a3_0 = TS.Zero;
+        { a3_0 = TS.Load(dx + (3 * G.Stride * CinP) + 0); }
+        TV a4_0 = TS.Zero;
+        { a4_0 = TS.Load(dx + (4 * G.Stride * CinP) + 0); }
+        TV a5_0 = TS.Zero;
+        { a5_0 = TS.Load(dx + (5 * G.Stride * CinP) + 0); }
+        float* wp = wt;
+        for (int oc = 0; oc < G.OutChannels; oc++)
+        {
+            TV w0 = TS.Load(wp + 0);
+            a0_0 = TS.Fma(w0, TS.Broadcast(dy[(0 * G.OutChannels) + oc]), a0_0);
+            a1_0 = TS.Fma(w0, TS.Broadcast(dy[(1 * G.OutChannels) + oc]), a1_0);
+            a2_0 = TS.Fma(w0, TS.Broadcast(dy[(2 * G.OutChannels) + oc]), a2_0);
+            a3_0 = TS.Fma(w0, TS.Broadcast(dy[(3 * G.OutChannels) + oc]), a3_0);
+            a4_0 = TS.Fma(w0, TS.Broadcast(dy[(4 * G.OutChannels) + oc]), a4_0);
+            a5_0 = TS.Fma(w0, TS.Broadcast(dy[(5 * G.OutChannels) + oc]), a5_0);
+            wp += CinP;
+        }
+
+        { TS.Store(dx + (0 * G.Stride * CinP) + 0, a0_0); }
+        { TS.Store(dx + (1 * G.Stride * CinP) + 0, a1_0); }
+        { TS.Store(dx + (2 * G.Stride * CinP) + 0, a2_0); }
+        { TS.Store(dx + (3 * G.Stride * CinP) + 0, a3_0); }
+        { TS.Store(dx + (4 * G.Stride * CinP) + 0, a4_0); }
+        { TS.Store(dx + (5 * G.Stride * CinP) + 0, a5_0); }
+    }
+
+    /// <summary>Backward to the input, one (kh, kw) tap: 16 input channels by 7 output pixels, scattered.</summary>
+    /// <param name="dy">Output gradient at the block's first pixel (NHWC).</param>
+    /// <param name="wt">Transposed packed weights [kh][kw][oc][in channels padded to 16] at the tap and first input channel.</param>
+    /// <param name="dx">Padded input gradient (channels padded to 16) at the tap's first target pixel and first input channel.</param>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void BackwardData1R7(float* dy, float* wt, float* dx)
+    {
+        // Constants once the JIT has specialised the method (locals, so that nothing is a call).
+        int CinP = (G.InChannels + 15) & ~15;
+        int CoutP = (G.OutChannels + 15) & ~15;
+        int RowStride = (G.Width + (2 * G.Padding)) * G.InChannels;
+        int OutWidth = ((G.Width + (2 * G.Padding) - G.Kernel) / G.Stride) + 1;
+        int OutHeight = ((G.Height + (2 * G.Padding) - G.Kernel) / G.Stride) + 1;
+        int DyStride = (G.OutChannels & 15) == 0 ? G.OutChannels : CoutP;
+        TV a0_0 = TS.Zero;
+        { a0_0 = TS.Load(dx + (0 * G.Stride * CinP) + 0); }
+        TV a1_0 = TS.Zero;
+        { a1_0 = TS.Load(dx + (1 * G.Stride * CinP) + 0); }
+        TV a2_0 = TS.Zero;
+        { a2_0 = TS.Load(dx + (2 * G.Stride * CinP) + 0); }
+        TV a3_0 = TS.Zero;
+        { a3_0 = TS.Load(dx + (3 * G.Stride * CinP) + 0); }
+        TV a4_0 = TS.Zero;
+        { a4_0 = TS.Load(dx + (4 * G.Stride * CinP) + 0); }
+        TV a5_0 = TS.Zero;
+        { a5_0 = TS.Load(dx + (5 * G.Stride * CinP) + 0); }
+        TV a6_0 = TS.Zero;
+        { a6_0 = TS.Load(dx + (6 * G.Stride * CinP) + 0); }
+        float* wp = wt;
+        for (int oc = 0; oc < G.OutChannels; oc++)
+        {
+            TV w0 = TS.Load(wp + 0);
+            a0_0 = TS.Fma(w0, TS.Broadcast(dy[(0 * G.OutChannels) + oc]), a0_0);
+            a1_0 = TS.Fma(w0, TS.Broadcast(dy[(1 * G.OutChannels) + oc]), a1_0);
+            a2_0 = TS.Fma(w0, TS.Broadcast(dy[(2 * G.OutChannels) + oc]), a2_0);
+            a3_0 = TS.Fma(w0, TS.Broadcast(dy[(3 * G.OutChannels) + oc]), a3_0);
+            a4_0 = TS.Fma(w0, TS.Broadcast(dy[(4 * G.OutChannels) + oc]), a4_0);
+            a5_0 = TS.Fma(w0, TS.Broadcast(dy[(5 * G.OutChannels) + oc]), a5_0);
+            a6_0 = TS.Fma(w0, TS.Broadcast(dy[(6 * G.OutChannels) + oc]), a6_0);
+            wp += CinP;
+        }
+
+        { TS.Store(dx + (0 * G.Stride * CinP) + 0, a0_0); }
+        { TS.Store(dx + (1 * G.Stride * CinP) + 0, a1_0); }
+        { TS.Store(dx + (2 * G.Stride * CinP) + 0, a2_0); }
+        { TS.Store(dx + (3 * G.Stride * CinP) + 0, a3_0); }
+        { TS.Store(dx + (4 * G.Stride * CinP) + 0, a4_0); }
+        { TS.Store(dx + (5 * G.Stride * CinP) + 0, a5_0); }
+        { TS.Store(dx + (6 * G.Stride * CinP) + 0, a6_0); }
+    }
+
+    /// <summary>Backward to the input, one (kh, kw) tap: 16 input channels by 8 output pixels, scattered.</summary>
+    /// <param name="dy">Output gradient at the block's first pixel (NHWC).</param>
+    /// <param name="wt">Transposed packed weights [kh][kw][oc][in channels padded to 16] at the tap and first input channel.</param>
+    /// <param name="dx">Padded input gradient (channels padded to 16) at the tap's first target pixel and first input channel.</param>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void BackwardData1R8(float* dy, float* wt, float* dx)
+    {
+        // Constants once the JIT has specialised the method (locals, so that nothing is a call).
+        int CinP = (G.InChannels + 15) & ~15;
+        int CoutP = (G.OutChannels + 15) & ~15;
+        int RowStride = (G.Width + (2 * G.Padding)) * G.InChannels;
+        int OutWidth = ((G.Width + (2 * G.Padding) - G.Kernel) / G.Stride) + 1;
+        int OutHeight = ((G.Height + (2 * G.Padding) - G.Kernel) / G.Stride) + 1;
+        int DyStride = (G.OutChannels & 15) == 0 ? G.OutChannels : CoutP;
+        TV a0_0 = TS.Zero;
+        { a0_0 = TS.Load(dx + (0 * G.Stride * CinP) + 0); }
+        TV a1_0 = TS.Zero;
+        { a1_0 = TS.Load(dx + (1 * G.Stride * CinP) + 0); }
+        TV a2_0 = TS.Zero;
+        { a2_0 = TS.Load(dx + (2 * G.Stride * CinP) + 0); }
+        TV a3_0 = TS.Zero;
+        { a3_0 = TS.Load(dx + (3 * G.Stride * CinP) + 0); }
+        TV a4_0 = TS.Zero;
+        { a4_0 = TS.Load(dx + (4 * G.Stride * CinP) + 0); }
+        TV a5_0 = TS.Zero;
+        { a5_0 = TS.Load(dx + (5 * G.Stride * CinP) + 0); }
+        TV a6_0 = TS.Zero;
+        { a6_0 = TS.Load(dx + (6 * G.Stride * CinP) + 0); }
+        TV a7_0 = TS.Zero;
+        { a7_0 = TS.Load(dx + (7 * G.Stride * CinP) + 0); }
+        float* wp = wt;
+        for (int oc = 0; oc < G.OutChannels; oc++)
+        {
+            TV w0 = TS.Load(wp + 0);
+            a0_0 = TS.Fma(w0, TS.Broadcast(dy[(0 * G.OutChannels) + oc]), a0_0);
+            a1_0 = TS.Fma(w0, TS.Broadcast(dy[(1 * G.OutChannels) + oc]), a1_0);
+            a2_0 = TS.Fma(w0, TS.Broadcast(dy[(2 * G.OutChannels) + oc]), a2_0);
+            a3_0 = TS.Fma(w0, TS.Broadcast(dy[(3 * G.OutChannels) + oc]), a3_0);
+            a4_0 = TS.Fma(w0, TS.Broadcast(dy[(4 * G.OutChannels) + oc]), a4_0);
+            a5_0 = TS.Fma(w0, TS.Broadcast(dy[(5 * G.OutChannels) + oc]), a5_0);
+            a6_0 = TS.Fma(w0, TS.Broadcast(dy[(6 * G.OutChannels) + oc]), a6_0);
+            a7_0 = TS.Fma(w0, TS.Broadcast(dy[(7 * G.OutChannels) + oc]), a7_0);
+            wp += CinP;
+        }
+
+        { TS.Store(dx + (0 * G.Stride * CinP) + 0, a0_0); }
+        { TS.Store(dx + (1 * G.Stride * CinP) + 0, a1_0); }
+        { TS.Store(dx + (2 * G.Stride * CinP) + 0, a2_0); }
+        { TS.Store(dx + (3 * G.Stride * CinP) + 0, a3_0); }
+        { TS.Store(dx + (4 * G.Stride * CinP) + 0, a4_0); }
+        { TS.Store(dx + (5 * G.Stride * CinP) + 0, a5_0); }
+        { TS.Store(dx + (6 * G.Stride * CinP) + 0, a6_0); }
+        { TS.Store(dx + (7 * G.Stride * CinP) + 0, a7_0); }
+    }
+
+    /// <summary>Backward to the input, one (kh, kw) tap: 16 input channels by 9 output pixels, scattered.</summary>
+    /// <param name="dy">Output gradient at the block's first pixel (NHWC).</param>
+    /// <param name="wt">Transposed packed weights [kh][kw][oc][in channels padded to 16] at the tap and first input channel.</param>
+    /// <param name="dx">Padded input gradient (channels padded to 16) at the tap's first target pixel and first input channel.</param>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void BackwardData1R9(float* dy, float* wt, float* dx)
+    {
+        // Constants once the JIT has specialised the method (locals, so that nothing is a call).
+        int CinP = (G.InChannels + 15) & ~15;
+        int CoutP = (G.OutChannels + 15) & ~15;
+        int RowStride = (G.Width + (2 * G.Padding)) * G.InChannels;
+        int OutWidth = ((G.Width + (2 * G.Padding) - G.Kernel) / G.Stride) + 1;
+        int OutHeight = ((G.Height + (2 * G.Padding) - G.Kernel) / G.Stride) + 1;
+        int DyStride = (G.OutChannels & 15) == 0 ? G.OutChannels : CoutP;
+        TV a0_0 = TS.Zero;
+        { a0_0 = TS.Load(dx + (0 * G.Stride * CinP) + 0); }
+        TV a1_0 = TS.Zero;
+        { a1_0 = TS.Load(dx + (1 * G.Stride * CinP) + 0); }
+        TV a2_0 = TS.Zero;
+        { a2_0 = TS.Load(dx + (2 * G.Stride * CinP) + 0); }
+        TV a3_0 = TS.Zero;
+        { a3_0 = TS.Load(dx + (3 * G.Stride * CinP) + 0); }
+        TV a4_0 = TS.Zero;
+        { a4_0 = TS.Load(dx + (4 * G.Stride * CinP) + 0); }
+        TV a5_0 = TS.Zero;
+        { a5_0 = TS.Load(dx + (5 * G.Stride * CinP) + 0); }
+        TV a6_0 = TS.Zero;
+        { a6_0 = TS.Load(dx + (6 * G.Stride * CinP) + 0); }
+        TV a7_0 = TS.Zero;
+        { a7_0 = TS.Load(dx + (7 * G.Stride * CinP) + 0); }
+        TV a8_0 = TS.Zero;
+        { a8_0 = TS.Load(dx + (8 * G.Stride * CinP) + 0); }
+        float* wp = wt;
+        for (int oc = 0; oc < G.OutChannels; oc++)
+        {
+            TV w0 = TS.Load(wp + 0);
+            a0_0 = TS.Fma(w0, TS.Broadcast(dy[(0 * G.OutChannels) + oc]), a0_0);
+            a1_0 = TS.Fma(w0, TS.Broadcast(dy[(1 * G.OutChannels) + oc]), a1_0);
+            a2_0 = TS.Fma(w0, TS.Broadcast(dy[(2 * G.OutChannels) + oc]), a2_0);
+            a3_0 = TS.Fma(w0, TS.Broadcast(dy[(3 * G.OutChannels) + oc]), a3_0);
+            a4_0 = TS.Fma(w0, TS.Broadcast(dy[(4 * G.OutChannels) + oc]), a4_0);
+            a5_0 = TS.Fma(w0, TS.Broadcast(dy[(5 * G.OutChannels) + oc]), a5_0);
+            a6_0 = TS.Fma(w0, TS.Broadcast(dy[(6 * G.OutChannels) + oc]), a6_0);
+            a7_0 = TS.Fma(w0, TS.Broadcast(dy[(7 * G.OutChannels) + oc]), a7_0);
+            a8_0 = TS.Fma(w0, TS.Broadcast(dy[(8 * G.OutChannels) + oc]), a8_0);
+            wp += CinP;
+        }
+
+        { TS.Store(dx + (0 * G.Stride * CinP) + 0, a0_0); }
+        { TS.Store(dx + (1 * G.Stride * CinP) + 0, a1_0); }
+        { TS.Store(dx + (2 * G.Stride * CinP) + 0, a2_0); }
+        { TS.Store(dx + (3 * G.Stride * CinP) + 0, a3_0); }
+        { TS.Store(dx + (4 * G.Stride * CinP) + 0, a4_0); }
+        { TS.Store(dx + (5 * G.Stride * CinP) + 0, a5_0); }
+        { TS.Store(dx + (6 * G.Stride * CinP) + 0, a6_0); }
+        { TS.Store(dx + (7 * G.Stride * CinP) + 0, a7_0); }
+        { TS.Store(dx + (8 * G.Stride * CinP) + 0, a8_0); }
+    }
+
+    /// <summary>Backward to the input, one (kh, kw) tap: 16 input channels by 10 output pixels, scattered.</summary>
+    /// <param name="dy">Output gradient at the block's first pixel (NHWC).</param>
+    /// <param name="wt">Transposed packed weights [kh][kw][oc][in channels padded to 16] at the tap and first input channel.</param>
+    /// <param name="dx">Padded input gradient (channels padded to 16) at the tap's first target pixel and first input channel.</param>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void BackwardData1R10(float* dy, float* wt, float* dx)
+    {
+        // Constants once the JIT has specialised the method (locals, so that nothing is a call).
+        int CinP = (G.InChannels + 15) & ~15;
+        int CoutP = (G.OutChannels + 15) & ~15;
+        int RowStride = (G.Width + (2 * G.Padding)) * G.InChannels;
+        int OutWidth = ((G.Width + (2 * G.Padding) - G.Kernel) / G.Stride) + 1;
+        int OutHeight = ((G.Height + (2 * G.Padding) - G.Kernel) / G.Stride) + 1;
+        int DyStride = (G.OutChannels & 15) == 0 ? G.OutChannels : CoutP;
+        TV a0_0 = TS.Zero;
+        { a0_0 = TS.Load(dx + (0 * G.Stride * CinP) + 0); }
+        TV a1_0 = TS.Zero;
+        { a1_0 = TS.Load(dx + (1 * G.Stride * CinP) + 0); }
+        TV a2_0 = TS.Zero;
+        { a2_0 = TS.Load(dx + (2 * G.Stride * CinP) + 0); }
+        TV a3_0 = TS.Zero;
+        { a3_0 = TS.Load(dx + (3 * G.Stride * CinP) + 0); }
+        TV a4_0 = TS.Zero;
+        { a4_0 = TS.Load(dx + (4 * G.Stride * CinP) + 0); }
+        TV a5_0 = TS.Zero;
+        { a5_0 = TS.Load(dx + (5 * G.Stride * CinP) + 0); }
+        TV a6_0 = TS.Zero;
+        { a6_0 = TS.Load(dx + (6 * G.Stride * CinP) + 0); }
+        TV a7_0 = TS.Zero;
+        { a7_0 = TS.Load(dx + (7 * G.Stride * CinP) + 0); }
+        TV a8_0 = TS.Zero;
+        { a8_0 = TS.Load(dx + (8 * G.Stride * CinP) + 0); }
+        TV a9_0 = TS.Zero;
+        { a9_0 = TS.Load(dx + (9 * G.Stride * CinP) + 0); }
+        float* wp = wt;
+        for (int oc = 0; oc < G.OutChannels; oc++)
+        {
+            TV w0 = TS.Load(wp + 0);
+            a0_0 = TS.Fma(w0, TS.Broadcast(dy[(0 * G.OutChannels) + oc]), a0_0);
+            a1_0 = TS.Fma(w0, TS.Broadcast(dy[(1 * G.OutChannels) + oc]), a1_0);
+            a2_0 = TS.Fma(w0, TS.Broadcast(dy[(2 * G.OutChannels) + oc]), a2_0);
+            a3_0 = TS.Fma(w0, TS.Broadcast(dy[(3 * G.OutChannels) + oc]), a3_0);
+            a4_0 = TS.Fma(w0, TS.Broadcast(dy[(4 * G.OutChannels) + oc]), a4_0);
+            a5_0 = TS.Fma(w0, TS.Broadcast(dy[(5 * G.OutChannels) + oc]), a5_0);
+            a6_0 = TS.Fma(w0, TS.Broadcast(dy[(6 * G.OutChannels) + oc]), a6_0);
+            a7_0 = TS.Fma(w0, TS.Broadcast(dy[(7 * G.OutChannels) + oc]), a7_0);
+            a8_0 = TS.Fma(w0, TS.Broadcast(dy[(8 * G.OutChannels) + oc]), a8_0);
+            a9_0 = TS.Fma(w0, TS.Broadcast(dy[(9 * G.OutChannels) + oc]), a9_0);
+            wp += CinP;
+        }
+
+        { TS.Store(dx + (0 * G.Stride * CinP) + 0, a0_0); }
+        { TS.Store(dx + (1 * G.Stride * CinP) + 0, a1_0); }
+        { TS.Store(dx + (2 * G.Stride * CinP) + 0, a2_0); }
+        { TS.Store(dx + (3 * G.Stride * CinP) + 0, a3_0); }
+        { TS.Store(dx + (4 * G.Stride * CinP) + 0, a4_0); }
+        { TS.Store(dx + (5 * G.Stride * CinP) + 0, a5_0); }
+        { TS.Store(dx + (6 * G.Stride * CinP) + 0, a6_0); }
+        { TS.Store(dx + (7 * G.Stride * CinP) + 0, a7_0); }
+        { TS.Store(dx + (8 * G.Stride * CinP) + 0, a8_0); }
+        { TS.Store(dx + (9 * G.Stride * CinP) + 0, a9_0); }
+    }
+
+    /// <summary>Backward to the input, one (kh, kw) tap: 16 input channels by 11 output pixels, scattered.</summary>
+    /// <param name="dy">Output gradient at the block's first pixel (NHWC).</param>
+    /// <param name="wt">Transposed packed weights [kh][kw][oc][in channels padded to 16] at the tap and first input channel.</param>
+    /// <param name="dx">Padded input gradient (channels padded to 16) at the tap's first target pixel and first input channel.</param>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void BackwardData1R11(float* dy, float* wt, float* dx)
+    {
+        // Constants once the JIT has specialised the method (locals, so that nothing is a call).
+        int CinP = (G.InChannels + 15) & ~15;
+        int CoutP = (G.OutChannels + 15) & ~15;
+        int RowStride = (G.Width + (2 * G.Padding)) * G.InChannels;
+        int OutWidth = ((G.Width + (2 * G.Padding) - G.Kernel) / G.Stride) + 1;
+        int OutHeight = ((G.Height + (2 * G.Padding) - G.Kernel) / G.Stride) + 1;
+        int DyStride = (G.OutChannels & 15) == 0 ? G.OutChannels : CoutP;
+        TV a0_0 = TS.Zero;
+        { a0_0 = TS.Load(dx + (0 * G.Stride * CinP) + 0); }
+        TV a1_0 = TS.Zero;
+        { a1_0 = TS.Load(dx + (1 * G.Stride * CinP) + 0); }
+        TV a2_0 = TS.Zero;
+        { a2_0 = TS.Load(dx + (2 * G.Stride * CinP) + 0); }
+        TV a3_0 = TS.Zero;
+        { a3_0 = TS.Load(dx + (3 * G.Stride * CinP) + 0); }
+        TV a4_0 = TS.Zero;
+        { a4_0 = TS.Load(dx + (4 * G.Stride * CinP) + 0); }
+        TV a5_0 = TS.Zero;
+        { a5_0 = TS.Load(dx + (5 * G.Stride * CinP) + 0); }
+        TV a6_0 = TS.Zero;
+        { a6_0 = TS.Load(dx + (6 * G.Stride * CinP) + 0); }
+        TV a7_0 = TS.Zero;
+        { a7_0 = TS.Load(dx + (7 * G.Stride * CinP) + 0); }
+        TV a8_0 = TS.Zero;
+        { a8_0 = TS.Load(dx + (8 * G.Stride * CinP) + 0); }
+        TV a9_0 = TS.Zero;
+        { a9_0 = TS.Load(dx + (9 * G.Stride * CinP) + 0); }
+        TV a10_0 = TS.Zero;
+        { a10_0 = TS.Load(dx + (10 * G.Stride * CinP) + 0); }
+        float* wp = wt;
+        for (int oc = 0; oc < G.OutChannels; oc++)
+        {
+            TV w0 = TS.Load(wp + 0);
+            a0_0 = TS.Fma(w0, TS.Broadcast(dy[(0 * G.OutChannels) + oc]), a0_0);
+            a1_0 = TS.Fma(w0, TS.Broadcast(dy[(1 * G.OutChannels) + oc]), a1_0);
+            a2_0 = TS.Fma(w0, TS.Broadcast(dy[(2 * G.OutChannels) + oc]), a2_0);
+            a3_0 = TS.Fma(w0, TS.Broadcast(dy[(3 * G.OutChannels) + oc]), a3_0);
+            a4_0 = TS.Fma(w0, TS.Broadcast(dy[(4 * G.OutChannels) + oc]), a4_0);
+            a5_0 = TS.Fma(w0, TS.Broadcast(dy[(5 * G.OutChannels) + oc]), a5_0);
+            a6_0 = TS.Fma(w0, TS.Broadcast(dy[(6 * G.OutChannels) + oc]), a6_0);
+            a7_0 = TS.Fma(w0, TS.Broadcast(dy[(7 * G.OutChannels) + oc]), a7_0);
+            a8_0 = TS.Fma(w0, TS.Broadcast(dy[(8 * G.OutChannels) + oc]), a8_0);
+            a9_0 = TS.Fma(w0, TS.Broadcast(dy[(9 * G.OutChannels) + oc]), a9_0);
+            a10_0 = TS.Fma(w0, TS.Broadcast(dy[(10 * G.OutChannels) + oc]), a10_0);
+            wp += CinP;
+        }
+
+        { TS.Store(dx + (0 * G.Stride * CinP) + 0, a0_0); }
+        { TS.Store(dx + (1 * G.Stride * CinP) + 0, a1_0); }
+        { TS.Store(dx + (2 * G.Stride * CinP) + 0, a2_0); }
+        { TS.Store(dx + (3 * G.Stride * CinP) + 0, a3_0); }
+        { TS.Store(dx + (4 * G.Stride * CinP) + 0, a4_0); }
+        { TS.Store(dx + (5 * G.Stride * CinP) + 0, a5_0); }
+        { TS.Store(dx + (6 * G.Stride * CinP) + 0, a6_0); }
+        { TS.Store(dx + (7 * G.Stride * CinP) + 0, a7_0); }
+        { TS.Store(dx + (8 * G.Stride * CinP) + 0, a8_0); }
+        { TS.Store(dx + (9 * G.Stride * CinP) + 0, a9_0); }
+        { TS.Store(dx + (10 * G.Stride * CinP) + 0, a10_0); }
+    }
+
+    /// <summary>Backward to the input, one (kh, kw) tap: 16 input channels by 12 output pixels, scattered.</summary>
+    /// <param name="dy">Output gradient at the block's first pixel (NHWC).</param>
+    /// <param name="wt">Transposed packed weights [kh][kw][oc][in channels padded to 16] at the tap and first input channel.</param>
+    /// <param name="dx">Padded input gradient (channels padded to 16) at the tap's first target pixel and first input channel.</param>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void BackwardData1R12(float* dy, float* wt, float* dx)
+    {
+        // Constants once the JIT has specialised the method (locals, so that nothing is a call).
+        int CinP = (G.InChannels + 15) & ~15;
+        int CoutP = (G.OutChannels + 15) & ~15;
+        int RowStride = (G.Width + (2 * G.Padding)) * G.InChannels;
+        int OutWidth = ((G.Width + (2 * G.Padding) - G.Kernel) / G.Stride) + 1;
+        int OutHeight = ((G.Height + (2 * G.Padding) - G.Kernel) / G.Stride) + 1;
+        int DyStride = (G.OutChannels & 15) == 0 ? G.OutChannels : CoutP;
+        TV a0_0 = TS.Zero;
+        { a0_0 = TS.Load(dx + (0 * G.Stride * CinP) + 0); }
+        TV a1_0 = TS.Zero;
+        { a1_0 = TS.Load(dx + (1 * G.Stride * CinP) + 0); }
+        TV a2_0 = TS.Zero;
+        { a2_0 = TS.Load(dx + (2 * G.Stride * CinP) + 0); }
+        TV a3_0 = TS.Zero;
+        { a3_0 = TS.Load(dx + (3 * G.Stride * CinP) + 0); }
+        TV a4_0 = TS.Zero;
+        { a4_0 = TS.Load(dx + (4 * G.Stride * CinP) + 0); }
+        TV a5_0 = TS.Zero;
+        { a5_0 = TS.Load(dx + (5 * G.Stride * CinP) + 0); }
+        TV a6_0 = TS.Zero;
+        { a6_0 = TS.Load(dx + (6 * G.Stride * CinP) + 0); }
+        TV a7_0 = TS.Zero;
+        { a7_0 = TS.Load(dx + (7 * G.Stride * CinP) + 0); }
+        TV a8_0 = TS.Zero;
+        { a8_0 = TS.Load(dx + (8 * G.Stride * CinP) + 0); }
+        TV a9_0 = TS.Zero;
+        { a9_0 = TS.Load(dx + (9 * G.Stride * CinP) + 0); }
+        TV a10_0 = TS.Zero;
+        { a10_0 = TS.Load(dx + (10 * G.Stride * CinP) + 0); }
+        TV a11_0 = TS.Zero;
+        { a11_0 = TS.Load(dx + (11 * G.Stride * CinP) + 0); }
+        float* wp = wt;
+        for (int oc = 0; oc < G.OutChannels; oc++)
+        {
+            TV w0 = TS.Load(wp + 0);
+            a0_0 = TS.Fma(w0, TS.Broadcast(dy[(0 * G.OutChannels) + oc]), a0_0);
+            a1_0 = TS.Fma(w0, TS.Broadcast(dy[(1 * G.OutChannels) + oc]), a1_0);
+            a2_0 = TS.Fma(w0, TS.Broadcast(dy[(2 * G.OutChannels) + oc]), a2_0);
+            a3_0 = TS.Fma(w0, TS.Broadcast(dy[(3 * G.OutChannels) + oc]), a3_0);
+            a4_0 = TS.Fma(w0, TS.Broadcast(dy[(4 * G.OutChannels) + oc]), a4_0);
+            a5_0 = TS.Fma(w0, TS.Broadcast(dy[(5 * G.OutChannels) + oc]), a5_0);
+            a6_0 = TS.Fma(w0, TS.Broadcast(dy[(6 * G.OutChannels) + oc]), a6_0);
+            a7_0 = TS.Fma(w0, TS.Broadcast(dy[(7 * G.OutChannels) + oc]), a7_0);
+            a8_0 = TS.Fma(w0, TS.Broadcast(dy[(8 * G.OutChannels) + oc]), a8_0);
+            a9_0 = TS.Fma(w0, TS.Broadcast(dy[(9 * G.OutChannels) + oc]), a9_0);
+            a10_0 = TS.Fma(w0, TS.Broadcast(dy[(10 * G.OutChannels) + oc]), a10_0);
+            a11_0 = TS.Fma(w0, TS.Broadcast(dy[(11 * G.OutChannels) + oc]), a11_0);
+            wp += CinP;
+        }
+
+        { TS.Store(dx + (0 * G.Stride * CinP) + 0, a0_0); }
+        { TS.Store(dx + (1 * G.Stride * CinP) + 0, a1_0); }
+        { TS.Store(dx + (2 * G.Stride * CinP) + 0, a2_0); }
+        { TS.Store(dx + (3 * G.Stride * CinP) + 0, a3_0); }
+        { TS.Store(dx + (4 * G.Stride * CinP) + 0, a4_0); }
+        { TS.Store(dx + (5 * G.Stride * CinP) + 0, a5_0); }
+        { TS.Store(dx + (6 * G.Stride * CinP) + 0, a6_0); }
+        { TS.Store(dx + (7 * G.Stride * CinP) + 0, a7_0); }
+        { TS.Store(dx + (8 * G.Stride * CinP) + 0, a8_0); }
+        { TS.Store(dx + (9 * G.Stride * CinP) + 0, a9_0); }
+        { TS.Store(dx + (10 * G.Stride * CinP) + 0, a10_0); }
+        { TS.Store(dx + (11 * G.Stride * CinP) + 0, a11_0); }
+    }
+
+    /// <summary>Backward to the input, one (kh, kw) tap: 16 input channels by 13 output pixels, scattered.</summary>
+    /// <param name="dy">Output gradient at the block's first pixel (NHWC).</param>
+    /// <param name="wt">Transposed packed weights [kh][kw][oc][in channels padded to 16] at the tap and first input channel.</param>
+    /// <param name="dx">Padded input gradient (channels padded to 16) at the tap's first target pixel and first input channel.</param>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void BackwardData1R13(float* dy, float* wt, float* dx)
+    {
+        // Constants once the JIT has specialised the method (locals, so that nothing is a call).
+        int CinP = (G.InChannels + 15) & ~15;
+        int CoutP = (G.OutChannels + 15) & ~15;
+        int RowStride = (G.Width + (2 * G.Padding)) * G.InChannels;
+        int OutWidth = ((G.Width + (2 * G.Padding) - G.Kernel) / G.Stride) + 1;
+        int OutHeight = ((G.Height + (2 * G.Padding) - G.Kernel) / G.Stride) + 1;
+        int DyStride = (G.OutChannels & 15) == 0 ? G.OutChannels : CoutP;
+        TV a0_0 = TS.Zero;
+        { a0_0 = TS.Load(dx + (0 * G.Stride * CinP) + 0); }
+        TV a1_0 = TS.Zero;
+        { a1_0 = TS.Load(dx + (1 * G.Stride * CinP) + 0); }
+        TV a2_0 = TS.Zero;
+        { a2_0 = TS.Load(dx + (2 * G.Stride * CinP) + 0); }
+        TV a3_0 = TS.Zero;
+        { a3_0 = TS.Load(dx + (3 * G.Stride * CinP) + 0); }
+        TV a4_0 = TS.Zero;
+        { a4_0 = TS.Load(dx + (4 * G.Stride * CinP) + 0); }
+        TV a5_0 = TS.Zero;
+        { a5_0 = TS.Load(dx + (5 * G.Stride * CinP) + 0); }
+        TV a6_0 = TS.Zero;
+        { a6_0 = TS.Load(dx + (6 * G.Stride * CinP) + 0); }
+        TV a7_0 = TS.Zero;
+        { a7_0 = TS.Load(dx + (7 * G.Stride * CinP) + 0); }
+        TV a8_0 = TS.Zero;
+        { a8_0 = TS.Load(dx + (8 * G.Stride * CinP) + 0); }
+        TV a9_0 = TS.Zero;
+        { a9_0 = TS.Load(dx + (9 * G.Stride * CinP) + 0); }
+        TV a10_0 = TS.Zero;
+        { a10_0 = TS.Load(dx + (10 * G.Stride * CinP) + 0); }
+        TV a11_0 = TS.Zero;
+        { a11_0 = TS.Load(dx + (11 * G.Stride * CinP) + 0); }
+        TV a12_0 = TS.Zero;
+        { a12_0 = TS.Load(dx + (12 * G.Stride * CinP) + 0); }
+        float* wp = wt;
+        for (int oc = 0; oc < G.OutChannels; oc++)
+        {
+            TV w0 = TS.Load(wp + 0);
+            a0_0 = TS.Fma(w0, TS.Broadcast(dy[(0 * G.OutChannels) + oc]), a0_0);
+            a1_0 = TS.Fma(w0, TS.Broadcast(dy[(1 * G.OutChannels) + oc]), a1_0);
+            a2_0 = TS.Fma(w0, TS.Broadcast(dy[(2 * G.OutChannels) + oc]), a2_0);
+            a3_0 = TS.Fma(w0, TS.Broadcast(dy[(3 * G.OutChannels) + oc]), a3_0);
+            a4_0 = TS.Fma(w0, TS.Broadcast(dy[(4 * G.OutChannels) + oc]), a4_0);
+            a5_0 = TS.Fma(w0, TS.Broadcast(dy[(5 * G.OutChannels) + oc]), a5_0);
+            a6_0 = TS.Fma(w0, TS.Broadcast(dy[(6 * G.OutChannels) + oc]), a6_0);
+            a7_0 = TS.Fma(w0, TS.Broadcast(dy[(7 * G.OutChannels) + oc]), a7_0);
+            a8_0 = TS.Fma(w0, TS.Broadcast(dy[(8 * G.OutChannels) + oc]), a8_0);
+            a9_0 = TS.Fma(w0, TS.Broadcast(dy[(9 * G.OutChannels) + oc]), a9_0);
+            a10_0 = TS.Fma(w0, TS.Broadcast(dy[(10 * G.OutChannels) + oc]), a10_0);
+            a11_0 = TS.Fma(w0, TS.Broadcast(dy[(11 * G.OutChannels) + oc]), a11_0);
+            a12_0 = TS.Fma(w0, TS.Broadcast(dy[(12 * G.OutChannels) + oc]), a12_0);
+            wp += CinP;
+        }
+
+        { TS.Store(dx + (0 * G.Stride * CinP) + 0, a0_0); }
+        { TS.Store(dx + (1 * G.Stride * CinP) + 0, a1_0); }
+        { TS.Store(dx + (2 * G.Stride * CinP) + 0, a2_0); }
+        { TS.Store(dx + (3 * G.Stride * CinP) + 0, a3_0); }
+        { TS.Store(dx + (4 * G.Stride * CinP) + 0, a4_0); }
+        { TS.Store(dx + (5 * G.Stride * CinP) + 0, a5_0); }
+        { TS.Store(dx + (6 * G.Stride * CinP) + 0, a6_0); }
+        { TS.Store(dx + (7 * G.Stride * CinP) + 0, a7_0); }
+        { TS.Store(dx + (8 * G.Stride * CinP) + 0, a8_0); }
+        { TS.Store(dx + (9 * G.Stride * CinP) + 0, a9_0); }
+        { TS.Store(dx + (10 * G.Stride * CinP) + 0, a10_0); }
+        { TS.Store(dx + (11 * G.Stride * CinP) + 0, a11_0); }
+        { TS.Store(dx + (12 * G.Stride * CinP) + 0, a12_0); }
+    }
+
+    /// <summary>Backward to the input, one (kh, kw) tap: 16 input channels by 14 output pixels, scattered.</summary>
+    /// <param name="dy">Output gradient at the block's first pixel (NHWC).</param>
+    /// <param name="wt">Transposed packed weights [kh][kw][oc][in channels padded to 16] at the tap and first input channel.</param>
+    /// <param name="dx">Padded input gradient (channels padded to 16) at the tap's first target pixel and first input channel.</param>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void BackwardData1R14(float* dy, float* wt, float* dx)
+    {
+        // Constants once the JIT has specialised the method (locals, so that nothing is a call).
+        int CinP = (G.InChannels + 15) & ~15;
+        int CoutP = (G.OutChannels + 15) & ~15;
+        int RowStride = (G.Width + (2 * G.Padding)) * G.InChannels;
+        int OutWidth = ((G.Width + (2 * G.Padding) - G.Kernel) / G.Stride) + 1;
+        int OutHeight = ((G.Height + (2 * G.Padding) - G.Kernel) / G.Stride) + 1;
+        int DyStride = (G.OutChannels & 15) == 0 ? G.OutChannels : CoutP;
+        TV a0_0 = TS.Zero;
+        { a0_0 = TS.Load(dx + (0 * G.Stride * CinP) + 0); }
+        TV a1_0 = TS.Zero;
+        { a1_0 = TS.Load(dx + (1 * G.Stride * CinP) + 0); }
+        TV a2_0 = TS.Zero;
+        { a2_0 = TS.Load(dx + (2 * G.Stride * CinP) + 0); }
+        TV a3_0 = TS.Zero;
+        { a3_0 = TS.Load(dx + (3 * G.Stride * CinP) + 0); }
+        TV a4_0 = TS.Zero;
+        { a4_0 = TS.Load(dx + (4 * G.Stride * CinP) + 0); }
+        TV a5_0 = TS.Zero;
+        { a5_0 = TS.Load(dx + (5 * G.Stride * CinP) + 0); }
+        TV a6_0 = TS.Zero;
+        { a6_0 = TS.Load(dx + (6 * G.Stride * CinP) + 0); }
+        TV a7_0 = TS.Zero;
+        { a7_0 = TS.Load(dx + (7 * G.Stride * CinP) + 0); }
+        TV a8_0 = TS.Zero;
+        { a8_0 = TS.Load(dx + (8 * G.Stride * CinP) + 0); }
+        TV a9_0 = TS.Zero;
+        { a9_0 = TS.Load(dx + (9 * G.Stride * CinP) + 0); }
+        TV a10_0 = TS.Zero;
+        { a10_0 = TS.Load(dx + (10 * G.Stride * CinP) + 0); }
+        TV a11_0 = TS.Zero;
+        { a11_0 = TS.Load(dx + (11 * G.Stride * CinP) + 0); }
+        TV a12_0 = TS.Zero;
+        { a12_0 = TS.Load(dx + (12 * G.Stride * CinP) + 0); }
+        TV a13_0 = TS.Zero;
+        { a13_0 = TS.Load(dx + (13 * G.Stride * CinP) + 0); }
+        float* wp = wt;
+        for (int oc = 0; oc < G.OutChannels; oc++)
+        {
+            TV w0 = TS.Load(wp + 0);
+            a0_0 = TS.Fma(w0, TS.Broadcast(dy[(0 * G.OutChannels) + oc]), a0_0);
+            a1_0 = TS.Fma(w0, TS.Broadcast(dy[(1 * G.OutChannels) + oc]), a1_0);
+            a2_0 = TS.Fma(w0, TS.Broadcast(dy[(2 * G.OutChannels) + oc]), a2_0);
+            a3_0 = TS.Fma(w0, TS.Broadcast(dy[(3 * G.OutChannels) + oc]), a3_0);
+            a4_0 = TS.Fma(w0, TS.Broadcast(dy[(4 * G.OutChannels) + oc]), a4_0);
+            a5_0 = TS.Fma(w0, TS.Broadcast(dy[(5 * G.OutChannels) + oc]), a5_0);
+            a6_0 = TS.Fma(w0, TS.Broadcast(dy[(6 * G.OutChannels) + oc]), a6_0);
+            a7_0 = TS.Fma(w0, TS.Broadcast(dy[(7 * G.OutChannels) + oc]), a7_0);
+            a8_0 = TS.Fma(w0, TS.Broadcast(dy[(8 * G.OutChannels) + oc]), a8_0);
+            a9_0 = TS.Fma(w0, TS.Broadcast(dy[(9 * G.OutChannels) + oc]), a9_0);
+            a10_0 = TS.Fma(w0, TS.Broadcast(dy[(10 * G.OutChannels) + oc]), a10_0);
+            a11_0 = TS.Fma(w0, TS.Broadcast(dy[(11 * G.OutChannels) + oc]), a11_0);
+            a12_0 = TS.Fma(w0, TS.Broadcast(dy[(12 * G.OutChannels) + oc]), a12_0);
+            a13_0 = TS.Fma(w0, TS.Broadcast(dy[(13 * G.OutChannels) + oc]), a13_0);
+            wp += CinP;
+        }
+
+        { TS.Store(dx + (0 * G.Stride * CinP) + 0, a0_0); }
+        { TS.Store(dx + (1 * G.Stride * CinP) + 0, a1_0); }
+        { TS.Store(dx + (2 * G.Stride * CinP) + 0, a2_0); }
+        { TS.Store(dx + (3 * G.Stride * CinP) + 0, a3_0); }
+        { TS.Store(dx + (4 * G.Stride * CinP) + 0, a4_0); }
+        { TS.Store(dx + (5 * G.Stride * CinP) + 0, a5_0); }
+        { TS.Store(dx + (6 * G.Stride * CinP) + 0, a6_0); }
+        { TS.Store(dx + (7 * G.Stride * CinP) + 0, a7_0); }
+        { TS.Store(dx + (8 * G.Stride * CinP) + 0, a8_0); }
+        { TS.Store(dx + (9 * G.Stride * CinP) + 0, a9_0); }
+        { TS.Store(dx + (10 * G.Stride * CinP) + 0, a10_0); }
+        { TS.Store(dx + (11 * G.Stride * CinP) + 0, a11_0); }
+        { TS.Store(dx + (12 * G.Stride * CinP) + 0, a12_0); }
+        { TS.Store(dx + (13 * G.Stride * CinP) + 0, a13_0); }
+    }
+
+    /// <summary>Backward to the input, one (kh, kw) tap: 32 input channels by 1 output pixels, scattered.</summary>
+    /// <param name="dy">Output gradient at the block's first pixel (NHWC).</param>
+    /// <param name="wt">Transposed packed weights [kh][kw][oc][in channels padded to 16] at the tap and first input channel.</param>
+    /// <param name="dx">Padded input gradient (channels padded to 16) at the tap's first target pixel and first input channel.</param>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void BackwardData2R1(float* dy, float* wt, float* dx)
+    {
+        // Constants once the JIT has specialised the method (locals, so that nothing is a call).
+        int CinP = (G.InChannels + 15) & ~15;
+        int CoutP = (G.OutChannels + 15) & ~15;
+        int RowStride = (G.Width + (2 * G.Padding)) * G.InChannels;
+        int OutWidth = ((G.Width + (2 * G.Padding) - G.Kernel) / G.Stride) + 1;
+        int OutHeight = ((G.Height + (2 * G.Padding) - G.Kernel) / G.Stride) + 1;
+        int DyStride = (G.OutChannels & 15) == 0 ? G.OutChannels : CoutP;
+        TV a0_0 = TS.Zero; TV a0_1 = TS.Zero;
+        { a0_0 = TS.Load(dx + (0 * G.Stride * CinP) + 0); a0_1 = TS.Load(dx + (0 * G.Stride * CinP) + 16); }
+        float* wp = wt;
+        for (int oc = 0; oc < G.OutChannels; oc++)
+        {
+            TV w0 = TS.Load(wp + 0);
+            TV w1 = TS.Load(wp + 16);
+            { TV b0 = TS.Broadcast(dy[(0 * G.OutChannels) + oc]); a0_0 = TS.Fma(w0, b0, a0_0); a0_1 = TS.Fma(w1, b0, a0_1); }
+            wp += CinP;
+        }
+
+        { TS.Store(dx + (0 * G.Stride * CinP) + 0, a0_0); TS.Store(dx + (0 * G.Stride * CinP) + 16, a0_1); }
+    }
+
+    /// <summary>Backward to the input, one (kh, kw) tap: 32 input channels by 2 output pixels, scattered.</summary>
+    /// <param name="dy">Output gradient at the block's first pixel (NHWC).</param>
+    /// <param name="wt">Transposed packed weights [kh][kw][oc][in channels padded to 16] at the tap and first input channel.</param>
+    /// <param name="dx">Padded input gradient (channels padded to 16) at the tap's first target pixel and first input channel.</param>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void BackwardData2R2(float* dy, float* wt, float* dx)
     {
         // Constants once the JIT has specialised the method (locals, so that nothing is a call).
         int CinP = (G.InChannels + 15) & ~15;
@@ -526,76 +5413,753 @@ internal static unsafe class MicroKernels<G, TS, TV>
         TV a0_0 = TS.Zero; TV a0_1 = TS.Zero;
         { a0_0 = TS.Load(dx + (0 * G.Stride * CinP) + 0); a0_1 = TS.Load(dx + (0 * G.Stride * CinP) + 16); }
         TV a1_0 = TS.Zero; TV a1_1 = TS.Zero;
-        if (R.Value > 1) { a1_0 = TS.Load(dx + (1 * G.Stride * CinP) + 0); a1_1 = TS.Load(dx + (1 * G.Stride * CinP) + 16); }
-        TV a2_0 = TS.Zero; TV a2_1 = TS.Zero;
-        if (R.Value > 2) { a2_0 = TS.Load(dx + (2 * G.Stride * CinP) + 0); a2_1 = TS.Load(dx + (2 * G.Stride * CinP) + 16); }
-        TV a3_0 = TS.Zero; TV a3_1 = TS.Zero;
-        if (R.Value > 3) { a3_0 = TS.Load(dx + (3 * G.Stride * CinP) + 0); a3_1 = TS.Load(dx + (3 * G.Stride * CinP) + 16); }
-        TV a4_0 = TS.Zero; TV a4_1 = TS.Zero;
-        if (R.Value > 4) { a4_0 = TS.Load(dx + (4 * G.Stride * CinP) + 0); a4_1 = TS.Load(dx + (4 * G.Stride * CinP) + 16); }
-        TV a5_0 = TS.Zero; TV a5_1 = TS.Zero;
-        if (R.Value > 5) { a5_0 = TS.Load(dx + (5 * G.Stride * CinP) + 0); a5_1 = TS.Load(dx + (5 * G.Stride * CinP) + 16); }
-        TV a6_0 = TS.Zero; TV a6_1 = TS.Zero;
-        if (R.Value > 6) { a6_0 = TS.Load(dx + (6 * G.Stride * CinP) + 0); a6_1 = TS.Load(dx + (6 * G.Stride * CinP) + 16); }
-        TV a7_0 = TS.Zero; TV a7_1 = TS.Zero;
-        if (R.Value > 7) { a7_0 = TS.Load(dx + (7 * G.Stride * CinP) + 0); a7_1 = TS.Load(dx + (7 * G.Stride * CinP) + 16); }
-        TV a8_0 = TS.Zero; TV a8_1 = TS.Zero;
-        if (R.Value > 8) { a8_0 = TS.Load(dx + (8 * G.Stride * CinP) + 0); a8_1 = TS.Load(dx + (8 * G.Stride * CinP) + 16); }
-        TV a9_0 = TS.Zero; TV a9_1 = TS.Zero;
-        if (R.Value > 9) { a9_0 = TS.Load(dx + (9 * G.Stride * CinP) + 0); a9_1 = TS.Load(dx + (9 * G.Stride * CinP) + 16); }
-        TV a10_0 = TS.Zero; TV a10_1 = TS.Zero;
-        if (R.Value > 10) { a10_0 = TS.Load(dx + (10 * G.Stride * CinP) + 0); a10_1 = TS.Load(dx + (10 * G.Stride * CinP) + 16); }
-        TV a11_0 = TS.Zero; TV a11_1 = TS.Zero;
-        if (R.Value > 11) { a11_0 = TS.Load(dx + (11 * G.Stride * CinP) + 0); a11_1 = TS.Load(dx + (11 * G.Stride * CinP) + 16); }
-        TV a12_0 = TS.Zero; TV a12_1 = TS.Zero;
-        if (R.Value > 12) { a12_0 = TS.Load(dx + (12 * G.Stride * CinP) + 0); a12_1 = TS.Load(dx + (12 * G.Stride * CinP) + 16); }
-        TV a13_0 = TS.Zero; TV a13_1 = TS.Zero;
-        if (R.Value > 13) { a13_0 = TS.Load(dx + (13 * G.Stride * CinP) + 0); a13_1 = TS.Load(dx + (13 * G.Stride * CinP) + 16); }
+        { a1_0 = TS.Load(dx + (1 * G.Stride * CinP) + 0); a1_1 = TS.Load(dx + (1 * G.Stride * CinP) + 16); }
         float* wp = wt;
         for (int oc = 0; oc < G.OutChannels; oc++)
         {
             TV w0 = TS.Load(wp + 0);
             TV w1 = TS.Load(wp + 16);
             { TV b0 = TS.Broadcast(dy[(0 * G.OutChannels) + oc]); a0_0 = TS.Fma(w0, b0, a0_0); a0_1 = TS.Fma(w1, b0, a0_1); }
-            if (R.Value > 1) { TV b1 = TS.Broadcast(dy[(1 * G.OutChannels) + oc]); a1_0 = TS.Fma(w0, b1, a1_0); a1_1 = TS.Fma(w1, b1, a1_1); }
-            if (R.Value > 2) { TV b2 = TS.Broadcast(dy[(2 * G.OutChannels) + oc]); a2_0 = TS.Fma(w0, b2, a2_0); a2_1 = TS.Fma(w1, b2, a2_1); }
-            if (R.Value > 3) { TV b3 = TS.Broadcast(dy[(3 * G.OutChannels) + oc]); a3_0 = TS.Fma(w0, b3, a3_0); a3_1 = TS.Fma(w1, b3, a3_1); }
-            if (R.Value > 4) { TV b4 = TS.Broadcast(dy[(4 * G.OutChannels) + oc]); a4_0 = TS.Fma(w0, b4, a4_0); a4_1 = TS.Fma(w1, b4, a4_1); }
-            if (R.Value > 5) { TV b5 = TS.Broadcast(dy[(5 * G.OutChannels) + oc]); a5_0 = TS.Fma(w0, b5, a5_0); a5_1 = TS.Fma(w1, b5, a5_1); }
-            if (R.Value > 6) { TV b6 = TS.Broadcast(dy[(6 * G.OutChannels) + oc]); a6_0 = TS.Fma(w0, b6, a6_0); a6_1 = TS.Fma(w1, b6, a6_1); }
-            if (R.Value > 7) { TV b7 = TS.Broadcast(dy[(7 * G.OutChannels) + oc]); a7_0 = TS.Fma(w0, b7, a7_0); a7_1 = TS.Fma(w1, b7, a7_1); }
-            if (R.Value > 8) { TV b8 = TS.Broadcast(dy[(8 * G.OutChannels) + oc]); a8_0 = TS.Fma(w0, b8, a8_0); a8_1 = TS.Fma(w1, b8, a8_1); }
-            if (R.Value > 9) { TV b9 = TS.Broadcast(dy[(9 * G.OutChannels) + oc]); a9_0 = TS.Fma(w0, b9, a9_0); a9_1 = TS.Fma(w1, b9, a9_1); }
-            if (R.Value > 10) { TV b10 = TS.Broadcast(dy[(10 * G.OutChannels) + oc]); a10_0 = TS.Fma(w0, b10, a10_0); a10_1 = TS.Fma(w1, b10, a10_1); }
-            if (R.Value > 11) { TV b11 = TS.Broadcast(dy[(11 * G.OutChannels) + oc]); a11_0 = TS.Fma(w0, b11, a11_0); a11_1 = TS.Fma(w1, b11, a11_1); }
-            if (R.Value > 12) { TV b12 = TS.Broadcast(dy[(12 * G.OutChannels) + oc]); a12_0 = TS.Fma(w0, b12, a12_0); a12_1 = TS.Fma(w1, b12, a12_1); }
-            if (R.Value > 13) { TV b13 = TS.Broadcast(dy[(13 * G.OutChannels) + oc]); a13_0 = TS.Fma(w0, b13, a13_0); a13_1 = TS.Fma(w1, b13, a13_1); }
+            { TV b1 = TS.Broadcast(dy[(1 * G.OutChannels) + oc]); a1_0 = TS.Fma(w0, b1, a1_0); a1_1 = TS.Fma(w1, b1, a1_1); }
             wp += CinP;
         }
 
         { TS.Store(dx + (0 * G.Stride * CinP) + 0, a0_0); TS.Store(dx + (0 * G.Stride * CinP) + 16, a0_1); }
-        if (R.Value > 1) { TS.Store(dx + (1 * G.Stride * CinP) + 0, a1_0); TS.Store(dx + (1 * G.Stride * CinP) + 16, a1_1); }
-        if (R.Value > 2) { TS.Store(dx + (2 * G.Stride * CinP) + 0, a2_0); TS.Store(dx + (2 * G.Stride * CinP) + 16, a2_1); }
-        if (R.Value > 3) { TS.Store(dx + (3 * G.Stride * CinP) + 0, a3_0); TS.Store(dx + (3 * G.Stride * CinP) + 16, a3_1); }
-        if (R.Value > 4) { TS.Store(dx + (4 * G.Stride * CinP) + 0, a4_0); TS.Store(dx + (4 * G.Stride * CinP) + 16, a4_1); }
-        if (R.Value > 5) { TS.Store(dx + (5 * G.Stride * CinP) + 0, a5_0); TS.Store(dx + (5 * G.Stride * CinP) + 16, a5_1); }
-        if (R.Value > 6) { TS.Store(dx + (6 * G.Stride * CinP) + 0, a6_0); TS.Store(dx + (6 * G.Stride * CinP) + 16, a6_1); }
-        if (R.Value > 7) { TS.Store(dx + (7 * G.Stride * CinP) + 0, a7_0); TS.Store(dx + (7 * G.Stride * CinP) + 16, a7_1); }
-        if (R.Value > 8) { TS.Store(dx + (8 * G.Stride * CinP) + 0, a8_0); TS.Store(dx + (8 * G.Stride * CinP) + 16, a8_1); }
-        if (R.Value > 9) { TS.Store(dx + (9 * G.Stride * CinP) + 0, a9_0); TS.Store(dx + (9 * G.Stride * CinP) + 16, a9_1); }
-        if (R.Value > 10) { TS.Store(dx + (10 * G.Stride * CinP) + 0, a10_0); TS.Store(dx + (10 * G.Stride * CinP) + 16, a10_1); }
-        if (R.Value > 11) { TS.Store(dx + (11 * G.Stride * CinP) + 0, a11_0); TS.Store(dx + (11 * G.Stride * CinP) + 16, a11_1); }
-        if (R.Value > 12) { TS.Store(dx + (12 * G.Stride * CinP) + 0, a12_0); TS.Store(dx + (12 * G.Stride * CinP) + 16, a12_1); }
-        if (R.Value > 13) { TS.Store(dx + (13 * G.Stride * CinP) + 0, a13_0); TS.Store(dx + (13 * G.Stride * CinP) + 16, a13_1); }
+        { TS.Store(dx + (1 * G.Stride * CinP) + 0, a1_0); TS.Store(dx + (1 * G.Stride * CinP) + 16, a1_1); }
     }
 
-    /// <summary>Backward to the input, one (kh, kw) tap: 64 input channels by up to 6 output pixels, scattered.</summary>
+    /// <summary>Backward to the input, one (kh, kw) tap: 32 input channels by 3 output pixels, scattered.</summary>
     /// <param name="dy">Output gradient at the block's first pixel (NHWC).</param>
     /// <param name="wt">Transposed packed weights [kh][kw][oc][in channels padded to 16] at the tap and first input channel.</param>
     /// <param name="dx">Padded input gradient (channels padded to 16) at the tap's first target pixel and first input channel.</param>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void BackwardData4<R>(float* dy, float* wt, float* dx)
-        where R : struct, IConst
+    public static void BackwardData2R3(float* dy, float* wt, float* dx)
+    {
+        // Constants once the JIT has specialised the method (locals, so that nothing is a call).
+        int CinP = (G.InChannels + 15) & ~15;
+        int CoutP = (G.OutChannels + 15) & ~15;
+        int RowStride = (G.Width + (2 * G.Padding)) * G.InChannels;
+        int OutWidth = ((G.Width + (2 * G.Padding) - G.Kernel) / G.Stride) + 1;
+        int OutHeight = ((G.Height + (2 * G.Padding) - G.Kernel) / G.Stride) + 1;
+        int DyStride = (G.OutChannels & 15) == 0 ? G.OutChannels : CoutP;
+        TV a0_0 = TS.Zero; TV a0_1 = TS.Zero;
+        { a0_0 = TS.Load(dx + (0 * G.Stride * CinP) + 0); a0_1 = TS.Load(dx + (0 * G.Stride * CinP) + 16); }
+        TV a1_0 = TS.Zero; TV a1_1 = TS.Zero;
+        { a1_0 = TS.Load(dx + (1 * G.Stride * CinP) + 0); a1_1 = TS.Load(dx + (1 * G.Stride * CinP) + 16); }
+        TV a2_0 = TS.Zero; TV a2_1 = TS.Zero;
+        { a2_0 = TS.Load(dx + (2 * G.Stride * CinP) + 0); a2_1 = TS.Load(dx + (2 * G.Stride * CinP) + 16); }
+        float* wp = wt;
+        for (int oc = 0; oc < G.OutChannels; oc++)
+        {
+            TV w0 = TS.Load(wp + 0);
+            TV w1 = TS.Load(wp + 16);
+            { TV b0 = TS.Broadcast(dy[(0 * G.OutChannels) + oc]); a0_0 = TS.Fma(w0, b0, a0_0); a0_1 = TS.Fma(w1, b0, a0_1); }
+            { TV b1 = TS.Broadcast(dy[(1 * G.OutChannels) + oc]); a1_0 = TS.Fma(w0, b1, a1_0); a1_1 = TS.Fma(w1, b1, a1_1); }
+            { TV b2 = TS.Broadcast(dy[(2 * G.OutChannels) + oc]); a2_0 = TS.Fma(w0, b2, a2_0); a2_1 = TS.Fma(w1, b2, a2_1); }
+            wp += CinP;
+        }
+
+        { TS.Store(dx + (0 * G.Stride * CinP) + 0, a0_0); TS.Store(dx + (0 * G.Stride * CinP) + 16, a0_1); }
+        { TS.Store(dx + (1 * G.Stride * CinP) + 0, a1_0); TS.Store(dx + (1 * G.Stride * CinP) + 16, a1_1); }
+        { TS.Store(dx + (2 * G.Stride * CinP) + 0, a2_0); TS.Store(dx + (2 * G.Stride * CinP) + 16, a2_1); }
+    }
+
+    /// <summary>Backward to the input, one (kh, kw) tap: 32 input channels by 4 output pixels, scattered.</summary>
+    /// <param name="dy">Output gradient at the block's first pixel (NHWC).</param>
+    /// <param name="wt">Transposed packed weights [kh][kw][oc][in channels padded to 16] at the tap and first input channel.</param>
+    /// <param name="dx">Padded input gradient (channels padded to 16) at the tap's first target pixel and first input channel.</param>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void BackwardData2R4(float* dy, float* wt, float* dx)
+    {
+        // Constants once the JIT has specialised the method (locals, so that nothing is a call).
+        int CinP = (G.InChannels + 15) & ~15;
+        int CoutP = (G.OutChannels + 15) & ~15;
+        int RowStride = (G.Width + (2 * G.Padding)) * G.InChannels;
+        int OutWidth = ((G.Width + (2 * G.Padding) - G.Kernel) / G.Stride) + 1;
+        int OutHeight = ((G.Height + (2 * G.Padding) - G.Kernel) / G.Stride) + 1;
+        int DyStride = (G.OutChannels & 15) == 0 ? G.OutChannels : CoutP;
+        TV a0_0 = TS.Zero; TV a0_1 = TS.Zero;
+        { a0_0 = TS.Load(dx + (0 * G.Stride * CinP) + 0); a0_1 = TS.Load(dx + (0 * G.Stride * CinP) + 16); }
+        TV a1_0 = TS.Zero; TV a1_1 = TS.Zero;
+        { a1_0 = TS.Load(dx + (1 * G.Stride * CinP) + 0); a1_1 = TS.Load(dx + (1 * G.Stride * CinP) + 16); }
+        TV a2_0 = TS.Zero; TV a2_1 = TS.Zero;
+        { a2_0 = TS.Load(dx + (2 * G.Stride * CinP) + 0); a2_1 = TS.Load(dx + (2 * G.Stride * CinP) + 16); }
+        TV a3_0 = TS.Zero; TV a3_1 = TS.Zero;
+        { a3_0 = TS.Load(dx + (3 * G.Stride * CinP) + 0); a3_1 = TS.Load(dx + (3 * G.Stride * CinP) + 16); }
+        float* wp = wt;
+        for (int oc = 0; oc < G.OutChannels; oc++)
+        {
+            TV w0 = TS.Load(wp + 0);
+            TV w1 = TS.Load(wp + 16);
+            { TV b0 = TS.Broadcast(dy[(0 * G.OutChannels) + oc]); a0_0 = TS.Fma(w0, b0, a0_0); a0_1 = TS.Fma(w1, b0, a0_1); }
+            { TV b1 = TS.Broadcast(dy[(1 * G.OutChannels) + oc]); a1_0 = TS.Fma(w0, b1, a1_0); a1_1 = TS.Fma(w1, b1, a1_1); }
+            { TV b2 = TS.Broadcast(dy[(2 * G.OutChannels) + oc]); a2_0 = TS.Fma(w0, b2, a2_0); a2_1 = TS.Fma(w1, b2, a2_1); }
+            { TV b3 = TS.Broadcast(dy[(3 * G.OutChannels) + oc]); a3_0 = TS.Fma(w0, b3, a3_0); a3_1 = TS.Fma(w1, b3, a3_1); }
+            wp += CinP;
+        }
+
+        { TS.Store(dx + (0 * G.Stride * CinP) + 0, a0_0); TS.Store(dx + (0 * G.Stride * CinP) + 16, a0_1); }
+        { TS.Store(dx + (1 * G.Stride * CinP) + 0, a1_0); TS.Store(dx + (1 * G.Stride * CinP) + 16, a1_1); }
+        { TS.Store(dx + (2 * G.Stride * CinP) + 0, a2_0); TS.Store(dx + (2 * G.Stride * CinP) + 16, a2_1); }
+        { TS.Store(dx + (3 * G.Stride * CinP) + 0, a3_0); TS.Store(dx + (3 * G.Stride * CinP) + 16, a3_1); }
+    }
+
+    /// <summary>Backward to the input, one (kh, kw) tap: 32 input channels by 5 output pixels, scattered.</summary>
+    /// <param name="dy">Output gradient at the block's first pixel (NHWC).</param>
+    /// <param name="wt">Transposed packed weights [kh][kw][oc][in channels padded to 16] at the tap and first input channel.</param>
+    /// <param name="dx">Padded input gradient (channels padded to 16) at the tap's first target pixel and first input channel.</param>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void BackwardData2R5(float* dy, float* wt, float* dx)
+    {
+        // Constants once the JIT has specialised the method (locals, so that nothing is a call).
+        int CinP = (G.InChannels + 15) & ~15;
+        int CoutP = (G.OutChannels + 15) & ~15;
+        int RowStride = (G.Width + (2 * G.Padding)) * G.InChannels;
+        int OutWidth = ((G.Width + (2 * G.Padding) - G.Kernel) / G.Stride) + 1;
+        int OutHeight = ((G.Height + (2 * G.Padding) - G.Kernel) / G.Stride) + 1;
+        int DyStride = (G.OutChannels & 15) == 0 ? G.OutChannels : CoutP;
+        TV a0_0 = TS.Zero; TV a0_1 = TS.Zero;
+        { a0_0 = TS.Load(dx + (0 * G.Stride * CinP) + 0); a0_1 = TS.Load(dx + (0 * G.Stride * CinP) + 16); }
+        TV a1_0 = TS.Zero; TV a1_1 = TS.Zero;
+        { a1_0 = TS.Load(dx + (1 * G.Stride * CinP) + 0); a1_1 = TS.Load(dx + (1 * G.Stride * CinP) + 16); }
+        TV a2_0 = TS.Zero; TV a2_1 = TS.Zero;
+        { a2_0 = TS.Load(dx + (2 * G.Stride * CinP) + 0); a2_1 = TS.Load(dx + (2 * G.Stride * CinP) + 16); }
+        TV a3_0 = TS.Zero; TV a3_1 = TS.Zero;
+        { a3_0 = TS.Load(dx + (3 * G.Stride * CinP) + 0); a3_1 = TS.Load(dx + (3 * G.Stride * CinP) + 16); }
+        TV a4_0 = TS.Zero; TV a4_1 = TS.Zero;
+        { a4_0 = TS.Load(dx + (4 * G.Stride * CinP) + 0); a4_1 = TS.Load(dx + (4 * G.Stride * CinP) + 16); }
+        float* wp = wt;
+        for (int oc = 0; oc < G.OutChannels; oc++)
+        {
+            TV w0 = TS.Load(wp + 0);
+            TV w1 = TS.Load(wp + 16);
+            { TV b0 = TS.Broadcast(dy[(0 * G.OutChannels) + oc]); a0_0 = TS.Fma(w0, b0, a0_0); a0_1 = TS.Fma(w1, b0, a0_1); }
+            { TV b1 = TS.Broadcast(dy[(1 * G.OutChannels) + oc]); a1_0 = TS.Fma(w0, b1, a1_0); a1_1 = TS.Fma(w1, b1, a1_1); }
+            { TV b2 = TS.Broadcast(dy[(2 * G.OutChannels) + oc]); a2_0 = TS.Fma(w0, b2, a2_0); a2_1 = TS.Fma(w1, b2, a2_1); }
+            { TV b3 = TS.Broadcast(dy[(3 * G.OutChannels) + oc]); a3_0 = TS.Fma(w0, b3, a3_0); a3_1 = TS.Fma(w1, b3, a3_1); }
+            { TV b4 = TS.Broadcast(dy[(4 * G.OutChannels) + oc]); a4_0 = TS.Fma(w0, b4, a4_0); a4_1 = TS.Fma(w1, b4, a4_1); }
+            wp += CinP;
+        }
+
+        { TS.Store(dx + (0 * G.Stride * CinP) + 0, a0_0); TS.Store(dx + (0 * G.Stride * CinP) + 16, a0_1); }
+        { TS.Store(dx + (1 * G.Stride * CinP) + 0, a1_0); TS.Store(dx + (1 * G.Stride * CinP) + 16, a1_1); }
+        { TS.Store(dx + (2 * G.Stride * CinP) + 0, a2_0); TS.Store(dx + (2 * G.Stride * CinP) + 16, a2_1); }
+        { TS.Store(dx + (3 * G.Stride * CinP) + 0, a3_0); TS.Store(dx + (3 * G.Stride * CinP) + 16, a3_1); }
+        { TS.Store(dx + (4 * G.Stride * CinP) + 0, a4_0); TS.Store(dx + (4 * G.Stride * CinP) + 16, a4_1); }
+    }
+
+    /// <summary>Backward to the input, one (kh, kw) tap: 32 input channels by 6 output pixels, scattered.</summary>
+    /// <param name="dy">Output gradient at the block's first pixel (NHWC).</param>
+    /// <param name="wt">Transposed packed weights [kh][kw][oc][in channels padded to 16] at the tap and first input channel.</param>
+    /// <param name="dx">Padded input gradient (channels padded to 16) at the tap's first target pixel and first input channel.</param>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void BackwardData2R6(float* dy, float* wt, float* dx)
+    {
+        // Constants once the JIT has specialised the method (locals, so that nothing is a call).
+        int CinP = (G.InChannels + 15) & ~15;
+        int CoutP = (G.OutChannels + 15) & ~15;
+        int RowStride = (G.Width + (2 * G.Padding)) * G.InChannels;
+        int OutWidth = ((G.Width + (2 * G.Padding) - G.Kernel) / G.Stride) + 1;
+        int OutHeight = ((G.Height + (2 * G.Padding) - G.Kernel) / G.Stride) + 1;
+        int DyStride = (G.OutChannels & 15) == 0 ? G.OutChannels : CoutP;
+        TV a0_0 = TS.Zero; TV a0_1 = TS.Zero;
+        { a0_0 = TS.Load(dx + (0 * G.Stride * CinP) + 0); a0_1 = TS.Load(dx + (0 * G.Stride * CinP) + 16); }
+        TV a1_0 = TS.Zero; TV a1_1 = TS.Zero;
+        { a1_0 = TS.Load(dx + (1 * G.Stride * CinP) + 0); a1_1 = TS.Load(dx + (1 * G.Stride * CinP) + 16); }
+        TV a2_0 = TS.Zero; TV a2_1 = TS.Zero;
+        { a2_0 = TS.Load(dx + (2 * G.Stride * CinP) + 0); a2_1 = TS.Load(dx + (2 * G.Stride * CinP) + 16); }
+        TV a3_0 = TS.Zero; TV a3_1 = TS.Zero;
+        { a3_0 = TS.Load(dx + (3 * G.Stride * CinP) + 0); a3_1 = TS.Load(dx + (3 * G.Stride * CinP) + 16); }
+        TV a4_0 = TS.Zero; TV a4_1 = TS.Zero;
+        { a4_0 = TS.Load(dx + (4 * G.Stride * CinP) + 0); a4_1 = TS.Load(dx + (4 * G.Stride * CinP) + 16); }
+        TV a5_0 = TS.Zero; TV a5_1 = TS.Zero;
+        { a5_0 = TS.Load(dx + (5 * G.Stride * CinP) + 0); a5_1 = TS.Load(dx + (5 * G.Stride * CinP) + 16); }
+        float* wp = wt;
+        for (int oc = 0; oc < G.OutChannels; oc++)
+        {
+            TV w0 = TS.Load(wp + 0);
+            TV w1 = TS.Load(wp + 16);
+            { TV b0 = TS.Broadcast(dy[(0 * G.OutChannels) + oc]); a0_0 = TS.Fma(w0, b0, a0_0); a0_1 = TS.Fma(w1, b0, a0_1); }
+            { TV b1 = TS.Broadcast(dy[(1 * G.OutChannels) + oc]); a1_0 = TS.Fma(w0, b1, a1_0); a1_1 = TS.Fma(w1, b1, a1_1); }
+            { TV b2 = TS.Broadcast(dy[(2 * G.OutChannels) + oc]); a2_0 = TS.Fma(w0, b2, a2_0); a2_1 = TS.Fma(w1, b2, a2_1); }
+            { TV b3 = TS.Broadcast(dy[(3 * G.OutChannels) + oc]); a3_0 = TS.Fma(w0, b3, a3_0); a3_1 = TS.Fma(w1, b3, a3_1); }
+            { TV b4 = TS.Broadcast(dy[(4 * G.OutChannels) + oc]); a4_0 = TS.Fma(w0, b4, a4_0); a4_1 = TS.Fma(w1, b4, a4_1); }
+            { TV b5 = TS.Broadcast(dy[(5 * G.OutChannels) + oc]); a5_0 = TS.Fma(w0, b5, a5_0); a5_1 = TS.Fma(w1, b5, a5_1); }
+            wp += CinP;
+        }
+
+        { TS.Store(dx + (0 * G.Stride * CinP) + 0, a0_0); TS.Store(dx + (0 * G.Stride * CinP) + 16, a0_1); }
+        { TS.Store(dx + (1 * G.Stride * CinP) + 0, a1_0); TS.Store(dx + (1 * G.Stride * CinP) + 16, a1_1); }
+        { TS.Store(dx + (2 * G.Stride * CinP) + 0, a2_0); TS.Store(dx + (2 * G.Stride * CinP) + 16, a2_1); }
+        { TS.Store(dx + (3 * G.Stride * CinP) + 0, a3_0); TS.Store(dx + (3 * G.Stride * CinP) + 16, a3_1); }
+        { TS.Store(dx + (4 * G.Stride * CinP) + 0, a4_0); TS.Store(dx + (4 * G.Stride * CinP) + 16, a4_1); }
+        { TS.Store(dx + (5 * G.Stride * CinP) + 0, a5_0); TS.Store(dx + (5 * G.Stride * CinP) + 16, a5_1); }
+    }
+
+    /// <summary>Backward to the input, one (kh, kw) tap: 32 input channels by 7 output pixels, scattered.</summary>
+    /// <param name="dy">Output gradient at the block's first pixel (NHWC).</param>
+    /// <param name="wt">Transposed packed weights [kh][kw][oc][in channels padded to 16] at the tap and first input channel.</param>
+    /// <param name="dx">Padded input gradient (channels padded to 16) at the tap's first target pixel and first input channel.</param>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void BackwardData2R7(float* dy, float* wt, float* dx)
+    {
+        // Constants once the JIT has specialised the method (locals, so that nothing is a call).
+        int CinP = (G.InChannels + 15) & ~15;
+        int CoutP = (G.OutChannels + 15) & ~15;
+        int RowStride = (G.Width + (2 * G.Padding)) * G.InChannels;
+        int OutWidth = ((G.Width + (2 * G.Padding) - G.Kernel) / G.Stride) + 1;
+        int OutHeight = ((G.Height + (2 * G.Padding) - G.Kernel) / G.Stride) + 1;
+        int DyStride = (G.OutChannels & 15) == 0 ? G.OutChannels : CoutP;
+        TV a0_0 = TS.Zero; TV a0_1 = TS.Zero;
+        { a0_0 = TS.Load(dx + (0 * G.Stride * CinP) + 0); a0_1 = TS.Load(dx + (0 * G.Stride * CinP) + 16); }
+        TV a1_0 = TS.Zero; TV a1_1 = TS.Zero;
+        { a1_0 = TS.Load(dx + (1 * G.Stride * CinP) + 0); a1_1 = TS.Load(dx + (1 * G.Stride * CinP) + 16); }
+        TV a2_0 = TS.Zero; TV a2_1 = TS.Zero;
+        { a2_0 = TS.Load(dx + (2 * G.Stride * CinP) + 0); a2_1 = TS.Load(dx + (2 * G.Stride * CinP) + 16); }
+        TV a3_0 = TS.Zero; TV a3_1 = TS.Zero;
+        { a3_0 = TS.Load(dx + (3 * G.Stride * CinP) + 0); a3_1 = TS.Load(dx + (3 * G.Stride * CinP) + 16); }
+        TV a4_0 = TS.Zero; TV a4_1 = TS.Zero;
+        { a4_0 = TS.Load(dx + (4 * G.Stride * CinP) + 0); a4_1 = TS.Load(dx + (4 * G.Stride * CinP) + 16); }
+        TV a5_0 = TS.Zero; TV a5_1 = TS.Zero;
+        { a5_0 = TS.Load(dx + (5 * G.Stride * CinP) + 0); a5_1 = TS.Load(dx + (5 * G.Stride * CinP) + 16); }
+        TV a6_0 = TS.Zero; TV a6_1 = TS.Zero;
+        { a6_0 = TS.Load(dx + (6 * G.Stride * CinP) + 0); a6_1 = TS.Load(dx + (6 * G.Stride * CinP) + 16); }
+        float* wp = wt;
+        for (int oc = 0; oc < G.OutChannels; oc++)
+        {
+            TV w0 = TS.Load(wp + 0);
+            TV w1 = TS.Load(wp + 16);
+            { TV b0 = TS.Broadcast(dy[(0 * G.OutChannels) + oc]); a0_0 = TS.Fma(w0, b0, a0_0); a0_1 = TS.Fma(w1, b0, a0_1); }
+            { TV b1 = TS.Broadcast(dy[(1 * G.OutChannels) + oc]); a1_0 = TS.Fma(w0, b1, a1_0); a1_1 = TS.Fma(w1, b1, a1_1); }
+            { TV b2 = TS.Broadcast(dy[(2 * G.OutChannels) + oc]); a2_0 = TS.Fma(w0, b2, a2_0); a2_1 = TS.Fma(w1, b2, a2_1); }
+            { TV b3 = TS.Broadcast(dy[(3 * G.OutChannels) + oc]); a3_0 = TS.Fma(w0, b3, a3_0); a3_1 = TS.Fma(w1, b3, a3_1); }
+            { TV b4 = TS.Broadcast(dy[(4 * G.OutChannels) + oc]); a4_0 = TS.Fma(w0, b4, a4_0); a4_1 = TS.Fma(w1, b4, a4_1); }
+            { TV b5 = TS.Broadcast(dy[(5 * G.OutChannels) + oc]); a5_0 = TS.Fma(w0, b5, a5_0); a5_1 = TS.Fma(w1, b5, a5_1); }
+            { TV b6 = TS.Broadcast(dy[(6 * G.OutChannels) + oc]); a6_0 = TS.Fma(w0, b6, a6_0); a6_1 = TS.Fma(w1, b6, a6_1); }
+            wp += CinP;
+        }
+
+        { TS.Store(dx + (0 * G.Stride * CinP) + 0, a0_0); TS.Store(dx + (0 * G.Stride * CinP) + 16, a0_1); }
+        { TS.Store(dx + (1 * G.Stride * CinP) + 0, a1_0); TS.Store(dx + (1 * G.Stride * CinP) + 16, a1_1); }
+        { TS.Store(dx + (2 * G.Stride * CinP) + 0, a2_0); TS.Store(dx + (2 * G.Stride * CinP) + 16, a2_1); }
+        { TS.Store(dx + (3 * G.Stride * CinP) + 0, a3_0); TS.Store(dx + (3 * G.Stride * CinP) + 16, a3_1); }
+        { TS.Store(dx + (4 * G.Stride * CinP) + 0, a4_0); TS.Store(dx + (4 * G.Stride * CinP) + 16, a4_1); }
+        { TS.Store(dx + (5 * G.Stride * CinP) + 0, a5_0); TS.Store(dx + (5 * G.Stride * CinP) + 16, a5_1); }
+        { TS.Store(dx + (6 * G.Stride * CinP) + 0, a6_0); TS.Store(dx + (6 * G.Stride * CinP) + 16, a6_1); }
+    }
+
+    /// <summary>Backward to the input, one (kh, kw) tap: 32 input channels by 8 output pixels, scattered.</summary>
+    /// <param name="dy">Output gradient at the block's first pixel (NHWC).</param>
+    /// <param name="wt">Transposed packed weights [kh][kw][oc][in channels padded to 16] at the tap and first input channel.</param>
+    /// <param name="dx">Padded input gradient (channels padded to 16) at the tap's first target pixel and first input channel.</param>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void BackwardData2R8(float* dy, float* wt, float* dx)
+    {
+        // Constants once the JIT has specialised the method (locals, so that nothing is a call).
+        int CinP = (G.InChannels + 15) & ~15;
+        int CoutP = (G.OutChannels + 15) & ~15;
+        int RowStride = (G.Width + (2 * G.Padding)) * G.InChannels;
+        int OutWidth = ((G.Width + (2 * G.Padding) - G.Kernel) / G.Stride) + 1;
+        int OutHeight = ((G.Height + (2 * G.Padding) - G.Kernel) / G.Stride) + 1;
+        int DyStride = (G.OutChannels & 15) == 0 ? G.OutChannels : CoutP;
+        TV a0_0 = TS.Zero; TV a0_1 = TS.Zero;
+        { a0_0 = TS.Load(dx + (0 * G.Stride * CinP) + 0); a0_1 = TS.Load(dx + (0 * G.Stride * CinP) + 16); }
+        TV a1_0 = TS.Zero; TV a1_1 = TS.Zero;
+        { a1_0 = TS.Load(dx + (1 * G.Stride * CinP) + 0); a1_1 = TS.Load(dx + (1 * G.Stride * CinP) + 16); }
+        TV a2_0 = TS.Zero; TV a2_1 = TS.Zero;
+        { a2_0 = TS.Load(dx + (2 * G.Stride * CinP) + 0); a2_1 = TS.Load(dx + (2 * G.Stride * CinP) + 16); }
+        TV a3_0 = TS.Zero; TV a3_1 = TS.Zero;
+        { a3_0 = TS.Load(dx + (3 * G.Stride * CinP) + 0); a3_1 = TS.Load(dx + (3 * G.Stride * CinP) + 16); }
+        TV a4_0 = TS.Zero; TV a4_1 = TS.Zero;
+        { a4_0 = TS.Load(dx + (4 * G.Stride * CinP) + 0); a4_1 = TS.Load(dx + (4 * G.Stride * CinP) + 16); }
+        TV a5_0 = TS.Zero; TV a5_1 = TS.Zero;
+        { a5_0 = TS.Load(dx + (5 * G.Stride * CinP) + 0); a5_1 = TS.Load(dx + (5 * G.Stride * CinP) + 16); }
+        TV a6_0 = TS.Zero; TV a6_1 = TS.Zero;
+        { a6_0 = TS.Load(dx + (6 * G.Stride * CinP) + 0); a6_1 = TS.Load(dx + (6 * G.Stride * CinP) + 16); }
+        TV a7_0 = TS.Zero; TV a7_1 = TS.Zero;
+        { a7_0 = TS.Load(dx + (7 * G.Stride * CinP) + 0); a7_1 = TS.Load(dx + (7 * G.Stride * CinP) + 16); }
+        float* wp = wt;
+        for (int oc = 0; oc < G.OutChannels; oc++)
+        {
+            TV w0 = TS.Load(wp + 0);
+            TV w1 = TS.Load(wp + 16);
+            { TV b0 = TS.Broadcast(dy[(0 * G.OutChannels) + oc]); a0_0 = TS.Fma(w0, b0, a0_0); a0_1 = TS.Fma(w1, b0, a0_1); }
+            { TV b1 = TS.Broadcast(dy[(1 * G.OutChannels) + oc]); a1_0 = TS.Fma(w0, b1, a1_0); a1_1 = TS.Fma(w1, b1, a1_1); }
+            { TV b2 = TS.Broadcast(dy[(2 * G.OutChannels) + oc]); a2_0 = TS.Fma(w0, b2, a2_0); a2_1 = TS.Fma(w1, b2, a2_1); }
+            { TV b3 = TS.Broadcast(dy[(3 * G.OutChannels) + oc]); a3_0 = TS.Fma(w0, b3, a3_0); a3_1 = TS.Fma(w1, b3, a3_1); }
+            { TV b4 = TS.Broadcast(dy[(4 * G.OutChannels) + oc]); a4_0 = TS.Fma(w0, b4, a4_0); a4_1 = TS.Fma(w1, b4, a4_1); }
+            { TV b5 = TS.Broadcast(dy[(5 * G.OutChannels) + oc]); a5_0 = TS.Fma(w0, b5, a5_0); a5_1 = TS.Fma(w1, b5, a5_1); }
+            { TV b6 = TS.Broadcast(dy[(6 * G.OutChannels) + oc]); a6_0 = TS.Fma(w0, b6, a6_0); a6_1 = TS.Fma(w1, b6, a6_1); }
+            { TV b7 = TS.Broadcast(dy[(7 * G.OutChannels) + oc]); a7_0 = TS.Fma(w0, b7, a7_0); a7_1 = TS.Fma(w1, b7, a7_1); }
+            wp += CinP;
+        }
+
+        { TS.Store(dx + (0 * G.Stride * CinP) + 0, a0_0); TS.Store(dx + (0 * G.Stride * CinP) + 16, a0_1); }
+        { TS.Store(dx + (1 * G.Stride * CinP) + 0, a1_0); TS.Store(dx + (1 * G.Stride * CinP) + 16, a1_1); }
+        { TS.Store(dx + (2 * G.Stride * CinP) + 0, a2_0); TS.Store(dx + (2 * G.Stride * CinP) + 16, a2_1); }
+        { TS.Store(dx + (3 * G.Stride * CinP) + 0, a3_0); TS.Store(dx + (3 * G.Stride * CinP) + 16, a3_1); }
+        { TS.Store(dx + (4 * G.Stride * CinP) + 0, a4_0); TS.Store(dx + (4 * G.Stride * CinP) + 16, a4_1); }
+        { TS.Store(dx + (5 * G.Stride * CinP) + 0, a5_0); TS.Store(dx + (5 * G.Stride * CinP) + 16, a5_1); }
+        { TS.Store(dx + (6 * G.Stride * CinP) + 0, a6_0); TS.Store(dx + (6 * G.Stride * CinP) + 16, a6_1); }
+        { TS.Store(dx + (7 * G.Stride * CinP) + 0, a7_0); TS.Store(dx + (7 * G.Stride * CinP) + 16, a7_1); }
+    }
+
+    /// <summary>Backward to the input, one (kh, kw) tap: 32 input channels by 9 output pixels, scattered.</summary>
+    /// <param name="dy">Output gradient at the block's first pixel (NHWC).</param>
+    /// <param name="wt">Transposed packed weights [kh][kw][oc][in channels padded to 16] at the tap and first input channel.</param>
+    /// <param name="dx">Padded input gradient (channels padded to 16) at the tap's first target pixel and first input channel.</param>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void BackwardData2R9(float* dy, float* wt, float* dx)
+    {
+        // Constants once the JIT has specialised the method (locals, so that nothing is a call).
+        int CinP = (G.InChannels + 15) & ~15;
+        int CoutP = (G.OutChannels + 15) & ~15;
+        int RowStride = (G.Width + (2 * G.Padding)) * G.InChannels;
+        int OutWidth = ((G.Width + (2 * G.Padding) - G.Kernel) / G.Stride) + 1;
+        int OutHeight = ((G.Height + (2 * G.Padding) - G.Kernel) / G.Stride) + 1;
+        int DyStride = (G.OutChannels & 15) == 0 ? G.OutChannels : CoutP;
+        TV a0_0 = TS.Zero; TV a0_1 = TS.Zero;
+        { a0_0 = TS.Load(dx + (0 * G.Stride * CinP) + 0); a0_1 = TS.Load(dx + (0 * G.Stride * CinP) + 16); }
+        TV a1_0 = TS.Zero; TV a1_1 = TS.Zero;
+        { a1_0 = TS.Load(dx + (1 * G.Stride * CinP) + 0); a1_1 = TS.Load(dx + (1 * G.Stride * CinP) + 16); }
+        TV a2_0 = TS.Zero; TV a2_1 = TS.Zero;
+        { a2_0 = TS.Load(dx + (2 * G.Stride * CinP) + 0); a2_1 = TS.Load(dx + (2 * G.Stride * CinP) + 16); }
+        TV a3_0 = TS.Zero; TV a3_1 = TS.Zero;
+        { a3_0 = TS.Load(dx + (3 * G.Stride * CinP) + 0); a3_1 = TS.Load(dx + (3 * G.Stride * CinP) + 16); }
+        TV a4_0 = TS.Zero; TV a4_1 = TS.Zero;
+        { a4_0 = TS.Load(dx + (4 * G.Stride * CinP) + 0); a4_1 = TS.Load(dx + (4 * G.Stride * CinP) + 16); }
+        TV a5_0 = TS.Zero; TV a5_1 = TS.Zero;
+        { a5_0 = TS.Load(dx + (5 * G.Stride * CinP) + 0); a5_1 = TS.Load(dx + (5 * G.Stride * CinP) + 16); }
+        TV a6_0 = TS.Zero; TV a6_1 = TS.Zero;
+        { a6_0 = TS.Load(dx + (6 * G.Stride * CinP) + 0); a6_1 = TS.Load(dx + (6 * G.Stride * CinP) + 16); }
+        TV a7_0 = TS.Zero; TV a7_1 = TS.Zero;
+        { a7_0 = TS.Load(dx + (7 * G.Stride * CinP) + 0); a7_1 = TS.Load(dx + (7 * G.Stride * CinP) + 16); }
+        TV a8_0 = TS.Zero; TV a8_1 = TS.Zero;
+        { a8_0 = TS.Load(dx + (8 * G.Stride * CinP) + 0); a8_1 = TS.Load(dx + (8 * G.Stride * CinP) + 16); }
+        float* wp = wt;
+        for (int oc = 0; oc < G.OutChannels; oc++)
+        {
+            TV w0 = TS.Load(wp + 0);
+            TV w1 = TS.Load(wp + 16);
+            { TV b0 = TS.Broadcast(dy[(0 * G.OutChannels) + oc]); a0_0 = TS.Fma(w0, b0, a0_0); a0_1 = TS.Fma(w1, b0, a0_1); }
+            { TV b1 = TS.Broadcast(dy[(1 * G.OutChannels) + oc]); a1_0 = TS.Fma(w0, b1, a1_0); a1_1 = TS.Fma(w1, b1, a1_1); }
+            { TV b2 = TS.Broadcast(dy[(2 * G.OutChannels) + oc]); a2_0 = TS.Fma(w0, b2, a2_0); a2_1 = TS.Fma(w1, b2, a2_1); }
+            { TV b3 = TS.Broadcast(dy[(3 * G.OutChannels) + oc]); a3_0 = TS.Fma(w0, b3, a3_0); a3_1 = TS.Fma(w1, b3, a3_1); }
+            { TV b4 = TS.Broadcast(dy[(4 * G.OutChannels) + oc]); a4_0 = TS.Fma(w0, b4, a4_0); a4_1 = TS.Fma(w1, b4, a4_1); }
+            { TV b5 = TS.Broadcast(dy[(5 * G.OutChannels) + oc]); a5_0 = TS.Fma(w0, b5, a5_0); a5_1 = TS.Fma(w1, b5, a5_1); }
+            { TV b6 = TS.Broadcast(dy[(6 * G.OutChannels) + oc]); a6_0 = TS.Fma(w0, b6, a6_0); a6_1 = TS.Fma(w1, b6, a6_1); }
+            { TV b7 = TS.Broadcast(dy[(7 * G.OutChannels) + oc]); a7_0 = TS.Fma(w0, b7, a7_0); a7_1 = TS.Fma(w1, b7, a7_1); }
+            { TV b8 = TS.Broadcast(dy[(8 * G.OutChannels) + oc]); a8_0 = TS.Fma(w0, b8, a8_0); a8_1 = TS.Fma(w1, b8, a8_1); }
+            wp += CinP;
+        }
+
+        { TS.Store(dx + (0 * G.Stride * CinP) + 0, a0_0); TS.Store(dx + (0 * G.Stride * CinP) + 16, a0_1); }
+        { TS.Store(dx + (1 * G.Stride * CinP) + 0, a1_0); TS.Store(dx + (1 * G.Stride * CinP) + 16, a1_1); }
+        { TS.Store(dx + (2 * G.Stride * CinP) + 0, a2_0); TS.Store(dx + (2 * G.Stride * CinP) + 16, a2_1); }
+        { TS.Store(dx + (3 * G.Stride * CinP) + 0, a3_0); TS.Store(dx + (3 * G.Stride * CinP) + 16, a3_1); }
+        { TS.Store(dx + (4 * G.Stride * CinP) + 0, a4_0); TS.Store(dx + (4 * G.Stride * CinP) + 16, a4_1); }
+        { TS.Store(dx + (5 * G.Stride * CinP) + 0, a5_0); TS.Store(dx + (5 * G.Stride * CinP) + 16, a5_1); }
+        { TS.Store(dx + (6 * G.Stride * CinP) + 0, a6_0); TS.Store(dx + (6 * G.Stride * CinP) + 16, a6_1); }
+        { TS.Store(dx + (7 * G.Stride * CinP) + 0, a7_0); TS.Store(dx + (7 * G.Stride * CinP) + 16, a7_1); }
+        { TS.Store(dx + (8 * G.Stride * CinP) + 0, a8_0); TS.Store(dx + (8 * G.Stride * CinP) + 16, a8_1); }
+    }
+
+    /// <summary>Backward to the input, one (kh, kw) tap: 32 input channels by 10 output pixels, scattered.</summary>
+    /// <param name="dy">Output gradient at the block's first pixel (NHWC).</param>
+    /// <param name="wt">Transposed packed weights [kh][kw][oc][in channels padded to 16] at the tap and first input channel.</param>
+    /// <param name="dx">Padded input gradient (channels padded to 16) at the tap's first target pixel and first input channel.</param>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void BackwardData2R10(float* dy, float* wt, float* dx)
+    {
+        // Constants once the JIT has specialised the method (locals, so that nothing is a call).
+        int CinP = (G.InChannels + 15) & ~15;
+        int CoutP = (G.OutChannels + 15) & ~15;
+        int RowStride = (G.Width + (2 * G.Padding)) * G.InChannels;
+        int OutWidth = ((G.Width + (2 * G.Padding) - G.Kernel) / G.Stride) + 1;
+        int OutHeight = ((G.Height + (2 * G.Padding) - G.Kernel) / G.Stride) + 1;
+        int DyStride = (G.OutChannels & 15) == 0 ? G.OutChannels : CoutP;
+        TV a0_0 = TS.Zero; TV a0_1 = TS.Zero;
+        { a0_0 = TS.Load(dx + (0 * G.Stride * CinP) + 0); a0_1 = TS.Load(dx + (0 * G.Stride * CinP) + 16); }
+        TV a1_0 = TS.Zero; TV a1_1 = TS.Zero;
+        { a1_0 = TS.Load(dx + (1 * G.Stride * CinP) + 0); a1_1 = TS.Load(dx + (1 * G.Stride * CinP) + 16); }
+        TV a2_0 = TS.Zero; TV a2_1 = TS.Zero;
+        { a2_0 = TS.Load(dx + (2 * G.Stride * CinP) + 0); a2_1 = TS.Load(dx + (2 * G.Stride * CinP) + 16); }
+        TV a3_0 = TS.Zero; TV a3_1 = TS.Zero;
+        { a3_0 = TS.Load(dx + (3 * G.Stride * CinP) + 0); a3_1 = TS.Load(dx + (3 * G.Stride * CinP) + 16); }
+        TV a4_0 = TS.Zero; TV a4_1 = TS.Zero;
+        { a4_0 = TS.Load(dx + (4 * G.Stride * CinP) + 0); a4_1 = TS.Load(dx + (4 * G.Stride * CinP) + 16); }
+        TV a5_0 = TS.Zero; TV a5_1 = TS.Zero;
+        { a5_0 = TS.Load(dx + (5 * G.Stride * CinP) + 0); a5_1 = TS.Load(dx + (5 * G.Stride * CinP) + 16); }
+        TV a6_0 = TS.Zero; TV a6_1 = TS.Zero;
+        { a6_0 = TS.Load(dx + (6 * G.Stride * CinP) + 0); a6_1 = TS.Load(dx + (6 * G.Stride * CinP) + 16); }
+        TV a7_0 = TS.Zero; TV a7_1 = TS.Zero;
+        { a7_0 = TS.Load(dx + (7 * G.Stride * CinP) + 0); a7_1 = TS.Load(dx + (7 * G.Stride * CinP) + 16); }
+        TV a8_0 = TS.Zero; TV a8_1 = TS.Zero;
+        { a8_0 = TS.Load(dx + (8 * G.Stride * CinP) + 0); a8_1 = TS.Load(dx + (8 * G.Stride * CinP) + 16); }
+        TV a9_0 = TS.Zero; TV a9_1 = TS.Zero;
+        { a9_0 = TS.Load(dx + (9 * G.Stride * CinP) + 0); a9_1 = TS.Load(dx + (9 * G.Stride * CinP) + 16); }
+        float* wp = wt;
+        for (int oc = 0; oc < G.OutChannels; oc++)
+        {
+            TV w0 = TS.Load(wp + 0);
+            TV w1 = TS.Load(wp + 16);
+            { TV b0 = TS.Broadcast(dy[(0 * G.OutChannels) + oc]); a0_0 = TS.Fma(w0, b0, a0_0); a0_1 = TS.Fma(w1, b0, a0_1); }
+            { TV b1 = TS.Broadcast(dy[(1 * G.OutChannels) + oc]); a1_0 = TS.Fma(w0, b1, a1_0); a1_1 = TS.Fma(w1, b1, a1_1); }
+            { TV b2 = TS.Broadcast(dy[(2 * G.OutChannels) + oc]); a2_0 = TS.Fma(w0, b2, a2_0); a2_1 = TS.Fma(w1, b2, a2_1); }
+            { TV b3 = TS.Broadcast(dy[(3 * G.OutChannels) + oc]); a3_0 = TS.Fma(w0, b3, a3_0); a3_1 = TS.Fma(w1, b3, a3_1); }
+            { TV b4 = TS.Broadcast(dy[(4 * G.OutChannels) + oc]); a4_0 = TS.Fma(w0, b4, a4_0); a4_1 = TS.Fma(w1, b4, a4_1); }
+            { TV b5 = TS.Broadcast(dy[(5 * G.OutChannels) + oc]); a5_0 = TS.Fma(w0, b5, a5_0); a5_1 = TS.Fma(w1, b5, a5_1); }
+            { TV b6 = TS.Broadcast(dy[(6 * G.OutChannels) + oc]); a6_0 = TS.Fma(w0, b6, a6_0); a6_1 = TS.Fma(w1, b6, a6_1); }
+            { TV b7 = TS.Broadcast(dy[(7 * G.OutChannels) + oc]); a7_0 = TS.Fma(w0, b7, a7_0); a7_1 = TS.Fma(w1, b7, a7_1); }
+            { TV b8 = TS.Broadcast(dy[(8 * G.OutChannels) + oc]); a8_0 = TS.Fma(w0, b8, a8_0); a8_1 = TS.Fma(w1, b8, a8_1); }
+            { TV b9 = TS.Broadcast(dy[(9 * G.OutChannels) + oc]); a9_0 = TS.Fma(w0, b9, a9_0); a9_1 = TS.Fma(w1, b9, a9_1); }
+            wp += CinP;
+        }
+
+        { TS.Store(dx + (0 * G.Stride * CinP) + 0, a0_0); TS.Store(dx + (0 * G.Stride * CinP) + 16, a0_1); }
+        { TS.Store(dx + (1 * G.Stride * CinP) + 0, a1_0); TS.Store(dx + (1 * G.Stride * CinP) + 16, a1_1); }
+        { TS.Store(dx + (2 * G.Stride * CinP) + 0, a2_0); TS.Store(dx + (2 * G.Stride * CinP) + 16, a2_1); }
+        { TS.Store(dx + (3 * G.Stride * CinP) + 0, a3_0); TS.Store(dx + (3 * G.Stride * CinP) + 16, a3_1); }
+        { TS.Store(dx + (4 * G.Stride * CinP) + 0, a4_0); TS.Store(dx + (4 * G.Stride * CinP) + 16, a4_1); }
+        { TS.Store(dx + (5 * G.Stride * CinP) + 0, a5_0); TS.Store(dx + (5 * G.Stride * CinP) + 16, a5_1); }
+        { TS.Store(dx + (6 * G.Stride * CinP) + 0, a6_0); TS.Store(dx + (6 * G.Stride * CinP) + 16, a6_1); }
+        { TS.Store(dx + (7 * G.Stride * CinP) + 0, a7_0); TS.Store(dx + (7 * G.Stride * CinP) + 16, a7_1); }
+        { TS.Store(dx + (8 * G.Stride * CinP) + 0, a8_0); TS.Store(dx + (8 * G.Stride * CinP) + 16, a8_1); }
+        { TS.Store(dx + (9 * G.Stride * CinP) + 0, a9_0); TS.Store(dx + (9 * G.Stride * CinP) + 16, a9_1); }
+    }
+
+    /// <summary>Backward to the input, one (kh, kw) tap: 32 input channels by 11 output pixels, scattered.</summary>
+    /// <param name="dy">Output gradient at the block's first pixel (NHWC).</param>
+    /// <param name="wt">Transposed packed weights [kh][kw][oc][in channels padded to 16] at the tap and first input channel.</param>
+    /// <param name="dx">Padded input gradient (channels padded to 16) at the tap's first target pixel and first input channel.</param>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void BackwardData2R11(float* dy, float* wt, float* dx)
+    {
+        // Constants once the JIT has specialised the method (locals, so that nothing is a call).
+        int CinP = (G.InChannels + 15) & ~15;
+        int CoutP = (G.OutChannels + 15) & ~15;
+        int RowStride = (G.Width + (2 * G.Padding)) * G.InChannels;
+        int OutWidth = ((G.Width + (2 * G.Padding) - G.Kernel) / G.Stride) + 1;
+        int OutHeight = ((G.Height + (2 * G.Padding) - G.Kernel) / G.Stride) + 1;
+        int DyStride = (G.OutChannels & 15) == 0 ? G.OutChannels : CoutP;
+        TV a0_0 = TS.Zero; TV a0_1 = TS.Zero;
+        { a0_0 = TS.Load(dx + (0 * G.Stride * CinP) + 0); a0_1 = TS.Load(dx + (0 * G.Stride * CinP) + 16); }
+        TV a1_0 = TS.Zero; TV a1_1 = TS.Zero;
+        { a1_0 = TS.Load(dx + (1 * G.Stride * CinP) + 0); a1_1 = TS.Load(dx + (1 * G.Stride * CinP) + 16); }
+        TV a2_0 = TS.Zero; TV a2_1 = TS.Zero;
+        { a2_0 = TS.Load(dx + (2 * G.Stride * CinP) + 0); a2_1 = TS.Load(dx + (2 * G.Stride * CinP) + 16); }
+        TV a3_0 = TS.Zero; TV a3_1 = TS.Zero;
+        { a3_0 = TS.Load(dx + (3 * G.Stride * CinP) + 0); a3_1 = TS.Load(dx + (3 * G.Stride * CinP) + 16); }
+        TV a4_0 = TS.Zero; TV a4_1 = TS.Zero;
+        { a4_0 = TS.Load(dx + (4 * G.Stride * CinP) + 0); a4_1 = TS.Load(dx + (4 * G.Stride * CinP) + 16); }
+        TV a5_0 = TS.Zero; TV a5_1 = TS.Zero;
+        { a5_0 = TS.Load(dx + (5 * G.Stride * CinP) + 0); a5_1 = TS.Load(dx + (5 * G.Stride * CinP) + 16); }
+        TV a6_0 = TS.Zero; TV a6_1 = TS.Zero;
+        { a6_0 = TS.Load(dx + (6 * G.Stride * CinP) + 0); a6_1 = TS.Load(dx + (6 * G.Stride * CinP) + 16); }
+        TV a7_0 = TS.Zero; TV a7_1 = TS.Zero;
+        { a7_0 = TS.Load(dx + (7 * G.Stride * CinP) + 0); a7_1 = TS.Load(dx + (7 * G.Stride * CinP) + 16); }
+        TV a8_0 = TS.Zero; TV a8_1 = TS.Zero;
+        { a8_0 = TS.Load(dx + (8 * G.Stride * CinP) + 0); a8_1 = TS.Load(dx + (8 * G.Stride * CinP) + 16); }
+        TV a9_0 = TS.Zero; TV a9_1 = TS.Zero;
+        { a9_0 = TS.Load(dx + (9 * G.Stride * CinP) + 0); a9_1 = TS.Load(dx + (9 * G.Stride * CinP) + 16); }
+        TV a10_0 = TS.Zero; TV a10_1 = TS.Zero;
+        { a10_0 = TS.Load(dx + (10 * G.Stride * CinP) + 0); a10_1 = TS.Load(dx + (10 * G.Stride * CinP) + 16); }
+        float* wp = wt;
+        for (int oc = 0; oc < G.OutChannels; oc++)
+        {
+            TV w0 = TS.Load(wp + 0);
+            TV w1 = TS.Load(wp + 16);
+            { TV b0 = TS.Broadcast(dy[(0 * G.OutChannels) + oc]); a0_0 = TS.Fma(w0, b0, a0_0); a0_1 = TS.Fma(w1, b0, a0_1); }
+            { TV b1 = TS.Broadcast(dy[(1 * G.OutChannels) + oc]); a1_0 = TS.Fma(w0, b1, a1_0); a1_1 = TS.Fma(w1, b1, a1_1); }
+            { TV b2 = TS.Broadcast(dy[(2 * G.OutChannels) + oc]); a2_0 = TS.Fma(w0, b2, a2_0); a2_1 = TS.Fma(w1, b2, a2_1); }
+            { TV b3 = TS.Broadcast(dy[(3 * G.OutChannels) + oc]); a3_0 = TS.Fma(w0, b3, a3_0); a3_1 = TS.Fma(w1, b3, a3_1); }
+            { TV b4 = TS.Broadcast(dy[(4 * G.OutChannels) + oc]); a4_0 = TS.Fma(w0, b4, a4_0); a4_1 = TS.Fma(w1, b4, a4_1); }
+            { TV b5 = TS.Broadcast(dy[(5 * G.OutChannels) + oc]); a5_0 = TS.Fma(w0, b5, a5_0); a5_1 = TS.Fma(w1, b5, a5_1); }
+            { TV b6 = TS.Broadcast(dy[(6 * G.OutChannels) + oc]); a6_0 = TS.Fma(w0, b6, a6_0); a6_1 = TS.Fma(w1, b6, a6_1); }
+            { TV b7 = TS.Broadcast(dy[(7 * G.OutChannels) + oc]); a7_0 = TS.Fma(w0, b7, a7_0); a7_1 = TS.Fma(w1, b7, a7_1); }
+            { TV b8 = TS.Broadcast(dy[(8 * G.OutChannels) + oc]); a8_0 = TS.Fma(w0, b8, a8_0); a8_1 = TS.Fma(w1, b8, a8_1); }
+            { TV b9 = TS.Broadcast(dy[(9 * G.OutChannels) + oc]); a9_0 = TS.Fma(w0, b9, a9_0); a9_1 = TS.Fma(w1, b9, a9_1); }
+            { TV b10 = TS.Broadcast(dy[(10 * G.OutChannels) + oc]); a10_0 = TS.Fma(w0, b10, a10_0); a10_1 = TS.Fma(w1, b10, a10_1); }
+            wp += CinP;
+        }
+
+        { TS.Store(dx + (0 * G.Stride * CinP) + 0, a0_0); TS.Store(dx + (0 * G.Stride * CinP) + 16, a0_1); }
+        { TS.Store(dx + (1 * G.Stride * CinP) + 0, a1_0); TS.Store(dx + (1 * G.Stride * CinP) + 16, a1_1); }
+        { TS.Store(dx + (2 * G.Stride * CinP) + 0, a2_0); TS.Store(dx + (2 * G.Stride * CinP) + 16, a2_1); }
+        { TS.Store(dx + (3 * G.Stride * CinP) + 0, a3_0); TS.Store(dx + (3 * G.Stride * CinP) + 16, a3_1); }
+        { TS.Store(dx + (4 * G.Stride * CinP) + 0, a4_0); TS.Store(dx + (4 * G.Stride * CinP) + 16, a4_1); }
+        { TS.Store(dx + (5 * G.Stride * CinP) + 0, a5_0); TS.Store(dx + (5 * G.Stride * CinP) + 16, a5_1); }
+        { TS.Store(dx + (6 * G.Stride * CinP) + 0, a6_0); TS.Store(dx + (6 * G.Stride * CinP) + 16, a6_1); }
+        { TS.Store(dx + (7 * G.Stride * CinP) + 0, a7_0); TS.Store(dx + (7 * G.Stride * CinP) + 16, a7_1); }
+        { TS.Store(dx + (8 * G.Stride * CinP) + 0, a8_0); TS.Store(dx + (8 * G.Stride * CinP) + 16, a8_1); }
+        { TS.Store(dx + (9 * G.Stride * CinP) + 0, a9_0); TS.Store(dx + (9 * G.Stride * CinP) + 16, a9_1); }
+        { TS.Store(dx + (10 * G.Stride * CinP) + 0, a10_0); TS.Store(dx + (10 * G.Stride * CinP) + 16, a10_1); }
+    }
+
+    /// <summary>Backward to the input, one (kh, kw) tap: 32 input channels by 12 output pixels, scattered.</summary>
+    /// <param name="dy">Output gradient at the block's first pixel (NHWC).</param>
+    /// <param name="wt">Transposed packed weights [kh][kw][oc][in channels padded to 16] at the tap and first input channel.</param>
+    /// <param name="dx">Padded input gradient (channels padded to 16) at the tap's first target pixel and first input channel.</param>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void BackwardData2R12(float* dy, float* wt, float* dx)
+    {
+        // Constants once the JIT has specialised the method (locals, so that nothing is a call).
+        int CinP = (G.InChannels + 15) & ~15;
+        int CoutP = (G.OutChannels + 15) & ~15;
+        int RowStride = (G.Width + (2 * G.Padding)) * G.InChannels;
+        int OutWidth = ((G.Width + (2 * G.Padding) - G.Kernel) / G.Stride) + 1;
+        int OutHeight = ((G.Height + (2 * G.Padding) - G.Kernel) / G.Stride) + 1;
+        int DyStride = (G.OutChannels & 15) == 0 ? G.OutChannels : CoutP;
+        TV a0_0 = TS.Zero; TV a0_1 = TS.Zero;
+        { a0_0 = TS.Load(dx + (0 * G.Stride * CinP) + 0); a0_1 = TS.Load(dx + (0 * G.Stride * CinP) + 16); }
+        TV a1_0 = TS.Zero; TV a1_1 = TS.Zero;
+        { a1_0 = TS.Load(dx + (1 * G.Stride * CinP) + 0); a1_1 = TS.Load(dx + (1 * G.Stride * CinP) + 16); }
+        TV a2_0 = TS.Zero; TV a2_1 = TS.Zero;
+        { a2_0 = TS.Load(dx + (2 * G.Stride * CinP) + 0); a2_1 = TS.Load(dx + (2 * G.Stride * CinP) + 16); }
+        TV a3_0 = TS.Zero; TV a3_1 = TS.Zero;
+        { a3_0 = TS.Load(dx + (3 * G.Stride * CinP) + 0); a3_1 = TS.Load(dx + (3 * G.Stride * CinP) + 16); }
+        TV a4_0 = TS.Zero; TV a4_1 = TS.Zero;
+        { a4_0 = TS.Load(dx + (4 * G.Stride * CinP) + 0); a4_1 = TS.Load(dx + (4 * G.Stride * CinP) + 16); }
+        TV a5_0 = TS.Zero; TV a5_1 = TS.Zero;
+        { a5_0 = TS.Load(dx + (5 * G.Stride * CinP) + 0); a5_1 = TS.Load(dx + (5 * G.Stride * CinP) + 16); }
+        TV a6_0 = TS.Zero; TV a6_1 = TS.Zero;
+        { a6_0 = TS.Load(dx + (6 * G.Stride * CinP) + 0); a6_1 = TS.Load(dx + (6 * G.Stride * CinP) + 16); }
+        TV a7_0 = TS.Zero; TV a7_1 = TS.Zero;
+        { a7_0 = TS.Load(dx + (7 * G.Stride * CinP) + 0); a7_1 = TS.Load(dx + (7 * G.Stride * CinP) + 16); }
+        TV a8_0 = TS.Zero; TV a8_1 = TS.Zero;
+        { a8_0 = TS.Load(dx + (8 * G.Stride * CinP) + 0); a8_1 = TS.Load(dx + (8 * G.Stride * CinP) + 16); }
+        TV a9_0 = TS.Zero; TV a9_1 = TS.Zero;
+        { a9_0 = TS.Load(dx + (9 * G.Stride * CinP) + 0); a9_1 = TS.Load(dx + (9 * G.Stride * CinP) + 16); }
+        TV a10_0 = TS.Zero; TV a10_1 = TS.Zero;
+        { a10_0 = TS.Load(dx + (10 * G.Stride * CinP) + 0); a10_1 = TS.Load(dx + (10 * G.Stride * CinP) + 16); }
+        TV a11_0 = TS.Zero; TV a11_1 = TS.Zero;
+        { a11_0 = TS.Load(dx + (11 * G.Stride * CinP) + 0); a11_1 = TS.Load(dx + (11 * G.Stride * CinP) + 16); }
+        float* wp = wt;
+        for (int oc = 0; oc < G.OutChannels; oc++)
+        {
+            TV w0 = TS.Load(wp + 0);
+            TV w1 = TS.Load(wp + 16);
+            { TV b0 = TS.Broadcast(dy[(0 * G.OutChannels) + oc]); a0_0 = TS.Fma(w0, b0, a0_0); a0_1 = TS.Fma(w1, b0, a0_1); }
+            { TV b1 = TS.Broadcast(dy[(1 * G.OutChannels) + oc]); a1_0 = TS.Fma(w0, b1, a1_0); a1_1 = TS.Fma(w1, b1, a1_1); }
+            { TV b2 = TS.Broadcast(dy[(2 * G.OutChannels) + oc]); a2_0 = TS.Fma(w0, b2, a2_0); a2_1 = TS.Fma(w1, b2, a2_1); }
+            { TV b3 = TS.Broadcast(dy[(3 * G.OutChannels) + oc]); a3_0 = TS.Fma(w0, b3, a3_0); a3_1 = TS.Fma(w1, b3, a3_1); }
+            { TV b4 = TS.Broadcast(dy[(4 * G.OutChannels) + oc]); a4_0 = TS.Fma(w0, b4, a4_0); a4_1 = TS.Fma(w1, b4, a4_1); }
+            { TV b5 = TS.Broadcast(dy[(5 * G.OutChannels) + oc]); a5_0 = TS.Fma(w0, b5, a5_0); a5_1 = TS.Fma(w1, b5, a5_1); }
+            { TV b6 = TS.Broadcast(dy[(6 * G.OutChannels) + oc]); a6_0 = TS.Fma(w0, b6, a6_0); a6_1 = TS.Fma(w1, b6, a6_1); }
+            { TV b7 = TS.Broadcast(dy[(7 * G.OutChannels) + oc]); a7_0 = TS.Fma(w0, b7, a7_0); a7_1 = TS.Fma(w1, b7, a7_1); }
+            { TV b8 = TS.Broadcast(dy[(8 * G.OutChannels) + oc]); a8_0 = TS.Fma(w0, b8, a8_0); a8_1 = TS.Fma(w1, b8, a8_1); }
+            { TV b9 = TS.Broadcast(dy[(9 * G.OutChannels) + oc]); a9_0 = TS.Fma(w0, b9, a9_0); a9_1 = TS.Fma(w1, b9, a9_1); }
+            { TV b10 = TS.Broadcast(dy[(10 * G.OutChannels) + oc]); a10_0 = TS.Fma(w0, b10, a10_0); a10_1 = TS.Fma(w1, b10, a10_1); }
+            { TV b11 = TS.Broadcast(dy[(11 * G.OutChannels) + oc]); a11_0 = TS.Fma(w0, b11, a11_0); a11_1 = TS.Fma(w1, b11, a11_1); }
+            wp += CinP;
+        }
+
+        { TS.Store(dx + (0 * G.Stride * CinP) + 0, a0_0); TS.Store(dx + (0 * G.Stride * CinP) + 16, a0_1); }
+        { TS.Store(dx + (1 * G.Stride * CinP) + 0, a1_0); TS.Store(dx + (1 * G.Stride * CinP) + 16, a1_1); }
+        { TS.Store(dx + (2 * G.Stride * CinP) + 0, a2_0); TS.Store(dx + (2 * G.Stride * CinP) + 16, a2_1); }
+        { TS.Store(dx + (3 * G.Stride * CinP) + 0, a3_0); TS.Store(dx + (3 * G.Stride * CinP) + 16, a3_1); }
+        { TS.Store(dx + (4 * G.Stride * CinP) + 0, a4_0); TS.Store(dx + (4 * G.Stride * CinP) + 16, a4_1); }
+        { TS.Store(dx + (5 * G.Stride * CinP) + 0, a5_0); TS.Store(dx + (5 * G.Stride * CinP) + 16, a5_1); }
+        { TS.Store(dx + (6 * G.Stride * CinP) + 0, a6_0); TS.Store(dx + (6 * G.Stride * CinP) + 16, a6_1); }
+        { TS.Store(dx + (7 * G.Stride * CinP) + 0, a7_0); TS.Store(dx + (7 * G.Stride * CinP) + 16, a7_1); }
+        { TS.Store(dx + (8 * G.Stride * CinP) + 0, a8_0); TS.Store(dx + (8 * G.Stride * CinP) + 16, a8_1); }
+        { TS.Store(dx + (9 * G.Stride * CinP) + 0, a9_0); TS.Store(dx + (9 * G.Stride * CinP) + 16, a9_1); }
+        { TS.Store(dx + (10 * G.Stride * CinP) + 0, a10_0); TS.Store(dx + (10 * G.Stride * CinP) + 16, a10_1); }
+        { TS.Store(dx + (11 * G.Stride * CinP) + 0, a11_0); TS.Store(dx + (11 * G.Stride * CinP) + 16, a11_1); }
+    }
+
+    /// <summary>Backward to the input, one (kh, kw) tap: 32 input channels by 13 output pixels, scattered.</summary>
+    /// <param name="dy">Output gradient at the block's first pixel (NHWC).</param>
+    /// <param name="wt">Transposed packed weights [kh][kw][oc][in channels padded to 16] at the tap and first input channel.</param>
+    /// <param name="dx">Padded input gradient (channels padded to 16) at the tap's first target pixel and first input channel.</param>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void BackwardData2R13(float* dy, float* wt, float* dx)
+    {
+        // Constants once the JIT has specialised the method (locals, so that nothing is a call).
+        int CinP = (G.InChannels + 15) & ~15;
+        int CoutP = (G.OutChannels + 15) & ~15;
+        int RowStride = (G.Width + (2 * G.Padding)) * G.InChannels;
+        int OutWidth = ((G.Width + (2 * G.Padding) - G.Kernel) / G.Stride) + 1;
+        int OutHeight = ((G.Height + (2 * G.Padding) - G.Kernel) / G.Stride) + 1;
+        int DyStride = (G.OutChannels & 15) == 0 ? G.OutChannels : CoutP;
+        TV a0_0 = TS.Zero; TV a0_1 = TS.Zero;
+        { a0_0 = TS.Load(dx + (0 * G.Stride * CinP) + 0); a0_1 = TS.Load(dx + (0 * G.Stride * CinP) + 16); }
+        TV a1_0 = TS.Zero; TV a1_1 = TS.Zero;
+        { a1_0 = TS.Load(dx + (1 * G.Stride * CinP) + 0); a1_1 = TS.Load(dx + (1 * G.Stride * CinP) + 16); }
+        TV a2_0 = TS.Zero; TV a2_1 = TS.Zero;
+        { a2_0 = TS.Load(dx + (2 * G.Stride * CinP) + 0); a2_1 = TS.Load(dx + (2 * G.Stride * CinP) + 16); }
+        TV a3_0 = TS.Zero; TV a3_1 = TS.Zero;
+        { a3_0 = TS.Load(dx + (3 * G.Stride * CinP) + 0); a3_1 = TS.Load(dx + (3 * G.Stride * CinP) + 16); }
+        TV a4_0 = TS.Zero; TV a4_1 = TS.Zero;
+        { a4_0 = TS.Load(dx + (4 * G.Stride * CinP) + 0); a4_1 = TS.Load(dx + (4 * G.Stride * CinP) + 16); }
+        TV a5_0 = TS.Zero; TV a5_1 = TS.Zero;
+        { a5_0 = TS.Load(dx + (5 * G.Stride * CinP) + 0); a5_1 = TS.Load(dx + (5 * G.Stride * CinP) + 16); }
+        TV a6_0 = TS.Zero; TV a6_1 = TS.Zero;
+        { a6_0 = TS.Load(dx + (6 * G.Stride * CinP) + 0); a6_1 = TS.Load(dx + (6 * G.Stride * CinP) + 16); }
+        TV a7_0 = TS.Zero; TV a7_1 = TS.Zero;
+        { a7_0 = TS.Load(dx + (7 * G.Stride * CinP) + 0); a7_1 = TS.Load(dx + (7 * G.Stride * CinP) + 16); }
+        TV a8_0 = TS.Zero; TV a8_1 = TS.Zero;
+        { a8_0 = TS.Load(dx + (8 * G.Stride * CinP) + 0); a8_1 = TS.Load(dx + (8 * G.Stride * CinP) + 16); }
+        TV a9_0 = TS.Zero; TV a9_1 = TS.Zero;
+        { a9_0 = TS.Load(dx + (9 * G.Stride * CinP) + 0); a9_1 = TS.Load(dx + (9 * G.Stride * CinP) + 16); }
+        TV a10_0 = TS.Zero; TV a10_1 = TS.Zero;
+        { a10_0 = TS.Load(dx + (10 * G.Stride * CinP) + 0); a10_1 = TS.Load(dx + (10 * G.Stride * CinP) + 16); }
+        TV a11_0 = TS.Zero; TV a11_1 = TS.Zero;
+        { a11_0 = TS.Load(dx + (11 * G.Stride * CinP) + 0); a11_1 = TS.Load(dx + (11 * G.Stride * CinP) + 16); }
+        TV a12_0 = TS.Zero; TV a12_1 = TS.Zero;
+        { a12_0 = TS.Load(dx + (12 * G.Stride * CinP) + 0); a12_1 = TS.Load(dx + (12 * G.Stride * CinP) + 16); }
+        float* wp = wt;
+        for (int oc = 0; oc < G.OutChannels; oc++)
+        {
+            TV w0 = TS.Load(wp + 0);
+            TV w1 = TS.Load(wp + 16);
+            { TV b0 = TS.Broadcast(dy[(0 * G.OutChannels) + oc]); a0_0 = TS.Fma(w0, b0, a0_0); a0_1 = TS.Fma(w1, b0, a0_1); }
+            { TV b1 = TS.Broadcast(dy[(1 * G.OutChannels) + oc]); a1_0 = TS.Fma(w0, b1, a1_0); a1_1 = TS.Fma(w1, b1, a1_1); }
+            { TV b2 = TS.Broadcast(dy[(2 * G.OutChannels) + oc]); a2_0 = TS.Fma(w0, b2, a2_0); a2_1 = TS.Fma(w1, b2, a2_1); }
+            { TV b3 = TS.Broadcast(dy[(3 * G.OutChannels) + oc]); a3_0 = TS.Fma(w0, b3, a3_0); a3_1 = TS.Fma(w1, b3, a3_1); }
+            { TV b4 = TS.Broadcast(dy[(4 * G.OutChannels) + oc]); a4_0 = TS.Fma(w0, b4, a4_0); a4_1 = TS.Fma(w1, b4, a4_1); }
+            { TV b5 = TS.Broadcast(dy[(5 * G.OutChannels) + oc]); a5_0 = TS.Fma(w0, b5, a5_0); a5_1 = TS.Fma(w1, b5, a5_1); }
+            { TV b6 = TS.Broadcast(dy[(6 * G.OutChannels) + oc]); a6_0 = TS.Fma(w0, b6, a6_0); a6_1 = TS.Fma(w1, b6, a6_1); }
+            { TV b7 = TS.Broadcast(dy[(7 * G.OutChannels) + oc]); a7_0 = TS.Fma(w0, b7, a7_0); a7_1 = TS.Fma(w1, b7, a7_1); }
+            { TV b8 = TS.Broadcast(dy[(8 * G.OutChannels) + oc]); a8_0 = TS.Fma(w0, b8, a8_0); a8_1 = TS.Fma(w1, b8, a8_1); }
+            { TV b9 = TS.Broadcast(dy[(9 * G.OutChannels) + oc]); a9_0 = TS.Fma(w0, b9, a9_0); a9_1 = TS.Fma(w1, b9, a9_1); }
+            { TV b10 = TS.Broadcast(dy[(10 * G.OutChannels) + oc]); a10_0 = TS.Fma(w0, b10, a10_0); a10_1 = TS.Fma(w1, b10, a10_1); }
+            { TV b11 = TS.Broadcast(dy[(11 * G.OutChannels) + oc]); a11_0 = TS.Fma(w0, b11, a11_0); a11_1 = TS.Fma(w1, b11, a11_1); }
+            { TV b12 = TS.Broadcast(dy[(12 * G.OutChannels) + oc]); a12_0 = TS.Fma(w0, b12, a12_0); a12_1 = TS.Fma(w1, b12, a12_1); }
+            wp += CinP;
+        }
+
+        { TS.Store(dx + (0 * G.Stride * CinP) + 0, a0_0); TS.Store(dx + (0 * G.Stride * CinP) + 16, a0_1); }
+        { TS.Store(dx + (1 * G.Stride * CinP) + 0, a1_0); TS.Store(dx + (1 * G.Stride * CinP) + 16, a1_1); }
+        { TS.Store(dx + (2 * G.Stride * CinP) + 0, a2_0); TS.Store(dx + (2 * G.Stride * CinP) + 16, a2_1); }
+        { TS.Store(dx + (3 * G.Stride * CinP) + 0, a3_0); TS.Store(dx + (3 * G.Stride * CinP) + 16, a3_1); }
+        { TS.Store(dx + (4 * G.Stride * CinP) + 0, a4_0); TS.Store(dx + (4 * G.Stride * CinP) + 16, a4_1); }
+        { TS.Store(dx + (5 * G.Stride * CinP) + 0, a5_0); TS.Store(dx + (5 * G.Stride * CinP) + 16, a5_1); }
+        { TS.Store(dx + (6 * G.Stride * CinP) + 0, a6_0); TS.Store(dx + (6 * G.Stride * CinP) + 16, a6_1); }
+        { TS.Store(dx + (7 * G.Stride * CinP) + 0, a7_0); TS.Store(dx + (7 * G.Stride * CinP) + 16, a7_1); }
+        { TS.Store(dx + (8 * G.Stride * CinP) + 0, a8_0); TS.Store(dx + (8 * G.Stride * CinP) + 16, a8_1); }
+        { TS.Store(dx + (9 * G.Stride * CinP) + 0, a9_0); TS.Store(dx + (9 * G.Stride * CinP) + 16, a9_1); }
+        { TS.Store(dx + (10 * G.Stride * CinP) + 0, a10_0); TS.Store(dx + (10 * G.Stride * CinP) + 16, a10_1); }
+        { TS.Store(dx + (11 * G.Stride * CinP) + 0, a11_0); TS.Store(dx + (11 * G.Stride * CinP) + 16, a11_1); }
+        { TS.Store(dx + (12 * G.Stride * CinP) + 0, a12_0); TS.Store(dx + (12 * G.Stride * CinP) + 16, a12_1); }
+    }
+
+    /// <summary>Backward to the input, one (kh, kw) tap: 32 input channels by 14 output pixels, scattered.</summary>
+    /// <param name="dy">Output gradient at the block's first pixel (NHWC).</param>
+    /// <param name="wt">Transposed packed weights [kh][kw][oc][in channels padded to 16] at the tap and first input channel.</param>
+    /// <param name="dx">Padded input gradient (channels padded to 16) at the tap's first target pixel and first input channel.</param>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void BackwardData2R14(float* dy, float* wt, float* dx)
+    {
+        // Constants once the JIT has specialised the method (locals, so that nothing is a call).
+        int CinP = (G.InChannels + 15) & ~15;
+        int CoutP = (G.OutChannels + 15) & ~15;
+        int RowStride = (G.Width + (2 * G.Padding)) * G.InChannels;
+        int OutWidth = ((G.Width + (2 * G.Padding) - G.Kernel) / G.Stride) + 1;
+        int OutHeight = ((G.Height + (2 * G.Padding) - G.Kernel) / G.Stride) + 1;
+        int DyStride = (G.OutChannels & 15) == 0 ? G.OutChannels : CoutP;
+        TV a0_0 = TS.Zero; TV a0_1 = TS.Zero;
+        { a0_0 = TS.Load(dx + (0 * G.Stride * CinP) + 0); a0_1 = TS.Load(dx + (0 * G.Stride * CinP) + 16); }
+        TV a1_0 = TS.Zero; TV a1_1 = TS.Zero;
+        { a1_0 = TS.Load(dx + (1 * G.Stride * CinP) + 0); a1_1 = TS.Load(dx + (1 * G.Stride * CinP) + 16); }
+        TV a2_0 = TS.Zero; TV a2_1 = TS.Zero;
+        { a2_0 = TS.Load(dx + (2 * G.Stride * CinP) + 0); a2_1 = TS.Load(dx + (2 * G.Stride * CinP) + 16); }
+        TV a3_0 = TS.Zero; TV a3_1 = TS.Zero;
+        { a3_0 = TS.Load(dx + (3 * G.Stride * CinP) + 0); a3_1 = TS.Load(dx + (3 * G.Stride * CinP) + 16); }
+        TV a4_0 = TS.Zero; TV a4_1 = TS.Zero;
+        { a4_0 = TS.Load(dx + (4 * G.Stride * CinP) + 0); a4_1 = TS.Load(dx + (4 * G.Stride * CinP) + 16); }
+        TV a5_0 = TS.Zero; TV a5_1 = TS.Zero;
+        { a5_0 = TS.Load(dx + (5 * G.Stride * CinP) + 0); a5_1 = TS.Load(dx + (5 * G.Stride * CinP) + 16); }
+        TV a6_0 = TS.Zero; TV a6_1 = TS.Zero;
+        { a6_0 = TS.Load(dx + (6 * G.Stride * CinP) + 0); a6_1 = TS.Load(dx + (6 * G.Stride * CinP) + 16); }
+        TV a7_0 = TS.Zero; TV a7_1 = TS.Zero;
+        { a7_0 = TS.Load(dx + (7 * G.Stride * CinP) + 0); a7_1 = TS.Load(dx + (7 * G.Stride * CinP) + 16); }
+        TV a8_0 = TS.Zero; TV a8_1 = TS.Zero;
+        { a8_0 = TS.Load(dx + (8 * G.Stride * CinP) + 0); a8_1 = TS.Load(dx + (8 * G.Stride * CinP) + 16); }
+        TV a9_0 = TS.Zero; TV a9_1 = TS.Zero;
+        { a9_0 = TS.Load(dx + (9 * G.Stride * CinP) + 0); a9_1 = TS.Load(dx + (9 * G.Stride * CinP) + 16); }
+        TV a10_0 = TS.Zero; TV a10_1 = TS.Zero;
+        { a10_0 = TS.Load(dx + (10 * G.Stride * CinP) + 0); a10_1 = TS.Load(dx + (10 * G.Stride * CinP) + 16); }
+        TV a11_0 = TS.Zero; TV a11_1 = TS.Zero;
+        { a11_0 = TS.Load(dx + (11 * G.Stride * CinP) + 0); a11_1 = TS.Load(dx + (11 * G.Stride * CinP) + 16); }
+        TV a12_0 = TS.Zero; TV a12_1 = TS.Zero;
+        { a12_0 = TS.Load(dx + (12 * G.Stride * CinP) + 0); a12_1 = TS.Load(dx + (12 * G.Stride * CinP) + 16); }
+        TV a13_0 = TS.Zero; TV a13_1 = TS.Zero;
+        { a13_0 = TS.Load(dx + (13 * G.Stride * CinP) + 0); a13_1 = TS.Load(dx + (13 * G.Stride * CinP) + 16); }
+        float* wp = wt;
+        for (int oc = 0; oc < G.OutChannels; oc++)
+        {
+            TV w0 = TS.Load(wp + 0);
+            TV w1 = TS.Load(wp + 16);
+            { TV b0 = TS.Broadcast(dy[(0 * G.OutChannels) + oc]); a0_0 = TS.Fma(w0, b0, a0_0); a0_1 = TS.Fma(w1, b0, a0_1); }
+            { TV b1 = TS.Broadcast(dy[(1 * G.OutChannels) + oc]); a1_0 = TS.Fma(w0, b1, a1_0); a1_1 = TS.Fma(w1, b1, a1_1); }
+            { TV b2 = TS.Broadcast(dy[(2 * G.OutChannels) + oc]); a2_0 = TS.Fma(w0, b2, a2_0); a2_1 = TS.Fma(w1, b2, a2_1); }
+            { TV b3 = TS.Broadcast(dy[(3 * G.OutChannels) + oc]); a3_0 = TS.Fma(w0, b3, a3_0); a3_1 = TS.Fma(w1, b3, a3_1); }
+            { TV b4 = TS.Broadcast(dy[(4 * G.OutChannels) + oc]); a4_0 = TS.Fma(w0, b4, a4_0); a4_1 = TS.Fma(w1, b4, a4_1); }
+            { TV b5 = TS.Broadcast(dy[(5 * G.OutChannels) + oc]); a5_0 = TS.Fma(w0, b5, a5_0); a5_1 = TS.Fma(w1, b5, a5_1); }
+            { TV b6 = TS.Broadcast(dy[(6 * G.OutChannels) + oc]); a6_0 = TS.Fma(w0, b6, a6_0); a6_1 = TS.Fma(w1, b6, a6_1); }
+            { TV b7 = TS.Broadcast(dy[(7 * G.OutChannels) + oc]); a7_0 = TS.Fma(w0, b7, a7_0); a7_1 = TS.Fma(w1, b7, a7_1); }
+            { TV b8 = TS.Broadcast(dy[(8 * G.OutChannels) + oc]); a8_0 = TS.Fma(w0, b8, a8_0); a8_1 = TS.Fma(w1, b8, a8_1); }
+            { TV b9 = TS.Broadcast(dy[(9 * G.OutChannels) + oc]); a9_0 = TS.Fma(w0, b9, a9_0); a9_1 = TS.Fma(w1, b9, a9_1); }
+            { TV b10 = TS.Broadcast(dy[(10 * G.OutChannels) + oc]); a10_0 = TS.Fma(w0, b10, a10_0); a10_1 = TS.Fma(w1, b10, a10_1); }
+            { TV b11 = TS.Broadcast(dy[(11 * G.OutChannels) + oc]); a11_0 = TS.Fma(w0, b11, a11_0); a11_1 = TS.Fma(w1, b11, a11_1); }
+            { TV b12 = TS.Broadcast(dy[(12 * G.OutChannels) + oc]); a12_0 = TS.Fma(w0, b12, a12_0); a12_1 = TS.Fma(w1, b12, a12_1); }
+            { TV b13 = TS.Broadcast(dy[(13 * G.OutChannels) + oc]); a13_0 = TS.Fma(w0, b13, a13_0); a13_1 = TS.Fma(w1, b13, a13_1); }
+            wp += CinP;
+        }
+
+        { TS.Store(dx + (0 * G.Stride * CinP) + 0, a0_0); TS.Store(dx + (0 * G.Stride * CinP) + 16, a0_1); }
+        { TS.Store(dx + (1 * G.Stride * CinP) + 0, a1_0); TS.Store(dx + (1 * G.Stride * CinP) + 16, a1_1); }
+        { TS.Store(dx + (2 * G.Stride * CinP) + 0, a2_0); TS.Store(dx + (2 * G.Stride * CinP) + 16, a2_1); }
+        { TS.Store(dx + (3 * G.Stride * CinP) + 0, a3_0); TS.Store(dx + (3 * G.Stride * CinP) + 16, a3_1); }
+        { TS.Store(dx + (4 * G.Stride * CinP) + 0, a4_0); TS.Store(dx + (4 * G.Stride * CinP) + 16, a4_1); }
+        { TS.Store(dx + (5 * G.Stride * CinP) + 0, a5_0); TS.Store(dx + (5 * G.Stride * CinP) + 16, a5_1); }
+        { TS.Store(dx + (6 * G.Stride * CinP) + 0, a6_0); TS.Store(dx + (6 * G.Stride * CinP) + 16, a6_1); }
+        { TS.Store(dx + (7 * G.Stride * CinP) + 0, a7_0); TS.Store(dx + (7 * G.Stride * CinP) + 16, a7_1); }
+        { TS.Store(dx + (8 * G.Stride * CinP) + 0, a8_0); TS.Store(dx + (8 * G.Stride * CinP) + 16, a8_1); }
+        { TS.Store(dx + (9 * G.Stride * CinP) + 0, a9_0); TS.Store(dx + (9 * G.Stride * CinP) + 16, a9_1); }
+        { TS.Store(dx + (10 * G.Stride * CinP) + 0, a10_0); TS.Store(dx + (10 * G.Stride * CinP) + 16, a10_1); }
+        { TS.Store(dx + (11 * G.Stride * CinP) + 0, a11_0); TS.Store(dx + (11 * G.Stride * CinP) + 16, a11_1); }
+        { TS.Store(dx + (12 * G.Stride * CinP) + 0, a12_0); TS.Store(dx + (12 * G.Stride * CinP) + 16, a12_1); }
+        { TS.Store(dx + (13 * G.Stride * CinP) + 0, a13_0); TS.Store(dx + (13 * G.Stride * CinP) + 16, a13_1); }
+    }
+
+    /// <summary>Backward to the input, one (kh, kw) tap: 64 input channels by 1 output pixels, scattered.</summary>
+    /// <param name="dy">Output gradient at the block's first pixel (NHWC).</param>
+    /// <param name="wt">Transposed packed weights [kh][kw][oc][in channels padded to 16] at the tap and first input channel.</param>
+    /// <param name="dx">Padded input gradient (channels padded to 16) at the tap's first target pixel and first input channel.</param>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void BackwardData4R1(float* dy, float* wt, float* dx)
+    {
+        // Constants once the JIT has specialised the method (locals, so that nothing is a call).
+        int CinP = (G.InChannels + 15) & ~15;
+        int CoutP = (G.OutChannels + 15) & ~15;
+        int RowStride = (G.Width + (2 * G.Padding)) * G.InChannels;
+        int OutWidth = ((G.Width + (2 * G.Padding) - G.Kernel) / G.Stride) + 1;
+        int OutHeight = ((G.Height + (2 * G.Padding) - G.Kernel) / G.Stride) + 1;
+        int DyStride = (G.OutChannels & 15) == 0 ? G.OutChannels : CoutP;
+        TV a0_0 = TS.Zero; TV a0_1 = TS.Zero; TV a0_2 = TS.Zero; TV a0_3 = TS.Zero;
+        { a0_0 = TS.Load(dx + (0 * G.Stride * CinP) + 0); a0_1 = TS.Load(dx + (0 * G.Stride * CinP) + 16); a0_2 = TS.Load(dx + (0 * G.Stride * CinP) + 32); a0_3 = TS.Load(dx + (0 * G.Stride * CinP) + 48); }
+        float* wp = wt;
+        for (int oc = 0; oc < G.OutChannels; oc++)
+        {
+            TV w0 = TS.Load(wp + 0);
+            TV w1 = TS.Load(wp + 16);
+            TV w2 = TS.Load(wp + 32);
+            TV w3 = TS.Load(wp + 48);
+            { TV b0 = TS.Broadcast(dy[(0 * G.OutChannels) + oc]); a0_0 = TS.Fma(w0, b0, a0_0); a0_1 = TS.Fma(w1, b0, a0_1); a0_2 = TS.Fma(w2, b0, a0_2); a0_3 = TS.Fma(w3, b0, a0_3); }
+            wp += CinP;
+        }
+
+        { TS.Store(dx + (0 * G.Stride * CinP) + 0, a0_0); TS.Store(dx + (0 * G.Stride * CinP) + 16, a0_1); TS.Store(dx + (0 * G.Stride * CinP) + 32, a0_2); TS.Store(dx + (0 * G.Stride * CinP) + 48, a0_3); }
+    }
+
+    /// <summary>Backward to the input, one (kh, kw) tap: 64 input channels by 2 output pixels, scattered.</summary>
+    /// <param name="dy">Output gradient at the block's first pixel (NHWC).</param>
+    /// <param name="wt">Transposed packed weights [kh][kw][oc][in channels padded to 16] at the tap and first input channel.</param>
+    /// <param name="dx">Padded input gradient (channels padded to 16) at the tap's first target pixel and first input channel.</param>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void BackwardData4R2(float* dy, float* wt, float* dx)
     {
         // Constants once the JIT has specialised the method (locals, so that nothing is a call).
         int CinP = (G.InChannels + 15) & ~15;
@@ -607,15 +6171,7 @@ internal static unsafe class MicroKernels<G, TS, TV>
         TV a0_0 = TS.Zero; TV a0_1 = TS.Zero; TV a0_2 = TS.Zero; TV a0_3 = TS.Zero;
         { a0_0 = TS.Load(dx + (0 * G.Stride * CinP) + 0); a0_1 = TS.Load(dx + (0 * G.Stride * CinP) + 16); a0_2 = TS.Load(dx + (0 * G.Stride * CinP) + 32); a0_3 = TS.Load(dx + (0 * G.Stride * CinP) + 48); }
         TV a1_0 = TS.Zero; TV a1_1 = TS.Zero; TV a1_2 = TS.Zero; TV a1_3 = TS.Zero;
-        if (R.Value > 1) { a1_0 = TS.Load(dx + (1 * G.Stride * CinP) + 0); a1_1 = TS.Load(dx + (1 * G.Stride * CinP) + 16); a1_2 = TS.Load(dx + (1 * G.Stride * CinP) + 32); a1_3 = TS.Load(dx + (1 * G.Stride * CinP) + 48); }
-        TV a2_0 = TS.Zero; TV a2_1 = TS.Zero; TV a2_2 = TS.Zero; TV a2_3 = TS.Zero;
-        if (R.Value > 2) { a2_0 = TS.Load(dx + (2 * G.Stride * CinP) + 0); a2_1 = TS.Load(dx + (2 * G.Stride * CinP) + 16); a2_2 = TS.Load(dx + (2 * G.Stride * CinP) + 32); a2_3 = TS.Load(dx + (2 * G.Stride * CinP) + 48); }
-        TV a3_0 = TS.Zero; TV a3_1 = TS.Zero; TV a3_2 = TS.Zero; TV a3_3 = TS.Zero;
-        if (R.Value > 3) { a3_0 = TS.Load(dx + (3 * G.Stride * CinP) + 0); a3_1 = TS.Load(dx + (3 * G.Stride * CinP) + 16); a3_2 = TS.Load(dx + (3 * G.Stride * CinP) + 32); a3_3 = TS.Load(dx + (3 * G.Stride * CinP) + 48); }
-        TV a4_0 = TS.Zero; TV a4_1 = TS.Zero; TV a4_2 = TS.Zero; TV a4_3 = TS.Zero;
-        if (R.Value > 4) { a4_0 = TS.Load(dx + (4 * G.Stride * CinP) + 0); a4_1 = TS.Load(dx + (4 * G.Stride * CinP) + 16); a4_2 = TS.Load(dx + (4 * G.Stride * CinP) + 32); a4_3 = TS.Load(dx + (4 * G.Stride * CinP) + 48); }
-        TV a5_0 = TS.Zero; TV a5_1 = TS.Zero; TV a5_2 = TS.Zero; TV a5_3 = TS.Zero;
-        if (R.Value > 5) { a5_0 = TS.Load(dx + (5 * G.Stride * CinP) + 0); a5_1 = TS.Load(dx + (5 * G.Stride * CinP) + 16); a5_2 = TS.Load(dx + (5 * G.Stride * CinP) + 32); a5_3 = TS.Load(dx + (5 * G.Stride * CinP) + 48); }
+        { a1_0 = TS.Load(dx + (1 * G.Stride * CinP) + 0); a1_1 = TS.Load(dx + (1 * G.Stride * CinP) + 16); a1_2 = TS.Load(dx + (1 * G.Stride * CinP) + 32); a1_3 = TS.Load(dx + (1 * G.Stride * CinP) + 48); }
         float* wp = wt;
         for (int oc = 0; oc < G.OutChannels; oc++)
         {
@@ -624,29 +6180,976 @@ internal static unsafe class MicroKernels<G, TS, TV>
             TV w2 = TS.Load(wp + 32);
             TV w3 = TS.Load(wp + 48);
             { TV b0 = TS.Broadcast(dy[(0 * G.OutChannels) + oc]); a0_0 = TS.Fma(w0, b0, a0_0); a0_1 = TS.Fma(w1, b0, a0_1); a0_2 = TS.Fma(w2, b0, a0_2); a0_3 = TS.Fma(w3, b0, a0_3); }
-            if (R.Value > 1) { TV b1 = TS.Broadcast(dy[(1 * G.OutChannels) + oc]); a1_0 = TS.Fma(w0, b1, a1_0); a1_1 = TS.Fma(w1, b1, a1_1); a1_2 = TS.Fma(w2, b1, a1_2); a1_3 = TS.Fma(w3, b1, a1_3); }
-            if (R.Value > 2) { TV b2 = TS.Broadcast(dy[(2 * G.OutChannels) + oc]); a2_0 = TS.Fma(w0, b2, a2_0); a2_1 = TS.Fma(w1, b2, a2_1); a2_2 = TS.Fma(w2, b2, a2_2); a2_3 = TS.Fma(w3, b2, a2_3); }
-            if (R.Value > 3) { TV b3 = TS.Broadcast(dy[(3 * G.OutChannels) + oc]); a3_0 = TS.Fma(w0, b3, a3_0); a3_1 = TS.Fma(w1, b3, a3_1); a3_2 = TS.Fma(w2, b3, a3_2); a3_3 = TS.Fma(w3, b3, a3_3); }
-            if (R.Value > 4) { TV b4 = TS.Broadcast(dy[(4 * G.OutChannels) + oc]); a4_0 = TS.Fma(w0, b4, a4_0); a4_1 = TS.Fma(w1, b4, a4_1); a4_2 = TS.Fma(w2, b4, a4_2); a4_3 = TS.Fma(w3, b4, a4_3); }
-            if (R.Value > 5) { TV b5 = TS.Broadcast(dy[(5 * G.OutChannels) + oc]); a5_0 = TS.Fma(w0, b5, a5_0); a5_1 = TS.Fma(w1, b5, a5_1); a5_2 = TS.Fma(w2, b5, a5_2); a5_3 = TS.Fma(w3, b5, a5_3); }
+            { TV b1 = TS.Broadcast(dy[(1 * G.OutChannels) + oc]); a1_0 = TS.Fma(w0, b1, a1_0); a1_1 = TS.Fma(w1, b1, a1_1); a1_2 = TS.Fma(w2, b1, a1_2); a1_3 = TS.Fma(w3, b1, a1_3); }
             wp += CinP;
         }
 
         { TS.Store(dx + (0 * G.Stride * CinP) + 0, a0_0); TS.Store(dx + (0 * G.Stride * CinP) + 16, a0_1); TS.Store(dx + (0 * G.Stride * CinP) + 32, a0_2); TS.Store(dx + (0 * G.Stride * CinP) + 48, a0_3); }
-        if (R.Value > 1) { TS.Store(dx + (1 * G.Stride * CinP) + 0, a1_0); TS.Store(dx + (1 * G.Stride * CinP) + 16, a1_1); TS.Store(dx + (1 * G.Stride * CinP) + 32, a1_2); TS.Store(dx + (1 * G.Stride * CinP) + 48, a1_3); }
-        if (R.Value > 2) { TS.Store(dx + (2 * G.Stride * CinP) + 0, a2_0); TS.Store(dx + (2 * G.Stride * CinP) + 16, a2_1); TS.Store(dx + (2 * G.Stride * CinP) + 32, a2_2); TS.Store(dx + (2 * G.Stride * CinP) + 48, a2_3); }
-        if (R.Value > 3) { TS.Store(dx + (3 * G.Stride * CinP) + 0, a3_0); TS.Store(dx + (3 * G.Stride * CinP) + 16, a3_1); TS.Store(dx + (3 * G.Stride * CinP) + 32, a3_2); TS.Store(dx + (3 * G.Stride * CinP) + 48, a3_3); }
-        if (R.Value > 4) { TS.Store(dx + (4 * G.Stride * CinP) + 0, a4_0); TS.Store(dx + (4 * G.Stride * CinP) + 16, a4_1); TS.Store(dx + (4 * G.Stride * CinP) + 32, a4_2); TS.Store(dx + (4 * G.Stride * CinP) + 48, a4_3); }
-        if (R.Value > 5) { TS.Store(dx + (5 * G.Stride * CinP) + 0, a5_0); TS.Store(dx + (5 * G.Stride * CinP) + 16, a5_1); TS.Store(dx + (5 * G.Stride * CinP) + 32, a5_2); TS.Store(dx + (5 * G.Stride * CinP) + 48, a5_3); }
+        { TS.Store(dx + (1 * G.Stride * CinP) + 0, a1_0); TS.Store(dx + (1 * G.Stride * CinP) + 16, a1_1); TS.Store(dx + (1 * G.Stride * CinP) + 32, a1_2); TS.Store(dx + (1 * G.Stride * CinP) + 48, a1_3); }
     }
 
-    /// <summary>Backward to the weights, one (kh, kw) tap: up to 16 input channels by 16 output channels over a whole image.</summary>
+    /// <summary>Backward to the input, one (kh, kw) tap: 64 input channels by 3 output pixels, scattered.</summary>
+    /// <param name="dy">Output gradient at the block's first pixel (NHWC).</param>
+    /// <param name="wt">Transposed packed weights [kh][kw][oc][in channels padded to 16] at the tap and first input channel.</param>
+    /// <param name="dx">Padded input gradient (channels padded to 16) at the tap's first target pixel and first input channel.</param>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void BackwardData4R3(float* dy, float* wt, float* dx)
+    {
+        // Constants once the JIT has specialised the method (locals, so that nothing is a call).
+        int CinP = (G.InChannels + 15) & ~15;
+        int CoutP = (G.OutChannels + 15) & ~15;
+        int RowStride = (G.Width + (2 * G.Padding)) * G.InChannels;
+        int OutWidth = ((G.Width + (2 * G.Padding) - G.Kernel) / G.Stride) + 1;
+        int OutHeight = ((G.Height + (2 * G.Padding) - G.Kernel) / G.Stride) + 1;
+        int DyStride = (G.OutChannels & 15) == 0 ? G.OutChannels : CoutP;
+        TV a0_0 = TS.Zero; TV a0_1 = TS.Zero; TV a0_2 = TS.Zero; TV a0_3 = TS.Zero;
+        { a0_0 = TS.Load(dx + (0 * G.Stride * CinP) + 0); a0_1 = TS.Load(dx + (0 * G.Stride * CinP) + 16); a0_2 = TS.Load(dx + (0 * G.Stride * CinP) + 32); a0_3 = TS.Load(dx + (0 * G.Stride * CinP) + 48); }
+        TV a1_0 = TS.Zero; TV a1_1 = TS.Zero; TV a1_2 = TS.Zero; TV a1_3 = TS.Zero;
+        { a1_0 = TS.Load(dx + (1 * G.Stride * CinP) + 0); a1_1 = TS.Load(dx + (1 * G.Stride * CinP) + 16); a1_2 = TS.Load(dx + (1 * G.Stride * CinP) + 32); a1_3 = TS.Load(dx + (1 * G.Stride * CinP) + 48); }
+        TV a2_0 = TS.Zero; TV a2_1 = TS.Zero; TV a2_2 = TS.Zero; TV a2_3 = TS.Zero;
+        { a2_0 = TS.Load(dx + (2 * G.Stride * CinP) + 0); a2_1 = TS.Load(dx + (2 * G.Stride * CinP) + 16); a2_2 = TS.Load(dx + (2 * G.Stride * CinP) + 32); a2_3 = TS.Load(dx + (2 * G.Stride * CinP) + 48); }
+        float* wp = wt;
+        for (int oc = 0; oc < G.OutChannels; oc++)
+        {
+            TV w0 = TS.Load(wp + 0);
+            TV w1 = TS.Load(wp + 16);
+            TV w2 = TS.Load(wp + 32);
+            TV w3 = TS.Load(wp + 48);
+            { TV b0 = TS.Broadcast(dy[(0 * G.OutChannels) + oc]); a0_0 = TS.Fma(w0, b0, a0_0); a0_1 = TS.Fma(w1, b0, a0_1); a0_2 = TS.Fma(w2, b0, a0_2); a0_3 = TS.Fma(w3, b0, a0_3); }
+            { TV b1 = TS.Broadcast(dy[(1 * G.OutChannels) + oc]); a1_0 = TS.Fma(w0, b1, a1_0); a1_1 = TS.Fma(w1, b1, a1_1); a1_2 = TS.Fma(w2, b1, a1_2); a1_3 = TS.Fma(w3, b1, a1_3); }
+            { TV b2 = TS.Broadcast(dy[(2 * G.OutChannels) + oc]); a2_0 = TS.Fma(w0, b2, a2_0); a2_1 = TS.Fma(w1, b2, a2_1); a2_2 = TS.Fma(w2, b2, a2_2); a2_3 = TS.Fma(w3, b2, a2_3); }
+            wp += CinP;
+        }
+
+        { TS.Store(dx + (0 * G.Stride * CinP) + 0, a0_0); TS.Store(dx + (0 * G.Stride * CinP) + 16, a0_1); TS.Store(dx + (0 * G.Stride * CinP) + 32, a0_2); TS.Store(dx + (0 * G.Stride * CinP) + 48, a0_3); }
+        { TS.Store(dx + (1 * G.Stride * CinP) + 0, a1_0); TS.Store(dx + (1 * G.Stride * CinP) + 16, a1_1); TS.Store(dx + (1 * G.Stride * CinP) + 32, a1_2); TS.Store(dx + (1 * G.Stride * CinP) + 48, a1_3); }
+        { TS.Store(dx + (2 * G.Stride * CinP) + 0, a2_0); TS.Store(dx + (2 * G.Stride * CinP) + 16, a2_1); TS.Store(dx + (2 * G.Stride * CinP) + 32, a2_2); TS.Store(dx + (2 * G.Stride * CinP) + 48, a2_3); }
+    }
+
+    /// <summary>Backward to the input, one (kh, kw) tap: 64 input channels by 4 output pixels, scattered.</summary>
+    /// <param name="dy">Output gradient at the block's first pixel (NHWC).</param>
+    /// <param name="wt">Transposed packed weights [kh][kw][oc][in channels padded to 16] at the tap and first input channel.</param>
+    /// <param name="dx">Padded input gradient (channels padded to 16) at the tap's first target pixel and first input channel.</param>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void BackwardData4R4(float* dy, float* wt, float* dx)
+    {
+        // Constants once the JIT has specialised the method (locals, so that nothing is a call).
+        int CinP = (G.InChannels + 15) & ~15;
+        int CoutP = (G.OutChannels + 15) & ~15;
+        int RowStride = (G.Width + (2 * G.Padding)) * G.InChannels;
+        int OutWidth = ((G.Width + (2 * G.Padding) - G.Kernel) / G.Stride) + 1;
+        int OutHeight = ((G.Height + (2 * G.Padding) - G.Kernel) / G.Stride) + 1;
+        int DyStride = (G.OutChannels & 15) == 0 ? G.OutChannels : CoutP;
+        TV a0_0 = TS.Zero; TV a0_1 = TS.Zero; TV a0_2 = TS.Zero; TV a0_3 = TS.Zero;
+        { a0_0 = TS.Load(dx + (0 * G.Stride * CinP) + 0); a0_1 = TS.Load(dx + (0 * G.Stride * CinP) + 16); a0_2 = TS.Load(dx + (0 * G.Stride * CinP) + 32); a0_3 = TS.Load(dx + (0 * G.Stride * CinP) + 48); }
+        TV a1_0 = TS.Zero; TV a1_1 = TS.Zero; TV a1_2 = TS.Zero; TV a1_3 = TS.Zero;
+        { a1_0 = TS.Load(dx + (1 * G.Stride * CinP) + 0); a1_1 = TS.Load(dx + (1 * G.Stride * CinP) + 16); a1_2 = TS.Load(dx + (1 * G.Stride * CinP) + 32); a1_3 = TS.Load(dx + (1 * G.Stride * CinP) + 48); }
+        TV a2_0 = TS.Zero; TV a2_1 = TS.Zero; TV a2_2 = TS.Zero; TV a2_3 = TS.Zero;
+        { a2_0 = TS.Load(dx + (2 * G.Stride * CinP) + 0); a2_1 = TS.Load(dx + (2 * G.Stride * CinP) + 16); a2_2 = TS.Load(dx + (2 * G.Stride * CinP) + 32); a2_3 = TS.Load(dx + (2 * G.Stride * CinP) + 48); }
+        TV a3_0 = TS.Zero; TV a3_1 = TS.Zero; TV a3_2 = TS.Zero; TV a3_3 = TS.Zero;
+        { a3_0 = TS.Load(dx + (3 * G.Stride * CinP) + 0); a3_1 = TS.Load(dx + (3 * G.Stride * CinP) + 16); a3_2 = TS.Load(dx + (3 * G.Stride * CinP) + 32); a3_3 = TS.Load(dx + (3 * G.Stride * CinP) + 48); }
+        float* wp = wt;
+        for (int oc = 0; oc < G.OutChannels; oc++)
+        {
+            TV w0 = TS.Load(wp + 0);
+            TV w1 = TS.Load(wp + 16);
+            TV w2 = TS.Load(wp + 32);
+            TV w3 = TS.Load(wp + 48);
+            { TV b0 = TS.Broadcast(dy[(0 * G.OutChannels) + oc]); a0_0 = TS.Fma(w0, b0, a0_0); a0_1 = TS.Fma(w1, b0, a0_1); a0_2 = TS.Fma(w2, b0, a0_2); a0_3 = TS.Fma(w3, b0, a0_3); }
+            { TV b1 = TS.Broadcast(dy[(1 * G.OutChannels) + oc]); a1_0 = TS.Fma(w0, b1, a1_0); a1_1 = TS.Fma(w1, b1, a1_1); a1_2 = TS.Fma(w2, b1, a1_2); a1_3 = TS.Fma(w3, b1, a1_3); }
+            { TV b2 = TS.Broadcast(dy[(2 * G.OutChannels) + oc]); a2_0 = TS.Fma(w0, b2, a2_0); a2_1 = TS.Fma(w1, b2, a2_1); a2_2 = TS.Fma(w2, b2, a2_2); a2_3 = TS.Fma(w3, b2, a2_3); }
+            { TV b3 = TS.Broadcast(dy[(3 * G.OutChannels) + oc]); a3_0 = TS.Fma(w0, b3, a3_0); a3_1 = TS.Fma(w1, b3, a3_1); a3_2 = TS.Fma(w2, b3, a3_2); a3_3 = TS.Fma(w3, b3, a3_3); }
+            wp += CinP;
+        }
+
+        { TS.Store(dx + (0 * G.Stride * CinP) + 0, a0_0); TS.Store(dx + (0 * G.Stride * CinP) + 16, a0_1); TS.Store(dx + (0 * G.Stride * CinP) + 32, a0_2); TS.Store(dx + (0 * G.Stride * CinP) + 48, a0_3); }
+        { TS.Store(dx + (1 * G.Stride * CinP) + 0, a1_0); TS.Store(dx + (1 * G.Stride * CinP) + 16, a1_1); TS.Store(dx + (1 * G.Stride * CinP) + 32, a1_2); TS.Store(dx + (1 * G.Stride * CinP) + 48, a1_3); }
+        { TS.Store(dx + (2 * G.Stride * CinP) + 0, a2_0); TS.Store(dx + (2 * G.Stride * CinP) + 16, a2_1); TS.Store(dx + (2 * G.Stride * CinP) + 32, a2_2); TS.Store(dx + (2 * G.Stride * CinP) + 48, a2_3); }
+        { TS.Store(dx + (3 * G.Stride * CinP) + 0, a3_0); TS.Store(dx + (3 * G.Stride * CinP) + 16, a3_1); TS.Store(dx + (3 * G.Stride * CinP) + 32, a3_2); TS.Store(dx + (3 * G.Stride * CinP) + 48, a3_3); }
+    }
+
+    /// <summary>Backward to the input, one (kh, kw) tap: 64 input channels by 5 output pixels, scattered.</summary>
+    /// <param name="dy">Output gradient at the block's first pixel (NHWC).</param>
+    /// <param name="wt">Transposed packed weights [kh][kw][oc][in channels padded to 16] at the tap and first input channel.</param>
+    /// <param name="dx">Padded input gradient (channels padded to 16) at the tap's first target pixel and first input channel.</param>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void BackwardData4R5(float* dy, float* wt, float* dx)
+    {
+        // Constants once the JIT has specialised the method (locals, so that nothing is a call).
+        int CinP = (G.InChannels + 15) & ~15;
+        int CoutP = (G.OutChannels + 15) & ~15;
+        int RowStride = (G.Width + (2 * G.Padding)) * G.InChannels;
+        int OutWidth = ((G.Width + (2 * G.Padding) - G.Kernel) / G.Stride) + 1;
+        int OutHeight = ((G.Height + (2 * G.Padding) - G.Kernel) / G.Stride) + 1;
+        int DyStride = (G.OutChannels & 15) == 0 ? G.OutChannels : CoutP;
+        TV a0_0 = TS.Zero; TV a0_1 = TS.Zero; TV a0_2 = TS.Zero; TV a0_3 = TS.Zero;
+        { a0_0 = TS.Load(dx + (0 * G.Stride * CinP) + 0); a0_1 = TS.Load(dx + (0 * G.Stride * CinP) + 16); a0_2 = TS.Load(dx + (0 * G.Stride * CinP) + 32); a0_3 = TS.Load(dx + (0 * G.Stride * CinP) + 48); }
+        TV a1_0 = TS.Zero; TV a1_1 = TS.Zero; TV a1_2 = TS.Zero; TV a1_3 = TS.Zero;
+        { a1_0 = TS.Load(dx + (1 * G.Stride * CinP) + 0); a1_1 = TS.Load(dx + (1 * G.Stride * CinP) + 16); a1_2 = TS.Load(dx + (1 * G.Stride * CinP) + 32); a1_3 = TS.Load(dx + (1 * G.Stride * CinP) + 48); }
+        TV a2_0 = TS.Zero; TV a2_1 = TS.Zero; TV a2_2 = TS.Zero; TV a2_3 = TS.Zero;
+        { a2_0 = TS.Load(dx + (2 * G.Stride * CinP) + 0); a2_1 = TS.Load(dx + (2 * G.Stride * CinP) + 16); a2_2 = TS.Load(dx + (2 * G.Stride * CinP) + 32); a2_3 = TS.Load(dx + (2 * G.Stride * CinP) + 48); }
+        TV a3_0 = TS.Zero; TV a3_1 = TS.Zero; TV a3_2 = TS.Zero; TV a3_3 = TS.Zero;
+        { a3_0 = TS.Load(dx + (3 * G.Stride * CinP) + 0); a3_1 = TS.Load(dx + (3 * G.Stride * CinP) + 16); a3_2 = TS.Load(dx + (3 * G.Stride * CinP) + 32); a3_3 = TS.Load(dx + (3 * G.Stride * CinP) + 48); }
+        TV a4_0 = TS.Zero; TV a4_1 = TS.Zero; TV a4_2 = TS.Zero; TV a4_3 = TS.Zero;
+        { a4_0 = TS.Load(dx + (4 * G.Stride * CinP) + 0); a4_1 = TS.Load(dx + (4 * G.Stride * CinP) + 16); a4_2 = TS.Load(dx + (4 * G.Stride * CinP) + 32); a4_3 = TS.Load(dx + (4 * G.Stride * CinP) + 48); }
+        float* wp = wt;
+        for (int oc = 0; oc < G.OutChannels; oc++)
+        {
+            TV w0 = TS.Load(wp + 0);
+            TV w1 = TS.Load(wp + 16);
+            TV w2 = TS.Load(wp + 32);
+            TV w3 = TS.Load(wp + 48);
+            { TV b0 = TS.Broadcast(dy[(0 * G.OutChannels) + oc]); a0_0 = TS.Fma(w0, b0, a0_0); a0_1 = TS.Fma(w1, b0, a0_1); a0_2 = TS.Fma(w2, b0, a0_2); a0_3 = TS.Fma(w3, b0, a0_3); }
+            { TV b1 = TS.Broadcast(dy[(1 * G.OutChannels) + oc]); a1_0 = TS.Fma(w0, b1, a1_0); a1_1 = TS.Fma(w1, b1, a1_1); a1_2 = TS.Fma(w2, b1, a1_2); a1_3 = TS.Fma(w3, b1, a1_3); }
+            { TV b2 = TS.Broadcast(dy[(2 * G.OutChannels) + oc]); a2_0 = TS.Fma(w0, b2, a2_0); a2_1 = TS.Fma(w1, b2, a2_1); a2_2 = TS.Fma(w2, b2, a2_2); a2_3 = TS.Fma(w3, b2, a2_3); }
+            { TV b3 = TS.Broadcast(dy[(3 * G.OutChannels) + oc]); a3_0 = TS.Fma(w0, b3, a3_0); a3_1 = TS.Fma(w1, b3, a3_1); a3_2 = TS.Fma(w2, b3, a3_2); a3_3 = TS.Fma(w3, b3, a3_3); }
+            { TV b4 = TS.Broadcast(dy[(4 * G.OutChannels) + oc]); a4_0 = TS.Fma(w0, b4, a4_0); a4_1 = TS.Fma(w1, b4, a4_1); a4_2 = TS.Fma(w2, b4, a4_2); a4_3 = TS.Fma(w3, b4, a4_3); }
+            wp += CinP;
+        }
+
+        { TS.Store(dx + (0 * G.Stride * CinP) + 0, a0_0); TS.Store(dx + (0 * G.Stride * CinP) + 16, a0_1); TS.Store(dx + (0 * G.Stride * CinP) + 32, a0_2); TS.Store(dx + (0 * G.Stride * CinP) + 48, a0_3); }
+        { TS.Store(dx + (1 * G.Stride * CinP) + 0, a1_0); TS.Store(dx + (1 * G.Stride * CinP) + 16, a1_1); TS.Store(dx + (1 * G.Stride * CinP) + 32, a1_2); TS.Store(dx + (1 * G.Stride * CinP) + 48, a1_3); }
+        { TS.Store(dx + (2 * G.Stride * CinP) + 0, a2_0); TS.Store(dx + (2 * G.Stride * CinP) + 16, a2_1); TS.Store(dx + (2 * G.Stride * CinP) + 32, a2_2); TS.Store(dx + (2 * G.Stride * CinP) + 48, a2_3); }
+        { TS.Store(dx + (3 * G.Stride * CinP) + 0, a3_0); TS.Store(dx + (3 * G.Stride * CinP) + 16, a3_1); TS.Store(dx + (3 * G.Stride * CinP) + 32, a3_2); TS.Store(dx + (3 * G.Stride * CinP) + 48, a3_3); }
+        { TS.Store(dx + (4 * G.Stride * CinP) + 0, a4_0); TS.Store(dx + (4 * G.Stride * CinP) + 16, a4_1); TS.Store(dx + (4 * G.Stride * CinP) + 32, a4_2); TS.Store(dx + (4 * G.Stride * CinP) + 48, a4_3); }
+    }
+
+    /// <summary>Backward to the input, one (kh, kw) tap: 64 input channels by 6 output pixels, scattered.</summary>
+    /// <param name="dy">Output gradient at the block's first pixel (NHWC).</param>
+    /// <param name="wt">Transposed packed weights [kh][kw][oc][in channels padded to 16] at the tap and first input channel.</param>
+    /// <param name="dx">Padded input gradient (channels padded to 16) at the tap's first target pixel and first input channel.</param>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void BackwardData4R6(float* dy, float* wt, float* dx)
+    {
+        // Constants once the JIT has specialised the method (locals, so that nothing is a call).
+        int CinP = (G.InChannels + 15) & ~15;
+        int CoutP = (G.OutChannels + 15) & ~15;
+        int RowStride = (G.Width + (2 * G.Padding)) * G.InChannels;
+        int OutWidth = ((G.Width + (2 * G.Padding) - G.Kernel) / G.Stride) + 1;
+        int OutHeight = ((G.Height + (2 * G.Padding) - G.Kernel) / G.Stride) + 1;
+        int DyStride = (G.OutChannels & 15) == 0 ? G.OutChannels : CoutP;
+        TV a0_0 = TS.Zero; TV a0_1 = TS.Zero; TV a0_2 = TS.Zero; TV a0_3 = TS.Zero;
+        { a0_0 = TS.Load(dx + (0 * G.Stride * CinP) + 0); a0_1 = TS.Load(dx + (0 * G.Stride * CinP) + 16); a0_2 = TS.Load(dx + (0 * G.Stride * CinP) + 32); a0_3 = TS.Load(dx + (0 * G.Stride * CinP) + 48); }
+        TV a1_0 = TS.Zero; TV a1_1 = TS.Zero; TV a1_2 = TS.Zero; TV a1_3 = TS.Zero;
+        { a1_0 = TS.Load(dx + (1 * G.Stride * CinP) + 0); a1_1 = TS.Load(dx + (1 * G.Stride * CinP) + 16); a1_2 = TS.Load(dx + (1 * G.Stride * CinP) + 32); a1_3 = TS.Load(dx + (1 * G.Stride * CinP) + 48); }
+        TV a2_0 = TS.Zero; TV a2_1 = TS.Zero; TV a2_2 = TS.Zero; TV a2_3 = TS.Zero;
+        { a2_0 = TS.Load(dx + (2 * G.Stride * CinP) + 0); a2_1 = TS.Load(dx + (2 * G.Stride * CinP) + 16); a2_2 = TS.Load(dx + (2 * G.Stride * CinP) + 32); a2_3 = TS.Load(dx + (2 * G.Stride * CinP) + 48); }
+        TV a3_0 = TS.Zero; TV a3_1 = TS.Zero; TV a3_2 = TS.Zero; TV a3_3 = TS.Zero;
+        { a3_0 = TS.Load(dx + (3 * G.Stride * CinP) + 0); a3_1 = TS.Load(dx + (3 * G.Stride * CinP) + 16); a3_2 = TS.Load(dx + (3 * G.Stride * CinP) + 32); a3_3 = TS.Load(dx + (3 * G.Stride * CinP) + 48); }
+        TV a4_0 = TS.Zero; TV a4_1 = TS.Zero; TV a4_2 = TS.Zero; TV a4_3 = TS.Zero;
+        { a4_0 = TS.Load(dx + (4 * G.Stride * CinP) + 0); a4_1 = TS.Load(dx + (4 * G.Stride * CinP) + 16); a4_2 = TS.Load(dx + (4 * G.Stride * CinP) + 32); a4_3 = TS.Load(dx + (4 * G.Stride * CinP) + 48); }
+        TV a5_0 = TS.Zero; TV a5_1 = TS.Zero; TV a5_2 = TS.Zero; TV a5_3 = TS.Zero;
+        { a5_0 = TS.Load(dx + (5 * G.Stride * CinP) + 0); a5_1 = TS.Load(dx + (5 * G.Stride * CinP) + 16); a5_2 = TS.Load(dx + (5 * G.Stride * CinP) + 32); a5_3 = TS.Load(dx + (5 * G.Stride * CinP) + 48); }
+        float* wp = wt;
+        for (int oc = 0; oc < G.OutChannels; oc++)
+        {
+            TV w0 = TS.Load(wp + 0);
+            TV w1 = TS.Load(wp + 16);
+            TV w2 = TS.Load(wp + 32);
+            TV w3 = TS.Load(wp + 48);
+            { TV b0 = TS.Broadcast(dy[(0 * G.OutChannels) + oc]); a0_0 = TS.Fma(w0, b0, a0_0); a0_1 = TS.Fma(w1, b0, a0_1); a0_2 = TS.Fma(w2, b0, a0_2); a0_3 = TS.Fma(w3, b0, a0_3); }
+            { TV b1 = TS.Broadcast(dy[(1 * G.OutChannels) + oc]); a1_0 = TS.Fma(w0, b1, a1_0); a1_1 = TS.Fma(w1, b1, a1_1); a1_2 = TS.Fma(w2, b1, a1_2); a1_3 = TS.Fma(w3, b1, a1_3); }
+            { TV b2 = TS.Broadcast(dy[(2 * G.OutChannels) + oc]); a2_0 = TS.Fma(w0, b2, a2_0); a2_1 = TS.Fma(w1, b2, a2_1); a2_2 = TS.Fma(w2, b2, a2_2); a2_3 = TS.Fma(w3, b2, a2_3); }
+            { TV b3 = TS.Broadcast(dy[(3 * G.OutChannels) + oc]); a3_0 = TS.Fma(w0, b3, a3_0); a3_1 = TS.Fma(w1, b3, a3_1); a3_2 = TS.Fma(w2, b3, a3_2); a3_3 = TS.Fma(w3, b3, a3_3); }
+            { TV b4 = TS.Broadcast(dy[(4 * G.OutChannels) + oc]); a4_0 = TS.Fma(w0, b4, a4_0); a4_1 = TS.Fma(w1, b4, a4_1); a4_2 = TS.Fma(w2, b4, a4_2); a4_3 = TS.Fma(w3, b4, a4_3); }
+            { TV b5 = TS.Broadcast(dy[(5 * G.OutChannels) + oc]); a5_0 = TS.Fma(w0, b5, a5_0); a5_1 = TS.Fma(w1, b5, a5_1); a5_2 = TS.Fma(w2, b5, a5_2); a5_3 = TS.Fma(w3, b5, a5_3); }
+            wp += CinP;
+        }
+
+        { TS.Store(dx + (0 * G.Stride * CinP) + 0, a0_0); TS.Store(dx + (0 * G.Stride * CinP) + 16, a0_1); TS.Store(dx + (0 * G.Stride * CinP) + 32, a0_2); TS.Store(dx + (0 * G.Stride * CinP) + 48, a0_3); }
+        { TS.Store(dx + (1 * G.Stride * CinP) + 0, a1_0); TS.Store(dx + (1 * G.Stride * CinP) + 16, a1_1); TS.Store(dx + (1 * G.Stride * CinP) + 32, a1_2); TS.Store(dx + (1 * G.Stride * CinP) + 48, a1_3); }
+        { TS.Store(dx + (2 * G.Stride * CinP) + 0, a2_0); TS.Store(dx + (2 * G.Stride * CinP) + 16, a2_1); TS.Store(dx + (2 * G.Stride * CinP) + 32, a2_2); TS.Store(dx + (2 * G.Stride * CinP) + 48, a2_3); }
+        { TS.Store(dx + (3 * G.Stride * CinP) + 0, a3_0); TS.Store(dx + (3 * G.Stride * CinP) + 16, a3_1); TS.Store(dx + (3 * G.Stride * CinP) + 32, a3_2); TS.Store(dx + (3 * G.Stride * CinP) + 48, a3_3); }
+        { TS.Store(dx + (4 * G.Stride * CinP) + 0, a4_0); TS.Store(dx + (4 * G.Stride * CinP) + 16, a4_1); TS.Store(dx + (4 * G.Stride * CinP) + 32, a4_2); TS.Store(dx + (4 * G.Stride * CinP) + 48, a4_3); }
+        { TS.Store(dx + (5 * G.Stride * CinP) + 0, a5_0); TS.Store(dx + (5 * G.Stride * CinP) + 16, a5_1); TS.Store(dx + (5 * G.Stride * CinP) + 32, a5_2); TS.Store(dx + (5 * G.Stride * CinP) + 48, a5_3); }
+    }
+
+    /// <summary>Backward to the weights, one (kh, kw) tap: 1 input channels by 16 output channels over a whole image.</summary>
     /// <param name="x">Padded input of the image at the tap (row kh, column kw) and first input channel.</param>
     /// <param name="dy">Output gradient of the image at the first output channel, pixels DyStride apart.</param>
     /// <param name="dw">Weight-gradient partial [kh][kw][ic][out channels padded] at the tap, first input and output channel; added to.</param>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void BackwardWeights1<R>(float* x, float* dy, float* dw)
-        where R : struct, IConst
+    public static void BackwardWeights1R1(float* x, float* dy, float* dw)
+    {
+        // Constants once the JIT has specialised the method (locals, so that nothing is a call).
+        int CinP = (G.InChannels + 15) & ~15;
+        int CoutP = (G.OutChannels + 15) & ~15;
+        int RowStride = (G.Width + (2 * G.Padding)) * G.InChannels;
+        int OutWidth = ((G.Width + (2 * G.Padding) - G.Kernel) / G.Stride) + 1;
+        int OutHeight = ((G.Height + (2 * G.Padding) - G.Kernel) / G.Stride) + 1;
+        int DyStride = (G.OutChannels & 15) == 0 ? G.OutChannels : CoutP;
+        TV a0_0 = TS.Zero;
+        for (int oh = 0; oh < OutHeight; oh++)
+        {
+            float* xp = x + (oh * G.Stride * RowStride);
+            float* dp = dy + (oh * OutWidth * DyStride);
+            for (int ow = 0; ow < OutWidth; ow++)
+            {
+                TV d0 = TS.Load(dp + 0);
+                a0_0 = TS.Fma(d0, TS.Broadcast(xp[0]), a0_0);
+                xp += G.Stride * G.InChannels;
+                dp += DyStride;
+            }
+        }
+
+        { TS.Store(dw + (0 * CoutP) + 0, TS.Add(TS.Load(dw + (0 * CoutP) + 0), a0_0)); }
+    }
+
+    /// <summary>Backward to the weights, one (kh, kw) tap: 2 input channels by 16 output channels over a whole image.</summary>
+    /// <param name="x">Padded input of the image at the tap (row kh, column kw) and first input channel.</param>
+    /// <param name="dy">Output gradient of the image at the first output channel, pixels DyStride apart.</param>
+    /// <param name="dw">Weight-gradient partial [kh][kw][ic][out channels padded] at the tap, first input and output channel; added to.</param>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void BackwardWeights1R2(float* x, float* dy, float* dw)
+    {
+        // Constants once the JIT has specialised the method (locals, so that nothing is a call).
+        int CinP = (G.InChannels + 15) & ~15;
+        int CoutP = (G.OutChannels + 15) & ~15;
+        int RowStride = (G.Width + (2 * G.Padding)) * G.InChannels;
+        int OutWidth = ((G.Width + (2 * G.Padding) - G.Kernel) / G.Stride) + 1;
+        int OutHeight = ((G.Height + (2 * G.Padding) - G.Kernel) / G.Stride) + 1;
+        int DyStride = (G.OutChannels & 15) == 0 ? G.OutChannels : CoutP;
+        TV a0_0 = TS.Zero;
+        TV a1_0 = TS.Zero;
+        for (int oh = 0; oh < OutHeight; oh++)
+        {
+            float* xp = x + (oh * G.Stride * RowStride);
+            float* dp = dy + (oh * OutWidth * DyStride);
+            for (int ow = 0; ow < OutWidth; ow++)
+            {
+                TV d0 = TS.Load(dp + 0);
+                a0_0 = TS.Fma(d0, TS.Broadcast(xp[0]), a0_0);
+                a1_0 = TS.Fma(d0, TS.Broadcast(xp[1]), a1_0);
+                xp += G.Stride * G.InChannels;
+                dp += DyStride;
+            }
+        }
+
+        { TS.Store(dw + (0 * CoutP) + 0, TS.Add(TS.Load(dw + (0 * CoutP) + 0), a0_0)); }
+        { TS.Store(dw + (1 * CoutP) + 0, TS.Add(TS.Load(dw + (1 * CoutP) + 0), a1_0)); }
+    }
+
+    /// <summary>Backward to the weights, one (kh, kw) tap: 3 input channels by 16 output channels over a whole image.</summary>
+    /// <param name="x">Padded input of the image at the tap (row kh, column kw) and first input channel.</param>
+    /// <param name="dy">Output gradient of the image at the first output channel, pixels DyStride apart.</param>
+    /// <param name="dw">Weight-gradient partial [kh][kw][ic][out channels padded] at the tap, first input and output channel; added to.</param>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void BackwardWeights1R3(float* x, float* dy, float* dw)
+    {
+        // Constants once the JIT has specialised the method (locals, so that nothing is a call).
+        int CinP = (G.InChannels + 15) & ~15;
+        int CoutP = (G.OutChannels + 15) & ~15;
+        int RowStride = (G.Width + (2 * G.Padding)) * G.InChannels;
+        int OutWidth = ((G.Width + (2 * G.Padding) - G.Kernel) / G.Stride) + 1;
+        int OutHeight = ((G.Height + (2 * G.Padding) - G.Kernel) / G.Stride) + 1;
+        int DyStride = (G.OutChannels & 15) == 0 ? G.OutChannels : CoutP;
+        TV a0_0 = TS.Zero;
+        TV a1_0 = TS.Zero;
+        TV a2_0 = TS.Zero;
+        for (int oh = 0; oh < OutHeight; oh++)
+        {
+            float* xp = x + (oh * G.Stride * RowStride);
+            float* dp = dy + (oh * OutWidth * DyStride);
+            for (int ow = 0; ow < OutWidth; ow++)
+            {
+                TV d0 = TS.Load(dp + 0);
+                a0_0 = TS.Fma(d0, TS.Broadcast(xp[0]), a0_0);
+                a1_0 = TS.Fma(d0, TS.Broadcast(xp[1]), a1_0);
+                a2_0 = TS.Fma(d0, TS.Broadcast(xp[2]), a2_0);
+                xp += G.Stride * G.InChannels;
+                dp += DyStride;
+            }
+        }
+
+        { TS.Store(dw + (0 * CoutP) + 0, TS.Add(TS.Load(dw + (0 * CoutP) + 0), a0_0)); }
+        { TS.Store(dw + (1 * CoutP) + 0, TS.Add(TS.Load(dw + (1 * CoutP) + 0), a1_0)); }
+        { TS.Store(dw + (2 * CoutP) + 0, TS.Add(TS.Load(dw + (2 * CoutP) + 0), a2_0)); }
+    }
+
+    /// <summary>Backward to the weights, one (kh, kw) tap: 4 input channels by 16 output channels over a whole image.</summary>
+    /// <param name="x">Padded input of the image at the tap (row kh, column kw) and first input channel.</param>
+    /// <param name="dy">Output gradient of the image at the first output channel, pixels DyStride apart.</param>
+    /// <param name="dw">Weight-gradient partial [kh][kw][ic][out channels padded] at the tap, first input and output channel; added to.</param>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void BackwardWeights1R4(float* x, float* dy, float* dw)
+    {
+        // Constants once the JIT has specialised the method (locals, so that nothing is a call).
+        int CinP = (G.InChannels + 15) & ~15;
+        int CoutP = (G.OutChannels + 15) & ~15;
+        int RowStride = (G.Width + (2 * G.Padding)) * G.InChannels;
+        int OutWidth = ((G.Width + (2 * G.Padding) - G.Kernel) / G.Stride) + 1;
+        int OutHeight = ((G.Height + (2 * G.Padding) - G.Kernel) / G.Stride) + 1;
+        int DyStride = (G.OutChannels & 15) == 0 ? G.OutChannels : CoutP;
+        TV a0_0 = TS.Zero;
+        TV a1_0 = TS.Zero;
+        TV a2_0 = TS.Zero;
+        TV a3_0 = TS.Zero;
+        for (int oh = 0; oh < OutHeight; oh++)
+        {
+            float* xp = x + (oh * G.Stride * RowStride);
+            float* dp = dy + (oh * OutWidth * DyStride);
+            for (int ow = 0; ow < OutWidth; ow++)
+            {
+                TV d0 = TS.Load(dp + 0);
+                a0_0 = TS.Fma(d0, TS.Broadcast(xp[0]), a0_0);
+                a1_0 = TS.Fma(d0, TS.Broadcast(xp[1]), a1_0);
+                a2_0 = TS.Fma(d0, TS.Broadcast(xp[2]), a2_0);
+                a3_0 = TS.Fma(d0, TS.Broadcast(xp[3]), a3_0);
+                xp += G.Stride * G.InChannels;
+                dp += DyStride;
+            }
+        }
+
+        { TS.Store(dw + (0 * CoutP) + 0, TS.Add(TS.Load(dw + (0 * CoutP) + 0), a0_0)); }
+        { TS.Store(dw + (1 * CoutP) + 0, TS.Add(TS.Load(dw + (1 * CoutP) + 0), a1_0)); }
+        { TS.Store(dw + (2 * CoutP) + 0, TS.Add(TS.Load(dw + (2 * CoutP) + 0), a2_0)); }
+        { TS.Store(dw + (3 * CoutP) + 0, TS.Add(TS.Load(dw + (3 * CoutP) + 0), a3_0)); }
+    }
+
+    /// <summary>Backward to the weights, one (kh, kw) tap: 5 input channels by 16 output channels over a whole image.</summary>
+    /// <param name="x">Padded input of the image at the tap (row kh, column kw) and first input channel.</param>
+    /// <param name="dy">Output gradient of the image at the first output channel, pixels DyStride apart.</param>
+    /// <param name="dw">Weight-gradient partial [kh][kw][ic][out channels padded] at the tap, first input and output channel; added to.</param>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void BackwardWeights1R5(float* x, float* dy, float* dw)
+    {
+        // Constants once the JIT has specialised the method (locals, so that nothing is a call).
+        int CinP = (G.InChannels + 15) & ~15;
+        int CoutP = (G.OutChannels + 15) & ~15;
+        int RowStride = (G.Width + (2 * G.Padding)) * G.InChannels;
+        int OutWidth = ((G.Width + (2 * G.Padding) - G.Kernel) / G.Stride) + 1;
+        int OutHeight = ((G.Height + (2 * G.Padding) - G.Kernel) / G.Stride) + 1;
+        int DyStride = (G.OutChannels & 15) == 0 ? G.OutChannels : CoutP;
+        TV a0_0 = TS.Zero;
+        TV a1_0 = TS.Zero;
+        TV a2_0 = TS.Zero;
+        TV a3_0 = TS.Zero;
+        TV a4_0 = TS.Zero;
+        for (int oh = 0; oh < OutHeight; oh++)
+        {
+            float* xp = x + (oh * G.Stride * RowStride);
+            float* dp = dy + (oh * OutWidth * DyStride);
+            for (int ow = 0; ow < OutWidth; ow++)
+            {
+                TV d0 = TS.Load(dp + 0);
+                a0_0 = TS.Fma(d0, TS.Broadcast(xp[0]), a0_0);
+                a1_0 = TS.Fma(d0, TS.Broadcast(xp[1]), a1_0);
+                a2_0 = TS.Fma(d0, TS.Broadcast(xp[2]), a2_0);
+                a3_0 = TS.Fma(d0, TS.Broadcast(xp[3]), a3_0);
+                a4_0 = TS.Fma(d0, TS.Broadcast(xp[4]), a4_0);
+                xp += G.Stride * G.InChannels;
+                dp += DyStride;
+            }
+        }
+
+        { TS.Store(dw + (0 * CoutP) + 0, TS.Add(TS.Load(dw + (0 * CoutP) + 0), a0_0)); }
+        { TS.Store(dw + (1 * CoutP) + 0, TS.Add(TS.Load(dw + (1 * CoutP) + 0), a1_0)); }
+        { TS.Store(dw + (2 * CoutP) + 0, TS.Add(TS.Load(dw + (2 * CoutP) + 0), a2_0)); }
+        { TS.Store(dw + (3 * CoutP) + 0, TS.Add(TS.Load(dw + (3 * CoutP) + 0), a3_0)); }
+        { TS.Store(dw + (4 * CoutP) + 0, TS.Add(TS.Load(dw + (4 * CoutP) + 0), a4_0)); }
+    }
+
+    /// <summary>Backward to the weights, one (kh, kw) tap: 6 input channels by 16 output channels over a whole image.</summary>
+    /// <param name="x">Padded input of the image at the tap (row kh, column kw) and first input channel.</param>
+    /// <param name="dy">Output gradient of the image at the first output channel, pixels DyStride apart.</param>
+    /// <param name="dw">Weight-gradient partial [kh][kw][ic][out channels padded] at the tap, first input and output channel; added to.</param>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void BackwardWeights1R6(float* x, float* dy, float* dw)
+    {
+        // Constants once the JIT has specialised the method (locals, so that nothing is a call).
+        int CinP = (G.InChannels + 15) & ~15;
+        int CoutP = (G.OutChannels + 15) & ~15;
+        int RowStride = (G.Width + (2 * G.Padding)) * G.InChannels;
+        int OutWidth = ((G.Width + (2 * G.Padding) - G.Kernel) / G.Stride) + 1;
+        int OutHeight = ((G.Height + (2 * G.Padding) - G.Kernel) / G.Stride) + 1;
+        int DyStride = (G.OutChannels & 15) == 0 ? G.OutChannels : CoutP;
+        TV a0_0 = TS.Zero;
+        TV a1_0 = TS.Zero;
+        TV a2_0 = TS.Zero;
+        TV a3_0 = TS.Zero;
+        TV a4_0 = TS.Zero;
+        TV a5_0 = TS.Zero;
+        for (int oh = 0; oh < OutHeight; oh++)
+        {
+            float* xp = x + (oh * G.Stride * RowStride);
+            float* dp = dy + (oh * OutWidth * DyStride);
+            for (int ow = 0; ow < OutWidth; ow++)
+            {
+                TV d0 = TS.Load(dp + 0);
+                a0_0 = TS.Fma(d0, TS.Broadcast(xp[0]), a0_0);
+                a1_0 = TS.Fma(d0, TS.Broadcast(xp[1]), a1_0);
+                a2_0 = TS.Fma(d0, TS.Broadcast(xp[2]), a2_0);
+                a3_0 = TS.Fma(d0, TS.Broadcast(xp[3]), a3_0);
+                a4_0 = TS.Fma(d0, TS.Broadcast(xp[4]), a4_0);
+                a5_0 = TS.Fma(d0, TS.Broadcast(xp[5]), a5_0);
+                xp += G.Stride * G.InChannels;
+                dp += DyStride;
+            }
+        }
+
+        { TS.Store(dw + (0 * CoutP) + 0, TS.Add(TS.Load(dw + (0 * CoutP) + 0), a0_0)); }
+        { TS.Store(dw + (1 * CoutP) + 0, TS.Add(TS.Load(dw + (1 * CoutP) + 0), a1_0)); }
+        { TS.Store(dw + (2 * CoutP) + 0, TS.Add(TS.Load(dw + (2 * CoutP) + 0), a2_0)); }
+        { TS.Store(dw + (3 * CoutP) + 0, TS.Add(TS.Load(dw + (3 * CoutP) + 0), a3_0)); }
+        { TS.Store(dw + (4 * CoutP) + 0, TS.Add(TS.Load(dw + (4 * CoutP) + 0), a4_0)); }
+        { TS.Store(dw + (5 * CoutP) + 0, TS.Add(TS.Load(dw + (5 * CoutP) + 0), a5_0)); }
+    }
+
+    /// <summary>Backward to the weights, one (kh, kw) tap: 7 input channels by 16 output channels over a whole image.</summary>
+    /// <param name="x">Padded input of the image at the tap (row kh, column kw) and first input channel.</param>
+    /// <param name="dy">Output gradient of the image at the first output channel, pixels DyStride apart.</param>
+    /// <param name="dw">Weight-gradient partial [kh][kw][ic][out channels padded] at the tap, first input and output channel; added to.</param>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void BackwardWeights1R7(float* x, float* dy, float* dw)
+    {
+        // Constants once the JIT has specialised the method (locals, so that nothing is a call).
+        int CinP = (G.InChannels + 15) & ~15;
+        int CoutP = (G.OutChannels + 15) & ~15;
+        int RowStride = (G.Width + (2 * G.Padding)) * G.InChannels;
+        int OutWidth = ((G.Width + (2 * G.Padding) - G.Kernel) / G.Stride) + 1;
+        int OutHeight = ((G.Height + (2 * G.Padding) - G.Kernel) / G.Stride) + 1;
+        int DyStride = (G.OutChannels & 15) == 0 ? G.OutChannels : CoutP;
+        TV a0_0 = TS.Zero;
+        TV a1_0 = TS.Zero;
+        TV a2_0 = TS.Zero;
+        TV a3_0 = TS.Zero;
+        TV a4_0 = TS.Zero;
+        TV a5_0 = TS.Zero;
+        TV a6_0 = TS.Zero;
+        for (int oh = 0; oh < OutHeight; oh++)
+        {
+            float* xp = x + (oh * G.Stride * RowStride);
+            float* dp = dy + (oh * OutWidth * DyStride);
+            for (int ow = 0; ow < OutWidth; ow++)
+            {
+                TV d0 = TS.Load(dp + 0);
+                a0_0 = TS.Fma(d0, TS.Broadcast(xp[0]), a0_0);
+                a1_0 = TS.Fma(d0, TS.Broadcast(xp[1]), a1_0);
+                a2_0 = TS.Fma(d0, TS.Broadcast(xp[2]), a2_0);
+                a3_0 = TS.Fma(d0, TS.Broadcast(xp[3]), a3_0);
+                a4_0 = TS.Fma(d0, TS.Broadcast(xp[4]), a4_0);
+                a5_0 = TS.Fma(d0, TS.Broadcast(xp[5]), a5_0);
+                a6_0 = TS.Fma(d0, TS.Broadcast(xp[6]), a6_0);
+                xp += G.Stride * G.InChannels;
+                dp += DyStride;
+            }
+        }
+
+        { TS.Store(dw + (0 * CoutP) + 0, TS.Add(TS.Load(dw + (0 * CoutP) + 0), a0_0)); }
+        { TS.Store(dw + (1 * CoutP) + 0, TS.Add(TS.Load(dw + (1 * CoutP) + 0), a1_0)); }
+        { TS.Store(dw + (2 * CoutP) + 0, TS.Add(TS.Load(dw + (2 * CoutP) + 0), a2_0)); }
+        { TS.Store(dw + (3 * CoutP) + 0, TS.Add(TS.Load(dw + (3 * CoutP) + 0), a3_0)); }
+        { TS.Store(dw + (4 * CoutP) + 0, TS.Add(TS.Load(dw + (4 * CoutP) + 0), a4_0)); }
+        { TS.Store(dw + (5 * CoutP) + 0, TS.Add(TS.Load(dw + (5 * CoutP) + 0), a5_0)); }
+        { TS.Store(dw + (6 * CoutP) + 0, TS.Add(TS.Load(dw + (6 * CoutP) + 0), a6_0)); }
+    }
+
+    /// <summary>Backward to the weights, one (kh, kw) tap: 8 input channels by 16 output channels over a whole image.</summary>
+    /// <param name="x">Padded input of the image at the tap (row kh, column kw) and first input channel.</param>
+    /// <param name="dy">Output gradient of the image at the first output channel, pixels DyStride apart.</param>
+    /// <param name="dw">Weight-gradient partial [kh][kw][ic][out channels padded] at the tap, first input and output channel; added to.</param>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void BackwardWeights1R8(float* x, float* dy, float* dw)
+    {
+        // Constants once the JIT has specialised the method (locals, so that nothing is a call).
+        int CinP = (G.InChannels + 15) & ~15;
+        int CoutP = (G.OutChannels + 15) & ~15;
+        int RowStride = (G.Width + (2 * G.Padding)) * G.InChannels;
+        int OutWidth = ((G.Width + (2 * G.Padding) - G.Kernel) / G.Stride) + 1;
+        int OutHeight = ((G.Height + (2 * G.Padding) - G.Kernel) / G.Stride) + 1;
+        int DyStride = (G.OutChannels & 15) == 0 ? G.OutChannels : CoutP;
+        TV a0_0 = TS.Zero;
+        TV a1_0 = TS.Zero;
+        TV a2_0 = TS.Zero;
+        TV a3_0 = TS.Zero;
+        TV a4_0 = TS.Zero;
+        TV a5_0 = TS.Zero;
+        TV a6_0 = TS.Zero;
+        TV a7_0 = TS.Zero;
+        for (int oh = 0; oh < OutHeight; oh++)
+        {
+            float* xp = x + (oh * G.Stride * RowStride);
+            float* dp = dy + (oh * OutWidth * DyStride);
+            for (int ow = 0; ow < OutWidth; ow++)
+            {
+                TV d0 = TS.Load(dp + 0);
+                a0_0 = TS.Fma(d0, TS.Broadcast(xp[0]), a0_0);
+                a1_0 = TS.Fma(d0, TS.Broadcast(xp[1]), a1_0);
+                a2_0 = TS.Fma(d0, TS.Broadcast(xp[2]), a2_0);
+                a3_0 = TS.Fma(d0, TS.Broadcast(xp[3]), a3_0);
+                a4_0 = TS.Fma(d0, TS.Broadcast(xp[4]), a4_0);
+                a5_0 = TS.Fma(d0, TS.Broadcast(xp[5]), a5_0);
+                a6_0 = TS.Fma(d0, TS.Broadcast(xp[6]), a6_0);
+                a7_0 = TS.Fma(d0, TS.Broadcast(xp[7]), a7_0);
+                xp += G.Stride * G.InChannels;
+                dp += DyStride;
+            }
+        }
+
+        { TS.Store(dw + (0 * CoutP) + 0, TS.Add(TS.Load(dw + (0 * CoutP) + 0), a0_0)); }
+        { TS.Store(dw + (1 * CoutP) + 0, TS.Add(TS.Load(dw + (1 * CoutP) + 0), a1_0)); }
+        { TS.Store(dw + (2 * CoutP) + 0, TS.Add(TS.Load(dw + (2 * CoutP) + 0), a2_0)); }
+        { TS.Store(dw + (3 * CoutP) + 0, TS.Add(TS.Load(dw + (3 * CoutP) + 0), a3_0)); }
+        { TS.Store(dw + (4 * CoutP) + 0, TS.Add(TS.Load(dw + (4 * CoutP) + 0), a4_0)); }
+        { TS.Store(dw + (5 * CoutP) + 0, TS.Add(TS.Load(dw + (5 * CoutP) + 0), a5_0)); }
+        { TS.Store(dw + (6 * CoutP) + 0, TS.Add(TS.Load(dw + (6 * CoutP) + 0), a6_0)); }
+        { TS.Store(dw + (7 * CoutP) + 0, TS.Add(TS.Load(dw + (7 * CoutP) + 0), a7_0)); }
+    }
+
+    /// <summary>Backward to the weights, one (kh, kw) tap: 9 input channels by 16 output channels over a whole image.</summary>
+    /// <param name="x">Padded input of the image at the tap (row kh, column kw) and first input channel.</param>
+    /// <param name="dy">Output gradient of the image at the first output channel, pixels DyStride apart.</param>
+    /// <param name="dw">Weight-gradient partial [kh][kw][ic][out channels padded] at the tap, first input and output channel; added to.</param>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void BackwardWeights1R9(float* x, float* dy, float* dw)
+    {
+        // Constants once the JIT has specialised the method (locals, so that nothing is a call).
+        int CinP = (G.InChannels + 15) & ~15;
+        int CoutP = (G.OutChannels + 15) & ~15;
+        int RowStride = (G.Width + (2 * G.Padding)) * G.InChannels;
+        int OutWidth = ((G.Width + (2 * G.Padding) - G.Kernel) / G.Stride) + 1;
+        int OutHeight = ((G.Height + (2 * G.Padding) - G.Kernel) / G.Stride) + 1;
+        int DyStride = (G.OutChannels & 15) == 0 ? G.OutChannels : CoutP;
+        TV a0_0 = TS.Zero;
+        TV a1_0 = TS.Zero;
+        TV a2_0 = TS.Zero;
+        TV a3_0 = TS.Zero;
+        TV a4_0 = TS.Zero;
+        TV a5_0 = TS.Zero;
+        TV a6_0 = TS.Zero;
+        TV a7_0 = TS.Zero;
+        TV a8_0 = TS.Zero;
+        for (int oh = 0; oh < OutHeight; oh++)
+        {
+            float* xp = x + (oh * G.Stride * RowStride);
+            float* dp = dy + (oh * OutWidth * DyStride);
+            for (int ow = 0; ow < OutWidth; ow++)
+            {
+                TV d0 = TS.Load(dp + 0);
+                a0_0 = TS.Fma(d0, TS.Broadcast(xp[0]), a0_0);
+                a1_0 = TS.Fma(d0, TS.Broadcast(xp[1]), a1_0);
+                a2_0 = TS.Fma(d0, TS.Broadcast(xp[2]), a2_0);
+                a3_0 = TS.Fma(d0, TS.Broadcast(xp[3]), a3_0);
+                a4_0 = TS.Fma(d0, TS.Broadcast(xp[4]), a4_0);
+                a5_0 = TS.Fma(d0, TS.Broadcast(xp[5]), a5_0);
+                a6_0 = TS.Fma(d0, TS.Broadcast(xp[6]), a6_0);
+                a7_0 = TS.Fma(d0, TS.Broadcast(xp[7]), a7_0);
+                a8_0 = TS.Fma(d0, TS.Broadcast(xp[8]), a8_0);
+                xp += G.Stride * G.InChannels;
+                dp += DyStride;
+            }
+        }
+
+        { TS.Store(dw + (0 * CoutP) + 0, TS.Add(TS.Load(dw + (0 * CoutP) + 0), a0_0)); }
+        { TS.Store(dw + (1 * CoutP) + 0, TS.Add(TS.Load(dw + (1 * CoutP) + 0), a1_0)); }
+        { TS.Store(dw + (2 * CoutP) + 0, TS.Add(TS.Load(dw + (2 * CoutP) + 0), a2_0)); }
+        { TS.Store(dw + (3 * CoutP) + 0, TS.Add(TS.Load(dw + (3 * CoutP) + 0), a3_0)); }
+        { TS.Store(dw + (4 * CoutP) + 0, TS.Add(TS.Load(dw + (4 * CoutP) + 0), a4_0)); }
+        { TS.Store(dw + (5 * CoutP) + 0, TS.Add(TS.Load(dw + (5 * CoutP) + 0), a5_0)); }
+        { TS.Store(dw + (6 * CoutP) + 0, TS.Add(TS.Load(dw + (6 * CoutP) + 0), a6_0)); }
+        { TS.Store(dw + (7 * CoutP) + 0, TS.Add(TS.Load(dw + (7 * CoutP) + 0), a7_0)); }
+        { TS.Store(dw + (8 * CoutP) + 0, TS.Add(TS.Load(dw + (8 * CoutP) + 0), a8_0)); }
+    }
+
+    /// <summary>Backward to the weights, one (kh, kw) tap: 10 input channels by 16 output channels over a whole image.</summary>
+    /// <param name="x">Padded input of the image at the tap (row kh, column kw) and first input channel.</param>
+    /// <param name="dy">Output gradient of the image at the first output channel, pixels DyStride apart.</param>
+    /// <param name="dw">Weight-gradient partial [kh][kw][ic][out channels padded] at the tap, first input and output channel; added to.</param>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void BackwardWeights1R10(float* x, float* dy, float* dw)
+    {
+        // Constants once the JIT has specialised the method (locals, so that nothing is a call).
+        int CinP = (G.InChannels + 15) & ~15;
+        int CoutP = (G.OutChannels + 15) & ~15;
+        int RowStride = (G.Width + (2 * G.Padding)) * G.InChannels;
+        int OutWidth = ((G.Width + (2 * G.Padding) - G.Kernel) / G.Stride) + 1;
+        int OutHeight = ((G.Height + (2 * G.Padding) - G.Kernel) / G.Stride) + 1;
+        int DyStride = (G.OutChannels & 15) == 0 ? G.OutChannels : CoutP;
+        TV a0_0 = TS.Zero;
+        TV a1_0 = TS.Zero;
+        TV a2_0 = TS.Zero;
+        TV a3_0 = TS.Zero;
+        TV a4_0 = TS.Zero;
+        TV a5_0 = TS.Zero;
+        TV a6_0 = TS.Zero;
+        TV a7_0 = TS.Zero;
+        TV a8_0 = TS.Zero;
+        TV a9_0 = TS.Zero;
+        for (int oh = 0; oh < OutHeight; oh++)
+        {
+            float* xp = x + (oh * G.Stride * RowStride);
+            float* dp = dy + (oh * OutWidth * DyStride);
+            for (int ow = 0; ow < OutWidth; ow++)
+            {
+                TV d0 = TS.Load(dp + 0);
+                a0_0 = TS.Fma(d0, TS.Broadcast(xp[0]), a0_0);
+                a1_0 = TS.Fma(d0, TS.Broadcast(xp[1]), a1_0);
+                a2_0 = TS.Fma(d0, TS.Broadcast(xp[2]), a2_0);
+                a3_0 = TS.Fma(d0, TS.Broadcast(xp[3]), a3_0);
+                a4_0 = TS.Fma(d0, TS.Broadcast(xp[4]), a4_0);
+                a5_0 = TS.Fma(d0, TS.Broadcast(xp[5]), a5_0);
+                a6_0 = TS.Fma(d0, TS.Broadcast(xp[6]), a6_0);
+                a7_0 = TS.Fma(d0, TS.Broadcast(xp[7]), a7_0);
+                a8_0 = TS.Fma(d0, TS.Broadcast(xp[8]), a8_0);
+                a9_0 = TS.Fma(d0, TS.Broadcast(xp[9]), a9_0);
+                xp += G.Stride * G.InChannels;
+                dp += DyStride;
+            }
+        }
+
+        { TS.Store(dw + (0 * CoutP) + 0, TS.Add(TS.Load(dw + (0 * CoutP) + 0), a0_0)); }
+        { TS.Store(dw + (1 * CoutP) + 0, TS.Add(TS.Load(dw + (1 * CoutP) + 0), a1_0)); }
+        { TS.Store(dw + (2 * CoutP) + 0, TS.Add(TS.Load(dw + (2 * CoutP) + 0), a2_0)); }
+        { TS.Store(dw + (3 * CoutP) + 0, TS.Add(TS.Load(dw + (3 * CoutP) + 0), a3_0)); }
+        { TS.Store(dw + (4 * CoutP) + 0, TS.Add(TS.Load(dw + (4 * CoutP) + 0), a4_0)); }
+        { TS.Store(dw + (5 * CoutP) + 0, TS.Add(TS.Load(dw + (5 * CoutP) + 0), a5_0)); }
+        { TS.Store(dw + (6 * CoutP) + 0, TS.Add(TS.Load(dw + (6 * CoutP) + 0), a6_0)); }
+        { TS.Store(dw + (7 * CoutP) + 0, TS.Add(TS.Load(dw + (7 * CoutP) + 0), a7_0)); }
+        { TS.Store(dw + (8 * CoutP) + 0, TS.Add(TS.Load(dw + (8 * CoutP) + 0), a8_0)); }
+        { TS.Store(dw + (9 * CoutP) + 0, TS.Add(TS.Load(dw + (9 * CoutP) + 0), a9_0)); }
+    }
+
+    /// <summary>Backward to the weights, one (kh, kw) tap: 11 input channels by 16 output channels over a whole image.</summary>
+    /// <param name="x">Padded input of the image at the tap (row kh, column kw) and first input channel.</param>
+    /// <param name="dy">Output gradient of the image at the first output channel, pixels DyStride apart.</param>
+    /// <param name="dw">Weight-gradient partial [kh][kw][ic][out channels padded] at the tap, first input and output channel; added to.</param>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void BackwardWeights1R11(float* x, float* dy, float* dw)
+    {
+        // Constants once the JIT has specialised the method (locals, so that nothing is a call).
+        int CinP = (G.InChannels + 15) & ~15;
+        int CoutP = (G.OutChannels + 15) & ~15;
+        int RowStride = (G.Width + (2 * G.Padding)) * G.InChannels;
+        int OutWidth = ((G.Width + (2 * G.Padding) - G.Kernel) / G.Stride) + 1;
+        int OutHeight = ((G.Height + (2 * G.Padding) - G.Kernel) / G.Stride) + 1;
+        int DyStride = (G.OutChannels & 15) == 0 ? G.OutChannels : CoutP;
+        TV a0_0 = TS.Zero;
+        TV a1_0 = TS.Zero;
+        TV a2_0 = TS.Zero;
+        TV a3_0 = TS.Zero;
+        TV a4_0 = TS.Zero;
+        TV a5_0 = TS.Zero;
+        TV a6_0 = TS.Zero;
+        TV a7_0 = TS.Zero;
+        TV a8_0 = TS.Zero;
+        TV a9_0 = TS.Zero;
+        TV a10_0 = TS.Zero;
+        for (int oh = 0; oh < OutHeight; oh++)
+        {
+            float* xp = x + (oh * G.Stride * RowStride);
+            float* dp = dy + (oh * OutWidth * DyStride);
+            for (int ow = 0; ow < OutWidth; ow++)
+            {
+                TV d0 = TS.Load(dp + 0);
+                a0_0 = TS.Fma(d0, TS.Broadcast(xp[0]), a0_0);
+                a1_0 = TS.Fma(d0, TS.Broadcast(xp[1]), a1_0);
+                a2_0 = TS.Fma(d0, TS.Broadcast(xp[2]), a2_0);
+                a3_0 = TS.Fma(d0, TS.Broadcast(xp[3]), a3_0);
+                a4_0 = TS.Fma(d0, TS.Broadcast(xp[4]), a4_0);
+                a5_0 = TS.Fma(d0, TS.Broadcast(xp[5]), a5_0);
+                a6_0 = TS.Fma(d0, TS.Broadcast(xp[6]), a6_0);
+                a7_0 = TS.Fma(d0, TS.Broadcast(xp[7]), a7_0);
+                a8_0 = TS.Fma(d0, TS.Broadcast(xp[8]), a8_0);
+                a9_0 = TS.Fma(d0, TS.Broadcast(xp[9]), a9_0);
+                a10_0 = TS.Fma(d0, TS.Broadcast(xp[10]), a10_0);
+                xp += G.Stride * G.InChannels;
+                dp += DyStride;
+            }
+        }
+
+        { TS.Store(dw + (0 * CoutP) + 0, TS.Add(TS.Load(dw + (0 * CoutP) + 0), a0_0)); }
+        { TS.Store(dw + (1 * CoutP) + 0, TS.Add(TS.Load(dw + (1 * CoutP) + 0), a1_0)); }
+        { TS.Store(dw + (2 * CoutP) + 0, TS.Add(TS.Load(dw + (2 * CoutP) + 0), a2_0)); }
+        { TS.Store(dw + (3 * CoutP) + 0, TS.Add(TS.Load(dw + (3 * CoutP) + 0), a3_0)); }
+        { TS.Store(dw + (4 * CoutP) + 0, TS.Add(TS.Load(dw + (4 * CoutP) + 0), a4_0)); }
+        { TS.Store(dw + (5 * CoutP) + 0, TS.Add(TS.Load(dw + (5 * CoutP) + 0), a5_0)); }
+        { TS.Store(dw + (6 * CoutP) + 0, TS.Add(TS.Load(dw + (6 * CoutP) + 0), a6_0)); }
+        { TS.Store(dw + (7 * CoutP) + 0, TS.Add(TS.Load(dw + (7 * CoutP) + 0), a7_0)); }
+        { TS.Store(dw + (8 * CoutP) + 0, TS.Add(TS.Load(dw + (8 * CoutP) + 0), a8_0)); }
+        { TS.Store(dw + (9 * CoutP) + 0, TS.Add(TS.Load(dw + (9 * CoutP) + 0), a9_0)); }
+        { TS.Store(dw + (10 * CoutP) + 0, TS.Add(TS.Load(dw + (10 * CoutP) + 0), a10_0)); }
+    }
+
+    /// <summary>Backward to the weights, one (kh, kw) tap: 12 input channels by 16 output channels over a whole image.</summary>
+    /// <param name="x">Padded input of the image at the tap (row kh, column kw) and first input channel.</param>
+    /// <param name="dy">Output gradient of the image at the first output channel, pixels DyStride apart.</param>
+    /// <param name="dw">Weight-gradient partial [kh][kw][ic][out channels padded] at the tap, first input and output channel; added to.</param>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void BackwardWeights1R12(float* x, float* dy, float* dw)
+    {
+        // Constants once the JIT has specialised the method (locals, so that nothing is a call).
+        int CinP = (G.InChannels + 15) & ~15;
+        int CoutP = (G.OutChannels + 15) & ~15;
+        int RowStride = (G.Width + (2 * G.Padding)) * G.InChannels;
+        int OutWidth = ((G.Width + (2 * G.Padding) - G.Kernel) / G.Stride) + 1;
+        int OutHeight = ((G.Height + (2 * G.Padding) - G.Kernel) / G.Stride) + 1;
+        int DyStride = (G.OutChannels & 15) == 0 ? G.OutChannels : CoutP;
+        TV a0_0 = TS.Zero;
+        TV a1_0 = TS.Zero;
+        TV a2_0 = TS.Zero;
+        TV a3_0 = TS.Zero;
+        TV a4_0 = TS.Zero;
+        TV a5_0 = TS.Zero;
+        TV a6_0 = TS.Zero;
+        TV a7_0 = TS.Zero;
+        TV a8_0 = TS.Zero;
+        TV a9_0 = TS.Zero;
+        TV a10_0 = TS.Zero;
+        TV a11_0 = TS.Zero;
+        for (int oh = 0; oh < OutHeight; oh++)
+        {
+            float* xp = x + (oh * G.Stride * RowStride);
+            float* dp = dy + (oh * OutWidth * DyStride);
+            for (int ow = 0; ow < OutWidth; ow++)
+            {
+                TV d0 = TS.Load(dp + 0);
+                a0_0 = TS.Fma(d0, TS.Broadcast(xp[0]), a0_0);
+                a1_0 = TS.Fma(d0, TS.Broadcast(xp[1]), a1_0);
+                a2_0 = TS.Fma(d0, TS.Broadcast(xp[2]), a2_0);
+                a3_0 = TS.Fma(d0, TS.Broadcast(xp[3]), a3_0);
+                a4_0 = TS.Fma(d0, TS.Broadcast(xp[4]), a4_0);
+                a5_0 = TS.Fma(d0, TS.Broadcast(xp[5]), a5_0);
+                a6_0 = TS.Fma(d0, TS.Broadcast(xp[6]), a6_0);
+                a7_0 = TS.Fma(d0, TS.Broadcast(xp[7]), a7_0);
+                a8_0 = TS.Fma(d0, TS.Broadcast(xp[8]), a8_0);
+                a9_0 = TS.Fma(d0, TS.Broadcast(xp[9]), a9_0);
+                a10_0 = TS.Fma(d0, TS.Broadcast(xp[10]), a10_0);
+                a11_0 = TS.Fma(d0, TS.Broadcast(xp[11]), a11_0);
+                xp += G.Stride * G.InChannels;
+                dp += DyStride;
+            }
+        }
+
+        { TS.Store(dw + (0 * CoutP) + 0, TS.Add(TS.Load(dw + (0 * CoutP) + 0), a0_0)); }
+        { TS.Store(dw + (1 * CoutP) + 0, TS.Add(TS.Load(dw + (1 * CoutP) + 0), a1_0)); }
+        { TS.Store(dw + (2 * CoutP) + 0, TS.Add(TS.Load(dw + (2 * CoutP) + 0), a2_0)); }
+        { TS.Store(dw + (3 * CoutP) + 0, TS.Add(TS.Load(dw + (3 * CoutP) + 0), a3_0)); }
+        { TS.Store(dw + (4 * CoutP) + 0, TS.Add(TS.Load(dw + (4 * CoutP) + 0), a4_0)); }
+        { TS.Store(dw + (5 * CoutP) + 0, TS.Add(TS.Load(dw + (5 * CoutP) + 0), a5_0)); }
+        { TS.Store(dw + (6 * CoutP) + 0, TS.Add(TS.Load(dw + (6 * CoutP) + 0), a6_0)); }
+        { TS.Store(dw + (7 * CoutP) + 0, TS.Add(TS.Load(dw + (7 * CoutP) + 0), a7_0)); }
+        { TS.Store(dw + (8 * CoutP) + 0, TS.Add(TS.Load(dw + (8 * CoutP) + 0), a8_0)); }
+        { TS.Store(dw + (9 * CoutP) + 0, TS.Add(TS.Load(dw + (9 * CoutP) + 0), a9_0)); }
+        { TS.Store(dw + (10 * CoutP) + 0, TS.Add(TS.Load(dw + (10 * CoutP) + 0), a10_0)); }
+        { TS.Store(dw + (11 * CoutP) + 0, TS.Add(TS.Load(dw + (11 * CoutP) + 0), a11_0)); }
+    }
+
+    /// <summary>Backward to the weights, one (kh, kw) tap: 13 input channels by 16 output channels over a whole image.</summary>
+    /// <param name="x">Padded input of the image at the tap (row kh, column kw) and first input channel.</param>
+    /// <param name="dy">Output gradient of the image at the first output channel, pixels DyStride apart.</param>
+    /// <param name="dw">Weight-gradient partial [kh][kw][ic][out channels padded] at the tap, first input and output channel; added to.</param>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void BackwardWeights1R13(float* x, float* dy, float* dw)
+    {
+        // Constants once the JIT has specialised the method (locals, so that nothing is a call).
+        int CinP = (G.InChannels + 15) & ~15;
+        int CoutP = (G.OutChannels + 15) & ~15;
+        int RowStride = (G.Width + (2 * G.Padding)) * G.InChannels;
+        int OutWidth = ((G.Width + (2 * G.Padding) - G.Kernel) / G.Stride) + 1;
+        int OutHeight = ((G.Height + (2 * G.Padding) - G.Kernel) / G.Stride) + 1;
+        int DyStride = (G.OutChannels & 15) == 0 ? G.OutChannels : CoutP;
+        TV a0_0 = TS.Zero;
+        TV a1_0 = TS.Zero;
+        TV a2_0 = TS.Zero;
+        TV a3_0 = TS.Zero;
+        TV a4_0 = TS.Zero;
+        TV a5_0 = TS.Zero;
+        TV a6_0 = TS.Zero;
+        TV a7_0 = TS.Zero;
+        TV a8_0 = TS.Zero;
+        TV a9_0 = TS.Zero;
+        TV a10_0 = TS.Zero;
+        TV a11_0 = TS.Zero;
+        TV a12_0 = TS.Zero;
+        for (int oh = 0; oh < OutHeight; oh++)
+        {
+            float* xp = x + (oh * G.Stride * RowStride);
+            float* dp = dy + (oh * OutWidth * DyStride);
+            for (int ow = 0; ow < OutWidth; ow++)
+            {
+                TV d0 = TS.Load(dp + 0);
+                a0_0 = TS.Fma(d0, TS.Broadcast(xp[0]), a0_0);
+                a1_0 = TS.Fma(d0, TS.Broadcast(xp[1]), a1_0);
+                a2_0 = TS.Fma(d0, TS.Broadcast(xp[2]), a2_0);
+                a3_0 = TS.Fma(d0, TS.Broadcast(xp[3]), a3_0);
+                a4_0 = TS.Fma(d0, TS.Broadcast(xp[4]), a4_0);
+                a5_0 = TS.Fma(d0, TS.Broadcast(xp[5]), a5_0);
+                a6_0 = TS.Fma(d0, TS.Broadcast(xp[6]), a6_0);
+                a7_0 = TS.Fma(d0, TS.Broadcast(xp[7]), a7_0);
+                a8_0 = TS.Fma(d0, TS.Broadcast(xp[8]), a8_0);
+                a9_0 = TS.Fma(d0, TS.Broadcast(xp[9]), a9_0);
+                a10_0 = TS.Fma(d0, TS.Broadcast(xp[10]), a10_0);
+                a11_0 = TS.Fma(d0, TS.Broadcast(xp[11]), a11_0);
+                a12_0 = TS.Fma(d0, TS.Broadcast(xp[12]), a12_0);
+                xp += G.Stride * G.InChannels;
+                dp += DyStride;
+            }
+        }
+
+        { TS.Store(dw + (0 * CoutP) + 0, TS.Add(TS.Load(dw + (0 * CoutP) + 0), a0_0)); }
+        { TS.Store(dw + (1 * CoutP) + 0, TS.Add(TS.Load(dw + (1 * CoutP) + 0), a1_0)); }
+        { TS.Store(dw + (2 * CoutP) + 0, TS.Add(TS.Load(dw + (2 * CoutP) + 0), a2_0)); }
+        { TS.Store(dw + (3 * CoutP) + 0, TS.Add(TS.Load(dw + (3 * CoutP) + 0), a3_0)); }
+        { TS.Store(dw + (4 * CoutP) + 0, TS.Add(TS.Load(dw + (4 * CoutP) + 0), a4_0)); }
+        { TS.Store(dw + (5 * CoutP) + 0, TS.Add(TS.Load(dw + (5 * CoutP) + 0), a5_0)); }
+        { TS.Store(dw + (6 * CoutP) + 0, TS.Add(TS.Load(dw + (6 * CoutP) + 0), a6_0)); }
+        { TS.Store(dw + (7 * CoutP) + 0, TS.Add(TS.Load(dw + (7 * CoutP) + 0), a7_0)); }
+        { TS.Store(dw + (8 * CoutP) + 0, TS.Add(TS.Load(dw + (8 * CoutP) + 0), a8_0)); }
+        { TS.Store(dw + (9 * CoutP) + 0, TS.Add(TS.Load(dw + (9 * CoutP) + 0), a9_0)); }
+        { TS.Store(dw + (10 * CoutP) + 0, TS.Add(TS.Load(dw + (10 * CoutP) + 0), a10_0)); }
+        { TS.Store(dw + (11 * CoutP) + 0, TS.Add(TS.Load(dw + (11 * CoutP) + 0), a11_0)); }
+        { TS.Store(dw + (12 * CoutP) + 0, TS.Add(TS.Load(dw + (12 * CoutP) + 0), a12_0)); }
+    }
+
+    /// <summary>Backward to the weights, one (kh, kw) tap: 14 input channels by 16 output channels over a whole image.</summary>
+    /// <param name="x">Padded input of the image at the tap (row kh, column kw) and first input channel.</param>
+    /// <param name="dy">Output gradient of the image at the first output channel, pixels DyStride apart.</param>
+    /// <param name="dw">Weight-gradient partial [kh][kw][ic][out channels padded] at the tap, first input and output channel; added to.</param>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void BackwardWeights1R14(float* x, float* dy, float* dw)
+    {
+        // Constants once the JIT has specialised the method (locals, so that nothing is a call).
+        int CinP = (G.InChannels + 15) & ~15;
+        int CoutP = (G.OutChannels + 15) & ~15;
+        int RowStride = (G.Width + (2 * G.Padding)) * G.InChannels;
+        int OutWidth = ((G.Width + (2 * G.Padding) - G.Kernel) / G.Stride) + 1;
+        int OutHeight = ((G.Height + (2 * G.Padding) - G.Kernel) / G.Stride) + 1;
+        int DyStride = (G.OutChannels & 15) == 0 ? G.OutChannels : CoutP;
+        TV a0_0 = TS.Zero;
+        TV a1_0 = TS.Zero;
+        TV a2_0 = TS.Zero;
+        TV a3_0 = TS.Zero;
+        TV a4_0 = TS.Zero;
+        TV a5_0 = TS.Zero;
+        TV a6_0 = TS.Zero;
+        TV a7_0 = TS.Zero;
+        TV a8_0 = TS.Zero;
+        TV a9_0 = TS.Zero;
+        TV a10_0 = TS.Zero;
+        TV a11_0 = TS.Zero;
+        TV a12_0 = TS.Zero;
+        TV a13_0 = TS.Zero;
+        for (int oh = 0; oh < OutHeight; oh++)
+        {
+            float* xp = x + (oh * G.Stride * RowStride);
+            float* dp = dy + (oh * OutWidth * DyStride);
+            for (int ow = 0; ow < OutWidth; ow++)
+            {
+                TV d0 = TS.Load(dp + 0);
+                a0_0 = TS.Fma(d0, TS.Broadcast(xp[0]), a0_0);
+                a1_0 = TS.Fma(d0, TS.Broadcast(xp[1]), a1_0);
+                a2_0 = TS.Fma(d0, TS.Broadcast(xp[2]), a2_0);
+                a3_0 = TS.Fma(d0, TS.Broadcast(xp[3]), a3_0);
+                a4_0 = TS.Fma(d0, TS.Broadcast(xp[4]), a4_0);
+                a5_0 = TS.Fma(d0, TS.Broadcast(xp[5]), a5_0);
+                a6_0 = TS.Fma(d0, TS.Broadcast(xp[6]), a6_0);
+                a7_0 = TS.Fma(d0, TS.Broadcast(xp[7]), a7_0);
+                a8_0 = TS.Fma(d0, TS.Broadcast(xp[8]), a8_0);
+                a9_0 = TS.Fma(d0, TS.Broadcast(xp[9]), a9_0);
+                a10_0 = TS.Fma(d0, TS.Broadcast(xp[10]), a10_0);
+                a11_0 = TS.Fma(d0, TS.Broadcast(xp[11]), a11_0);
+                a12_0 = TS.Fma(d0, TS.Broadcast(xp[12]), a12_0);
+                a13_0 = TS.Fma(d0, TS.Broadcast(xp[13]), a13_0);
+                xp += G.Stride * G.InChannels;
+                dp += DyStride;
+            }
+        }
+
+        { TS.Store(dw + (0 * CoutP) + 0, TS.Add(TS.Load(dw + (0 * CoutP) + 0), a0_0)); }
+        { TS.Store(dw + (1 * CoutP) + 0, TS.Add(TS.Load(dw + (1 * CoutP) + 0), a1_0)); }
+        { TS.Store(dw + (2 * CoutP) + 0, TS.Add(TS.Load(dw + (2 * CoutP) + 0), a2_0)); }
+        { TS.Store(dw + (3 * CoutP) + 0, TS.Add(TS.Load(dw + (3 * CoutP) + 0), a3_0)); }
+        { TS.Store(dw + (4 * CoutP) + 0, TS.Add(TS.Load(dw + (4 * CoutP) + 0), a4_0)); }
+        { TS.Store(dw + (5 * CoutP) + 0, TS.Add(TS.Load(dw + (5 * CoutP) + 0), a5_0)); }
+        { TS.Store(dw + (6 * CoutP) + 0, TS.Add(TS.Load(dw + (6 * CoutP) + 0), a6_0)); }
+        { TS.Store(dw + (7 * CoutP) + 0, TS.Add(TS.Load(dw + (7 * CoutP) + 0), a7_0)); }
+        { TS.Store(dw + (8 * CoutP) + 0, TS.Add(TS.Load(dw + (8 * CoutP) + 0), a8_0)); }
+        { TS.Store(dw + (9 * CoutP) + 0, TS.Add(TS.Load(dw + (9 * CoutP) + 0), a9_0)); }
+        { TS.Store(dw + (10 * CoutP) + 0, TS.Add(TS.Load(dw + (10 * CoutP) + 0), a10_0)); }
+        { TS.Store(dw + (11 * CoutP) + 0, TS.Add(TS.Load(dw + (11 * CoutP) + 0), a11_0)); }
+        { TS.Store(dw + (12 * CoutP) + 0, TS.Add(TS.Load(dw + (12 * CoutP) + 0), a12_0)); }
+        { TS.Store(dw + (13 * CoutP) + 0, TS.Add(TS.Load(dw + (13 * CoutP) + 0), a13_0)); }
+    }
+
+    /// <summary>Backward to the weights, one (kh, kw) tap: 15 input channels by 16 output channels over a whole image.</summary>
+    /// <param name="x">Padded input of the image at the tap (row kh, column kw) and first input channel.</param>
+    /// <param name="dy">Output gradient of the image at the first output channel, pixels DyStride apart.</param>
+    /// <param name="dw">Weight-gradient partial [kh][kw][ic][out channels padded] at the tap, first input and output channel; added to.</param>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void BackwardWeights1R15(float* x, float* dy, float* dw)
+    {
+        // Constants once the JIT has specialised the method (locals, so that nothing is a call).
+        int CinP = (G.InChannels + 15) & ~15;
+        int CoutP = (G.OutChannels + 15) & ~15;
+        int RowStride = (G.Width + (2 * G.Padding)) * G.InChannels;
+        int OutWidth = ((G.Width + (2 * G.Padding) - G.Kernel) / G.Stride) + 1;
+        int OutHeight = ((G.Height + (2 * G.Padding) - G.Kernel) / G.Stride) + 1;
+        int DyStride = (G.OutChannels & 15) == 0 ? G.OutChannels : CoutP;
+        TV a0_0 = TS.Zero;
+        TV a1_0 = TS.Zero;
+        TV a2_0 = TS.Zero;
+        TV a3_0 = TS.Zero;
+        TV a4_0 = TS.Zero;
+        TV a5_0 = TS.Zero;
+        TV a6_0 = TS.Zero;
+        TV a7_0 = TS.Zero;
+        TV a8_0 = TS.Zero;
+        TV a9_0 = TS.Zero;
+        TV a10_0 = TS.Zero;
+        TV a11_0 = TS.Zero;
+        TV a12_0 = TS.Zero;
+        TV a13_0 = TS.Zero;
+        TV a14_0 = TS.Zero;
+        for (int oh = 0; oh < OutHeight; oh++)
+        {
+            float* xp = x + (oh * G.Stride * RowStride);
+            float* dp = dy + (oh * OutWidth * DyStride);
+            for (int ow = 0; ow < OutWidth; ow++)
+            {
+                TV d0 = TS.Load(dp + 0);
+                a0_0 = TS.Fma(d0, TS.Broadcast(xp[0]), a0_0);
+                a1_0 = TS.Fma(d0, TS.Broadcast(xp[1]), a1_0);
+                a2_0 = TS.Fma(d0, TS.Broadcast(xp[2]), a2_0);
+                a3_0 = TS.Fma(d0, TS.Broadcast(xp[3]), a3_0);
+                a4_0 = TS.Fma(d0, TS.Broadcast(xp[4]), a4_0);
+                a5_0 = TS.Fma(d0, TS.Broadcast(xp[5]), a5_0);
+                a6_0 = TS.Fma(d0, TS.Broadcast(xp[6]), a6_0);
+                a7_0 = TS.Fma(d0, TS.Broadcast(xp[7]), a7_0);
+                a8_0 = TS.Fma(d0, TS.Broadcast(xp[8]), a8_0);
+                a9_0 = TS.Fma(d0, TS.Broadcast(xp[9]), a9_0);
+                a10_0 = TS.Fma(d0, TS.Broadcast(xp[10]), a10_0);
+                a11_0 = TS.Fma(d0, TS.Broadcast(xp[11]), a11_0);
+                a12_0 = TS.Fma(d0, TS.Broadcast(xp[12]), a12_0);
+                a13_0 = TS.Fma(d0, TS.Broadcast(xp[13]), a13_0);
+                a14_0 = TS.Fma(d0, TS.Broadcast(xp[14]), a14_0);
+                xp += G.Stride * G.InChannels;
+                dp += DyStride;
+            }
+        }
+
+        { TS.Store(dw + (0 * CoutP) + 0, TS.Add(TS.Load(dw + (0 * CoutP) + 0), a0_0)); }
+        { TS.Store(dw + (1 * CoutP) + 0, TS.Add(TS.Load(dw + (1 * CoutP) + 0), a1_0)); }
+        { TS.Store(dw + (2 * CoutP) + 0, TS.Add(TS.Load(dw + (2 * CoutP) + 0), a2_0)); }
+        { TS.Store(dw + (3 * CoutP) + 0, TS.Add(TS.Load(dw + (3 * CoutP) + 0), a3_0)); }
+        { TS.Store(dw + (4 * CoutP) + 0, TS.Add(TS.Load(dw + (4 * CoutP) + 0), a4_0)); }
+        { TS.Store(dw + (5 * CoutP) + 0, TS.Add(TS.Load(dw + (5 * CoutP) + 0), a5_0)); }
+        { TS.Store(dw + (6 * CoutP) + 0, TS.Add(TS.Load(dw + (6 * CoutP) + 0), a6_0)); }
+        { TS.Store(dw + (7 * CoutP) + 0, TS.Add(TS.Load(dw + (7 * CoutP) + 0), a7_0)); }
+        { TS.Store(dw + (8 * CoutP) + 0, TS.Add(TS.Load(dw + (8 * CoutP) + 0), a8_0)); }
+        { TS.Store(dw + (9 * CoutP) + 0, TS.Add(TS.Load(dw + (9 * CoutP) + 0), a9_0)); }
+        { TS.Store(dw + (10 * CoutP) + 0, TS.Add(TS.Load(dw + (10 * CoutP) + 0), a10_0)); }
+        { TS.Store(dw + (11 * CoutP) + 0, TS.Add(TS.Load(dw + (11 * CoutP) + 0), a11_0)); }
+        { TS.Store(dw + (12 * CoutP) + 0, TS.Add(TS.Load(dw + (12 * CoutP) + 0), a12_0)); }
+        { TS.Store(dw + (13 * CoutP) + 0, TS.Add(TS.Load(dw + (13 * CoutP) + 0), a13_0)); }
+        { TS.Store(dw + (14 * CoutP) + 0, TS.Add(TS.Load(dw + (14 * CoutP) + 0), a14_0)); }
+    }
+
+    /// <summary>Backward to the weights, one (kh, kw) tap: 16 input channels by 16 output channels over a whole image.</summary>
+    /// <param name="x">Padded input of the image at the tap (row kh, column kw) and first input channel.</param>
+    /// <param name="dy">Output gradient of the image at the first output channel, pixels DyStride apart.</param>
+    /// <param name="dw">Weight-gradient partial [kh][kw][ic][out channels padded] at the tap, first input and output channel; added to.</param>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void BackwardWeights1R16(float* x, float* dy, float* dw)
     {
         // Constants once the JIT has specialised the method (locals, so that nothing is a call).
         int CinP = (G.InChannels + 15) & ~15;
@@ -679,51 +7182,567 @@ internal static unsafe class MicroKernels<G, TS, TV>
             {
                 TV d0 = TS.Load(dp + 0);
                 a0_0 = TS.Fma(d0, TS.Broadcast(xp[0]), a0_0);
-                if (R.Value > 1) a1_0 = TS.Fma(d0, TS.Broadcast(xp[1]), a1_0);
-                if (R.Value > 2) a2_0 = TS.Fma(d0, TS.Broadcast(xp[2]), a2_0);
-                if (R.Value > 3) a3_0 = TS.Fma(d0, TS.Broadcast(xp[3]), a3_0);
-                if (R.Value > 4) a4_0 = TS.Fma(d0, TS.Broadcast(xp[4]), a4_0);
-                if (R.Value > 5) a5_0 = TS.Fma(d0, TS.Broadcast(xp[5]), a5_0);
-                if (R.Value > 6) a6_0 = TS.Fma(d0, TS.Broadcast(xp[6]), a6_0);
-                if (R.Value > 7) a7_0 = TS.Fma(d0, TS.Broadcast(xp[7]), a7_0);
-                if (R.Value > 8) a8_0 = TS.Fma(d0, TS.Broadcast(xp[8]), a8_0);
-                if (R.Value > 9) a9_0 = TS.Fma(d0, TS.Broadcast(xp[9]), a9_0);
-                if (R.Value > 10) a10_0 = TS.Fma(d0, TS.Broadcast(xp[10]), a10_0);
-                if (R.Value > 11) a11_0 = TS.Fma(d0, TS.Broadcast(xp[11]), a11_0);
-                if (R.Value > 12) a12_0 = TS.Fma(d0, TS.Broadcast(xp[12]), a12_0);
-                if (R.Value > 13) a13_0 = TS.Fma(d0, TS.Broadcast(xp[13]), a13_0);
-                if (R.Value > 14) a14_0 = TS.Fma(d0, TS.Broadcast(xp[14]), a14_0);
-                if (R.Value > 15) a15_0 = TS.Fma(d0, TS.Broadcast(xp[15]), a15_0);
+                a1_0 = TS.Fma(d0, TS.Broadcast(xp[1]), a1_0);
+                a2_0 = TS.Fma(d0, TS.Broadcast(xp[2]), a2_0);
+                a3_0 = TS.Fma(d0, TS.Broadcast(xp[3]), a3_0);
+                a4_0 = TS.Fma(d0, TS.Broadcast(xp[4]), a4_0);
+                a5_0 = TS.Fma(d0, TS.Broadcast(xp[5]), a5_0);
+                a6_0 = TS.Fma(d0, TS.Broadcast(xp[6]), a6_0);
+                a7_0 = TS.Fma(d0, TS.Broadcast(xp[7]), a7_0);
+                a8_0 = TS.Fma(d0, TS.Broadcast(xp[8]), a8_0);
+                a9_0 = TS.Fma(d0, TS.Broadcast(xp[9]), a9_0);
+                a10_0 = TS.Fma(d0, TS.Broadcast(xp[10]), a10_0);
+                a11_0 = TS.Fma(d0, TS.Broadcast(xp[11]), a11_0);
+                a12_0 = TS.Fma(d0, TS.Broadcast(xp[12]), a12_0);
+                a13_0 = TS.Fma(d0, TS.Broadcast(xp[13]), a13_0);
+                a14_0 = TS.Fma(d0, TS.Broadcast(xp[14]), a14_0);
+                a15_0 = TS.Fma(d0, TS.Broadcast(xp[15]), a15_0);
                 xp += G.Stride * G.InChannels;
                 dp += DyStride;
             }
         }
 
         { TS.Store(dw + (0 * CoutP) + 0, TS.Add(TS.Load(dw + (0 * CoutP) + 0), a0_0)); }
-        if (R.Value > 1) { TS.Store(dw + (1 * CoutP) + 0, TS.Add(TS.Load(dw + (1 * CoutP) + 0), a1_0)); }
-        if (R.Value > 2) { TS.Store(dw + (2 * CoutP) + 0, TS.Add(TS.Load(dw + (2 * CoutP) + 0), a2_0)); }
-        if (R.Value > 3) { TS.Store(dw + (3 * CoutP) + 0, TS.Add(TS.Load(dw + (3 * CoutP) + 0), a3_0)); }
-        if (R.Value > 4) { TS.Store(dw + (4 * CoutP) + 0, TS.Add(TS.Load(dw + (4 * CoutP) + 0), a4_0)); }
-        if (R.Value > 5) { TS.Store(dw + (5 * CoutP) + 0, TS.Add(TS.Load(dw + (5 * CoutP) + 0), a5_0)); }
-        if (R.Value > 6) { TS.Store(dw + (6 * CoutP) + 0, TS.Add(TS.Load(dw + (6 * CoutP) + 0), a6_0)); }
-        if (R.Value > 7) { TS.Store(dw + (7 * CoutP) + 0, TS.Add(TS.Load(dw + (7 * CoutP) + 0), a7_0)); }
-        if (R.Value > 8) { TS.Store(dw + (8 * CoutP) + 0, TS.Add(TS.Load(dw + (8 * CoutP) + 0), a8_0)); }
-        if (R.Value > 9) { TS.Store(dw + (9 * CoutP) + 0, TS.Add(TS.Load(dw + (9 * CoutP) + 0), a9_0)); }
-        if (R.Value > 10) { TS.Store(dw + (10 * CoutP) + 0, TS.Add(TS.Load(dw + (10 * CoutP) + 0), a10_0)); }
-        if (R.Value > 11) { TS.Store(dw + (11 * CoutP) + 0, TS.Add(TS.Load(dw + (11 * CoutP) + 0), a11_0)); }
-        if (R.Value > 12) { TS.Store(dw + (12 * CoutP) + 0, TS.Add(TS.Load(dw + (12 * CoutP) + 0), a12_0)); }
-        if (R.Value > 13) { TS.Store(dw + (13 * CoutP) + 0, TS.Add(TS.Load(dw + (13 * CoutP) + 0), a13_0)); }
-        if (R.Value > 14) { TS.Store(dw + (14 * CoutP) + 0, TS.Add(TS.Load(dw + (14 * CoutP) + 0), a14_0)); }
-        if (R.Value > 15) { TS.Store(dw + (15 * CoutP) + 0, TS.Add(TS.Load(dw + (15 * CoutP) + 0), a15_0)); }
+        { TS.Store(dw + (1 * CoutP) + 0, TS.Add(TS.Load(dw + (1 * CoutP) + 0), a1_0)); }
+        { TS.Store(dw + (2 * CoutP) + 0, TS.Add(TS.Load(dw + (2 * CoutP) + 0), a2_0)); }
+        { TS.Store(dw + (3 * CoutP) + 0, TS.Add(TS.Load(dw + (3 * CoutP) + 0), a3_0)); }
+        { TS.Store(dw + (4 * CoutP) + 0, TS.Add(TS.Load(dw + (4 * CoutP) + 0), a4_0)); }
+        { TS.Store(dw + (5 * CoutP) + 0, TS.Add(TS.Load(dw + (5 * CoutP) + 0), a5_0)); }
+        { TS.Store(dw + (6 * CoutP) + 0, TS.Add(TS.Load(dw + (6 * CoutP) + 0), a6_0)); }
+        { TS.Store(dw + (7 * CoutP) + 0, TS.Add(TS.Load(dw + (7 * CoutP) + 0), a7_0)); }
+        { TS.Store(dw + (8 * CoutP) + 0, TS.Add(TS.Load(dw + (8 * CoutP) + 0), a8_0)); }
+        { TS.Store(dw + (9 * CoutP) + 0, TS.Add(TS.Load(dw + (9 * CoutP) + 0), a9_0)); }
+        { TS.Store(dw + (10 * CoutP) + 0, TS.Add(TS.Load(dw + (10 * CoutP) + 0), a10_0)); }
+        { TS.Store(dw + (11 * CoutP) + 0, TS.Add(TS.Load(dw + (11 * CoutP) + 0), a11_0)); }
+        { TS.Store(dw + (12 * CoutP) + 0, TS.Add(TS.Load(dw + (12 * CoutP) + 0), a12_0)); }
+        { TS.Store(dw + (13 * CoutP) + 0, TS.Add(TS.Load(dw + (13 * CoutP) + 0), a13_0)); }
+        { TS.Store(dw + (14 * CoutP) + 0, TS.Add(TS.Load(dw + (14 * CoutP) + 0), a14_0)); }
+        { TS.Store(dw + (15 * CoutP) + 0, TS.Add(TS.Load(dw + (15 * CoutP) + 0), a15_0)); }
     }
 
-    /// <summary>Backward to the weights, one (kh, kw) tap: up to 12 input channels by 32 output channels over a whole image.</summary>
+    /// <summary>Backward to the weights, one (kh, kw) tap: 1 input channels by 32 output channels over a whole image.</summary>
     /// <param name="x">Padded input of the image at the tap (row kh, column kw) and first input channel.</param>
     /// <param name="dy">Output gradient of the image at the first output channel, pixels DyStride apart.</param>
     /// <param name="dw">Weight-gradient partial [kh][kw][ic][out channels padded] at the tap, first input and output channel; added to.</param>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void BackwardWeights2<R>(float* x, float* dy, float* dw)
-        where R : struct, IConst
+    public static void BackwardWeights2R1(float* x, float* dy, float* dw)
+    {
+        // Constants once the JIT has specialised the method (locals, so that nothing is a call).
+        int CinP = (G.InChannels + 15) & ~15;
+        int CoutP = (G.OutChannels + 15) & ~15;
+        int RowStride = (G.Width + (2 * G.Padding)) * G.InChannels;
+        int OutWidth = ((G.Width + (2 * G.Padding) - G.Kernel) / G.Stride) + 1;
+        int OutHeight = ((G.Height + (2 * G.Padding) - G.Kernel) / G.Stride) + 1;
+        int DyStride = (G.OutChannels & 15) == 0 ? G.OutChannels : CoutP;
+        TV a0_0 = TS.Zero; TV a0_1 = TS.Zero;
+        for (int oh = 0; oh < OutHeight; oh++)
+        {
+            float* xp = x + (oh * G.Stride * RowStride);
+            float* dp = dy + (oh * OutWidth * DyStride);
+            for (int ow = 0; ow < OutWidth; ow++)
+            {
+                TV d0 = TS.Load(dp + 0);
+                TV d1 = TS.Load(dp + 16);
+                { TV b0 = TS.Broadcast(xp[0]); a0_0 = TS.Fma(d0, b0, a0_0); a0_1 = TS.Fma(d1, b0, a0_1); }
+                xp += G.Stride * G.InChannels;
+                dp += DyStride;
+            }
+        }
+
+        { TS.Store(dw + (0 * CoutP) + 0, TS.Add(TS.Load(dw + (0 * CoutP) + 0), a0_0)); TS.Store(dw + (0 * CoutP) + 16, TS.Add(TS.Load(dw + (0 * CoutP) + 16), a0_1)); }
+    }
+
+    /// <summary>Backward to the weights, one (kh, kw) tap: 2 input channels by 32 output channels over a whole image.</summary>
+    /// <param name="x">Padded input of the image at the tap (row kh, column kw) and first input channel.</param>
+    /// <param name="dy">Output gradient of the image at the first output channel, pixels DyStride apart.</param>
+    /// <param name="dw">Weight-gradient partial [kh][kw][ic][out channels padded] at the tap, first input and output channel; added to.</param>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void BackwardWeights2R2(float* x, float* dy, float* dw)
+    {
+        // Constants once the JIT has specialised the method (locals, so that nothing is a call).
+        int CinP = (G.InChannels + 15) & ~15;
+        int CoutP = (G.OutChannels + 15) & ~15;
+        int RowStride = (G.Width + (2 * G.Padding)) * G.InChannels;
+        int OutWidth = ((G.Width + (2 * G.Padding) - G.Kernel) / G.Stride) + 1;
+        int OutHeight = ((G.Height + (2 * G.Padding) - G.Kernel) / G.Stride) + 1;
+        int DyStride = (G.OutChannels & 15) == 0 ? G.OutChannels : CoutP;
+        TV a0_0 = TS.Zero; TV a0_1 = TS.Zero;
+        TV a1_0 = TS.Zero; TV a1_1 = TS.Zero;
+        for (int oh = 0; oh < OutHeight; oh++)
+        {
+            float* xp = x + (oh * G.Stride * RowStride);
+            float* dp = dy + (oh * OutWidth * DyStride);
+            for (int ow = 0; ow < OutWidth; ow++)
+            {
+                TV d0 = TS.Load(dp + 0);
+                TV d1 = TS.Load(dp + 16);
+                { TV b0 = TS.Broadcast(xp[0]); a0_0 = TS.Fma(d0, b0, a0_0); a0_1 = TS.Fma(d1, b0, a0_1); }
+                { TV b1 = TS.Broadcast(xp[1]); a1_0 = TS.Fma(d0, b1, a1_0); a1_1 = TS.Fma(d1, b1, a1_1); }
+                xp += G.Stride * G.InChannels;
+                dp += DyStride;
+            }
+        }
+
+        { TS.Store(dw + (0 * CoutP) + 0, TS.Add(TS.Load(dw + (0 * CoutP) + 0), a0_0)); TS.Store(dw + (0 * CoutP) + 16, TS.Add(TS.Load(dw + (0 * CoutP) + 16), a0_1)); }
+        { TS.Store(dw + (1 * CoutP) + 0, TS.Add(TS.Load(dw + (1 * CoutP) + 0), a1_0)); TS.Store(dw + (1 * CoutP) + 16, TS.Add(TS.Load(dw + (1 * CoutP) + 16), a1_1)); }
+    }
+
+    /// <summary>Backward to the weights, one (kh, kw) tap: 3 input channels by 32 output channels over a whole image.</summary>
+    /// <param name="x">Padded input of the image at the tap (row kh, column kw) and first input channel.</param>
+    /// <param name="dy">Output gradient of the image at the first output channel, pixels DyStride apart.</param>
+    /// <param name="dw">Weight-gradient partial [kh][kw][ic][out channels padded] at the tap, first input and output channel; added to.</param>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void BackwardWeights2R3(float* x, float* dy, float* dw)
+    {
+        // Constants once the JIT has specialised the method (locals, so that nothing is a call).
+        int CinP = (G.InChannels + 15) & ~15;
+        int CoutP = (G.OutChannels + 15) & ~15;
+        int RowStride = (G.Width + (2 * G.Padding)) * G.InChannels;
+        int OutWidth = ((G.Width + (2 * G.Padding) - G.Kernel) / G.Stride) + 1;
+        int OutHeight = ((G.Height + (2 * G.Padding) - G.Kernel) / G.Stride) + 1;
+        int DyStride = (G.OutChannels & 15) == 0 ? G.OutChannels : CoutP;
+        TV a0_0 = TS.Zero; TV a0_1 = TS.Zero;
+        TV a1_0 = TS.Zero; TV a1_1 = TS.Zero;
+        TV a2_0 = TS.Zero; TV a2_1 = TS.Zero;
+        for (int oh = 0; oh < OutHeight; oh++)
+        {
+            float* xp = x + (oh * G.Stride * RowStride);
+            float* dp = dy + (oh * OutWidth * DyStride);
+            for (int ow = 0; ow < OutWidth; ow++)
+            {
+                TV d0 = TS.Load(dp + 0);
+                TV d1 = TS.Load(dp + 16);
+                { TV b0 = TS.Broadcast(xp[0]); a0_0 = TS.Fma(d0, b0, a0_0); a0_1 = TS.Fma(d1, b0, a0_1); }
+                { TV b1 = TS.Broadcast(xp[1]); a1_0 = TS.Fma(d0, b1, a1_0); a1_1 = TS.Fma(d1, b1, a1_1); }
+                { TV b2 = TS.Broadcast(xp[2]); a2_0 = TS.Fma(d0, b2, a2_0); a2_1 = TS.Fma(d1, b2, a2_1); }
+                xp += G.Stride * G.InChannels;
+                dp += DyStride;
+            }
+        }
+
+        { TS.Store(dw + (0 * CoutP) + 0, TS.Add(TS.Load(dw + (0 * CoutP) + 0), a0_0)); TS.Store(dw + (0 * CoutP) + 16, TS.Add(TS.Load(dw + (0 * CoutP) + 16), a0_1)); }
+        { TS.Store(dw + (1 * CoutP) + 0, TS.Add(TS.Load(dw + (1 * CoutP) + 0), a1_0)); TS.Store(dw + (1 * CoutP) + 16, TS.Add(TS.Load(dw + (1 * CoutP) + 16), a1_1)); }
+        { TS.Store(dw + (2 * CoutP) + 0, TS.Add(TS.Load(dw + (2 * CoutP) + 0), a2_0)); TS.Store(dw + (2 * CoutP) + 16, TS.Add(TS.Load(dw + (2 * CoutP) + 16), a2_1)); }
+    }
+
+    /// <summary>Backward to the weights, one (kh, kw) tap: 4 input channels by 32 output channels over a whole image.</summary>
+    /// <param name="x">Padded input of the image at the tap (row kh, column kw) and first input channel.</param>
+    /// <param name="dy">Output gradient of the image at the first output channel, pixels DyStride apart.</param>
+    /// <param name="dw">Weight-gradient partial [kh][kw][ic][out channels padded] at the tap, first input and output channel; added to.</param>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void BackwardWeights2R4(float* x, float* dy, float* dw)
+    {
+        // Constants once the JIT has specialised the method (locals, so that nothing is a call).
+        int CinP = (G.InChannels + 15) & ~15;
+        int CoutP = (G.OutChannels + 15) & ~15;
+        int RowStride = (G.Width + (2 * G.Padding)) * G.InChannels;
+        int OutWidth = ((G.Width + (2 * G.Padding) - G.Kernel) / G.Stride) + 1;
+        int OutHeight = ((G.Height + (2 * G.Padding) - G.Kernel) / G.Stride) + 1;
+        int DyStride = (G.OutChannels & 15) == 0 ? G.OutChannels : CoutP;
+        TV a0_0 = TS.Zero; TV a0_1 = TS.Zero;
+        TV a1_0 = TS.Zero; TV a1_1 = TS.Zero;
+        TV a2_0 = TS.Zero; TV a2_1 = TS.Zero;
+        TV a3_0 = TS.Zero; TV a3_1 = TS.Zero;
+        for (int oh = 0; oh < OutHeight; oh++)
+        {
+            float* xp = x + (oh * G.Stride * RowStride);
+            float* dp = dy + (oh * OutWidth * DyStride);
+            for (int ow = 0; ow < OutWidth; ow++)
+            {
+                TV d0 = TS.Load(dp + 0);
+                TV d1 = TS.Load(dp + 16);
+                { TV b0 = TS.Broadcast(xp[0]); a0_0 = TS.Fma(d0, b0, a0_0); a0_1 = TS.Fma(d1, b0, a0_1); }
+                { TV b1 = TS.Broadcast(xp[1]); a1_0 = TS.Fma(d0, b1, a1_0); a1_1 = TS.Fma(d1, b1, a1_1); }
+                { TV b2 = TS.Broadcast(xp[2]); a2_0 = TS.Fma(d0, b2, a2_0); a2_1 = TS.Fma(d1, b2, a2_1); }
+                { TV b3 = TS.Broadcast(xp[3]); a3_0 = TS.Fma(d0, b3, a3_0); a3_1 = TS.Fma(d1, b3, a3_1); }
+                xp += G.Stride * G.InChannels;
+                dp += DyStride;
+            }
+        }
+
+        { TS.Store(dw + (0 * CoutP) + 0, TS.Add(TS.Load(dw + (0 * CoutP) + 0), a0_0)); TS.Store(dw + (0 * CoutP) + 16, TS.Add(TS.Load(dw + (0 * CoutP) + 16), a0_1)); }
+        { TS.Store(dw + (1 * CoutP) + 0, TS.Add(TS.Load(dw + (1 * CoutP) + 0), a1_0)); TS.Store(dw + (1 * CoutP) + 16, TS.Add(TS.Load(dw + (1 * CoutP) + 16), a1_1)); }
+        { TS.Store(dw + (2 * CoutP) + 0, TS.Add(TS.Load(dw + (2 * CoutP) + 0), a2_0)); TS.Store(dw + (2 * CoutP) + 16, TS.Add(TS.Load(dw + (2 * CoutP) + 16), a2_1)); }
+        { TS.Store(dw + (3 * CoutP) + 0, TS.Add(TS.Load(dw + (3 * CoutP) + 0), a3_0)); TS.Store(dw + (3 * CoutP) + 16, TS.Add(TS.Load(dw + (3 * CoutP) + 16), a3_1)); }
+    }
+
+    /// <summary>Backward to the weights, one (kh, kw) tap: 5 input channels by 32 output channels over a whole image.</summary>
+    /// <param name="x">Padded input of the image at the tap (row kh, column kw) and first input channel.</param>
+    /// <param name="dy">Output gradient of the image at the first output channel, pixels DyStride apart.</param>
+    /// <param name="dw">Weight-gradient partial [kh][kw][ic][out channels padded] at the tap, first input and output channel; added to.</param>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void BackwardWeights2R5(float* x, float* dy, float* dw)
+    {
+        // Constants once the JIT has specialised the method (locals, so that nothing is a call).
+        int CinP = (G.InChannels + 15) & ~15;
+        int CoutP = (G.OutChannels + 15) & ~15;
+        int RowStride = (G.Width + (2 * G.Padding)) * G.InChannels;
+        int OutWidth = ((G.Width + (2 * G.Padding) - G.Kernel) / G.Stride) + 1;
+        int OutHeight = ((G.Height + (2 * G.Padding) - G.Kernel) / G.Stride) + 1;
+        int DyStride = (G.OutChannels & 15) == 0 ? G.OutChannels : CoutP;
+        TV a0_0 = TS.Zero; TV a0_1 = TS.Zero;
+        TV a1_0 = TS.Zero; TV a1_1 = TS.Zero;
+        TV a2_0 = TS.Zero; TV a2_1 = TS.Zero;
+        TV a3_0 = TS.Zero; TV a3_1 = TS.Zero;
+        TV a4_0 = TS.Zero; TV a4_1 = TS.Zero;
+        for (int oh = 0; oh < OutHeight; oh++)
+        {
+            float* xp = x + (oh * G.Stride * RowStride);
+            float* dp = dy + (oh * OutWidth * DyStride);
+            for (int ow = 0; ow < OutWidth; ow++)
+            {
+                TV d0 = TS.Load(dp + 0);
+                TV d1 = TS.Load(dp + 16);
+                { TV b0 = TS.Broadcast(xp[0]); a0_0 = TS.Fma(d0, b0, a0_0); a0_1 = TS.Fma(d1, b0, a0_1); }
+                { TV b1 = TS.Broadcast(xp[1]); a1_0 = TS.Fma(d0, b1, a1_0); a1_1 = TS.Fma(d1, b1, a1_1); }
+                { TV b2 = TS.Broadcast(xp[2]); a2_0 = TS.Fma(d0, b2, a2_0); a2_1 = TS.Fma(d1, b2, a2_1); }
+                { TV b3 = TS.Broadcast(xp[3]); a3_0 = TS.Fma(d0, b3, a3_0); a3_1 = TS.Fma(d1, b3, a3_1); }
+                { TV b4 = TS.Broadcast(xp[4]); a4_0 = TS.Fma(d0, b4, a4_0); a4_1 = TS.Fma(d1, b4, a4_1); }
+                xp += G.Stride * G.InChannels;
+                dp += DyStride;
+            }
+        }
+
+        { TS.Store(dw + (0 * CoutP) + 0, TS.Add(TS.Load(dw + (0 * CoutP) + 0), a0_0)); TS.Store(dw + (0 * CoutP) + 16, TS.Add(TS.Load(dw + (0 * CoutP) + 16), a0_1)); }
+        { TS.Store(dw + (1 * CoutP) + 0, TS.Add(TS.Load(dw + (1 * CoutP) + 0), a1_0)); TS.Store(dw + (1 * CoutP) + 16, TS.Add(TS.Load(dw + (1 * CoutP) + 16), a1_1)); }
+        { TS.Store(dw + (2 * CoutP) + 0, TS.Add(TS.Load(dw + (2 * CoutP) + 0), a2_0)); TS.Store(dw + (2 * CoutP) + 16, TS.Add(TS.Load(dw + (2 * CoutP) + 16), a2_1)); }
+        { TS.Store(dw + (3 * CoutP) + 0, TS.Add(TS.Load(dw + (3 * CoutP) + 0), a3_0)); TS.Store(dw + (3 * CoutP) + 16, TS.Add(TS.Load(dw + (3 * CoutP) + 16), a3_1)); }
+        { TS.Store(dw + (4 * CoutP) + 0, TS.Add(TS.Load(dw + (4 * CoutP) + 0), a4_0)); TS.Store(dw + (4 * CoutP) + 16, TS.Add(TS.Load(dw + (4 * CoutP) + 16), a4_1)); }
+    }
+
+    /// <summary>Backward to the weights, one (kh, kw) tap: 6 input channels by 32 output channels over a whole image.</summary>
+    /// <param name="x">Padded input of the image at the tap (row kh, column kw) and first input channel.</param>
+    /// <param name="dy">Output gradient of the image at the first output channel, pixels DyStride apart.</param>
+    /// <param name="dw">Weight-gradient partial [kh][kw][ic][out channels padded] at the tap, first input and output channel; added to.</param>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void BackwardWeights2R6(float* x, float* dy, float* dw)
+    {
+        // Constants once the JIT has specialised the method (locals, so that nothing is a call).
+        int CinP = (G.InChannels + 15) & ~15;
+        int CoutP = (G.OutChannels + 15) & ~15;
+        int RowStride = (G.Width + (2 * G.Padding)) * G.InChannels;
+        int OutWidth = ((G.Width + (2 * G.Padding) - G.Kernel) / G.Stride) + 1;
+        int OutHeight = ((G.Height + (2 * G.Padding) - G.Kernel) / G.Stride) + 1;
+        int DyStride = (G.OutChannels & 15) == 0 ? G.OutChannels : CoutP;
+        TV a0_0 = TS.Zero; TV a0_1 = TS.Zero;
+        TV a1_0 = TS.Zero; TV a1_1 = TS.Zero;
+        TV a2_0 = TS.Zero; TV a2_1 = TS.Zero;
+        TV a3_0 = TS.Zero; TV a3_1 = TS.Zero;
+        TV a4_0 = TS.Zero; TV a4_1 = TS.Zero;
+        TV a5_0 = TS.Zero; TV a5_1 = TS.Zero;
+        for (int oh = 0; oh < OutHeight; oh++)
+        {
+            float* xp = x + (oh * G.Stride * RowStride);
+            float* dp = dy + (oh * OutWidth * DyStride);
+            for (int ow = 0; ow < OutWidth; ow++)
+            {
+                TV d0 = TS.Load(dp + 0);
+                TV d1 = TS.Load(dp + 16);
+                { TV b0 = TS.Broadcast(xp[0]); a0_0 = TS.Fma(d0, b0, a0_0); a0_1 = TS.Fma(d1, b0, a0_1); }
+                { TV b1 = TS.Broadcast(xp[1]); a1_0 = TS.Fma(d0, b1, a1_0); a1_1 = TS.Fma(d1, b1, a1_1); }
+                { TV b2 = TS.Broadcast(xp[2]); a2_0 = TS.Fma(d0, b2, a2_0); a2_1 = TS.Fma(d1, b2, a2_1); }
+                { TV b3 = TS.Broadcast(xp[3]); a3_0 = TS.Fma(d0, b3, a3_0); a3_1 = TS.Fma(d1, b3, a3_1); }
+                { TV b4 = TS.Broadcast(xp[4]); a4_0 = TS.Fma(d0, b4, a4_0); a4_1 = TS.Fma(d1, b4, a4_1); }
+                { TV b5 = TS.Broadcast(xp[5]); a5_0 = TS.Fma(d0, b5, a5_0); a5_1 = TS.Fma(d1, b5, a5_1); }
+                xp += G.Stride * G.InChannels;
+                dp += DyStride;
+            }
+        }
+
+        { TS.Store(dw + (0 * CoutP) + 0, TS.Add(TS.Load(dw + (0 * CoutP) + 0), a0_0)); TS.Store(dw + (0 * CoutP) + 16, TS.Add(TS.Load(dw + (0 * CoutP) + 16), a0_1)); }
+        { TS.Store(dw + (1 * CoutP) + 0, TS.Add(TS.Load(dw + (1 * CoutP) + 0), a1_0)); TS.Store(dw + (1 * CoutP) + 16, TS.Add(TS.Load(dw + (1 * CoutP) + 16), a1_1)); }
+        { TS.Store(dw + (2 * CoutP) + 0, TS.Add(TS.Load(dw + (2 * CoutP) + 0), a2_0)); TS.Store(dw + (2 * CoutP) + 16, TS.Add(TS.Load(dw + (2 * CoutP) + 16), a2_1)); }
+        { TS.Store(dw + (3 * CoutP) + 0, TS.Add(TS.Load(dw + (3 * CoutP) + 0), a3_0)); TS.Store(dw + (3 * CoutP) + 16, TS.Add(TS.Load(dw + (3 * CoutP) + 16), a3_1)); }
+        { TS.Store(dw + (4 * CoutP) + 0, TS.Add(TS.Load(dw + (4 * CoutP) + 0), a4_0)); TS.Store(dw + (4 * CoutP) + 16, TS.Add(TS.Load(dw + (4 * CoutP) + 16), a4_1)); }
+        { TS.Store(dw + (5 * CoutP) + 0, TS.Add(TS.Load(dw + (5 * CoutP) + 0), a5_0)); TS.Store(dw + (5 * CoutP) + 16, TS.Add(TS.Load(dw + (5 * CoutP) + 16), a5_1)); }
+    }
+
+    /// <summary>Backward to the weights, one (kh, kw) tap: 7 input channels by 32 output channels over a whole image.</summary>
+    /// <param name="x">Padded input of the image at the tap (row kh, column kw) and first input channel.</param>
+    /// <param name="dy">Output gradient of the image at the first output channel, pixels DyStride apart.</param>
+    /// <param name="dw">Weight-gradient partial [kh][kw][ic][out channels padded] at the tap, first input and output channel; added to.</param>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void BackwardWeights2R7(float* x, float* dy, float* dw)
+    {
+        // Constants once the JIT has specialised the method (locals, so that nothing is a call).
+        int CinP = (G.InChannels + 15) & ~15;
+        int CoutP = (G.OutChannels + 15) & ~15;
+        int RowStride = (G.Width + (2 * G.Padding)) * G.InChannels;
+        int OutWidth = ((G.Width + (2 * G.Padding) - G.Kernel) / G.Stride) + 1;
+        int OutHeight = ((G.Height + (2 * G.Padding) - G.Kernel) / G.Stride) + 1;
+        int DyStride = (G.OutChannels & 15) == 0 ? G.OutChannels : CoutP;
+        TV a0_0 = TS.Zero; TV a0_1 = TS.Zero;
+        TV a1_0 = TS.Zero; TV a1_1 = TS.Zero;
+        TV a2_0 = TS.Zero; TV a2_1 = TS.Zero;
+        TV a3_0 = TS.Zero; TV a3_1 = TS.Zero;
+        TV a4_0 = TS.Zero; TV a4_1 = TS.Zero;
+        TV a5_0 = TS.Zero; TV a5_1 = TS.Zero;
+        TV a6_0 = TS.Zero; TV a6_1 = TS.Zero;
+        for (int oh = 0; oh < OutHeight; oh++)
+        {
+            float* xp = x + (oh * G.Stride * RowStride);
+            float* dp = dy + (oh * OutWidth * DyStride);
+            for (int ow = 0; ow < OutWidth; ow++)
+            {
+                TV d0 = TS.Load(dp + 0);
+                TV d1 = TS.Load(dp + 16);
+                { TV b0 = TS.Broadcast(xp[0]); a0_0 = TS.Fma(d0, b0, a0_0); a0_1 = TS.Fma(d1, b0, a0_1); }
+                { TV b1 = TS.Broadcast(xp[1]); a1_0 = TS.Fma(d0, b1, a1_0); a1_1 = TS.Fma(d1, b1, a1_1); }
+                { TV b2 = TS.Broadcast(xp[2]); a2_0 = TS.Fma(d0, b2, a2_0); a2_1 = TS.Fma(d1, b2, a2_1); }
+                { TV b3 = TS.Broadcast(xp[3]); a3_0 = TS.Fma(d0, b3, a3_0); a3_1 = TS.Fma(d1, b3, a3_1); }
+                { TV b4 = TS.Broadcast(xp[4]); a4_0 = TS.Fma(d0, b4, a4_0); a4_1 = TS.Fma(d1, b4, a4_1); }
+                { TV b5 = TS.Broadcast(xp[5]); a5_0 = TS.Fma(d0, b5, a5_0); a5_1 = TS.Fma(d1, b5, a5_1); }
+                { TV b6 = TS.Broadcast(xp[6]); a6_0 = TS.Fma(d0, b6, a6_0); a6_1 = TS.Fma(d1, b6, a6_1); }
+                xp += G.Stride * G.InChannels;
+                dp += DyStride;
+            }
+        }
+
+        { TS.Store(dw + (0 * CoutP) + 0, TS.Add(TS.Load(dw + (0 * CoutP) + 0), a0_0)); TS.Store(dw + (0 * CoutP) + 16, TS.Add(TS.Load(dw + (0 * CoutP) + 16), a0_1)); }
+        { TS.Store(dw + (1 * CoutP) + 0, TS.Add(TS.Load(dw + (1 * CoutP) + 0), a1_0)); TS.Store(dw + (1 * CoutP) + 16, TS.Add(TS.Load(dw + (1 * CoutP) + 16), a1_1)); }
+        { TS.Store(dw + (2 * CoutP) + 0, TS.Add(TS.Load(dw + (2 * CoutP) + 0), a2_0)); TS.Store(dw + (2 * CoutP) + 16, TS.Add(TS.Load(dw + (2 * CoutP) + 16), a2_1)); }
+        { TS.Store(dw + (3 * CoutP) + 0, TS.Add(TS.Load(dw + (3 * CoutP) + 0), a3_0)); TS.Store(dw + (3 * CoutP) + 16, TS.Add(TS.Load(dw + (3 * CoutP) + 16), a3_1)); }
+        { TS.Store(dw + (4 * CoutP) + 0, TS.Add(TS.Load(dw + (4 * CoutP) + 0), a4_0)); TS.Store(dw + (4 * CoutP) + 16, TS.Add(TS.Load(dw + (4 * CoutP) + 16), a4_1)); }
+        { TS.Store(dw + (5 * CoutP) + 0, TS.Add(TS.Load(dw + (5 * CoutP) + 0), a5_0)); TS.Store(dw + (5 * CoutP) + 16, TS.Add(TS.Load(dw + (5 * CoutP) + 16), a5_1)); }
+        { TS.Store(dw + (6 * CoutP) + 0, TS.Add(TS.Load(dw + (6 * CoutP) + 0), a6_0)); TS.Store(dw + (6 * CoutP) + 16, TS.Add(TS.Load(dw + (6 * CoutP) + 16), a6_1)); }
+    }
+
+    /// <summary>Backward to the weights, one (kh, kw) tap: 8 input channels by 32 output channels over a whole image.</summary>
+    /// <param name="x">Padded input of the image at the tap (row kh, column kw) and first input channel.</param>
+    /// <param name="dy">Output gradient of the image at the first output channel, pixels DyStride apart.</param>
+    /// <param name="dw">Weight-gradient partial [kh][kw][ic][out channels padded] at the tap, first input and output channel; added to.</param>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void BackwardWeights2R8(float* x, float* dy, float* dw)
+    {
+        // Constants once the JIT has specialised the method (locals, so that nothing is a call).
+        int CinP = (G.InChannels + 15) & ~15;
+        int CoutP = (G.OutChannels + 15) & ~15;
+        int RowStride = (G.Width + (2 * G.Padding)) * G.InChannels;
+        int OutWidth = ((G.Width + (2 * G.Padding) - G.Kernel) / G.Stride) + 1;
+        int OutHeight = ((G.Height + (2 * G.Padding) - G.Kernel) / G.Stride) + 1;
+        int DyStride = (G.OutChannels & 15) == 0 ? G.OutChannels : CoutP;
+        TV a0_0 = TS.Zero; TV a0_1 = TS.Zero;
+        TV a1_0 = TS.Zero; TV a1_1 = TS.Zero;
+        TV a2_0 = TS.Zero; TV a2_1 = TS.Zero;
+        TV a3_0 = TS.Zero; TV a3_1 = TS.Zero;
+        TV a4_0 = TS.Zero; TV a4_1 = TS.Zero;
+        TV a5_0 = TS.Zero; TV a5_1 = TS.Zero;
+        TV a6_0 = TS.Zero; TV a6_1 = TS.Zero;
+        TV a7_0 = TS.Zero; TV a7_1 = TS.Zero;
+        for (int oh = 0; oh < OutHeight; oh++)
+        {
+            float* xp = x + (oh * G.Stride * RowStride);
+            float* dp = dy + (oh * OutWidth * DyStride);
+            for (int ow = 0; ow < OutWidth; ow++)
+            {
+                TV d0 = TS.Load(dp + 0);
+                TV d1 = TS.Load(dp + 16);
+                { TV b0 = TS.Broadcast(xp[0]); a0_0 = TS.Fma(d0, b0, a0_0); a0_1 = TS.Fma(d1, b0, a0_1); }
+                { TV b1 = TS.Broadcast(xp[1]); a1_0 = TS.Fma(d0, b1, a1_0); a1_1 = TS.Fma(d1, b1, a1_1); }
+                { TV b2 = TS.Broadcast(xp[2]); a2_0 = TS.Fma(d0, b2, a2_0); a2_1 = TS.Fma(d1, b2, a2_1); }
+                { TV b3 = TS.Broadcast(xp[3]); a3_0 = TS.Fma(d0, b3, a3_0); a3_1 = TS.Fma(d1, b3, a3_1); }
+                { TV b4 = TS.Broadcast(xp[4]); a4_0 = TS.Fma(d0, b4, a4_0); a4_1 = TS.Fma(d1, b4, a4_1); }
+                { TV b5 = TS.Broadcast(xp[5]); a5_0 = TS.Fma(d0, b5, a5_0); a5_1 = TS.Fma(d1, b5, a5_1); }
+                { TV b6 = TS.Broadcast(xp[6]); a6_0 = TS.Fma(d0, b6, a6_0); a6_1 = TS.Fma(d1, b6, a6_1); }
+                { TV b7 = TS.Broadcast(xp[7]); a7_0 = TS.Fma(d0, b7, a7_0); a7_1 = TS.Fma(d1, b7, a7_1); }
+                xp += G.Stride * G.InChannels;
+                dp += DyStride;
+            }
+        }
+
+        { TS.Store(dw + (0 * CoutP) + 0, TS.Add(TS.Load(dw + (0 * CoutP) + 0), a0_0)); TS.Store(dw + (0 * CoutP) + 16, TS.Add(TS.Load(dw + (0 * CoutP) + 16), a0_1)); }
+        { TS.Store(dw + (1 * CoutP) + 0, TS.Add(TS.Load(dw + (1 * CoutP) + 0), a1_0)); TS.Store(dw + (1 * CoutP) + 16, TS.Add(TS.Load(dw + (1 * CoutP) + 16), a1_1)); }
+        { TS.Store(dw + (2 * CoutP) + 0, TS.Add(TS.Load(dw + (2 * CoutP) + 0), a2_0)); TS.Store(dw + (2 * CoutP) + 16, TS.Add(TS.Load(dw + (2 * CoutP) + 16), a2_1)); }
+        { TS.Store(dw + (3 * CoutP) + 0, TS.Add(TS.Load(dw + (3 * CoutP) + 0), a3_0)); TS.Store(dw + (3 * CoutP) + 16, TS.Add(TS.Load(dw + (3 * CoutP) + 16), a3_1)); }
+        { TS.Store(dw + (4 * CoutP) + 0, TS.Add(TS.Load(dw + (4 * CoutP) + 0), a4_0)); TS.Store(dw + (4 * CoutP) + 16, TS.Add(TS.Load(dw + (4 * CoutP) + 16), a4_1)); }
+        { TS.Store(dw + (5 * CoutP) + 0, TS.Add(TS.Load(dw + (5 * CoutP) + 0), a5_0)); TS.Store(dw + (5 * CoutP) + 16, TS.Add(TS.Load(dw + (5 * CoutP) + 16), a5_1)); }
+        { TS.Store(dw + (6 * CoutP) + 0, TS.Add(TS.Load(dw + (6 * CoutP) + 0), a6_0)); TS.Store(dw + (6 * CoutP) + 16, TS.Add(TS.Load(dw + (6 * CoutP) + 16), a6_1)); }
+        { TS.Store(dw + (7 * CoutP) + 0, TS.Add(TS.Load(dw + (7 * CoutP) + 0), a7_0)); TS.Store(dw + (7 * CoutP) + 16, TS.Add(TS.Load(dw + (7 * CoutP) + 16), a7_1)); }
+    }
+
+    /// <summary>Backward to the weights, one (kh, kw) tap: 9 input channels by 32 output channels over a whole image.</summary>
+    /// <param name="x">Padded input of the image at the tap (row kh, column kw) and first input channel.</param>
+    /// <param name="dy">Output gradient of the image at the first output channel, pixels DyStride apart.</param>
+    /// <param name="dw">Weight-gradient partial [kh][kw][ic][out channels padded] at the tap, first input and output channel; added to.</param>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void BackwardWeights2R9(float* x, float* dy, float* dw)
+    {
+        // Constants once the JIT has specialised the method (locals, so that nothing is a call).
+        int CinP = (G.InChannels + 15) & ~15;
+        int CoutP = (G.OutChannels + 15) & ~15;
+        int RowStride = (G.Width + (2 * G.Padding)) * G.InChannels;
+        int OutWidth = ((G.Width + (2 * G.Padding) - G.Kernel) / G.Stride) + 1;
+        int OutHeight = ((G.Height + (2 * G.Padding) - G.Kernel) / G.Stride) + 1;
+        int DyStride = (G.OutChannels & 15) == 0 ? G.OutChannels : CoutP;
+        TV a0_0 = TS.Zero; TV a0_1 = TS.Zero;
+        TV a1_0 = TS.Zero; TV a1_1 = TS.Zero;
+        TV a2_0 = TS.Zero; TV a2_1 = TS.Zero;
+        TV a3_0 = TS.Zero; TV a3_1 = TS.Zero;
+        TV a4_0 = TS.Zero; TV a4_1 = TS.Zero;
+        TV a5_0 = TS.Zero; TV a5_1 = TS.Zero;
+        TV a6_0 = TS.Zero; TV a6_1 = TS.Zero;
+        TV a7_0 = TS.Zero; TV a7_1 = TS.Zero;
+        TV a8_0 = TS.Zero; TV a8_1 = TS.Zero;
+        for (int oh = 0; oh < OutHeight; oh++)
+        {
+            float* xp = x + (oh * G.Stride * RowStride);
+            float* dp = dy + (oh * OutWidth * DyStride);
+            for (int ow = 0; ow < OutWidth; ow++)
+            {
+                TV d0 = TS.Load(dp + 0);
+                TV d1 = TS.Load(dp + 16);
+                { TV b0 = TS.Broadcast(xp[0]); a0_0 = TS.Fma(d0, b0, a0_0); a0_1 = TS.Fma(d1, b0, a0_1); }
+                { TV b1 = TS.Broadcast(xp[1]); a1_0 = TS.Fma(d0, b1, a1_0); a1_1 = TS.Fma(d1, b1, a1_1); }
+                { TV b2 = TS.Broadcast(xp[2]); a2_0 = TS.Fma(d0, b2, a2_0); a2_1 = TS.Fma(d1, b2, a2_1); }
+                { TV b3 = TS.Broadcast(xp[3]); a3_0 = TS.Fma(d0, b3, a3_0); a3_1 = TS.Fma(d1, b3, a3_1); }
+                { TV b4 = TS.Broadcast(xp[4]); a4_0 = TS.Fma(d0, b4, a4_0); a4_1 = TS.Fma(d1, b4, a4_1); }
+                { TV b5 = TS.Broadcast(xp[5]); a5_0 = TS.Fma(d0, b5, a5_0); a5_1 = TS.Fma(d1, b5, a5_1); }
+                { TV b6 = TS.Broadcast(xp[6]); a6_0 = TS.Fma(d0, b6, a6_0); a6_1 = TS.Fma(d1, b6, a6_1); }
+                { TV b7 = TS.Broadcast(xp[7]); a7_0 = TS.Fma(d0, b7, a7_0); a7_1 = TS.Fma(d1, b7, a7_1); }
+                { TV b8 = TS.Broadcast(xp[8]); a8_0 = TS.Fma(d0, b8, a8_0); a8_1 = TS.Fma(d1, b8, a8_1); }
+                xp += G.Stride * G.InChannels;
+                dp += DyStride;
+            }
+        }
+
+        { TS.Store(dw + (0 * CoutP) + 0, TS.Add(TS.Load(dw + (0 * CoutP) + 0), a0_0)); TS.Store(dw + (0 * CoutP) + 16, TS.Add(TS.Load(dw + (0 * CoutP) + 16), a0_1)); }
+        { TS.Store(dw + (1 * CoutP) + 0, TS.Add(TS.Load(dw + (1 * CoutP) + 0), a1_0)); TS.Store(dw + (1 * CoutP) + 16, TS.Add(TS.Load(dw + (1 * CoutP) + 16), a1_1)); }
+        { TS.Store(dw + (2 * CoutP) + 0, TS.Add(TS.Load(dw + (2 * CoutP) + 0), a2_0)); TS.Store(dw + (2 * CoutP) + 16, TS.Add(TS.Load(dw + (2 * CoutP) + 16), a2_1)); }
+        { TS.Store(dw + (3 * CoutP) + 0, TS.Add(TS.Load(dw + (3 * CoutP) + 0), a3_0)); TS.Store(dw + (3 * CoutP) + 16, TS.Add(TS.Load(dw + (3 * CoutP) + 16), a3_1)); }
+        { TS.Store(dw + (4 * CoutP) + 0, TS.Add(TS.Load(dw + (4 * CoutP) + 0), a4_0)); TS.Store(dw + (4 * CoutP) + 16, TS.Add(TS.Load(dw + (4 * CoutP) + 16), a4_1)); }
+        { TS.Store(dw + (5 * CoutP) + 0, TS.Add(TS.Load(dw + (5 * CoutP) + 0), a5_0)); TS.Store(dw + (5 * CoutP) + 16, TS.Add(TS.Load(dw + (5 * CoutP) + 16), a5_1)); }
+        { TS.Store(dw + (6 * CoutP) + 0, TS.Add(TS.Load(dw + (6 * CoutP) + 0), a6_0)); TS.Store(dw + (6 * CoutP) + 16, TS.Add(TS.Load(dw + (6 * CoutP) + 16), a6_1)); }
+        { TS.Store(dw + (7 * CoutP) + 0, TS.Add(TS.Load(dw + (7 * CoutP) + 0), a7_0)); TS.Store(dw + (7 * CoutP) + 16, TS.Add(TS.Load(dw + (7 * CoutP) + 16), a7_1)); }
+        { TS.Store(dw + (8 * CoutP) + 0, TS.Add(TS.Load(dw + (8 * CoutP) + 0), a8_0)); TS.Store(dw + (8 * CoutP) + 16, TS.Add(TS.Load(dw + (8 * CoutP) + 16), a8_1)); }
+    }
+
+    /// <summary>Backward to the weights, one (kh, kw) tap: 10 input channels by 32 output channels over a whole image.</summary>
+    /// <param name="x">Padded input of the image at the tap (row kh, column kw) and first input channel.</param>
+    /// <param name="dy">Output gradient of the image at the first output channel, pixels DyStride apart.</param>
+    /// <param name="dw">Weight-gradient partial [kh][kw][ic][out channels padded] at the tap, first input and output channel; added to.</param>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void BackwardWeights2R10(float* x, float* dy, float* dw)
+    {
+        // Constants once the JIT has specialised the method (locals, so that nothing is a call).
+        int CinP = (G.InChannels + 15) & ~15;
+        int CoutP = (G.OutChannels + 15) & ~15;
+        int RowStride = (G.Width + (2 * G.Padding)) * G.InChannels;
+        int OutWidth = ((G.Width + (2 * G.Padding) - G.Kernel) / G.Stride) + 1;
+        int OutHeight = ((G.Height + (2 * G.Padding) - G.Kernel) / G.Stride) + 1;
+        int DyStride = (G.OutChannels & 15) == 0 ? G.OutChannels : CoutP;
+        TV a0_0 = TS.Zero; TV a0_1 = TS.Zero;
+        TV a1_0 = TS.Zero; TV a1_1 = TS.Zero;
+        TV a2_0 = TS.Zero; TV a2_1 = TS.Zero;
+        TV a3_0 = TS.Zero; TV a3_1 = TS.Zero;
+        TV a4_0 = TS.Zero; TV a4_1 = TS.Zero;
+        TV a5_0 = TS.Zero; TV a5_1 = TS.Zero;
+        TV a6_0 = TS.Zero; TV a6_1 = TS.Zero;
+        TV a7_0 = TS.Zero; TV a7_1 = TS.Zero;
+        TV a8_0 = TS.Zero; TV a8_1 = TS.Zero;
+        TV a9_0 = TS.Zero; TV a9_1 = TS.Zero;
+        for (int oh = 0; oh < OutHeight; oh++)
+        {
+            float* xp = x + (oh * G.Stride * RowStride);
+            float* dp = dy + (oh * OutWidth * DyStride);
+            for (int ow = 0; ow < OutWidth; ow++)
+            {
+                TV d0 = TS.Load(dp + 0);
+                TV d1 = TS.Load(dp + 16);
+                { TV b0 = TS.Broadcast(xp[0]); a0_0 = TS.Fma(d0, b0, a0_0); a0_1 = TS.Fma(d1, b0, a0_1); }
+                { TV b1 = TS.Broadcast(xp[1]); a1_0 = TS.Fma(d0, b1, a1_0); a1_1 = TS.Fma(d1, b1, a1_1); }
+                { TV b2 = TS.Broadcast(xp[2]); a2_0 = TS.Fma(d0, b2, a2_0); a2_1 = TS.Fma(d1, b2, a2_1); }
+                { TV b3 = TS.Broadcast(xp[3]); a3_0 = TS.Fma(d0, b3, a3_0); a3_1 = TS.Fma(d1, b3, a3_1); }
+                { TV b4 = TS.Broadcast(xp[4]); a4_0 = TS.Fma(d0, b4, a4_0); a4_1 = TS.Fma(d1, b4, a4_1); }
+                { TV b5 = TS.Broadcast(xp[5]); a5_0 = TS.Fma(d0, b5, a5_0); a5_1 = TS.Fma(d1, b5, a5_1); }
+                { TV b6 = TS.Broadcast(xp[6]); a6_0 = TS.Fma(d0, b6, a6_0); a6_1 = TS.Fma(d1, b6, a6_1); }
+                { TV b7 = TS.Broadcast(xp[7]); a7_0 = TS.Fma(d0, b7, a7_0); a7_1 = TS.Fma(d1, b7, a7_1); }
+                { TV b8 = TS.Broadcast(xp[8]); a8_0 = TS.Fma(d0, b8, a8_0); a8_1 = TS.Fma(d1, b8, a8_1); }
+                { TV b9 = TS.Broadcast(xp[9]); a9_0 = TS.Fma(d0, b9, a9_0); a9_1 = TS.Fma(d1, b9, a9_1); }
+                xp += G.Stride * G.InChannels;
+                dp += DyStride;
+            }
+        }
+
+        { TS.Store(dw + (0 * CoutP) + 0, TS.Add(TS.Load(dw + (0 * CoutP) + 0), a0_0)); TS.Store(dw + (0 * CoutP) + 16, TS.Add(TS.Load(dw + (0 * CoutP) + 16), a0_1)); }
+        { TS.Store(dw + (1 * CoutP) + 0, TS.Add(TS.Load(dw + (1 * CoutP) + 0), a1_0)); TS.Store(dw + (1 * CoutP) + 16, TS.Add(TS.Load(dw + (1 * CoutP) + 16), a1_1)); }
+        { TS.Store(dw + (2 * CoutP) + 0, TS.Add(TS.Load(dw + (2 * CoutP) + 0), a2_0)); TS.Store(dw + (2 * CoutP) + 16, TS.Add(TS.Load(dw + (2 * CoutP) + 16), a2_1)); }
+        { TS.Store(dw + (3 * CoutP) + 0, TS.Add(TS.Load(dw + (3 * CoutP) + 0), a3_0)); TS.Store(dw + (3 * CoutP) + 16, TS.Add(TS.Load(dw + (3 * CoutP) + 16), a3_1)); }
+        { TS.Store(dw + (4 * CoutP) + 0, TS.Add(TS.Load(dw + (4 * CoutP) + 0), a4_0)); TS.Store(dw + (4 * CoutP) + 16, TS.Add(TS.Load(dw + (4 * CoutP) + 16), a4_1)); }
+        { TS.Store(dw + (5 * CoutP) + 0, TS.Add(TS.Load(dw + (5 * CoutP) + 0), a5_0)); TS.Store(dw + (5 * CoutP) + 16, TS.Add(TS.Load(dw + (5 * CoutP) + 16), a5_1)); }
+        { TS.Store(dw + (6 * CoutP) + 0, TS.Add(TS.Load(dw + (6 * CoutP) + 0), a6_0)); TS.Store(dw + (6 * CoutP) + 16, TS.Add(TS.Load(dw + (6 * CoutP) + 16), a6_1)); }
+        { TS.Store(dw + (7 * CoutP) + 0, TS.Add(TS.Load(dw + (7 * CoutP) + 0), a7_0)); TS.Store(dw + (7 * CoutP) + 16, TS.Add(TS.Load(dw + (7 * CoutP) + 16), a7_1)); }
+        { TS.Store(dw + (8 * CoutP) + 0, TS.Add(TS.Load(dw + (8 * CoutP) + 0), a8_0)); TS.Store(dw + (8 * CoutP) + 16, TS.Add(TS.Load(dw + (8 * CoutP) + 16), a8_1)); }
+        { TS.Store(dw + (9 * CoutP) + 0, TS.Add(TS.Load(dw + (9 * CoutP) + 0), a9_0)); TS.Store(dw + (9 * CoutP) + 16, TS.Add(TS.Load(dw + (9 * CoutP) + 16), a9_1)); }
+    }
+
+    /// <summary>Backward to the weights, one (kh, kw) tap: 11 input channels by 32 output channels over a whole image.</summary>
+    /// <param name="x">Padded input of the image at the tap (row kh, column kw) and first input channel.</param>
+    /// <param name="dy">Output gradient of the image at the first output channel, pixels DyStride apart.</param>
+    /// <param name="dw">Weight-gradient partial [kh][kw][ic][out channels padded] at the tap, first input and output channel; added to.</param>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void BackwardWeights2R11(float* x, float* dy, float* dw)
+    {
+        // Constants once the JIT has specialised the method (locals, so that nothing is a call).
+        int CinP = (G.InChannels + 15) & ~15;
+        int CoutP = (G.OutChannels + 15) & ~15;
+        int RowStride = (G.Width + (2 * G.Padding)) * G.InChannels;
+        int OutWidth = ((G.Width + (2 * G.Padding) - G.Kernel) / G.Stride) + 1;
+        int OutHeight = ((G.Height + (2 * G.Padding) - G.Kernel) / G.Stride) + 1;
+        int DyStride = (G.OutChannels & 15) == 0 ? G.OutChannels : CoutP;
+        TV a0_0 = TS.Zero; TV a0_1 = TS.Zero;
+        TV a1_0 = TS.Zero; TV a1_1 = TS.Zero;
+        TV a2_0 = TS.Zero; TV a2_1 = TS.Zero;
+        TV a3_0 = TS.Zero; TV a3_1 = TS.Zero;
+        TV a4_0 = TS.Zero; TV a4_1 = TS.Zero;
+        TV a5_0 = TS.Zero; TV a5_1 = TS.Zero;
+        TV a6_0 = TS.Zero; TV a6_1 = TS.Zero;
+        TV a7_0 = TS.Zero; TV a7_1 = TS.Zero;
+        TV a8_0 = TS.Zero; TV a8_1 = TS.Zero;
+        TV a9_0 = TS.Zero; TV a9_1 = TS.Zero;
+        TV a10_0 = TS.Zero; TV a10_1 = TS.Zero;
+        for (int oh = 0; oh < OutHeight; oh++)
+        {
+            float* xp = x + (oh * G.Stride * RowStride);
+            float* dp = dy + (oh * OutWidth * DyStride);
+            for (int ow = 0; ow < OutWidth; ow++)
+            {
+                TV d0 = TS.Load(dp + 0);
+                TV d1 = TS.Load(dp + 16);
+                { TV b0 = TS.Broadcast(xp[0]); a0_0 = TS.Fma(d0, b0, a0_0); a0_1 = TS.Fma(d1, b0, a0_1); }
+                { TV b1 = TS.Broadcast(xp[1]); a1_0 = TS.Fma(d0, b1, a1_0); a1_1 = TS.Fma(d1, b1, a1_1); }
+                { TV b2 = TS.Broadcast(xp[2]); a2_0 = TS.Fma(d0, b2, a2_0); a2_1 = TS.Fma(d1, b2, a2_1); }
+                { TV b3 = TS.Broadcast(xp[3]); a3_0 = TS.Fma(d0, b3, a3_0); a3_1 = TS.Fma(d1, b3, a3_1); }
+                { TV b4 = TS.Broadcast(xp[4]); a4_0 = TS.Fma(d0, b4, a4_0); a4_1 = TS.Fma(d1, b4, a4_1); }
+                { TV b5 = TS.Broadcast(xp[5]); a5_0 = TS.Fma(d0, b5, a5_0); a5_1 = TS.Fma(d1, b5, a5_1); }
+                { TV b6 = TS.Broadcast(xp[6]); a6_0 = TS.Fma(d0, b6, a6_0); a6_1 = TS.Fma(d1, b6, a6_1); }
+                { TV b7 = TS.Broadcast(xp[7]); a7_0 = TS.Fma(d0, b7, a7_0); a7_1 = TS.Fma(d1, b7, a7_1); }
+                { TV b8 = TS.Broadcast(xp[8]); a8_0 = TS.Fma(d0, b8, a8_0); a8_1 = TS.Fma(d1, b8, a8_1); }
+                { TV b9 = TS.Broadcast(xp[9]); a9_0 = TS.Fma(d0, b9, a9_0); a9_1 = TS.Fma(d1, b9, a9_1); }
+                { TV b10 = TS.Broadcast(xp[10]); a10_0 = TS.Fma(d0, b10, a10_0); a10_1 = TS.Fma(d1, b10, a10_1); }
+                xp += G.Stride * G.InChannels;
+                dp += DyStride;
+            }
+        }
+
+        { TS.Store(dw + (0 * CoutP) + 0, TS.Add(TS.Load(dw + (0 * CoutP) + 0), a0_0)); TS.Store(dw + (0 * CoutP) + 16, TS.Add(TS.Load(dw + (0 * CoutP) + 16), a0_1)); }
+        { TS.Store(dw + (1 * CoutP) + 0, TS.Add(TS.Load(dw + (1 * CoutP) + 0), a1_0)); TS.Store(dw + (1 * CoutP) + 16, TS.Add(TS.Load(dw + (1 * CoutP) + 16), a1_1)); }
+        { TS.Store(dw + (2 * CoutP) + 0, TS.Add(TS.Load(dw + (2 * CoutP) + 0), a2_0)); TS.Store(dw + (2 * CoutP) + 16, TS.Add(TS.Load(dw + (2 * CoutP) + 16), a2_1)); }
+        { TS.Store(dw + (3 * CoutP) + 0, TS.Add(TS.Load(dw + (3 * CoutP) + 0), a3_0)); TS.Store(dw + (3 * CoutP) + 16, TS.Add(TS.Load(dw + (3 * CoutP) + 16), a3_1)); }
+        { TS.Store(dw + (4 * CoutP) + 0, TS.Add(TS.Load(dw + (4 * CoutP) + 0), a4_0)); TS.Store(dw + (4 * CoutP) + 16, TS.Add(TS.Load(dw + (4 * CoutP) + 16), a4_1)); }
+        { TS.Store(dw + (5 * CoutP) + 0, TS.Add(TS.Load(dw + (5 * CoutP) + 0), a5_0)); TS.Store(dw + (5 * CoutP) + 16, TS.Add(TS.Load(dw + (5 * CoutP) + 16), a5_1)); }
+        { TS.Store(dw + (6 * CoutP) + 0, TS.Add(TS.Load(dw + (6 * CoutP) + 0), a6_0)); TS.Store(dw + (6 * CoutP) + 16, TS.Add(TS.Load(dw + (6 * CoutP) + 16), a6_1)); }
+        { TS.Store(dw + (7 * CoutP) + 0, TS.Add(TS.Load(dw + (7 * CoutP) + 0), a7_0)); TS.Store(dw + (7 * CoutP) + 16, TS.Add(TS.Load(dw + (7 * CoutP) + 16), a7_1)); }
+        { TS.Store(dw + (8 * CoutP) + 0, TS.Add(TS.Load(dw + (8 * CoutP) + 0), a8_0)); TS.Store(dw + (8 * CoutP) + 16, TS.Add(TS.Load(dw + (8 * CoutP) + 16), a8_1)); }
+        { TS.Store(dw + (9 * CoutP) + 0, TS.Add(TS.Load(dw + (9 * CoutP) + 0), a9_0)); TS.Store(dw + (9 * CoutP) + 16, TS.Add(TS.Load(dw + (9 * CoutP) + 16), a9_1)); }
+        { TS.Store(dw + (10 * CoutP) + 0, TS.Add(TS.Load(dw + (10 * CoutP) + 0), a10_0)); TS.Store(dw + (10 * CoutP) + 16, TS.Add(TS.Load(dw + (10 * CoutP) + 16), a10_1)); }
+    }
+
+    /// <summary>Backward to the weights, one (kh, kw) tap: 12 input channels by 32 output channels over a whole image.</summary>
+    /// <param name="x">Padded input of the image at the tap (row kh, column kw) and first input channel.</param>
+    /// <param name="dy">Output gradient of the image at the first output channel, pixels DyStride apart.</param>
+    /// <param name="dw">Weight-gradient partial [kh][kw][ic][out channels padded] at the tap, first input and output channel; added to.</param>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void BackwardWeights2R12(float* x, float* dy, float* dw)
     {
         // Constants once the JIT has specialised the method (locals, so that nothing is a call).
         int CinP = (G.InChannels + 15) & ~15;
@@ -753,43 +7772,242 @@ internal static unsafe class MicroKernels<G, TS, TV>
                 TV d0 = TS.Load(dp + 0);
                 TV d1 = TS.Load(dp + 16);
                 { TV b0 = TS.Broadcast(xp[0]); a0_0 = TS.Fma(d0, b0, a0_0); a0_1 = TS.Fma(d1, b0, a0_1); }
-                if (R.Value > 1) { TV b1 = TS.Broadcast(xp[1]); a1_0 = TS.Fma(d0, b1, a1_0); a1_1 = TS.Fma(d1, b1, a1_1); }
-                if (R.Value > 2) { TV b2 = TS.Broadcast(xp[2]); a2_0 = TS.Fma(d0, b2, a2_0); a2_1 = TS.Fma(d1, b2, a2_1); }
-                if (R.Value > 3) { TV b3 = TS.Broadcast(xp[3]); a3_0 = TS.Fma(d0, b3, a3_0); a3_1 = TS.Fma(d1, b3, a3_1); }
-                if (R.Value > 4) { TV b4 = TS.Broadcast(xp[4]); a4_0 = TS.Fma(d0, b4, a4_0); a4_1 = TS.Fma(d1, b4, a4_1); }
-                if (R.Value > 5) { TV b5 = TS.Broadcast(xp[5]); a5_0 = TS.Fma(d0, b5, a5_0); a5_1 = TS.Fma(d1, b5, a5_1); }
-                if (R.Value > 6) { TV b6 = TS.Broadcast(xp[6]); a6_0 = TS.Fma(d0, b6, a6_0); a6_1 = TS.Fma(d1, b6, a6_1); }
-                if (R.Value > 7) { TV b7 = TS.Broadcast(xp[7]); a7_0 = TS.Fma(d0, b7, a7_0); a7_1 = TS.Fma(d1, b7, a7_1); }
-                if (R.Value > 8) { TV b8 = TS.Broadcast(xp[8]); a8_0 = TS.Fma(d0, b8, a8_0); a8_1 = TS.Fma(d1, b8, a8_1); }
-                if (R.Value > 9) { TV b9 = TS.Broadcast(xp[9]); a9_0 = TS.Fma(d0, b9, a9_0); a9_1 = TS.Fma(d1, b9, a9_1); }
-                if (R.Value > 10) { TV b10 = TS.Broadcast(xp[10]); a10_0 = TS.Fma(d0, b10, a10_0); a10_1 = TS.Fma(d1, b10, a10_1); }
-                if (R.Value > 11) { TV b11 = TS.Broadcast(xp[11]); a11_0 = TS.Fma(d0, b11, a11_0); a11_1 = TS.Fma(d1, b11, a11_1); }
+                { TV b1 = TS.Broadcast(xp[1]); a1_0 = TS.Fma(d0, b1, a1_0); a1_1 = TS.Fma(d1, b1, a1_1); }
+                { TV b2 = TS.Broadcast(xp[2]); a2_0 = TS.Fma(d0, b2, a2_0); a2_1 = TS.Fma(d1, b2, a2_1); }
+                { TV b3 = TS.Broadcast(xp[3]); a3_0 = TS.Fma(d0, b3, a3_0); a3_1 = TS.Fma(d1, b3, a3_1); }
+                { TV b4 = TS.Broadcast(xp[4]); a4_0 = TS.Fma(d0, b4, a4_0); a4_1 = TS.Fma(d1, b4, a4_1); }
+                { TV b5 = TS.Broadcast(xp[5]); a5_0 = TS.Fma(d0, b5, a5_0); a5_1 = TS.Fma(d1, b5, a5_1); }
+                { TV b6 = TS.Broadcast(xp[6]); a6_0 = TS.Fma(d0, b6, a6_0); a6_1 = TS.Fma(d1, b6, a6_1); }
+                { TV b7 = TS.Broadcast(xp[7]); a7_0 = TS.Fma(d0, b7, a7_0); a7_1 = TS.Fma(d1, b7, a7_1); }
+                { TV b8 = TS.Broadcast(xp[8]); a8_0 = TS.Fma(d0, b8, a8_0); a8_1 = TS.Fma(d1, b8, a8_1); }
+                { TV b9 = TS.Broadcast(xp[9]); a9_0 = TS.Fma(d0, b9, a9_0); a9_1 = TS.Fma(d1, b9, a9_1); }
+                { TV b10 = TS.Broadcast(xp[10]); a10_0 = TS.Fma(d0, b10, a10_0); a10_1 = TS.Fma(d1, b10, a10_1); }
+                { TV b11 = TS.Broadcast(xp[11]); a11_0 = TS.Fma(d0, b11, a11_0); a11_1 = TS.Fma(d1, b11, a11_1); }
                 xp += G.Stride * G.InChannels;
                 dp += DyStride;
             }
         }
 
         { TS.Store(dw + (0 * CoutP) + 0, TS.Add(TS.Load(dw + (0 * CoutP) + 0), a0_0)); TS.Store(dw + (0 * CoutP) + 16, TS.Add(TS.Load(dw + (0 * CoutP) + 16), a0_1)); }
-        if (R.Value > 1) { TS.Store(dw + (1 * CoutP) + 0, TS.Add(TS.Load(dw + (1 * CoutP) + 0), a1_0)); TS.Store(dw + (1 * CoutP) + 16, TS.Add(TS.Load(dw + (1 * CoutP) + 16), a1_1)); }
-        if (R.Value > 2) { TS.Store(dw + (2 * CoutP) + 0, TS.Add(TS.Load(dw + (2 * CoutP) + 0), a2_0)); TS.Store(dw + (2 * CoutP) + 16, TS.Add(TS.Load(dw + (2 * CoutP) + 16), a2_1)); }
-        if (R.Value > 3) { TS.Store(dw + (3 * CoutP) + 0, TS.Add(TS.Load(dw + (3 * CoutP) + 0), a3_0)); TS.Store(dw + (3 * CoutP) + 16, TS.Add(TS.Load(dw + (3 * CoutP) + 16), a3_1)); }
-        if (R.Value > 4) { TS.Store(dw + (4 * CoutP) + 0, TS.Add(TS.Load(dw + (4 * CoutP) + 0), a4_0)); TS.Store(dw + (4 * CoutP) + 16, TS.Add(TS.Load(dw + (4 * CoutP) + 16), a4_1)); }
-        if (R.Value > 5) { TS.Store(dw + (5 * CoutP) + 0, TS.Add(TS.Load(dw + (5 * CoutP) + 0), a5_0)); TS.Store(dw + (5 * CoutP) + 16, TS.Add(TS.Load(dw + (5 * CoutP) + 16), a5_1)); }
-        if (R.Value > 6) { TS.Store(dw + (6 * CoutP) + 0, TS.Add(TS.Load(dw + (6 * CoutP) + 0), a6_0)); TS.Store(dw + (6 * CoutP) + 16, TS.Add(TS.Load(dw + (6 * CoutP) + 16), a6_1)); }
-        if (R.Value > 7) { TS.Store(dw + (7 * CoutP) + 0, TS.Add(TS.Load(dw + (7 * CoutP) + 0), a7_0)); TS.Store(dw + (7 * CoutP) + 16, TS.Add(TS.Load(dw + (7 * CoutP) + 16), a7_1)); }
-        if (R.Value > 8) { TS.Store(dw + (8 * CoutP) + 0, TS.Add(TS.Load(dw + (8 * CoutP) + 0), a8_0)); TS.Store(dw + (8 * CoutP) + 16, TS.Add(TS.Load(dw + (8 * CoutP) + 16), a8_1)); }
-        if (R.Value > 9) { TS.Store(dw + (9 * CoutP) + 0, TS.Add(TS.Load(dw + (9 * CoutP) + 0), a9_0)); TS.Store(dw + (9 * CoutP) + 16, TS.Add(TS.Load(dw + (9 * CoutP) + 16), a9_1)); }
-        if (R.Value > 10) { TS.Store(dw + (10 * CoutP) + 0, TS.Add(TS.Load(dw + (10 * CoutP) + 0), a10_0)); TS.Store(dw + (10 * CoutP) + 16, TS.Add(TS.Load(dw + (10 * CoutP) + 16), a10_1)); }
-        if (R.Value > 11) { TS.Store(dw + (11 * CoutP) + 0, TS.Add(TS.Load(dw + (11 * CoutP) + 0), a11_0)); TS.Store(dw + (11 * CoutP) + 16, TS.Add(TS.Load(dw + (11 * CoutP) + 16), a11_1)); }
+        { TS.Store(dw + (1 * CoutP) + 0, TS.Add(TS.Load(dw + (1 * CoutP) + 0), a1_0)); TS.Store(dw + (1 * CoutP) + 16, TS.Add(TS.Load(dw + (1 * CoutP) + 16), a1_1)); }
+        { TS.Store(dw + (2 * CoutP) + 0, TS.Add(TS.Load(dw + (2 * CoutP) + 0), a2_0)); TS.Store(dw + (2 * CoutP) + 16, TS.Add(TS.Load(dw + (2 * CoutP) + 16), a2_1)); }
+        { TS.Store(dw + (3 * CoutP) + 0, TS.Add(TS.Load(dw + (3 * CoutP) + 0), a3_0)); TS.Store(dw + (3 * CoutP) + 16, TS.Add(TS.Load(dw + (3 * CoutP) + 16), a3_1)); }
+        { TS.Store(dw + (4 * CoutP) + 0, TS.Add(TS.Load(dw + (4 * CoutP) + 0), a4_0)); TS.Store(dw + (4 * CoutP) + 16, TS.Add(TS.Load(dw + (4 * CoutP) + 16), a4_1)); }
+        { TS.Store(dw + (5 * CoutP) + 0, TS.Add(TS.Load(dw + (5 * CoutP) + 0), a5_0)); TS.Store(dw + (5 * CoutP) + 16, TS.Add(TS.Load(dw + (5 * CoutP) + 16), a5_1)); }
+        { TS.Store(dw + (6 * CoutP) + 0, TS.Add(TS.Load(dw + (6 * CoutP) + 0), a6_0)); TS.Store(dw + (6 * CoutP) + 16, TS.Add(TS.Load(dw + (6 * CoutP) + 16), a6_1)); }
+        { TS.Store(dw + (7 * CoutP) + 0, TS.Add(TS.Load(dw + (7 * CoutP) + 0), a7_0)); TS.Store(dw + (7 * CoutP) + 16, TS.Add(TS.Load(dw + (7 * CoutP) + 16), a7_1)); }
+        { TS.Store(dw + (8 * CoutP) + 0, TS.Add(TS.Load(dw + (8 * CoutP) + 0), a8_0)); TS.Store(dw + (8 * CoutP) + 16, TS.Add(TS.Load(dw + (8 * CoutP) + 16), a8_1)); }
+        { TS.Store(dw + (9 * CoutP) + 0, TS.Add(TS.Load(dw + (9 * CoutP) + 0), a9_0)); TS.Store(dw + (9 * CoutP) + 16, TS.Add(TS.Load(dw + (9 * CoutP) + 16), a9_1)); }
+        { TS.Store(dw + (10 * CoutP) + 0, TS.Add(TS.Load(dw + (10 * CoutP) + 0), a10_0)); TS.Store(dw + (10 * CoutP) + 16, TS.Add(TS.Load(dw + (10 * CoutP) + 16), a10_1)); }
+        { TS.Store(dw + (11 * CoutP) + 0, TS.Add(TS.Load(dw + (11 * CoutP) + 0), a11_0)); TS.Store(dw + (11 * CoutP) + 16, TS.Add(TS.Load(dw + (11 * CoutP) + 16), a11_1)); }
     }
 
-    /// <summary>Backward to the weights, one (kh, kw) tap: up to 6 input channels by 64 output channels over a whole image.</summary>
+    /// <summary>Backward to the weights, one (kh, kw) tap: 1 input channels by 64 output channels over a whole image.</summary>
     /// <param name="x">Padded input of the image at the tap (row kh, column kw) and first input channel.</param>
     /// <param name="dy">Output gradient of the image at the first output channel, pixels DyStride apart.</param>
     /// <param name="dw">Weight-gradient partial [kh][kw][ic][out channels padded] at the tap, first input and output channel; added to.</param>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void BackwardWeights4<R>(float* x, float* dy, float* dw)
-        where R : struct, IConst
+    public static void BackwardWeights4R1(float* x, float* dy, float* dw)
+    {
+        // Constants once the JIT has specialised the method (locals, so that nothing is a call).
+        int CinP = (G.InChannels + 15) & ~15;
+        int CoutP = (G.OutChannels + 15) & ~15;
+        int RowStride = (G.Width + (2 * G.Padding)) * G.InChannels;
+        int OutWidth = ((G.Width + (2 * G.Padding) - G.Kernel) / G.Stride) + 1;
+        int OutHeight = ((G.Height + (2 * G.Padding) - G.Kernel) / G.Stride) + 1;
+        int DyStride = (G.OutChannels & 15) == 0 ? G.OutChannels : CoutP;
+        TV a0_0 = TS.Zero; TV a0_1 = TS.Zero; TV a0_2 = TS.Zero; TV a0_3 = TS.Zero;
+        for (int oh = 0; oh < OutHeight; oh++)
+        {
+            float* xp = x + (oh * G.Stride * RowStride);
+            float* dp = dy + (oh * OutWidth * DyStride);
+            for (int ow = 0; ow < OutWidth; ow++)
+            {
+                TV d0 = TS.Load(dp + 0);
+                TV d1 = TS.Load(dp + 16);
+                TV d2 = TS.Load(dp + 32);
+                TV d3 = TS.Load(dp + 48);
+                { TV b0 = TS.Broadcast(xp[0]); a0_0 = TS.Fma(d0, b0, a0_0); a0_1 = TS.Fma(d1, b0, a0_1); a0_2 = TS.Fma(d2, b0, a0_2); a0_3 = TS.Fma(d3, b0, a0_3); }
+                xp += G.Stride * G.InChannels;
+                dp += DyStride;
+            }
+        }
+
+        { TS.Store(dw + (0 * CoutP) + 0, TS.Add(TS.Load(dw + (0 * CoutP) + 0), a0_0)); TS.Store(dw + (0 * CoutP) + 16, TS.Add(TS.Load(dw + (0 * CoutP) + 16), a0_1)); TS.Store(dw + (0 * CoutP) + 32, TS.Add(TS.Load(dw + (0 * CoutP) + 32), a0_2)); TS.Store(dw + (0 * CoutP) + 48, TS.Add(TS.Load(dw + (0 * CoutP) + 48), a0_3)); }
+    }
+
+    /// <summary>Backward to the weights, one (kh, kw) tap: 2 input channels by 64 output channels over a whole image.</summary>
+    /// <param name="x">Padded input of the image at the tap (row kh, column kw) and first input channel.</param>
+    /// <param name="dy">Output gradient of the image at the first output channel, pixels DyStride apart.</param>
+    /// <param name="dw">Weight-gradient partial [kh][kw][ic][out channels padded] at the tap, first input and output channel; added to.</param>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void BackwardWeights4R2(float* x, float* dy, float* dw)
+    {
+        // Constants once the JIT has specialised the method (locals, so that nothing is a call).
+        int CinP = (G.InChannels + 15) & ~15;
+        int CoutP = (G.OutChannels + 15) & ~15;
+        int RowStride = (G.Width + (2 * G.Padding)) * G.InChannels;
+        int OutWidth = ((G.Width + (2 * G.Padding) - G.Kernel) / G.Stride) + 1;
+        int OutHeight = ((G.Height + (2 * G.Padding) - G.Kernel) / G.Stride) + 1;
+        int DyStride = (G.OutChannels & 15) == 0 ? G.OutChannels : CoutP;
+        TV a0_0 = TS.Zero; TV a0_1 = TS.Zero; TV a0_2 = TS.Zero; TV a0_3 = TS.Zero;
+        TV a1_0 = TS.Zero; TV a1_1 = TS.Zero; TV a1_2 = TS.Zero; TV a1_3 = TS.Zero;
+        for (int oh = 0; oh < OutHeight; oh++)
+        {
+            float* xp = x + (oh * G.Stride * RowStride);
+            float* dp = dy + (oh * OutWidth * DyStride);
+            for (int ow = 0; ow < OutWidth; ow++)
+            {
+                TV d0 = TS.Load(dp + 0);
+                TV d1 = TS.Load(dp + 16);
+                TV d2 = TS.Load(dp + 32);
+                TV d3 = TS.Load(dp + 48);
+                { TV b0 = TS.Broadcast(xp[0]); a0_0 = TS.Fma(d0, b0, a0_0); a0_1 = TS.Fma(d1, b0, a0_1); a0_2 = TS.Fma(d2, b0, a0_2); a0_3 = TS.Fma(d3, b0, a0_3); }
+                { TV b1 = TS.Broadcast(xp[1]); a1_0 = TS.Fma(d0, b1, a1_0); a1_1 = TS.Fma(d1, b1, a1_1); a1_2 = TS.Fma(d2, b1, a1_2); a1_3 = TS.Fma(d3, b1, a1_3); }
+                xp += G.Stride * G.InChannels;
+                dp += DyStride;
+            }
+        }
+
+        { TS.Store(dw + (0 * CoutP) + 0, TS.Add(TS.Load(dw + (0 * CoutP) + 0), a0_0)); TS.Store(dw + (0 * CoutP) + 16, TS.Add(TS.Load(dw + (0 * CoutP) + 16), a0_1)); TS.Store(dw + (0 * CoutP) + 32, TS.Add(TS.Load(dw + (0 * CoutP) + 32), a0_2)); TS.Store(dw + (0 * CoutP) + 48, TS.Add(TS.Load(dw + (0 * CoutP) + 48), a0_3)); }
+        { TS.Store(dw + (1 * CoutP) + 0, TS.Add(TS.Load(dw + (1 * CoutP) + 0), a1_0)); TS.Store(dw + (1 * CoutP) + 16, TS.Add(TS.Load(dw + (1 * CoutP) + 16), a1_1)); TS.Store(dw + (1 * CoutP) + 32, TS.Add(TS.Load(dw + (1 * CoutP) + 32), a1_2)); TS.Store(dw + (1 * CoutP) + 48, TS.Add(TS.Load(dw + (1 * CoutP) + 48), a1_3)); }
+    }
+
+    /// <summary>Backward to the weights, one (kh, kw) tap: 3 input channels by 64 output channels over a whole image.</summary>
+    /// <param name="x">Padded input of the image at the tap (row kh, column kw) and first input channel.</param>
+    /// <param name="dy">Output gradient of the image at the first output channel, pixels DyStride apart.</param>
+    /// <param name="dw">Weight-gradient partial [kh][kw][ic][out channels padded] at the tap, first input and output channel; added to.</param>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void BackwardWeights4R3(float* x, float* dy, float* dw)
+    {
+        // Constants once the JIT has specialised the method (locals, so that nothing is a call).
+        int CinP = (G.InChannels + 15) & ~15;
+        int CoutP = (G.OutChannels + 15) & ~15;
+        int RowStride = (G.Width + (2 * G.Padding)) * G.InChannels;
+        int OutWidth = ((G.Width + (2 * G.Padding) - G.Kernel) / G.Stride) + 1;
+        int OutHeight = ((G.Height + (2 * G.Padding) - G.Kernel) / G.Stride) + 1;
+        int DyStride = (G.OutChannels & 15) == 0 ? G.OutChannels : CoutP;
+        TV a0_0 = TS.Zero; TV a0_1 = TS.Zero; TV a0_2 = TS.Zero; TV a0_3 = TS.Zero;
+        TV a1_0 = TS.Zero; TV a1_1 = TS.Zero; TV a1_2 = TS.Zero; TV a1_3 = TS.Zero;
+        TV a2_0 = TS.Zero; TV a2_1 = TS.Zero; TV a2_2 = TS.Zero; TV a2_3 = TS.Zero;
+        for (int oh = 0; oh < OutHeight; oh++)
+        {
+            float* xp = x + (oh * G.Stride * RowStride);
+            float* dp = dy + (oh * OutWidth * DyStride);
+            for (int ow = 0; ow < OutWidth; ow++)
+            {
+                TV d0 = TS.Load(dp + 0);
+                TV d1 = TS.Load(dp + 16);
+                TV d2 = TS.Load(dp + 32);
+                TV d3 = TS.Load(dp + 48);
+                { TV b0 = TS.Broadcast(xp[0]); a0_0 = TS.Fma(d0, b0, a0_0); a0_1 = TS.Fma(d1, b0, a0_1); a0_2 = TS.Fma(d2, b0, a0_2); a0_3 = TS.Fma(d3, b0, a0_3); }
+                { TV b1 = TS.Broadcast(xp[1]); a1_0 = TS.Fma(d0, b1, a1_0); a1_1 = TS.Fma(d1, b1, a1_1); a1_2 = TS.Fma(d2, b1, a1_2); a1_3 = TS.Fma(d3, b1, a1_3); }
+                { TV b2 = TS.Broadcast(xp[2]); a2_0 = TS.Fma(d0, b2, a2_0); a2_1 = TS.Fma(d1, b2, a2_1); a2_2 = TS.Fma(d2, b2, a2_2); a2_3 = TS.Fma(d3, b2, a2_3); }
+                xp += G.Stride * G.InChannels;
+                dp += DyStride;
+            }
+        }
+
+        { TS.Store(dw + (0 * CoutP) + 0, TS.Add(TS.Load(dw + (0 * CoutP) + 0), a0_0)); TS.Store(dw + (0 * CoutP) + 16, TS.Add(TS.Load(dw + (0 * CoutP) + 16), a0_1)); TS.Store(dw + (0 * CoutP) + 32, TS.Add(TS.Load(dw + (0 * CoutP) + 32), a0_2)); TS.Store(dw + (0 * CoutP) + 48, TS.Add(TS.Load(dw + (0 * CoutP) + 48), a0_3)); }
+        { TS.Store(dw + (1 * CoutP) + 0, TS.Add(TS.Load(dw + (1 * CoutP) + 0), a1_0)); TS.Store(dw + (1 * CoutP) + 16, TS.Add(TS.Load(dw + (1 * CoutP) + 16), a1_1)); TS.Store(dw + (1 * CoutP) + 32, TS.Add(TS.Load(dw + (1 * CoutP) + 32), a1_2)); TS.Store(dw + (1 * CoutP) + 48, TS.Add(TS.Load(dw + (1 * CoutP) + 48), a1_3)); }
+        { TS.Store(dw + (2 * CoutP) + 0, TS.Add(TS.Load(dw + (2 * CoutP) + 0), a2_0)); TS.Store(dw + (2 * CoutP) + 16, TS.Add(TS.Load(dw + (2 * CoutP) + 16), a2_1)); TS.Store(dw + (2 * CoutP) + 32, TS.Add(TS.Load(dw + (2 * CoutP) + 32), a2_2)); TS.Store(dw + (2 * CoutP) + 48, TS.Add(TS.Load(dw + (2 * CoutP) + 48), a2_3)); }
+    }
+
+    /// <summary>Backward to the weights, one (kh, kw) tap: 4 input channels by 64 output channels over a whole image.</summary>
+    /// <param name="x">Padded input of the image at the tap (row kh, column kw) and first input channel.</param>
+    /// <param name="dy">Output gradient of the image at the first output channel, pixels DyStride apart.</param>
+    /// <param name="dw">Weight-gradient partial [kh][kw][ic][out channels padded] at the tap, first input and output channel; added to.</param>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void BackwardWeights4R4(float* x, float* dy, float* dw)
+    {
+        // Constants once the JIT has specialised the method (locals, so that nothing is a call).
+        int CinP = (G.InChannels + 15) & ~15;
+        int CoutP = (G.OutChannels + 15) & ~15;
+        int RowStride = (G.Width + (2 * G.Padding)) * G.InChannels;
+        int OutWidth = ((G.Width + (2 * G.Padding) - G.Kernel) / G.Stride) + 1;
+        int OutHeight = ((G.Height + (2 * G.Padding) - G.Kernel) / G.Stride) + 1;
+        int DyStride = (G.OutChannels & 15) == 0 ? G.OutChannels : CoutP;
+        TV a0_0 = TS.Zero; TV a0_1 = TS.Zero; TV a0_2 = TS.Zero; TV a0_3 = TS.Zero;
+        TV a1_0 = TS.Zero; TV a1_1 = TS.Zero; TV a1_2 = TS.Zero; TV a1_3 = TS.Zero;
+        TV a2_0 = TS.Zero; TV a2_1 = TS.Zero; TV a2_2 = TS.Zero; TV a2_3 = TS.Zero;
+        TV a3_0 = TS.Zero; TV a3_1 = TS.Zero; TV a3_2 = TS.Zero; TV a3_3 = TS.Zero;
+        for (int oh = 0; oh < OutHeight; oh++)
+        {
+            float* xp = x + (oh * G.Stride * RowStride);
+            float* dp = dy + (oh * OutWidth * DyStride);
+            for (int ow = 0; ow < OutWidth; ow++)
+            {
+                TV d0 = TS.Load(dp + 0);
+                TV d1 = TS.Load(dp + 16);
+                TV d2 = TS.Load(dp + 32);
+                TV d3 = TS.Load(dp + 48);
+                { TV b0 = TS.Broadcast(xp[0]); a0_0 = TS.Fma(d0, b0, a0_0); a0_1 = TS.Fma(d1, b0, a0_1); a0_2 = TS.Fma(d2, b0, a0_2); a0_3 = TS.Fma(d3, b0, a0_3); }
+                { TV b1 = TS.Broadcast(xp[1]); a1_0 = TS.Fma(d0, b1, a1_0); a1_1 = TS.Fma(d1, b1, a1_1); a1_2 = TS.Fma(d2, b1, a1_2); a1_3 = TS.Fma(d3, b1, a1_3); }
+                { TV b2 = TS.Broadcast(xp[2]); a2_0 = TS.Fma(d0, b2, a2_0); a2_1 = TS.Fma(d1, b2, a2_1); a2_2 = TS.Fma(d2, b2, a2_2); a2_3 = TS.Fma(d3, b2, a2_3); }
+                { TV b3 = TS.Broadcast(xp[3]); a3_0 = TS.Fma(d0, b3, a3_0); a3_1 = TS.Fma(d1, b3, a3_1); a3_2 = TS.Fma(d2, b3, a3_2); a3_3 = TS.Fma(d3, b3, a3_3); }
+                xp += G.Stride * G.InChannels;
+                dp += DyStride;
+            }
+        }
+
+        { TS.Store(dw + (0 * CoutP) + 0, TS.Add(TS.Load(dw + (0 * CoutP) + 0), a0_0)); TS.Store(dw + (0 * CoutP) + 16, TS.Add(TS.Load(dw + (0 * CoutP) + 16), a0_1)); TS.Store(dw + (0 * CoutP) + 32, TS.Add(TS.Load(dw + (0 * CoutP) + 32), a0_2)); TS.Store(dw + (0 * CoutP) + 48, TS.Add(TS.Load(dw + (0 * CoutP) + 48), a0_3)); }
+        { TS.Store(dw + (1 * CoutP) + 0, TS.Add(TS.Load(dw + (1 * CoutP) + 0), a1_0)); TS.Store(dw + (1 * CoutP) + 16, TS.Add(TS.Load(dw + (1 * CoutP) + 16), a1_1)); TS.Store(dw + (1 * CoutP) + 32, TS.Add(TS.Load(dw + (1 * CoutP) + 32), a1_2)); TS.Store(dw + (1 * CoutP) + 48, TS.Add(TS.Load(dw + (1 * CoutP) + 48), a1_3)); }
+        { TS.Store(dw + (2 * CoutP) + 0, TS.Add(TS.Load(dw + (2 * CoutP) + 0), a2_0)); TS.Store(dw + (2 * CoutP) + 16, TS.Add(TS.Load(dw + (2 * CoutP) + 16), a2_1)); TS.Store(dw + (2 * CoutP) + 32, TS.Add(TS.Load(dw + (2 * CoutP) + 32), a2_2)); TS.Store(dw + (2 * CoutP) + 48, TS.Add(TS.Load(dw + (2 * CoutP) + 48), a2_3)); }
+        { TS.Store(dw + (3 * CoutP) + 0, TS.Add(TS.Load(dw + (3 * CoutP) + 0), a3_0)); TS.Store(dw + (3 * CoutP) + 16, TS.Add(TS.Load(dw + (3 * CoutP) + 16), a3_1)); TS.Store(dw + (3 * CoutP) + 32, TS.Add(TS.Load(dw + (3 * CoutP) + 32), a3_2)); TS.Store(dw + (3 * CoutP) + 48, TS.Add(TS.Load(dw + (3 * CoutP) + 48), a3_3)); }
+    }
+
+    /// <summary>Backward to the weights, one (kh, kw) tap: 5 input channels by 64 output channels over a whole image.</summary>
+    /// <param name="x">Padded input of the image at the tap (row kh, column kw) and first input channel.</param>
+    /// <param name="dy">Output gradient of the image at the first output channel, pixels DyStride apart.</param>
+    /// <param name="dw">Weight-gradient partial [kh][kw][ic][out channels padded] at the tap, first input and output channel; added to.</param>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void BackwardWeights4R5(float* x, float* dy, float* dw)
+    {
+        // Constants once the JIT has specialised the method (locals, so that nothing is a call).
+        int CinP = (G.InChannels + 15) & ~15;
+        int CoutP = (G.OutChannels + 15) & ~15;
+        int RowStride = (G.Width + (2 * G.Padding)) * G.InChannels;
+        int OutWidth = ((G.Width + (2 * G.Padding) - G.Kernel) / G.Stride) + 1;
+        int OutHeight = ((G.Height + (2 * G.Padding) - G.Kernel) / G.Stride) + 1;
+        int DyStride = (G.OutChannels & 15) == 0 ? G.OutChannels : CoutP;
+        TV a0_0 = TS.Zero; TV a0_1 = TS.Zero; TV a0_2 = TS.Zero; TV a0_3 = TS.Zero;
+        TV a1_0 = TS.Zero; TV a1_1 = TS.Zero; TV a1_2 = TS.Zero; TV a1_3 = TS.Zero;
+        TV a2_0 = TS.Zero; TV a2_1 = TS.Zero; TV a2_2 = TS.Zero; TV a2_3 = TS.Zero;
+        TV a3_0 = TS.Zero; TV a3_1 = TS.Zero; TV a3_2 = TS.Zero; TV a3_3 = TS.Zero;
+        TV a4_0 = TS.Zero; TV a4_1 = TS.Zero; TV a4_2 = TS.Zero; TV a4_3 = TS.Zero;
+        for (int oh = 0; oh < OutHeight; oh++)
+        {
+            float* xp = x + (oh * G.Stride * RowStride);
+            float* dp = dy + (oh * OutWidth * DyStride);
+            for (int ow = 0; ow < OutWidth; ow++)
+            {
+                TV d0 = TS.Load(dp + 0);
+                TV d1 = TS.Load(dp + 16);
+                TV d2 = TS.Load(dp + 32);
+                TV d3 = TS.Load(dp + 48);
+                { TV b0 = TS.Broadcast(xp[0]); a0_0 = TS.Fma(d0, b0, a0_0); a0_1 = TS.Fma(d1, b0, a0_1); a0_2 = TS.Fma(d2, b0, a0_2); a0_3 = TS.Fma(d3, b0, a0_3); }
+                { TV b1 = TS.Broadcast(xp[1]); a1_0 = TS.Fma(d0, b1, a1_0); a1_1 = TS.Fma(d1, b1, a1_1); a1_2 = TS.Fma(d2, b1, a1_2); a1_3 = TS.Fma(d3, b1, a1_3); }
+                { TV b2 = TS.Broadcast(xp[2]); a2_0 = TS.Fma(d0, b2, a2_0); a2_1 = TS.Fma(d1, b2, a2_1); a2_2 = TS.Fma(d2, b2, a2_2); a2_3 = TS.Fma(d3, b2, a2_3); }
+                { TV b3 = TS.Broadcast(xp[3]); a3_0 = TS.Fma(d0, b3, a3_0); a3_1 = TS.Fma(d1, b3, a3_1); a3_2 = TS.Fma(d2, b3, a3_2); a3_3 = TS.Fma(d3, b3, a3_3); }
+                { TV b4 = TS.Broadcast(xp[4]); a4_0 = TS.Fma(d0, b4, a4_0); a4_1 = TS.Fma(d1, b4, a4_1); a4_2 = TS.Fma(d2, b4, a4_2); a4_3 = TS.Fma(d3, b4, a4_3); }
+                xp += G.Stride * G.InChannels;
+                dp += DyStride;
+            }
+        }
+
+        { TS.Store(dw + (0 * CoutP) + 0, TS.Add(TS.Load(dw + (0 * CoutP) + 0), a0_0)); TS.Store(dw + (0 * CoutP) + 16, TS.Add(TS.Load(dw + (0 * CoutP) + 16), a0_1)); TS.Store(dw + (0 * CoutP) + 32, TS.Add(TS.Load(dw + (0 * CoutP) + 32), a0_2)); TS.Store(dw + (0 * CoutP) + 48, TS.Add(TS.Load(dw + (0 * CoutP) + 48), a0_3)); }
+        { TS.Store(dw + (1 * CoutP) + 0, TS.Add(TS.Load(dw + (1 * CoutP) + 0), a1_0)); TS.Store(dw + (1 * CoutP) + 16, TS.Add(TS.Load(dw + (1 * CoutP) + 16), a1_1)); TS.Store(dw + (1 * CoutP) + 32, TS.Add(TS.Load(dw + (1 * CoutP) + 32), a1_2)); TS.Store(dw + (1 * CoutP) + 48, TS.Add(TS.Load(dw + (1 * CoutP) + 48), a1_3)); }
+        { TS.Store(dw + (2 * CoutP) + 0, TS.Add(TS.Load(dw + (2 * CoutP) + 0), a2_0)); TS.Store(dw + (2 * CoutP) + 16, TS.Add(TS.Load(dw + (2 * CoutP) + 16), a2_1)); TS.Store(dw + (2 * CoutP) + 32, TS.Add(TS.Load(dw + (2 * CoutP) + 32), a2_2)); TS.Store(dw + (2 * CoutP) + 48, TS.Add(TS.Load(dw + (2 * CoutP) + 48), a2_3)); }
+        { TS.Store(dw + (3 * CoutP) + 0, TS.Add(TS.Load(dw + (3 * CoutP) + 0), a3_0)); TS.Store(dw + (3 * CoutP) + 16, TS.Add(TS.Load(dw + (3 * CoutP) + 16), a3_1)); TS.Store(dw + (3 * CoutP) + 32, TS.Add(TS.Load(dw + (3 * CoutP) + 32), a3_2)); TS.Store(dw + (3 * CoutP) + 48, TS.Add(TS.Load(dw + (3 * CoutP) + 48), a3_3)); }
+        { TS.Store(dw + (4 * CoutP) + 0, TS.Add(TS.Load(dw + (4 * CoutP) + 0), a4_0)); TS.Store(dw + (4 * CoutP) + 16, TS.Add(TS.Load(dw + (4 * CoutP) + 16), a4_1)); TS.Store(dw + (4 * CoutP) + 32, TS.Add(TS.Load(dw + (4 * CoutP) + 32), a4_2)); TS.Store(dw + (4 * CoutP) + 48, TS.Add(TS.Load(dw + (4 * CoutP) + 48), a4_3)); }
+    }
+
+    /// <summary>Backward to the weights, one (kh, kw) tap: 6 input channels by 64 output channels over a whole image.</summary>
+    /// <param name="x">Padded input of the image at the tap (row kh, column kw) and first input channel.</param>
+    /// <param name="dy">Output gradient of the image at the first output channel, pixels DyStride apart.</param>
+    /// <param name="dw">Weight-gradient partial [kh][kw][ic][out channels padded] at the tap, first input and output channel; added to.</param>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void BackwardWeights4R6(float* x, float* dy, float* dw)
     {
         // Constants once the JIT has specialised the method (locals, so that nothing is a call).
         int CinP = (G.InChannels + 15) & ~15;
@@ -815,32 +8033,388 @@ internal static unsafe class MicroKernels<G, TS, TV>
                 TV d2 = TS.Load(dp + 32);
                 TV d3 = TS.Load(dp + 48);
                 { TV b0 = TS.Broadcast(xp[0]); a0_0 = TS.Fma(d0, b0, a0_0); a0_1 = TS.Fma(d1, b0, a0_1); a0_2 = TS.Fma(d2, b0, a0_2); a0_3 = TS.Fma(d3, b0, a0_3); }
-                if (R.Value > 1) { TV b1 = TS.Broadcast(xp[1]); a1_0 = TS.Fma(d0, b1, a1_0); a1_1 = TS.Fma(d1, b1, a1_1); a1_2 = TS.Fma(d2, b1, a1_2); a1_3 = TS.Fma(d3, b1, a1_3); }
-                if (R.Value > 2) { TV b2 = TS.Broadcast(xp[2]); a2_0 = TS.Fma(d0, b2, a2_0); a2_1 = TS.Fma(d1, b2, a2_1); a2_2 = TS.Fma(d2, b2, a2_2); a2_3 = TS.Fma(d3, b2, a2_3); }
-                if (R.Value > 3) { TV b3 = TS.Broadcast(xp[3]); a3_0 = TS.Fma(d0, b3, a3_0); a3_1 = TS.Fma(d1, b3, a3_1); a3_2 = TS.Fma(d2, b3, a3_2); a3_3 = TS.Fma(d3, b3, a3_3); }
-                if (R.Value > 4) { TV b4 = TS.Broadcast(xp[4]); a4_0 = TS.Fma(d0, b4, a4_0); a4_1 = TS.Fma(d1, b4, a4_1); a4_2 = TS.Fma(d2, b4, a4_2); a4_3 = TS.Fma(d3, b4, a4_3); }
-                if (R.Value > 5) { TV b5 = TS.Broadcast(xp[5]); a5_0 = TS.Fma(d0, b5, a5_0); a5_1 = TS.Fma(d1, b5, a5_1); a5_2 = TS.Fma(d2, b5, a5_2); a5_3 = TS.Fma(d3, b5, a5_3); }
+                { TV b1 = TS.Broadcast(xp[1]); a1_0 = TS.Fma(d0, b1, a1_0); a1_1 = TS.Fma(d1, b1, a1_1); a1_2 = TS.Fma(d2, b1, a1_2); a1_3 = TS.Fma(d3, b1, a1_3); }
+                { TV b2 = TS.Broadcast(xp[2]); a2_0 = TS.Fma(d0, b2, a2_0); a2_1 = TS.Fma(d1, b2, a2_1); a2_2 = TS.Fma(d2, b2, a2_2); a2_3 = TS.Fma(d3, b2, a2_3); }
+                { TV b3 = TS.Broadcast(xp[3]); a3_0 = TS.Fma(d0, b3, a3_0); a3_1 = TS.Fma(d1, b3, a3_1); a3_2 = TS.Fma(d2, b3, a3_2); a3_3 = TS.Fma(d3, b3, a3_3); }
+                { TV b4 = TS.Broadcast(xp[4]); a4_0 = TS.Fma(d0, b4, a4_0); a4_1 = TS.Fma(d1, b4, a4_1); a4_2 = TS.Fma(d2, b4, a4_2); a4_3 = TS.Fma(d3, b4, a4_3); }
+                { TV b5 = TS.Broadcast(xp[5]); a5_0 = TS.Fma(d0, b5, a5_0); a5_1 = TS.Fma(d1, b5, a5_1); a5_2 = TS.Fma(d2, b5, a5_2); a5_3 = TS.Fma(d3, b5, a5_3); }
                 xp += G.Stride * G.InChannels;
                 dp += DyStride;
             }
         }
 
         { TS.Store(dw + (0 * CoutP) + 0, TS.Add(TS.Load(dw + (0 * CoutP) + 0), a0_0)); TS.Store(dw + (0 * CoutP) + 16, TS.Add(TS.Load(dw + (0 * CoutP) + 16), a0_1)); TS.Store(dw + (0 * CoutP) + 32, TS.Add(TS.Load(dw + (0 * CoutP) + 32), a0_2)); TS.Store(dw + (0 * CoutP) + 48, TS.Add(TS.Load(dw + (0 * CoutP) + 48), a0_3)); }
-        if (R.Value > 1) { TS.Store(dw + (1 * CoutP) + 0, TS.Add(TS.Load(dw + (1 * CoutP) + 0), a1_0)); TS.Store(dw + (1 * CoutP) + 16, TS.Add(TS.Load(dw + (1 * CoutP) + 16), a1_1)); TS.Store(dw + (1 * CoutP) + 32, TS.Add(TS.Load(dw + (1 * CoutP) + 32), a1_2)); TS.Store(dw + (1 * CoutP) + 48, TS.Add(TS.Load(dw + (1 * CoutP) + 48), a1_3)); }
-        if (R.Value > 2) { TS.Store(dw + (2 * CoutP) + 0, TS.Add(TS.Load(dw + (2 * CoutP) + 0), a2_0)); TS.Store(dw + (2 * CoutP) + 16, TS.Add(TS.Load(dw + (2 * CoutP) + 16), a2_1)); TS.Store(dw + (2 * CoutP) + 32, TS.Add(TS.Load(dw + (2 * CoutP) + 32), a2_2)); TS.Store(dw + (2 * CoutP) + 48, TS.Add(TS.Load(dw + (2 * CoutP) + 48), a2_3)); }
-        if (R.Value > 3) { TS.Store(dw + (3 * CoutP) + 0, TS.Add(TS.Load(dw + (3 * CoutP) + 0), a3_0)); TS.Store(dw + (3 * CoutP) + 16, TS.Add(TS.Load(dw + (3 * CoutP) + 16), a3_1)); TS.Store(dw + (3 * CoutP) + 32, TS.Add(TS.Load(dw + (3 * CoutP) + 32), a3_2)); TS.Store(dw + (3 * CoutP) + 48, TS.Add(TS.Load(dw + (3 * CoutP) + 48), a3_3)); }
-        if (R.Value > 4) { TS.Store(dw + (4 * CoutP) + 0, TS.Add(TS.Load(dw + (4 * CoutP) + 0), a4_0)); TS.Store(dw + (4 * CoutP) + 16, TS.Add(TS.Load(dw + (4 * CoutP) + 16), a4_1)); TS.Store(dw + (4 * CoutP) + 32, TS.Add(TS.Load(dw + (4 * CoutP) + 32), a4_2)); TS.Store(dw + (4 * CoutP) + 48, TS.Add(TS.Load(dw + (4 * CoutP) + 48), a4_3)); }
-        if (R.Value > 5) { TS.Store(dw + (5 * CoutP) + 0, TS.Add(TS.Load(dw + (5 * CoutP) + 0), a5_0)); TS.Store(dw + (5 * CoutP) + 16, TS.Add(TS.Load(dw + (5 * CoutP) + 16), a5_1)); TS.Store(dw + (5 * CoutP) + 32, TS.Add(TS.Load(dw + (5 * CoutP) + 32), a5_2)); TS.Store(dw + (5 * CoutP) + 48, TS.Add(TS.Load(dw + (5 * CoutP) + 48), a5_3)); }
+        { TS.Store(dw + (1 * CoutP) + 0, TS.Add(TS.Load(dw + (1 * CoutP) + 0), a1_0)); TS.Store(dw + (1 * CoutP) + 16, TS.Add(TS.Load(dw + (1 * CoutP) + 16), a1_1)); TS.Store(dw + (1 * CoutP) + 32, TS.Add(TS.Load(dw + (1 * CoutP) + 32), a1_2)); TS.Store(dw + (1 * CoutP) + 48, TS.Add(TS.Load(dw + (1 * CoutP) + 48), a1_3)); }
+        { TS.Store(dw + (2 * CoutP) + 0, TS.Add(TS.Load(dw + (2 * CoutP) + 0), a2_0)); TS.Store(dw + (2 * CoutP) + 16, TS.Add(TS.Load(dw + (2 * CoutP) + 16), a2_1)); TS.Store(dw + (2 * CoutP) + 32, TS.Add(TS.Load(dw + (2 * CoutP) + 32), a2_2)); TS.Store(dw + (2 * CoutP) + 48, TS.Add(TS.Load(dw + (2 * CoutP) + 48), a2_3)); }
+        { TS.Store(dw + (3 * CoutP) + 0, TS.Add(TS.Load(dw + (3 * CoutP) + 0), a3_0)); TS.Store(dw + (3 * CoutP) + 16, TS.Add(TS.Load(dw + (3 * CoutP) + 16), a3_1)); TS.Store(dw + (3 * CoutP) + 32, TS.Add(TS.Load(dw + (3 * CoutP) + 32), a3_2)); TS.Store(dw + (3 * CoutP) + 48, TS.Add(TS.Load(dw + (3 * CoutP) + 48), a3_3)); }
+        { TS.Store(dw + (4 * CoutP) + 0, TS.Add(TS.Load(dw + (4 * CoutP) + 0), a4_0)); TS.Store(dw + (4 * CoutP) + 16, TS.Add(TS.Load(dw + (4 * CoutP) + 16), a4_1)); TS.Store(dw + (4 * CoutP) + 32, TS.Add(TS.Load(dw + (4 * CoutP) + 32), a4_2)); TS.Store(dw + (4 * CoutP) + 48, TS.Add(TS.Load(dw + (4 * CoutP) + 48), a4_3)); }
+        { TS.Store(dw + (5 * CoutP) + 0, TS.Add(TS.Load(dw + (5 * CoutP) + 0), a5_0)); TS.Store(dw + (5 * CoutP) + 16, TS.Add(TS.Load(dw + (5 * CoutP) + 16), a5_1)); TS.Store(dw + (5 * CoutP) + 32, TS.Add(TS.Load(dw + (5 * CoutP) + 32), a5_2)); TS.Store(dw + (5 * CoutP) + 48, TS.Add(TS.Load(dw + (5 * CoutP) + 48), a5_3)); }
     }
 
-    /// <summary>Backward to the weights, 16 input channels, stride 1, one kernel row (kh) of a 3-wide kernel: up to 8 output
+    /// <summary>Backward to the weights, 16 input channels, stride 1, one kernel row (kh) of a 3-wide kernel: 1 output
     /// channels by the 3 taps of the row over a whole image. Each output-gradient value is broadcast once for the 3 taps.</summary>
     /// <param name="x">Padded input of the image at row kh (16 channels per pixel).</param>
     /// <param name="dy">Output gradient of the image at the block's first output channel, pixels DyStride apart.</param>
     /// <param name="dw">Weight-gradient partial [kh][kw][out channels][16] at the row and the block's first output channel; added to.</param>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void BackwardWeightsRow16<R>(float* x, float* dy, float* dw)
-        where R : struct, IConst
+    public static void BackwardWeightsRow16R1(float* x, float* dy, float* dw)
+    {
+        // Constants once the JIT has specialised the method (locals, so that nothing is a call).
+        int CinP = (G.InChannels + 15) & ~15;
+        int CoutP = (G.OutChannels + 15) & ~15;
+        int RowStride = (G.Width + (2 * G.Padding)) * G.InChannels;
+        int OutWidth = ((G.Width + (2 * G.Padding) - G.Kernel) / G.Stride) + 1;
+        int OutHeight = ((G.Height + (2 * G.Padding) - G.Kernel) / G.Stride) + 1;
+        int DyStride = (G.OutChannels & 15) == 0 ? G.OutChannels : CoutP;
+        TV a0_0 = TS.Zero;
+        TV a1_0 = TS.Zero;
+        TV a2_0 = TS.Zero;
+        for (int oh = 0; oh < OutHeight; oh++)
+        {
+            float* xp = x + (oh * RowStride);
+            float* dp = dy + (oh * OutWidth * DyStride);
+            TV x0 = TS.Load(xp);
+            TV x1 = TS.Load(xp + 16);
+            for (int ow = 0; ow < OutWidth; ow++)
+            {
+                TV x2 = TS.Load(xp + ((ow + 2) * 16));
+                { TV b = TS.Broadcast(dp[0]); a0_0 = TS.Fma(x0, b, a0_0); a1_0 = TS.Fma(x1, b, a1_0); a2_0 = TS.Fma(x2, b, a2_0); }
+                x0 = x1;
+                x1 = x2;
+                dp += DyStride;
+            }
+        }
+
+        { TS.Store(dw + (0 * G.OutChannels * 16) + (0 * 16), TS.Add(TS.Load(dw + (0 * G.OutChannels * 16) + (0 * 16)), a0_0)); }
+        { TS.Store(dw + (1 * G.OutChannels * 16) + (0 * 16), TS.Add(TS.Load(dw + (1 * G.OutChannels * 16) + (0 * 16)), a1_0)); }
+        { TS.Store(dw + (2 * G.OutChannels * 16) + (0 * 16), TS.Add(TS.Load(dw + (2 * G.OutChannels * 16) + (0 * 16)), a2_0)); }
+    }
+
+    /// <summary>Backward to the weights, 16 input channels, stride 1, one kernel row (kh) of a 3-wide kernel: 2 output
+    /// channels by the 3 taps of the row over a whole image. Each output-gradient value is broadcast once for the 3 taps.</summary>
+    /// <param name="x">Padded input of the image at row kh (16 channels per pixel).</param>
+    /// <param name="dy">Output gradient of the image at the block's first output channel, pixels DyStride apart.</param>
+    /// <param name="dw">Weight-gradient partial [kh][kw][out channels][16] at the row and the block's first output channel; added to.</param>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void BackwardWeightsRow16R2(float* x, float* dy, float* dw)
+    {
+        // Constants once the JIT has specialised the method (locals, so that nothing is a call).
+        int CinP = (G.InChannels + 15) & ~15;
+        int CoutP = (G.OutChannels + 15) & ~15;
+        int RowStride = (G.Width + (2 * G.Padding)) * G.InChannels;
+        int OutWidth = ((G.Width + (2 * G.Padding) - G.Kernel) / G.Stride) + 1;
+        int OutHeight = ((G.Height + (2 * G.Padding) - G.Kernel) / G.Stride) + 1;
+        int DyStride = (G.OutChannels & 15) == 0 ? G.OutChannels : CoutP;
+        TV a0_0 = TS.Zero; TV a0_1 = TS.Zero;
+        TV a1_0 = TS.Zero; TV a1_1 = TS.Zero;
+        TV a2_0 = TS.Zero; TV a2_1 = TS.Zero;
+        for (int oh = 0; oh < OutHeight; oh++)
+        {
+            float* xp = x + (oh * RowStride);
+            float* dp = dy + (oh * OutWidth * DyStride);
+            TV x0 = TS.Load(xp);
+            TV x1 = TS.Load(xp + 16);
+            for (int ow = 0; ow < OutWidth; ow++)
+            {
+                TV x2 = TS.Load(xp + ((ow + 2) * 16));
+                { TV b = TS.Broadcast(dp[0]); a0_0 = TS.Fma(x0, b, a0_0); a1_0 = TS.Fma(x1, b, a1_0); a2_0 = TS.Fma(x2, b, a2_0); }
+                { TV b = TS.Broadcast(dp[1]); a0_1 = TS.Fma(x0, b, a0_1); a1_1 = TS.Fma(x1, b, a1_1); a2_1 = TS.Fma(x2, b, a2_1); }
+                x0 = x1;
+                x1 = x2;
+                dp += DyStride;
+            }
+        }
+
+        { TS.Store(dw + (0 * G.OutChannels * 16) + (0 * 16), TS.Add(TS.Load(dw + (0 * G.OutChannels * 16) + (0 * 16)), a0_0)); }
+        { TS.Store(dw + (0 * G.OutChannels * 16) + (1 * 16), TS.Add(TS.Load(dw + (0 * G.OutChannels * 16) + (1 * 16)), a0_1)); }
+        { TS.Store(dw + (1 * G.OutChannels * 16) + (0 * 16), TS.Add(TS.Load(dw + (1 * G.OutChannels * 16) + (0 * 16)), a1_0)); }
+        { TS.Store(dw + (1 * G.OutChannels * 16) + (1 * 16), TS.Add(TS.Load(dw + (1 * G.OutChannels * 16) + (1 * 16)), a1_1)); }
+        { TS.Store(dw + (2 * G.OutChannels * 16) + (0 * 16), TS.Add(TS.Load(dw + (2 * G.OutChannels * 16) + (0 * 16)), a2_0)); }
+        { TS.Store(dw + (2 * G.OutChannels * 16) + (1 * 16), TS.Add(TS.Load(dw + (2 * G.OutChannels * 16) + (1 * 16)), a2_1)); }
+    }
+
+    /// <summary>Backward to the weights, 16 input channels, stride 1, one kernel row (kh) of a 3-wide kernel: 3 output
+    /// channels by the 3 taps of the row over a whole image. Each output-gradient value is broadcast once for the 3 taps.</summary>
+    /// <param name="x">Padded input of the image at row kh (16 channels per pixel).</param>
+    /// <param name="dy">Output gradient of the image at the block's first output channel, pixels DyStride apart.</param>
+    /// <param name="dw">Weight-gradient partial [kh][kw][out channels][16] at the row and the block's first output channel; added to.</param>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void BackwardWeightsRow16R3(float* x, float* dy, float* dw)
+    {
+        // Constants once the JIT has specialised the method (locals, so that nothing is a call).
+        int CinP = (G.InChannels + 15) & ~15;
+        int CoutP = (G.OutChannels + 15) & ~15;
+        int RowStride = (G.Width + (2 * G.Padding)) * G.InChannels;
+        int OutWidth = ((G.Width + (2 * G.Padding) - G.Kernel) / G.Stride) + 1;
+        int OutHeight = ((G.Height + (2 * G.Padding) - G.Kernel) / G.Stride) + 1;
+        int DyStride = (G.OutChannels & 15) == 0 ? G.OutChannels : CoutP;
+        TV a0_0 = TS.Zero; TV a0_1 = TS.Zero; TV a0_2 = TS.Zero;
+        TV a1_0 = TS.Zero; TV a1_1 = TS.Zero; TV a1_2 = TS.Zero;
+        TV a2_0 = TS.Zero; TV a2_1 = TS.Zero; TV a2_2 = TS.Zero;
+        for (int oh = 0; oh < OutHeight; oh++)
+        {
+            float* xp = x + (oh * RowStride);
+            float* dp = dy + (oh * OutWidth * DyStride);
+            TV x0 = TS.Load(xp);
+            TV x1 = TS.Load(xp + 16);
+            for (int ow = 0; ow < OutWidth; ow++)
+            {
+                TV x2 = TS.Load(xp + ((ow + 2) * 16));
+                { TV b = TS.Broadcast(dp[0]); a0_0 = TS.Fma(x0, b, a0_0); a1_0 = TS.Fma(x1, b, a1_0); a2_0 = TS.Fma(x2, b, a2_0); }
+                { TV b = TS.Broadcast(dp[1]); a0_1 = TS.Fma(x0, b, a0_1); a1_1 = TS.Fma(x1, b, a1_1); a2_1 = TS.Fma(x2, b, a2_1); }
+                { TV b = TS.Broadcast(dp[2]); a0_2 = TS.Fma(x0, b, a0_2); a1_2 = TS.Fma(x1, b, a1_2); a2_2 = TS.Fma(x2, b, a2_2); }
+                x0 = x1;
+                x1 = x2;
+                dp += DyStride;
+            }
+        }
+
+        { TS.Store(dw + (0 * G.OutChannels * 16) + (0 * 16), TS.Add(TS.Load(dw + (0 * G.OutChannels * 16) + (0 * 16)), a0_0)); }
+        { TS.Store(dw + (0 * G.OutChannels * 16) + (1 * 16), TS.Add(TS.Load(dw + (0 * G.OutChannels * 16) + (1 * 16)), a0_1)); }
+        { TS.Store(dw + (0 * G.OutChannels * 16) + (2 * 16), TS.Add(TS.Load(dw + (0 * G.OutChannels * 16) + (2 * 16)), a0_2)); }
+        { TS.Store(dw + (1 * G.OutChannels * 16) + (0 * 16), TS.Add(TS.Load(dw + (1 * G.OutChannels * 16) + (0 * 16)), a1_0)); }
+        { TS.Store(dw + (1 * G.OutChannels * 16) + (1 * 16), TS.Add(TS.Load(dw + (1 * G.OutChannels * 16) + (1 * 16)), a1_1)); }
+        { TS.Store(dw + (1 * G.OutChannels * 16) + (2 * 16), TS.Add(TS.Load(dw + (1 * G.OutChannels * 16) + (2 * 16)), a1_2)); }
+        { TS.Store(dw + (2 * G.OutChannels * 16) + (0 * 16), TS.Add(TS.Load(dw + (2 * G.OutChannels * 16) + (0 * 16)), a2_0)); }
+        { TS.Store(dw + (2 * G.OutChannels * 16) + (1 * 16), TS.Add(TS.Load(dw + (2 * G.OutChannels * 16) + (1 * 16)), a2_1)); }
+        { TS.Store(dw + (2 * G.OutChannels * 16) + (2 * 16), TS.Add(TS.Load(dw + (2 * G.OutChannels * 16) + (2 * 16)), a2_2)); }
+    }
+
+    /// <summary>Backward to the weights, 16 input channels, stride 1, one kernel row (kh) of a 3-wide kernel: 4 output
+    /// channels by the 3 taps of the row over a whole image. Each output-gradient value is broadcast once for the 3 taps.</summary>
+    /// <param name="x">Padded input of the image at row kh (16 channels per pixel).</param>
+    /// <param name="dy">Output gradient of the image at the block's first output channel, pixels DyStride apart.</param>
+    /// <param name="dw">Weight-gradient partial [kh][kw][out channels][16] at the row and the block's first output channel; added to.</param>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void BackwardWeightsRow16R4(float* x, float* dy, float* dw)
+    {
+        // Constants once the JIT has specialised the method (locals, so that nothing is a call).
+        int CinP = (G.InChannels + 15) & ~15;
+        int CoutP = (G.OutChannels + 15) & ~15;
+        int RowStride = (G.Width + (2 * G.Padding)) * G.InChannels;
+        int OutWidth = ((G.Width + (2 * G.Padding) - G.Kernel) / G.Stride) + 1;
+        int OutHeight = ((G.Height + (2 * G.Padding) - G.Kernel) / G.Stride) + 1;
+        int DyStride = (G.OutChannels & 15) == 0 ? G.OutChannels : CoutP;
+        TV a0_0 = TS.Zero; TV a0_1 = TS.Zero; TV a0_2 = TS.Zero; TV a0_3 = TS.Zero;
+        TV a1_0 = TS.Zero; TV a1_1 = TS.Zero; TV a1_2 = TS.Zero; TV a1_3 = TS.Zero;
+        TV a2_0 = TS.Zero; TV a2_1 = TS.Zero; TV a2_2 = TS.Zero; TV a2_3 = TS.Zero;
+        for (int oh = 0; oh < OutHeight; oh++)
+        {
+            float* xp = x + (oh * RowStride);
+            float* dp = dy + (oh * OutWidth * DyStride);
+            TV x0 = TS.Load(xp);
+            TV x1 = TS.Load(xp + 16);
+            for (int ow = 0; ow < OutWidth; ow++)
+            {
+                TV x2 = TS.Load(xp + ((ow + 2) * 16));
+                { TV b = TS.Broadcast(dp[0]); a0_0 = TS.Fma(x0, b, a0_0); a1_0 = TS.Fma(x1, b, a1_0); a2_0 = TS.Fma(x2, b, a2_0); }
+                { TV b = TS.Broadcast(dp[1]); a0_1 = TS.Fma(x0, b, a0_1); a1_1 = TS.Fma(x1, b, a1_1); a2_1 = TS.Fma(x2, b, a2_1); }
+                { TV b = TS.Broadcast(dp[2]); a0_2 = TS.Fma(x0, b, a0_2); a1_2 = TS.Fma(x1, b, a1_2); a2_2 = TS.Fma(x2, b, a2_2); }
+                { TV b = TS.Broadcast(dp[3]); a0_3 = TS.Fma(x0, b, a0_3); a1_3 = TS.Fma(x1, b, a1_3); a2_3 = TS.Fma(x2, b, a2_3); }
+                x0 = x1;
+                x1 = x2;
+                dp += DyStride;
+            }
+        }
+
+        { TS.Store(dw + (0 * G.OutChannels * 16) + (0 * 16), TS.Add(TS.Load(dw + (0 * G.OutChannels * 16) + (0 * 16)), a0_0)); }
+        { TS.Store(dw + (0 * G.OutChannels * 16) + (1 * 16), TS.Add(TS.Load(dw + (0 * G.OutChannels * 16) + (1 * 16)), a0_1)); }
+        { TS.Store(dw + (0 * G.OutChannels * 16) + (2 * 16), TS.Add(TS.Load(dw + (0 * G.OutChannels * 16) + (2 * 16)), a0_2)); }
+        { TS.Store(dw + (0 * G.OutChannels * 16) + (3 * 16), TS.Add(TS.Load(dw + (0 * G.OutChannels * 16) + (3 * 16)), a0_3)); }
+        { TS.Store(dw + (1 * G.OutChannels * 16) + (0 * 16), TS.Add(TS.Load(dw + (1 * G.OutChannels * 16) + (0 * 16)), a1_0)); }
+        { TS.Store(dw + (1 * G.OutChannels * 16) + (1 * 16), TS.Add(TS.Load(dw + (1 * G.OutChannels * 16) + (1 * 16)), a1_1)); }
+        { TS.Store(dw + (1 * G.OutChannels * 16) + (2 * 16), TS.Add(TS.Load(dw + (1 * G.OutChannels * 16) + (2 * 16)), a1_2)); }
+        { TS.Store(dw + (1 * G.OutChannels * 16) + (3 * 16), TS.Add(TS.Load(dw + (1 * G.OutChannels * 16) + (3 * 16)), a1_3)); }
+        { TS.Store(dw + (2 * G.OutChannels * 16) + (0 * 16), TS.Add(TS.Load(dw + (2 * G.OutChannels * 16) + (0 * 16)), a2_0)); }
+        { TS.Store(dw + (2 * G.OutChannels * 16) + (1 * 16), TS.Add(TS.Load(dw + (2 * G.OutChannels * 16) + (1 * 16)), a2_1)); }
+        { TS.Store(dw + (2 * G.OutChannels * 16) + (2 * 16), TS.Add(TS.Load(dw + (2 * G.OutChannels * 16) + (2 * 16)), a2_2)); }
+        { TS.Store(dw + (2 * G.OutChannels * 16) + (3 * 16), TS.Add(TS.Load(dw + (2 * G.OutChannels * 16) + (3 * 16)), a2_3)); }
+    }
+
+    /// <summary>Backward to the weights, 16 input channels, stride 1, one kernel row (kh) of a 3-wide kernel: 5 output
+    /// channels by the 3 taps of the row over a whole image. Each output-gradient value is broadcast once for the 3 taps.</summary>
+    /// <param name="x">Padded input of the image at row kh (16 channels per pixel).</param>
+    /// <param name="dy">Output gradient of the image at the block's first output channel, pixels DyStride apart.</param>
+    /// <param name="dw">Weight-gradient partial [kh][kw][out channels][16] at the row and the block's first output channel; added to.</param>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void BackwardWeightsRow16R5(float* x, float* dy, float* dw)
+    {
+        // Constants once the JIT has specialised the method (locals, so that nothing is a call).
+        int CinP = (G.InChannels + 15) & ~15;
+        int CoutP = (G.OutChannels + 15) & ~15;
+        int RowStride = (G.Width + (2 * G.Padding)) * G.InChannels;
+        int OutWidth = ((G.Width + (2 * G.Padding) - G.Kernel) / G.Stride) + 1;
+        int OutHeight = ((G.Height + (2 * G.Padding) - G.Kernel) / G.Stride) + 1;
+        int DyStride = (G.OutChannels & 15) == 0 ? G.OutChannels : CoutP;
+        TV a0_0 = TS.Zero; TV a0_1 = TS.Zero; TV a0_2 = TS.Zero; TV a0_3 = TS.Zero; TV a0_4 = TS.Zero;
+        TV a1_0 = TS.Zero; TV a1_1 = TS.Zero; TV a1_2 = TS.Zero; TV a1_3 = TS.Zero; TV a1_4 = TS.Zero;
+        TV a2_0 = TS.Zero; TV a2_1 = TS.Zero; TV a2_2 = TS.Zero; TV a2_3 = TS.Zero; TV a2_4 = TS.Zero;
+        for (int oh = 0; oh < OutHeight; oh++)
+        {
+            float* xp = x + (oh * RowStride);
+            float* dp = dy + (oh * OutWidth * DyStride);
+            TV x0 = TS.Load(xp);
+            TV x1 = TS.Load(xp + 16);
+            for (int ow = 0; ow < OutWidth; ow++)
+            {
+                TV x2 = TS.Load(xp + ((ow + 2) * 16));
+                { TV b = TS.Broadcast(dp[0]); a0_0 = TS.Fma(x0, b, a0_0); a1_0 = TS.Fma(x1, b, a1_0); a2_0 = TS.Fma(x2, b, a2_0); }
+                { TV b = TS.Broadcast(dp[1]); a0_1 = TS.Fma(x0, b, a0_1); a1_1 = TS.Fma(x1, b, a1_1); a2_1 = TS.Fma(x2, b, a2_1); }
+                { TV b = TS.Broadcast(dp[2]); a0_2 = TS.Fma(x0, b, a0_2); a1_2 = TS.Fma(x1, b, a1_2); a2_2 = TS.Fma(x2, b, a2_2); }
+                { TV b = TS.Broadcast(dp[3]); a0_3 = TS.Fma(x0, b, a0_3); a1_3 = TS.Fma(x1, b, a1_3); a2_3 = TS.Fma(x2, b, a2_3); }
+                { TV b = TS.Broadcast(dp[4]); a0_4 = TS.Fma(x0, b, a0_4); a1_4 = TS.Fma(x1, b, a1_4); a2_4 = TS.Fma(x2, b, a2_4); }
+                x0 = x1;
+                x1 = x2;
+                dp += DyStride;
+            }
+        }
+
+        { TS.Store(dw + (0 * G.OutChannels * 16) + (0 * 16), TS.Add(TS.Load(dw + (0 * G.OutChannels * 16) + (0 * 16)), a0_0)); }
+        { TS.Store(dw + (0 * G.OutChannels * 16) + (1 * 16), TS.Add(TS.Load(dw + (0 * G.OutChannels * 16) + (1 * 16)), a0_1)); }
+        { TS.Store(dw + (0 * G.OutChannels * 16) + (2 * 16), TS.Add(TS.Load(dw + (0 * G.OutChannels * 16) + (2 * 16)), a0_2)); }
+        { TS.Store(dw + (0 * G.OutChannels * 16) + (3 * 16), TS.Add(TS.Load(dw + (0 * G.OutChannels * 16) + (3 * 16)), a0_3)); }
+        { TS.Store(dw + (0 * G.OutChannels * 16) + (4 * 16), TS.Add(TS.Load(dw + (0 * G.OutChannels * 16) + (4 * 16)), a0_4)); }
+        { TS.Store(dw + (1 * G.OutChannels * 16) + (0 * 16), TS.Add(TS.Load(dw + (1 * G.OutChannels * 16) + (0 * 16)), a1_0)); }
+        { TS.Store(dw + (1 * G.OutChannels * 16) + (1 * 16), TS.Add(TS.Load(dw + (1 * G.OutChannels * 16) + (1 * 16)), a1_1)); }
+        { TS.Store(dw + (1 * G.OutChannels * 16) + (2 * 16), TS.Add(TS.Load(dw + (1 * G.OutChannels * 16) + (2 * 16)), a1_2)); }
+        { TS.Store(dw + (1 * G.OutChannels * 16) + (3 * 16), TS.Add(TS.Load(dw + (1 * G.OutChannels * 16) + (3 * 16)), a1_3)); }
+        { TS.Store(dw + (1 * G.OutChannels * 16) + (4 * 16), TS.Add(TS.Load(dw + (1 * G.OutChannels * 16) + (4 * 16)), a1_4)); }
+        { TS.Store(dw + (2 * G.OutChannels * 16) + (0 * 16), TS.Add(TS.Load(dw + (2 * G.OutChannels * 16) + (0 * 16)), a2_0)); }
+        { TS.Store(dw + (2 * G.OutChannels * 16) + (1 * 16), TS.Add(TS.Load(dw + (2 * G.OutChannels * 16) + (1 * 16)), a2_1)); }
+        { TS.Store(dw + (2 * G.OutChannels * 16) + (2 * 16), TS.Add(TS.Load(dw + (2 * G.OutChannels * 16) + (2 * 16)), a2_2)); }
+        { TS.Store(dw + (2 * G.OutChannels * 16) + (3 * 16), TS.Add(TS.Load(dw + (2 * G.OutChannels * 16) + (3 * 16)), a2_3)); }
+        { TS.Store(dw + (2 * G.OutChannels * 16) + (4 * 16), TS.Add(TS.Load(dw + (2 * G.OutChannels * 16) + (4 * 16)), a2_4)); }
+    }
+
+    /// <summary>Backward to the weights, 16 input channels, stride 1, one kernel row (kh) of a 3-wide kernel: 6 output
+    /// channels by the 3 taps of the row over a whole image. Each output-gradient value is broadcast once for the 3 taps.</summary>
+    /// <param name="x">Padded input of the image at row kh (16 channels per pixel).</param>
+    /// <param name="dy">Output gradient of the image at the block's first output channel, pixels DyStride apart.</param>
+    /// <param name="dw">Weight-gradient partial [kh][kw][out channels][16] at the row and the block's first output channel; added to.</param>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void BackwardWeightsRow16R6(float* x, float* dy, float* dw)
+    {
+        // Constants once the JIT has specialised the method (locals, so that nothing is a call).
+        int CinP = (G.InChannels + 15) & ~15;
+        int CoutP = (G.OutChannels + 15) & ~15;
+        int RowStride = (G.Width + (2 * G.Padding)) * G.InChannels;
+        int OutWidth = ((G.Width + (2 * G.Padding) - G.Kernel) / G.Stride) + 1;
+        int OutHeight = ((G.Height + (2 * G.Padding) - G.Kernel) / G.Stride) + 1;
+        int DyStride = (G.OutChannels & 15) == 0 ? G.OutChannels : CoutP;
+        TV a0_0 = TS.Zero; TV a0_1 = TS.Zero; TV a0_2 = TS.Zero; TV a0_3 = TS.Zero; TV a0_4 = TS.Zero; TV a0_5 = TS.Zero;
+        TV a1_0 = TS.Zero; TV a1_1 = TS.Zero; TV a1_2 = TS.Zero; TV a1_3 = TS.Zero; TV a1_4 = TS.Zero; TV a1_5 = TS.Zero;
+        TV a2_0 = TS.Zero; TV a2_1 = TS.Zero; TV a2_2 = TS.Zero; TV a2_3 = TS.Zero; TV a2_4 = TS.Zero; TV a2_5 = TS.Zero;
+        for (int oh = 0; oh < OutHeight; oh++)
+        {
+            float* xp = x + (oh * RowStride);
+            float* dp = dy + (oh * OutWidth * DyStride);
+            TV x0 = TS.Load(xp);
+            TV x1 = TS.Load(xp + 16);
+            for (int ow = 0; ow < OutWidth; ow++)
+            {
+                TV x2 = TS.Load(xp + ((ow + 2) * 16));
+                { TV b = TS.Broadcast(dp[0]); a0_0 = TS.Fma(x0, b, a0_0); a1_0 = TS.Fma(x1, b, a1_0); a2_0 = TS.Fma(x2, b, a2_0); }
+                { TV b = TS.Broadcast(dp[1]); a0_1 = TS.Fma(x0, b, a0_1); a1_1 = TS.Fma(x1, b, a1_1); a2_1 = TS.Fma(x2, b, a2_1); }
+                { TV b = TS.Broadcast(dp[2]); a0_2 = TS.Fma(x0, b, a0_2); a1_2 = TS.Fma(x1, b, a1_2); a2_2 = TS.Fma(x2, b, a2_2); }
+                { TV b = TS.Broadcast(dp[3]); a0_3 = TS.Fma(x0, b, a0_3); a1_3 = TS.Fma(x1, b, a1_3); a2_3 = TS.Fma(x2, b, a2_3); }
+                { TV b = TS.Broadcast(dp[4]); a0_4 = TS.Fma(x0, b, a0_4); a1_4 = TS.Fma(x1, b, a1_4); a2_4 = TS.Fma(x2, b, a2_4); }
+                { TV b = TS.Broadcast(dp[5]); a0_5 = TS.Fma(x0, b, a0_5); a1_5 = TS.Fma(x1, b, a1_5); a2_5 = TS.Fma(x2, b, a2_5); }
+                x0 = x1;
+                x1 = x2;
+                dp += DyStride;
+            }
+        }
+
+        { TS.Store(dw + (0 * G.OutChannels * 16) + (0 * 16), TS.Add(TS.Load(dw + (0 * G.OutChannels * 16) + (0 * 16)), a0_0)); }
+        { TS.Store(dw + (0 * G.OutChannels * 16) + (1 * 16), TS.Add(TS.Load(dw + (0 * G.OutChannels * 16) + (1 * 16)), a0_1)); }
+        { TS.Store(dw + (0 * G.OutChannels * 16) + (2 * 16), TS.Add(TS.Load(dw + (0 * G.OutChannels * 16) + (2 * 16)), a0_2)); }
+        { TS.Store(dw + (0 * G.OutChannels * 16) + (3 * 16), TS.Add(TS.Load(dw + (0 * G.OutChannels * 16) + (3 * 16)), a0_3)); }
+        { TS.Store(dw + (0 * G.OutChannels * 16) + (4 * 16), TS.Add(TS.Load(dw + (0 * G.OutChannels * 16) + (4 * 16)), a0_4)); }
+        { TS.Store(dw + (0 * G.OutChannels * 16) + (5 * 16), TS.Add(TS.Load(dw + (0 * G.OutChannels * 16) + (5 * 16)), a0_5)); }
+        { TS.Store(dw + (1 * G.OutChannels * 16) + (0 * 16), TS.Add(TS.Load(dw + (1 * G.OutChannels * 16) + (0 * 16)), a1_0)); }
+        { TS.Store(dw + (1 * G.OutChannels * 16) + (1 * 16), TS.Add(TS.Load(dw + (1 * G.OutChannels * 16) + (1 * 16)), a1_1)); }
+        { TS.Store(dw + (1 * G.OutChannels * 16) + (2 * 16), TS.Add(TS.Load(dw + (1 * G.OutChannels * 16) + (2 * 16)), a1_2)); }
+        { TS.Store(dw + (1 * G.OutChannels * 16) + (3 * 16), TS.Add(TS.Load(dw + (1 * G.OutChannels * 16) + (3 * 16)), a1_3)); }
+        { TS.Store(dw + (1 * G.OutChannels * 16) + (4 * 16), TS.Add(TS.Load(dw + (1 * G.OutChannels * 16) + (4 * 16)), a1_4)); }
+        { TS.Store(dw + (1 * G.OutChannels * 16) + (5 * 16), TS.Add(TS.Load(dw + (1 * G.OutChannels * 16) + (5 * 16)), a1_5)); }
+        { TS.Store(dw + (2 * G.OutChannels * 16) + (0 * 16), TS.Add(TS.Load(dw + (2 * G.OutChannels * 16) + (0 * 16)), a2_0)); }
+        { TS.Store(dw + (2 * G.OutChannels * 16) + (1 * 16), TS.Add(TS.Load(dw + (2 * G.OutChannels * 16) + (1 * 16)), a2_1)); }
+        { TS.Store(dw + (2 * G.OutChannels * 16) + (2 * 16), TS.Add(TS.Load(dw + (2 * G.OutChannels * 16) + (2 * 16)), a2_2)); }
+        { TS.Store(dw + (2 * G.OutChannels * 16) + (3 * 16), TS.Add(TS.Load(dw + (2 * G.OutChannels * 16) + (3 * 16)), a2_3)); }
+        { TS.Store(dw + (2 * G.OutChannels * 16) + (4 * 16), TS.Add(TS.Load(dw + (2 * G.OutChannels * 16) + (4 * 16)), a2_4)); }
+        { TS.Store(dw + (2 * G.OutChannels * 16) + (5 * 16), TS.Add(TS.Load(dw + (2 * G.OutChannels * 16) + (5 * 16)), a2_5)); }
+    }
+
+    /// <summary>Backward to the weights, 16 input channels, stride 1, one kernel row (kh) of a 3-wide kernel: 7 output
+    /// channels by the 3 taps of the row over a whole image. Each output-gradient value is broadcast once for the 3 taps.</summary>
+    /// <param name="x">Padded input of the image at row kh (16 channels per pixel).</param>
+    /// <param name="dy">Output gradient of the image at the block's first output channel, pixels DyStride apart.</param>
+    /// <param name="dw">Weight-gradient partial [kh][kw][out channels][16] at the row and the block's first output channel; added to.</param>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void BackwardWeightsRow16R7(float* x, float* dy, float* dw)
+    {
+        // Constants once the JIT has specialised the method (locals, so that nothing is a call).
+        int CinP = (G.InChannels + 15) & ~15;
+        int CoutP = (G.OutChannels + 15) & ~15;
+        int RowStride = (G.Width + (2 * G.Padding)) * G.InChannels;
+        int OutWidth = ((G.Width + (2 * G.Padding) - G.Kernel) / G.Stride) + 1;
+        int OutHeight = ((G.Height + (2 * G.Padding) - G.Kernel) / G.Stride) + 1;
+        int DyStride = (G.OutChannels & 15) == 0 ? G.OutChannels : CoutP;
+        TV a0_0 = TS.Zero; TV a0_1 = TS.Zero; TV a0_2 = TS.Zero; TV a0_3 = TS.Zero; TV a0_4 = TS.Zero; TV a0_5 = TS.Zero; TV a0_6 = TS.Zero;
+        TV a1_0 = TS.Zero; TV a1_1 = TS.Zero; TV a1_2 = TS.Zero; TV a1_3 = TS.Zero; TV a1_4 = TS.Zero; TV a1_5 = TS.Zero; TV a1_6 = TS.Zero;
+        TV a2_0 = TS.Zero; TV a2_1 = TS.Zero; TV a2_2 = TS.Zero; TV a2_3 = TS.Zero; TV a2_4 = TS.Zero; TV a2_5 = TS.Zero; TV a2_6 = TS.Zero;
+        for (int oh = 0; oh < OutHeight; oh++)
+        {
+            float* xp = x + (oh * RowStride);
+            float* dp = dy + (oh * OutWidth * DyStride);
+            TV x0 = TS.Load(xp);
+            TV x1 = TS.Load(xp + 16);
+            for (int ow = 0; ow < OutWidth; ow++)
+            {
+                TV x2 = TS.Load(xp + ((ow + 2) * 16));
+                { TV b = TS.Broadcast(dp[0]); a0_0 = TS.Fma(x0, b, a0_0); a1_0 = TS.Fma(x1, b, a1_0); a2_0 = TS.Fma(x2, b, a2_0); }
+                { TV b = TS.Broadcast(dp[1]); a0_1 = TS.Fma(x0, b, a0_1); a1_1 = TS.Fma(x1, b, a1_1); a2_1 = TS.Fma(x2, b, a2_1); }
+                { TV b = TS.Broadcast(dp[2]); a0_2 = TS.Fma(x0, b, a0_2); a1_2 = TS.Fma(x1, b, a1_2); a2_2 = TS.Fma(x2, b, a2_2); }
+                { TV b = TS.Broadcast(dp[3]); a0_3 = TS.Fma(x0, b, a0_3); a1_3 = TS.Fma(x1, b, a1_3); a2_3 = TS.Fma(x2, b, a2_3); }
+                { TV b = TS.Broadcast(dp[4]); a0_4 = TS.Fma(x0, b, a0_4); a1_4 = TS.Fma(x1, b, a1_4); a2_4 = TS.Fma(x2, b, a2_4); }
+                { TV b = TS.Broadcast(dp[5]); a0_5 = TS.Fma(x0, b, a0_5); a1_5 = TS.Fma(x1, b, a1_5); a2_5 = TS.Fma(x2, b, a2_5); }
+                { TV b = TS.Broadcast(dp[6]); a0_6 = TS.Fma(x0, b, a0_6); a1_6 = TS.Fma(x1, b, a1_6); a2_6 = TS.Fma(x2, b, a2_6); }
+                x0 = x1;
+                x1 = x2;
+                dp += DyStride;
+            }
+        }
+
+        { TS.Store(dw + (0 * G.OutChannels * 16) + (0 * 16), TS.Add(TS.Load(dw + (0 * G.OutChannels * 16) + (0 * 16)), a0_0)); }
+        { TS.Store(dw + (0 * G.OutChannels * 16) + (1 * 16), TS.Add(TS.Load(dw + (0 * G.OutChannels * 16) + (1 * 16)), a0_1)); }
+        { TS.Store(dw + (0 * G.OutChannels * 16) + (2 * 16), TS.Add(TS.Load(dw + (0 * G.OutChannels * 16) + (2 * 16)), a0_2)); }
+        { TS.Store(dw + (0 * G.OutChannels * 16) + (3 * 16), TS.Add(TS.Load(dw + (0 * G.OutChannels * 16) + (3 * 16)), a0_3)); }
+        { TS.Store(dw + (0 * G.OutChannels * 16) + (4 * 16), TS.Add(TS.Load(dw + (0 * G.OutChannels * 16) + (4 * 16)), a0_4)); }
+        { TS.Store(dw + (0 * G.OutChannels * 16) + (5 * 16), TS.Add(TS.Load(dw + (0 * G.OutChannels * 16) + (5 * 16)), a0_5)); }
+        { TS.Store(dw + (0 * G.OutChannels * 16) + (6 * 16), TS.Add(TS.Load(dw + (0 * G.OutChannels * 16) + (6 * 16)), a0_6)); }
+        { TS.Store(dw + (1 * G.OutChannels * 16) + (0 * 16), TS.Add(TS.Load(dw + (1 * G.OutChannels * 16) + (0 * 16)), a1_0)); }
+        { TS.Store(dw + (1 * G.OutChannels * 16) + (1 * 16), TS.Add(TS.Load(dw + (1 * G.OutChannels * 16) + (1 * 16)), a1_1)); }
+        { TS.Store(dw + (1 * G.OutChannels * 16) + (2 * 16), TS.Add(TS.Load(dw + (1 * G.OutChannels * 16) + (2 * 16)), a1_2)); }
+        { TS.Store(dw + (1 * G.OutChannels * 16) + (3 * 16), TS.Add(TS.Load(dw + (1 * G.OutChannels * 16) + (3 * 16)), a1_3)); }
+        { TS.Store(dw + (1 * G.OutChannels * 16) + (4 * 16), TS.Add(TS.Load(dw + (1 * G.OutChannels * 16) + (4 * 16)), a1_4)); }
+        { TS.Store(dw + (1 * G.OutChannels * 16) + (5 * 16), TS.Add(TS.Load(dw + (1 * G.OutChannels * 16) + (5 * 16)), a1_5)); }
+        { TS.Store(dw + (1 * G.OutChannels * 16) + (6 * 16), TS.Add(TS.Load(dw + (1 * G.OutChannels * 16) + (6 * 16)), a1_6)); }
+        { TS.Store(dw + (2 * G.OutChannels * 16) + (0 * 16), TS.Add(TS.Load(dw + (2 * G.OutChannels * 16) + (0 * 16)), a2_0)); }
+        { TS.Store(dw + (2 * G.OutChannels * 16) + (1 * 16), TS.Add(TS.Load(dw + (2 * G.OutChannels * 16) + (1 * 16)), a2_1)); }
+        { TS.Store(dw + (2 * G.OutChannels * 16) + (2 * 16), TS.Add(TS.Load(dw + (2 * G.OutChannels * 16) + (2 * 16)), a2_2)); }
+        { TS.Store(dw + (2 * G.OutChannels * 16) + (3 * 16), TS.Add(TS.Load(dw + (2 * G.OutChannels * 16) + (3 * 16)), a2_3)); }
+        { TS.Store(dw + (2 * G.OutChannels * 16) + (4 * 16), TS.Add(TS.Load(dw + (2 * G.OutChannels * 16) + (4 * 16)), a2_4)); }
+        { TS.Store(dw + (2 * G.OutChannels * 16) + (5 * 16), TS.Add(TS.Load(dw + (2 * G.OutChannels * 16) + (5 * 16)), a2_5)); }
+        { TS.Store(dw + (2 * G.OutChannels * 16) + (6 * 16), TS.Add(TS.Load(dw + (2 * G.OutChannels * 16) + (6 * 16)), a2_6)); }
+    }
+
+    /// <summary>Backward to the weights, 16 input channels, stride 1, one kernel row (kh) of a 3-wide kernel: 8 output
+    /// channels by the 3 taps of the row over a whole image. Each output-gradient value is broadcast once for the 3 taps.</summary>
+    /// <param name="x">Padded input of the image at row kh (16 channels per pixel).</param>
+    /// <param name="dy">Output gradient of the image at the block's first output channel, pixels DyStride apart.</param>
+    /// <param name="dw">Weight-gradient partial [kh][kw][out channels][16] at the row and the block's first output channel; added to.</param>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void BackwardWeightsRow16R8(float* x, float* dy, float* dw)
     {
         // Constants once the JIT has specialised the method (locals, so that nothing is a call).
         int CinP = (G.InChannels + 15) & ~15;
@@ -862,13 +8436,13 @@ internal static unsafe class MicroKernels<G, TS, TV>
             {
                 TV x2 = TS.Load(xp + ((ow + 2) * 16));
                 { TV b = TS.Broadcast(dp[0]); a0_0 = TS.Fma(x0, b, a0_0); a1_0 = TS.Fma(x1, b, a1_0); a2_0 = TS.Fma(x2, b, a2_0); }
-                if (R.Value > 1) { TV b = TS.Broadcast(dp[1]); a0_1 = TS.Fma(x0, b, a0_1); a1_1 = TS.Fma(x1, b, a1_1); a2_1 = TS.Fma(x2, b, a2_1); }
-                if (R.Value > 2) { TV b = TS.Broadcast(dp[2]); a0_2 = TS.Fma(x0, b, a0_2); a1_2 = TS.Fma(x1, b, a1_2); a2_2 = TS.Fma(x2, b, a2_2); }
-                if (R.Value > 3) { TV b = TS.Broadcast(dp[3]); a0_3 = TS.Fma(x0, b, a0_3); a1_3 = TS.Fma(x1, b, a1_3); a2_3 = TS.Fma(x2, b, a2_3); }
-                if (R.Value > 4) { TV b = TS.Broadcast(dp[4]); a0_4 = TS.Fma(x0, b, a0_4); a1_4 = TS.Fma(x1, b, a1_4); a2_4 = TS.Fma(x2, b, a2_4); }
-                if (R.Value > 5) { TV b = TS.Broadcast(dp[5]); a0_5 = TS.Fma(x0, b, a0_5); a1_5 = TS.Fma(x1, b, a1_5); a2_5 = TS.Fma(x2, b, a2_5); }
-                if (R.Value > 6) { TV b = TS.Broadcast(dp[6]); a0_6 = TS.Fma(x0, b, a0_6); a1_6 = TS.Fma(x1, b, a1_6); a2_6 = TS.Fma(x2, b, a2_6); }
-                if (R.Value > 7) { TV b = TS.Broadcast(dp[7]); a0_7 = TS.Fma(x0, b, a0_7); a1_7 = TS.Fma(x1, b, a1_7); a2_7 = TS.Fma(x2, b, a2_7); }
+                { TV b = TS.Broadcast(dp[1]); a0_1 = TS.Fma(x0, b, a0_1); a1_1 = TS.Fma(x1, b, a1_1); a2_1 = TS.Fma(x2, b, a2_1); }
+                { TV b = TS.Broadcast(dp[2]); a0_2 = TS.Fma(x0, b, a0_2); a1_2 = TS.Fma(x1, b, a1_2); a2_2 = TS.Fma(x2, b, a2_2); }
+                { TV b = TS.Broadcast(dp[3]); a0_3 = TS.Fma(x0, b, a0_3); a1_3 = TS.Fma(x1, b, a1_3); a2_3 = TS.Fma(x2, b, a2_3); }
+                { TV b = TS.Broadcast(dp[4]); a0_4 = TS.Fma(x0, b, a0_4); a1_4 = TS.Fma(x1, b, a1_4); a2_4 = TS.Fma(x2, b, a2_4); }
+                { TV b = TS.Broadcast(dp[5]); a0_5 = TS.Fma(x0, b, a0_5); a1_5 = TS.Fma(x1, b, a1_5); a2_5 = TS.Fma(x2, b, a2_5); }
+                { TV b = TS.Broadcast(dp[6]); a0_6 = TS.Fma(x0, b, a0_6); a1_6 = TS.Fma(x1, b, a1_6); a2_6 = TS.Fma(x2, b, a2_6); }
+                { TV b = TS.Broadcast(dp[7]); a0_7 = TS.Fma(x0, b, a0_7); a1_7 = TS.Fma(x1, b, a1_7); a2_7 = TS.Fma(x2, b, a2_7); }
                 x0 = x1;
                 x1 = x2;
                 dp += DyStride;
@@ -876,32 +8450,32 @@ internal static unsafe class MicroKernels<G, TS, TV>
         }
 
         { TS.Store(dw + (0 * G.OutChannels * 16) + (0 * 16), TS.Add(TS.Load(dw + (0 * G.OutChannels * 16) + (0 * 16)), a0_0)); }
-        if (R.Value > 1) { TS.Store(dw + (0 * G.OutChannels * 16) + (1 * 16), TS.Add(TS.Load(dw + (0 * G.OutChannels * 16) + (1 * 16)), a0_1)); }
-        if (R.Value > 2) { TS.Store(dw + (0 * G.OutChannels * 16) + (2 * 16), TS.Add(TS.Load(dw + (0 * G.OutChannels * 16) + (2 * 16)), a0_2)); }
-        if (R.Value > 3) { TS.Store(dw + (0 * G.OutChannels * 16) + (3 * 16), TS.Add(TS.Load(dw + (0 * G.OutChannels * 16) + (3 * 16)), a0_3)); }
-        if (R.Value > 4) { TS.Store(dw + (0 * G.OutChannels * 16) + (4 * 16), TS.Add(TS.Load(dw + (0 * G.OutChannels * 16) + (4 * 16)), a0_4)); }
-        if (R.Value > 5) { TS.Store(dw + (0 * G.OutChannels * 16) + (5 * 16), TS.Add(TS.Load(dw + (0 * G.OutChannels * 16) + (5 * 16)), a0_5)); }
-        if (R.Value > 6) { TS.Store(dw + (0 * G.OutChannels * 16) + (6 * 16), TS.Add(TS.Load(dw + (0 * G.OutChannels * 16) + (6 * 16)), a0_6)); }
-        if (R.Value > 7) { TS.Store(dw + (0 * G.OutChannels * 16) + (7 * 16), TS.Add(TS.Load(dw + (0 * G.OutChannels * 16) + (7 * 16)), a0_7)); }
+        { TS.Store(dw + (0 * G.OutChannels * 16) + (1 * 16), TS.Add(TS.Load(dw + (0 * G.OutChannels * 16) + (1 * 16)), a0_1)); }
+        { TS.Store(dw + (0 * G.OutChannels * 16) + (2 * 16), TS.Add(TS.Load(dw + (0 * G.OutChannels * 16) + (2 * 16)), a0_2)); }
+        { TS.Store(dw + (0 * G.OutChannels * 16) + (3 * 16), TS.Add(TS.Load(dw + (0 * G.OutChannels * 16) + (3 * 16)), a0_3)); }
+        { TS.Store(dw + (0 * G.OutChannels * 16) + (4 * 16), TS.Add(TS.Load(dw + (0 * G.OutChannels * 16) + (4 * 16)), a0_4)); }
+        { TS.Store(dw + (0 * G.OutChannels * 16) + (5 * 16), TS.Add(TS.Load(dw + (0 * G.OutChannels * 16) + (5 * 16)), a0_5)); }
+        { TS.Store(dw + (0 * G.OutChannels * 16) + (6 * 16), TS.Add(TS.Load(dw + (0 * G.OutChannels * 16) + (6 * 16)), a0_6)); }
+        { TS.Store(dw + (0 * G.OutChannels * 16) + (7 * 16), TS.Add(TS.Load(dw + (0 * G.OutChannels * 16) + (7 * 16)), a0_7)); }
         { TS.Store(dw + (1 * G.OutChannels * 16) + (0 * 16), TS.Add(TS.Load(dw + (1 * G.OutChannels * 16) + (0 * 16)), a1_0)); }
-        if (R.Value > 1) { TS.Store(dw + (1 * G.OutChannels * 16) + (1 * 16), TS.Add(TS.Load(dw + (1 * G.OutChannels * 16) + (1 * 16)), a1_1)); }
-        if (R.Value > 2) { TS.Store(dw + (1 * G.OutChannels * 16) + (2 * 16), TS.Add(TS.Load(dw + (1 * G.OutChannels * 16) + (2 * 16)), a1_2)); }
-        if (R.Value > 3) { TS.Store(dw + (1 * G.OutChannels * 16) + (3 * 16), TS.Add(TS.Load(dw + (1 * G.OutChannels * 16) + (3 * 16)), a1_3)); }
-        if (R.Value > 4) { TS.Store(dw + (1 * G.OutChannels * 16) + (4 * 16), TS.Add(TS.Load(dw + (1 * G.OutChannels * 16) + (4 * 16)), a1_4)); }
-        if (R.Value > 5) { TS.Store(dw + (1 * G.OutChannels * 16) + (5 * 16), TS.Add(TS.Load(dw + (1 * G.OutChannels * 16) + (5 * 16)), a1_5)); }
-        if (R.Value > 6) { TS.Store(dw + (1 * G.OutChannels * 16) + (6 * 16), TS.Add(TS.Load(dw + (1 * G.OutChannels * 16) + (6 * 16)), a1_6)); }
-        if (R.Value > 7) { TS.Store(dw + (1 * G.OutChannels * 16) + (7 * 16), TS.Add(TS.Load(dw + (1 * G.OutChannels * 16) + (7 * 16)), a1_7)); }
+        { TS.Store(dw + (1 * G.OutChannels * 16) + (1 * 16), TS.Add(TS.Load(dw + (1 * G.OutChannels * 16) + (1 * 16)), a1_1)); }
+        { TS.Store(dw + (1 * G.OutChannels * 16) + (2 * 16), TS.Add(TS.Load(dw + (1 * G.OutChannels * 16) + (2 * 16)), a1_2)); }
+        { TS.Store(dw + (1 * G.OutChannels * 16) + (3 * 16), TS.Add(TS.Load(dw + (1 * G.OutChannels * 16) + (3 * 16)), a1_3)); }
+        { TS.Store(dw + (1 * G.OutChannels * 16) + (4 * 16), TS.Add(TS.Load(dw + (1 * G.OutChannels * 16) + (4 * 16)), a1_4)); }
+        { TS.Store(dw + (1 * G.OutChannels * 16) + (5 * 16), TS.Add(TS.Load(dw + (1 * G.OutChannels * 16) + (5 * 16)), a1_5)); }
+        { TS.Store(dw + (1 * G.OutChannels * 16) + (6 * 16), TS.Add(TS.Load(dw + (1 * G.OutChannels * 16) + (6 * 16)), a1_6)); }
+        { TS.Store(dw + (1 * G.OutChannels * 16) + (7 * 16), TS.Add(TS.Load(dw + (1 * G.OutChannels * 16) + (7 * 16)), a1_7)); }
         { TS.Store(dw + (2 * G.OutChannels * 16) + (0 * 16), TS.Add(TS.Load(dw + (2 * G.OutChannels * 16) + (0 * 16)), a2_0)); }
-        if (R.Value > 1) { TS.Store(dw + (2 * G.OutChannels * 16) + (1 * 16), TS.Add(TS.Load(dw + (2 * G.OutChannels * 16) + (1 * 16)), a2_1)); }
-        if (R.Value > 2) { TS.Store(dw + (2 * G.OutChannels * 16) + (2 * 16), TS.Add(TS.Load(dw + (2 * G.OutChannels * 16) + (2 * 16)), a2_2)); }
-        if (R.Value > 3) { TS.Store(dw + (2 * G.OutChannels * 16) + (3 * 16), TS.Add(TS.Load(dw + (2 * G.OutChannels * 16) + (3 * 16)), a2_3)); }
-        if (R.Value > 4) { TS.Store(dw + (2 * G.OutChannels * 16) + (4 * 16), TS.Add(TS.Load(dw + (2 * G.OutChannels * 16) + (4 * 16)), a2_4)); }
-        if (R.Value > 5) { TS.Store(dw + (2 * G.OutChannels * 16) + (5 * 16), TS.Add(TS.Load(dw + (2 * G.OutChannels * 16) + (5 * 16)), a2_5)); }
-        if (R.Value > 6) { TS.Store(dw + (2 * G.OutChannels * 16) + (6 * 16), TS.Add(TS.Load(dw + (2 * G.OutChannels * 16) + (6 * 16)), a2_6)); }
-        if (R.Value > 7) { TS.Store(dw + (2 * G.OutChannels * 16) + (7 * 16), TS.Add(TS.Load(dw + (2 * G.OutChannels * 16) + (7 * 16)), a2_7)); }
+        { TS.Store(dw + (2 * G.OutChannels * 16) + (1 * 16), TS.Add(TS.Load(dw + (2 * G.OutChannels * 16) + (1 * 16)), a2_1)); }
+        { TS.Store(dw + (2 * G.OutChannels * 16) + (2 * 16), TS.Add(TS.Load(dw + (2 * G.OutChannels * 16) + (2 * 16)), a2_2)); }
+        { TS.Store(dw + (2 * G.OutChannels * 16) + (3 * 16), TS.Add(TS.Load(dw + (2 * G.OutChannels * 16) + (3 * 16)), a2_3)); }
+        { TS.Store(dw + (2 * G.OutChannels * 16) + (4 * 16), TS.Add(TS.Load(dw + (2 * G.OutChannels * 16) + (4 * 16)), a2_4)); }
+        { TS.Store(dw + (2 * G.OutChannels * 16) + (5 * 16), TS.Add(TS.Load(dw + (2 * G.OutChannels * 16) + (5 * 16)), a2_5)); }
+        { TS.Store(dw + (2 * G.OutChannels * 16) + (6 * 16), TS.Add(TS.Load(dw + (2 * G.OutChannels * 16) + (6 * 16)), a2_6)); }
+        { TS.Store(dw + (2 * G.OutChannels * 16) + (7 * 16), TS.Add(TS.Load(dw + (2 * G.OutChannels * 16) + (7 * 16)), a2_7)); }
     }
 
-    /// <summary>Forward, 16 channels: runs <see cref="Forward1{R, TE}"/> compiled for <paramref name="count"/> (1 to 28).</summary>
+    /// <summary>Forward, 16 channels: runs the kernel for <paramref name="count"/> rows (1 to 28; <see cref="Forward1R1{TE}"/> for 1).</summary>
     /// <typeparam name="TE">How values are stored.</typeparam>
     /// <param name="count">The block size.</param>
     /// <param name="x">See the kernel.</param>
@@ -915,38 +8489,38 @@ internal static unsafe class MicroKernels<G, TS, TV>
     {
         switch (count)
         {
-            case 1: Forward1<C1, TE>(x, wt, dst, dstStride, store); break;
-            case 2: Forward1<C2, TE>(x, wt, dst, dstStride, store); break;
-            case 3: Forward1<C3, TE>(x, wt, dst, dstStride, store); break;
-            case 4: Forward1<C4, TE>(x, wt, dst, dstStride, store); break;
-            case 5: Forward1<C5, TE>(x, wt, dst, dstStride, store); break;
-            case 6: Forward1<C6, TE>(x, wt, dst, dstStride, store); break;
-            case 7: Forward1<C7, TE>(x, wt, dst, dstStride, store); break;
-            case 8: Forward1<C8, TE>(x, wt, dst, dstStride, store); break;
-            case 9: Forward1<C9, TE>(x, wt, dst, dstStride, store); break;
-            case 10: Forward1<C10, TE>(x, wt, dst, dstStride, store); break;
-            case 11: Forward1<C11, TE>(x, wt, dst, dstStride, store); break;
-            case 12: Forward1<C12, TE>(x, wt, dst, dstStride, store); break;
-            case 13: Forward1<C13, TE>(x, wt, dst, dstStride, store); break;
-            case 14: Forward1<C14, TE>(x, wt, dst, dstStride, store); break;
-            case 15: Forward1<C15, TE>(x, wt, dst, dstStride, store); break;
-            case 16: Forward1<C16, TE>(x, wt, dst, dstStride, store); break;
-            case 17: Forward1<C17, TE>(x, wt, dst, dstStride, store); break;
-            case 18: Forward1<C18, TE>(x, wt, dst, dstStride, store); break;
-            case 19: Forward1<C19, TE>(x, wt, dst, dstStride, store); break;
-            case 20: Forward1<C20, TE>(x, wt, dst, dstStride, store); break;
-            case 21: Forward1<C21, TE>(x, wt, dst, dstStride, store); break;
-            case 22: Forward1<C22, TE>(x, wt, dst, dstStride, store); break;
-            case 23: Forward1<C23, TE>(x, wt, dst, dstStride, store); break;
-            case 24: Forward1<C24, TE>(x, wt, dst, dstStride, store); break;
-            case 25: Forward1<C25, TE>(x, wt, dst, dstStride, store); break;
-            case 26: Forward1<C26, TE>(x, wt, dst, dstStride, store); break;
-            case 27: Forward1<C27, TE>(x, wt, dst, dstStride, store); break;
-            default: Forward1<C28, TE>(x, wt, dst, dstStride, store); break;
+            case 1: Forward1R1<TE>(x, wt, dst, dstStride, store); break;
+            case 2: Forward1R2<TE>(x, wt, dst, dstStride, store); break;
+            case 3: Forward1R3<TE>(x, wt, dst, dstStride, store); break;
+            case 4: Forward1R4<TE>(x, wt, dst, dstStride, store); break;
+            case 5: Forward1R5<TE>(x, wt, dst, dstStride, store); break;
+            case 6: Forward1R6<TE>(x, wt, dst, dstStride, store); break;
+            case 7: Forward1R7<TE>(x, wt, dst, dstStride, store); break;
+            case 8: Forward1R8<TE>(x, wt, dst, dstStride, store); break;
+            case 9: Forward1R9<TE>(x, wt, dst, dstStride, store); break;
+            case 10: Forward1R10<TE>(x, wt, dst, dstStride, store); break;
+            case 11: Forward1R11<TE>(x, wt, dst, dstStride, store); break;
+            case 12: Forward1R12<TE>(x, wt, dst, dstStride, store); break;
+            case 13: Forward1R13<TE>(x, wt, dst, dstStride, store); break;
+            case 14: Forward1R14<TE>(x, wt, dst, dstStride, store); break;
+            case 15: Forward1R15<TE>(x, wt, dst, dstStride, store); break;
+            case 16: Forward1R16<TE>(x, wt, dst, dstStride, store); break;
+            case 17: Forward1R17<TE>(x, wt, dst, dstStride, store); break;
+            case 18: Forward1R18<TE>(x, wt, dst, dstStride, store); break;
+            case 19: Forward1R19<TE>(x, wt, dst, dstStride, store); break;
+            case 20: Forward1R20<TE>(x, wt, dst, dstStride, store); break;
+            case 21: Forward1R21<TE>(x, wt, dst, dstStride, store); break;
+            case 22: Forward1R22<TE>(x, wt, dst, dstStride, store); break;
+            case 23: Forward1R23<TE>(x, wt, dst, dstStride, store); break;
+            case 24: Forward1R24<TE>(x, wt, dst, dstStride, store); break;
+            case 25: Forward1R25<TE>(x, wt, dst, dstStride, store); break;
+            case 26: Forward1R26<TE>(x, wt, dst, dstStride, store); break;
+            case 27: Forward1R27<TE>(x, wt, dst, dstStride, store); break;
+            default: Forward1R28<TE>(x, wt, dst, dstStride, store); break;
         }
     }
 
-    /// <summary>Forward, 32 channels: runs <see cref="Forward2{R, TE}"/> compiled for <paramref name="count"/> (1 to 14).</summary>
+    /// <summary>Forward, 32 channels: runs the kernel for <paramref name="count"/> rows (1 to 14; <see cref="Forward2R1{TE}"/> for 1).</summary>
     /// <typeparam name="TE">How values are stored.</typeparam>
     /// <param name="count">The block size.</param>
     /// <param name="x">See the kernel.</param>
@@ -960,24 +8534,24 @@ internal static unsafe class MicroKernels<G, TS, TV>
     {
         switch (count)
         {
-            case 1: Forward2<C1, TE>(x, wt, dst, dstStride, store); break;
-            case 2: Forward2<C2, TE>(x, wt, dst, dstStride, store); break;
-            case 3: Forward2<C3, TE>(x, wt, dst, dstStride, store); break;
-            case 4: Forward2<C4, TE>(x, wt, dst, dstStride, store); break;
-            case 5: Forward2<C5, TE>(x, wt, dst, dstStride, store); break;
-            case 6: Forward2<C6, TE>(x, wt, dst, dstStride, store); break;
-            case 7: Forward2<C7, TE>(x, wt, dst, dstStride, store); break;
-            case 8: Forward2<C8, TE>(x, wt, dst, dstStride, store); break;
-            case 9: Forward2<C9, TE>(x, wt, dst, dstStride, store); break;
-            case 10: Forward2<C10, TE>(x, wt, dst, dstStride, store); break;
-            case 11: Forward2<C11, TE>(x, wt, dst, dstStride, store); break;
-            case 12: Forward2<C12, TE>(x, wt, dst, dstStride, store); break;
-            case 13: Forward2<C13, TE>(x, wt, dst, dstStride, store); break;
-            default: Forward2<C14, TE>(x, wt, dst, dstStride, store); break;
+            case 1: Forward2R1<TE>(x, wt, dst, dstStride, store); break;
+            case 2: Forward2R2<TE>(x, wt, dst, dstStride, store); break;
+            case 3: Forward2R3<TE>(x, wt, dst, dstStride, store); break;
+            case 4: Forward2R4<TE>(x, wt, dst, dstStride, store); break;
+            case 5: Forward2R5<TE>(x, wt, dst, dstStride, store); break;
+            case 6: Forward2R6<TE>(x, wt, dst, dstStride, store); break;
+            case 7: Forward2R7<TE>(x, wt, dst, dstStride, store); break;
+            case 8: Forward2R8<TE>(x, wt, dst, dstStride, store); break;
+            case 9: Forward2R9<TE>(x, wt, dst, dstStride, store); break;
+            case 10: Forward2R10<TE>(x, wt, dst, dstStride, store); break;
+            case 11: Forward2R11<TE>(x, wt, dst, dstStride, store); break;
+            case 12: Forward2R12<TE>(x, wt, dst, dstStride, store); break;
+            case 13: Forward2R13<TE>(x, wt, dst, dstStride, store); break;
+            default: Forward2R14<TE>(x, wt, dst, dstStride, store); break;
         }
     }
 
-    /// <summary>Forward, 64 channels: runs <see cref="Forward4{R, TE}"/> compiled for <paramref name="count"/> (1 to 6).</summary>
+    /// <summary>Forward, 64 channels: runs the kernel for <paramref name="count"/> rows (1 to 6; <see cref="Forward4R1{TE}"/> for 1).</summary>
     /// <typeparam name="TE">How values are stored.</typeparam>
     /// <param name="count">The block size.</param>
     /// <param name="x">See the kernel.</param>
@@ -991,16 +8565,16 @@ internal static unsafe class MicroKernels<G, TS, TV>
     {
         switch (count)
         {
-            case 1: Forward4<C1, TE>(x, wt, dst, dstStride, store); break;
-            case 2: Forward4<C2, TE>(x, wt, dst, dstStride, store); break;
-            case 3: Forward4<C3, TE>(x, wt, dst, dstStride, store); break;
-            case 4: Forward4<C4, TE>(x, wt, dst, dstStride, store); break;
-            case 5: Forward4<C5, TE>(x, wt, dst, dstStride, store); break;
-            default: Forward4<C6, TE>(x, wt, dst, dstStride, store); break;
+            case 1: Forward4R1<TE>(x, wt, dst, dstStride, store); break;
+            case 2: Forward4R2<TE>(x, wt, dst, dstStride, store); break;
+            case 3: Forward4R3<TE>(x, wt, dst, dstStride, store); break;
+            case 4: Forward4R4<TE>(x, wt, dst, dstStride, store); break;
+            case 5: Forward4R5<TE>(x, wt, dst, dstStride, store); break;
+            default: Forward4R6<TE>(x, wt, dst, dstStride, store); break;
         }
     }
 
-    /// <summary>Sliding forward, 16 channels: runs <see cref="ForwardSlide1{R, TE, TX}"/> compiled for <paramref name="count"/> (1 to 14).</summary>
+    /// <summary>Sliding forward, 16 channels: runs the kernel for <paramref name="count"/> rows (1 to 14; <see cref="ForwardSlide1R1{TE, TX}"/> for 1).</summary>
     /// <typeparam name="TE">How values are stored.</typeparam>
     /// <typeparam name="TX">Which edge columns of the block lie outside the image.</typeparam>
     /// <param name="count">The block size.</param>
@@ -1019,24 +8593,24 @@ internal static unsafe class MicroKernels<G, TS, TV>
     {
         switch (count)
         {
-            case 1: ForwardSlide1<C1, TE, TX>(x, rowStride, kh0, kh1, wt, dst, dstStride, store); break;
-            case 2: ForwardSlide1<C2, TE, TX>(x, rowStride, kh0, kh1, wt, dst, dstStride, store); break;
-            case 3: ForwardSlide1<C3, TE, TX>(x, rowStride, kh0, kh1, wt, dst, dstStride, store); break;
-            case 4: ForwardSlide1<C4, TE, TX>(x, rowStride, kh0, kh1, wt, dst, dstStride, store); break;
-            case 5: ForwardSlide1<C5, TE, TX>(x, rowStride, kh0, kh1, wt, dst, dstStride, store); break;
-            case 6: ForwardSlide1<C6, TE, TX>(x, rowStride, kh0, kh1, wt, dst, dstStride, store); break;
-            case 7: ForwardSlide1<C7, TE, TX>(x, rowStride, kh0, kh1, wt, dst, dstStride, store); break;
-            case 8: ForwardSlide1<C8, TE, TX>(x, rowStride, kh0, kh1, wt, dst, dstStride, store); break;
-            case 9: ForwardSlide1<C9, TE, TX>(x, rowStride, kh0, kh1, wt, dst, dstStride, store); break;
-            case 10: ForwardSlide1<C10, TE, TX>(x, rowStride, kh0, kh1, wt, dst, dstStride, store); break;
-            case 11: ForwardSlide1<C11, TE, TX>(x, rowStride, kh0, kh1, wt, dst, dstStride, store); break;
-            case 12: ForwardSlide1<C12, TE, TX>(x, rowStride, kh0, kh1, wt, dst, dstStride, store); break;
-            case 13: ForwardSlide1<C13, TE, TX>(x, rowStride, kh0, kh1, wt, dst, dstStride, store); break;
-            default: ForwardSlide1<C14, TE, TX>(x, rowStride, kh0, kh1, wt, dst, dstStride, store); break;
+            case 1: ForwardSlide1R1<TE, TX>(x, rowStride, kh0, kh1, wt, dst, dstStride, store); break;
+            case 2: ForwardSlide1R2<TE, TX>(x, rowStride, kh0, kh1, wt, dst, dstStride, store); break;
+            case 3: ForwardSlide1R3<TE, TX>(x, rowStride, kh0, kh1, wt, dst, dstStride, store); break;
+            case 4: ForwardSlide1R4<TE, TX>(x, rowStride, kh0, kh1, wt, dst, dstStride, store); break;
+            case 5: ForwardSlide1R5<TE, TX>(x, rowStride, kh0, kh1, wt, dst, dstStride, store); break;
+            case 6: ForwardSlide1R6<TE, TX>(x, rowStride, kh0, kh1, wt, dst, dstStride, store); break;
+            case 7: ForwardSlide1R7<TE, TX>(x, rowStride, kh0, kh1, wt, dst, dstStride, store); break;
+            case 8: ForwardSlide1R8<TE, TX>(x, rowStride, kh0, kh1, wt, dst, dstStride, store); break;
+            case 9: ForwardSlide1R9<TE, TX>(x, rowStride, kh0, kh1, wt, dst, dstStride, store); break;
+            case 10: ForwardSlide1R10<TE, TX>(x, rowStride, kh0, kh1, wt, dst, dstStride, store); break;
+            case 11: ForwardSlide1R11<TE, TX>(x, rowStride, kh0, kh1, wt, dst, dstStride, store); break;
+            case 12: ForwardSlide1R12<TE, TX>(x, rowStride, kh0, kh1, wt, dst, dstStride, store); break;
+            case 13: ForwardSlide1R13<TE, TX>(x, rowStride, kh0, kh1, wt, dst, dstStride, store); break;
+            default: ForwardSlide1R14<TE, TX>(x, rowStride, kh0, kh1, wt, dst, dstStride, store); break;
         }
     }
 
-    /// <summary>Sliding forward, 32 channels: runs <see cref="ForwardSlide2{R, TE, TX}"/> compiled for <paramref name="count"/> (1 to 7).</summary>
+    /// <summary>Sliding forward, 32 channels: runs the kernel for <paramref name="count"/> rows (1 to 7; <see cref="ForwardSlide2R1{TE, TX}"/> for 1).</summary>
     /// <typeparam name="TE">How values are stored.</typeparam>
     /// <typeparam name="TX">Which edge columns of the block lie outside the image.</typeparam>
     /// <param name="count">The block size.</param>
@@ -1055,17 +8629,17 @@ internal static unsafe class MicroKernels<G, TS, TV>
     {
         switch (count)
         {
-            case 1: ForwardSlide2<C1, TE, TX>(x, rowStride, kh0, kh1, wt, dst, dstStride, store); break;
-            case 2: ForwardSlide2<C2, TE, TX>(x, rowStride, kh0, kh1, wt, dst, dstStride, store); break;
-            case 3: ForwardSlide2<C3, TE, TX>(x, rowStride, kh0, kh1, wt, dst, dstStride, store); break;
-            case 4: ForwardSlide2<C4, TE, TX>(x, rowStride, kh0, kh1, wt, dst, dstStride, store); break;
-            case 5: ForwardSlide2<C5, TE, TX>(x, rowStride, kh0, kh1, wt, dst, dstStride, store); break;
-            case 6: ForwardSlide2<C6, TE, TX>(x, rowStride, kh0, kh1, wt, dst, dstStride, store); break;
-            default: ForwardSlide2<C7, TE, TX>(x, rowStride, kh0, kh1, wt, dst, dstStride, store); break;
+            case 1: ForwardSlide2R1<TE, TX>(x, rowStride, kh0, kh1, wt, dst, dstStride, store); break;
+            case 2: ForwardSlide2R2<TE, TX>(x, rowStride, kh0, kh1, wt, dst, dstStride, store); break;
+            case 3: ForwardSlide2R3<TE, TX>(x, rowStride, kh0, kh1, wt, dst, dstStride, store); break;
+            case 4: ForwardSlide2R4<TE, TX>(x, rowStride, kh0, kh1, wt, dst, dstStride, store); break;
+            case 5: ForwardSlide2R5<TE, TX>(x, rowStride, kh0, kh1, wt, dst, dstStride, store); break;
+            case 6: ForwardSlide2R6<TE, TX>(x, rowStride, kh0, kh1, wt, dst, dstStride, store); break;
+            default: ForwardSlide2R7<TE, TX>(x, rowStride, kh0, kh1, wt, dst, dstStride, store); break;
         }
     }
 
-    /// <summary>Backward to the input, 16 channels: runs <see cref="BackwardData1{R}"/> compiled for <paramref name="count"/> (1 to 14).</summary>
+    /// <summary>Backward to the input, 16 channels: runs the kernel for <paramref name="count"/> rows (1 to 14; <see cref="BackwardData1R1"/> for 1).</summary>
     /// <param name="count">The block size.</param>
     /// <param name="dy">See the kernel.</param>
     /// <param name="wt">See the kernel.</param>
@@ -1075,24 +8649,24 @@ internal static unsafe class MicroKernels<G, TS, TV>
     {
         switch (count)
         {
-            case 1: BackwardData1<C1>(dy, wt, dx); break;
-            case 2: BackwardData1<C2>(dy, wt, dx); break;
-            case 3: BackwardData1<C3>(dy, wt, dx); break;
-            case 4: BackwardData1<C4>(dy, wt, dx); break;
-            case 5: BackwardData1<C5>(dy, wt, dx); break;
-            case 6: BackwardData1<C6>(dy, wt, dx); break;
-            case 7: BackwardData1<C7>(dy, wt, dx); break;
-            case 8: BackwardData1<C8>(dy, wt, dx); break;
-            case 9: BackwardData1<C9>(dy, wt, dx); break;
-            case 10: BackwardData1<C10>(dy, wt, dx); break;
-            case 11: BackwardData1<C11>(dy, wt, dx); break;
-            case 12: BackwardData1<C12>(dy, wt, dx); break;
-            case 13: BackwardData1<C13>(dy, wt, dx); break;
-            default: BackwardData1<C14>(dy, wt, dx); break;
+            case 1: BackwardData1R1(dy, wt, dx); break;
+            case 2: BackwardData1R2(dy, wt, dx); break;
+            case 3: BackwardData1R3(dy, wt, dx); break;
+            case 4: BackwardData1R4(dy, wt, dx); break;
+            case 5: BackwardData1R5(dy, wt, dx); break;
+            case 6: BackwardData1R6(dy, wt, dx); break;
+            case 7: BackwardData1R7(dy, wt, dx); break;
+            case 8: BackwardData1R8(dy, wt, dx); break;
+            case 9: BackwardData1R9(dy, wt, dx); break;
+            case 10: BackwardData1R10(dy, wt, dx); break;
+            case 11: BackwardData1R11(dy, wt, dx); break;
+            case 12: BackwardData1R12(dy, wt, dx); break;
+            case 13: BackwardData1R13(dy, wt, dx); break;
+            default: BackwardData1R14(dy, wt, dx); break;
         }
     }
 
-    /// <summary>Backward to the input, 32 channels: runs <see cref="BackwardData2{R}"/> compiled for <paramref name="count"/> (1 to 14).</summary>
+    /// <summary>Backward to the input, 32 channels: runs the kernel for <paramref name="count"/> rows (1 to 14; <see cref="BackwardData2R1"/> for 1).</summary>
     /// <param name="count">The block size.</param>
     /// <param name="dy">See the kernel.</param>
     /// <param name="wt">See the kernel.</param>
@@ -1102,24 +8676,24 @@ internal static unsafe class MicroKernels<G, TS, TV>
     {
         switch (count)
         {
-            case 1: BackwardData2<C1>(dy, wt, dx); break;
-            case 2: BackwardData2<C2>(dy, wt, dx); break;
-            case 3: BackwardData2<C3>(dy, wt, dx); break;
-            case 4: BackwardData2<C4>(dy, wt, dx); break;
-            case 5: BackwardData2<C5>(dy, wt, dx); break;
-            case 6: BackwardData2<C6>(dy, wt, dx); break;
-            case 7: BackwardData2<C7>(dy, wt, dx); break;
-            case 8: BackwardData2<C8>(dy, wt, dx); break;
-            case 9: BackwardData2<C9>(dy, wt, dx); break;
-            case 10: BackwardData2<C10>(dy, wt, dx); break;
-            case 11: BackwardData2<C11>(dy, wt, dx); break;
-            case 12: BackwardData2<C12>(dy, wt, dx); break;
-            case 13: BackwardData2<C13>(dy, wt, dx); break;
-            default: BackwardData2<C14>(dy, wt, dx); break;
+            case 1: BackwardData2R1(dy, wt, dx); break;
+            case 2: BackwardData2R2(dy, wt, dx); break;
+            case 3: BackwardData2R3(dy, wt, dx); break;
+            case 4: BackwardData2R4(dy, wt, dx); break;
+            case 5: BackwardData2R5(dy, wt, dx); break;
+            case 6: BackwardData2R6(dy, wt, dx); break;
+            case 7: BackwardData2R7(dy, wt, dx); break;
+            case 8: BackwardData2R8(dy, wt, dx); break;
+            case 9: BackwardData2R9(dy, wt, dx); break;
+            case 10: BackwardData2R10(dy, wt, dx); break;
+            case 11: BackwardData2R11(dy, wt, dx); break;
+            case 12: BackwardData2R12(dy, wt, dx); break;
+            case 13: BackwardData2R13(dy, wt, dx); break;
+            default: BackwardData2R14(dy, wt, dx); break;
         }
     }
 
-    /// <summary>Backward to the input, 64 channels: runs <see cref="BackwardData4{R}"/> compiled for <paramref name="count"/> (1 to 6).</summary>
+    /// <summary>Backward to the input, 64 channels: runs the kernel for <paramref name="count"/> rows (1 to 6; <see cref="BackwardData4R1"/> for 1).</summary>
     /// <param name="count">The block size.</param>
     /// <param name="dy">See the kernel.</param>
     /// <param name="wt">See the kernel.</param>
@@ -1129,16 +8703,16 @@ internal static unsafe class MicroKernels<G, TS, TV>
     {
         switch (count)
         {
-            case 1: BackwardData4<C1>(dy, wt, dx); break;
-            case 2: BackwardData4<C2>(dy, wt, dx); break;
-            case 3: BackwardData4<C3>(dy, wt, dx); break;
-            case 4: BackwardData4<C4>(dy, wt, dx); break;
-            case 5: BackwardData4<C5>(dy, wt, dx); break;
-            default: BackwardData4<C6>(dy, wt, dx); break;
+            case 1: BackwardData4R1(dy, wt, dx); break;
+            case 2: BackwardData4R2(dy, wt, dx); break;
+            case 3: BackwardData4R3(dy, wt, dx); break;
+            case 4: BackwardData4R4(dy, wt, dx); break;
+            case 5: BackwardData4R5(dy, wt, dx); break;
+            default: BackwardData4R6(dy, wt, dx); break;
         }
     }
 
-    /// <summary>Backward to the weights, 16 channels: runs <see cref="BackwardWeights1{R}"/> compiled for <paramref name="count"/> (1 to 16).</summary>
+    /// <summary>Backward to the weights, 16 channels: runs the kernel for <paramref name="count"/> rows (1 to 16; <see cref="BackwardWeights1R1"/> for 1).</summary>
     /// <param name="count">The block size.</param>
     /// <param name="x">See the kernel.</param>
     /// <param name="dy">See the kernel.</param>
@@ -1148,26 +8722,26 @@ internal static unsafe class MicroKernels<G, TS, TV>
     {
         switch (count)
         {
-            case 1: BackwardWeights1<C1>(x, dy, dw); break;
-            case 2: BackwardWeights1<C2>(x, dy, dw); break;
-            case 3: BackwardWeights1<C3>(x, dy, dw); break;
-            case 4: BackwardWeights1<C4>(x, dy, dw); break;
-            case 5: BackwardWeights1<C5>(x, dy, dw); break;
-            case 6: BackwardWeights1<C6>(x, dy, dw); break;
-            case 7: BackwardWeights1<C7>(x, dy, dw); break;
-            case 8: BackwardWeights1<C8>(x, dy, dw); break;
-            case 9: BackwardWeights1<C9>(x, dy, dw); break;
-            case 10: BackwardWeights1<C10>(x, dy, dw); break;
-            case 11: BackwardWeights1<C11>(x, dy, dw); break;
-            case 12: BackwardWeights1<C12>(x, dy, dw); break;
-            case 13: BackwardWeights1<C13>(x, dy, dw); break;
-            case 14: BackwardWeights1<C14>(x, dy, dw); break;
-            case 15: BackwardWeights1<C15>(x, dy, dw); break;
-            default: BackwardWeights1<C16>(x, dy, dw); break;
+            case 1: BackwardWeights1R1(x, dy, dw); break;
+            case 2: BackwardWeights1R2(x, dy, dw); break;
+            case 3: BackwardWeights1R3(x, dy, dw); break;
+            case 4: BackwardWeights1R4(x, dy, dw); break;
+            case 5: BackwardWeights1R5(x, dy, dw); break;
+            case 6: BackwardWeights1R6(x, dy, dw); break;
+            case 7: BackwardWeights1R7(x, dy, dw); break;
+            case 8: BackwardWeights1R8(x, dy, dw); break;
+            case 9: BackwardWeights1R9(x, dy, dw); break;
+            case 10: BackwardWeights1R10(x, dy, dw); break;
+            case 11: BackwardWeights1R11(x, dy, dw); break;
+            case 12: BackwardWeights1R12(x, dy, dw); break;
+            case 13: BackwardWeights1R13(x, dy, dw); break;
+            case 14: BackwardWeights1R14(x, dy, dw); break;
+            case 15: BackwardWeights1R15(x, dy, dw); break;
+            default: BackwardWeights1R16(x, dy, dw); break;
         }
     }
 
-    /// <summary>Backward to the weights, 32 channels: runs <see cref="BackwardWeights2{R}"/> compiled for <paramref name="count"/> (1 to 12).</summary>
+    /// <summary>Backward to the weights, 32 channels: runs the kernel for <paramref name="count"/> rows (1 to 12; <see cref="BackwardWeights2R1"/> for 1).</summary>
     /// <param name="count">The block size.</param>
     /// <param name="x">See the kernel.</param>
     /// <param name="dy">See the kernel.</param>
@@ -1177,22 +8751,22 @@ internal static unsafe class MicroKernels<G, TS, TV>
     {
         switch (count)
         {
-            case 1: BackwardWeights2<C1>(x, dy, dw); break;
-            case 2: BackwardWeights2<C2>(x, dy, dw); break;
-            case 3: BackwardWeights2<C3>(x, dy, dw); break;
-            case 4: BackwardWeights2<C4>(x, dy, dw); break;
-            case 5: BackwardWeights2<C5>(x, dy, dw); break;
-            case 6: BackwardWeights2<C6>(x, dy, dw); break;
-            case 7: BackwardWeights2<C7>(x, dy, dw); break;
-            case 8: BackwardWeights2<C8>(x, dy, dw); break;
-            case 9: BackwardWeights2<C9>(x, dy, dw); break;
-            case 10: BackwardWeights2<C10>(x, dy, dw); break;
-            case 11: BackwardWeights2<C11>(x, dy, dw); break;
-            default: BackwardWeights2<C12>(x, dy, dw); break;
+            case 1: BackwardWeights2R1(x, dy, dw); break;
+            case 2: BackwardWeights2R2(x, dy, dw); break;
+            case 3: BackwardWeights2R3(x, dy, dw); break;
+            case 4: BackwardWeights2R4(x, dy, dw); break;
+            case 5: BackwardWeights2R5(x, dy, dw); break;
+            case 6: BackwardWeights2R6(x, dy, dw); break;
+            case 7: BackwardWeights2R7(x, dy, dw); break;
+            case 8: BackwardWeights2R8(x, dy, dw); break;
+            case 9: BackwardWeights2R9(x, dy, dw); break;
+            case 10: BackwardWeights2R10(x, dy, dw); break;
+            case 11: BackwardWeights2R11(x, dy, dw); break;
+            default: BackwardWeights2R12(x, dy, dw); break;
         }
     }
 
-    /// <summary>Backward to the weights, 64 channels: runs <see cref="BackwardWeights4{R}"/> compiled for <paramref name="count"/> (1 to 6).</summary>
+    /// <summary>Backward to the weights, 64 channels: runs the kernel for <paramref name="count"/> rows (1 to 6; <see cref="BackwardWeights4R1"/> for 1).</summary>
     /// <param name="count">The block size.</param>
     /// <param name="x">See the kernel.</param>
     /// <param name="dy">See the kernel.</param>
@@ -1202,16 +8776,16 @@ internal static unsafe class MicroKernels<G, TS, TV>
     {
         switch (count)
         {
-            case 1: BackwardWeights4<C1>(x, dy, dw); break;
-            case 2: BackwardWeights4<C2>(x, dy, dw); break;
-            case 3: BackwardWeights4<C3>(x, dy, dw); break;
-            case 4: BackwardWeights4<C4>(x, dy, dw); break;
-            case 5: BackwardWeights4<C5>(x, dy, dw); break;
-            default: BackwardWeights4<C6>(x, dy, dw); break;
+            case 1: BackwardWeights4R1(x, dy, dw); break;
+            case 2: BackwardWeights4R2(x, dy, dw); break;
+            case 3: BackwardWeights4R3(x, dy, dw); break;
+            case 4: BackwardWeights4R4(x, dy, dw); break;
+            case 5: BackwardWeights4R5(x, dy, dw); break;
+            default: BackwardWeights4R6(x, dy, dw); break;
         }
     }
 
-    /// <summary>Backward to the weights, 16 input channels, one kernel row: runs <see cref="BackwardWeightsRow16{R}"/> compiled for <paramref name="count"/> (1 to 8).</summary>
+    /// <summary>Backward to the weights, 16 input channels, one kernel row: runs the kernel for <paramref name="count"/> rows (1 to 8; <see cref="BackwardWeightsRow16R1"/> for 1).</summary>
     /// <param name="count">The block size.</param>
     /// <param name="x">See the kernel.</param>
     /// <param name="dy">See the kernel.</param>
@@ -1221,14 +8795,14 @@ internal static unsafe class MicroKernels<G, TS, TV>
     {
         switch (count)
         {
-            case 1: BackwardWeightsRow16<C1>(x, dy, dw); break;
-            case 2: BackwardWeightsRow16<C2>(x, dy, dw); break;
-            case 3: BackwardWeightsRow16<C3>(x, dy, dw); break;
-            case 4: BackwardWeightsRow16<C4>(x, dy, dw); break;
-            case 5: BackwardWeightsRow16<C5>(x, dy, dw); break;
-            case 6: BackwardWeightsRow16<C6>(x, dy, dw); break;
-            case 7: BackwardWeightsRow16<C7>(x, dy, dw); break;
-            default: BackwardWeightsRow16<C8>(x, dy, dw); break;
+            case 1: BackwardWeightsRow16R1(x, dy, dw); break;
+            case 2: BackwardWeightsRow16R2(x, dy, dw); break;
+            case 3: BackwardWeightsRow16R3(x, dy, dw); break;
+            case 4: BackwardWeightsRow16R4(x, dy, dw); break;
+            case 5: BackwardWeightsRow16R5(x, dy, dw); break;
+            case 6: BackwardWeightsRow16R6(x, dy, dw); break;
+            case 7: BackwardWeightsRow16R7(x, dy, dw); break;
+            default: BackwardWeightsRow16R8(x, dy, dw); break;
         }
     }
 }

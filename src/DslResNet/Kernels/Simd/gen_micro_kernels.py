@@ -1,6 +1,8 @@
 #!/usr/bin/env python3
-"""Writes src/DslResNet/Kernels/Simd/MicroKernels.g.cs: the register-blocked inner loops of the SIMD convolution, one per
-vector count, unrolled over a compile-time register block (R) whose unused accumulators the JIT removes.
+"""Writes src/DslResNet/Kernels/Simd/MicroKernels.g.cs: the register-blocked inner loops of the SIMD convolution, one method
+per vector count and block size (rows R: pixels or channels), unrolled over exactly R rows. (One method per vector count,
+generic over R with every row guarded by R.Value, left the JIT's inlining budget spent on rows it then removed: the
+stores' FusedStore.Store and some R.Value stayed calls, spilling every accumulator around each store.)
 Run from the repository root: python3 src/DslResNet/Kernels/Simd/gen_micro_kernels.py"""
 
 LOCALS = """        // Constants once the JIT has specialised the method (locals, so that nothing is a call).
@@ -35,24 +37,27 @@ w("    where TS : struct, ISimd<TV>")
 w("    where TV : struct")
 w("{")
 
+ROWS = 0  # the block size of the method being written
+
+
 def guard(r):
-    return f"if (R.Value > {r}) " if r > 0 else ""
+    return ""
 
 for v, rmax in FWD.items():
-    w(f"    /// <summary>Forward: {16*v} output channels by up to {rmax} pixels of one output row.</summary>")
+  for ROWS in range(1, rmax + 1):
+    w(f"    /// <summary>Forward: {16*v} output channels by {ROWS} pixels of one output row.</summary>")
     w(f"    /// <param name=\"x\">Padded input at the block's first pixel (row oh * stride, column ow0 * stride).</param>")
     w(f"    /// <param name=\"wt\">The packed weights of the block's output-channel group, [kh][kw][ic][{16*v}] (see PackedGroups).</param>")
     w(f"    /// <param name=\"dst\">Where pixel r's channels go: dst + r * dstStride.</param>")
     w(f"    /// <param name=\"dstStride\">Floats between pixels in dst.</param>")
     w(f"    /// <param name=\"store\">How each value is stored (bias, epilogue; offsets from dst, channels from the block's first).</param>")
     w(f"    [MethodImpl(MethodImplOptions.AggressiveOptimization)]")
-    w(f"    public static void Forward{v}<R, TE>(float* x, float* wt, float* dst, int dstStride, in TE store)")
-    w(f"        where R : struct, IConst")
+    w(f"    public static void Forward{v}R{ROWS}<TE>(float* x, float* wt, float* dst, int dstStride, in TE store)")
     w(f"        where TE : struct, IVectorStore")
     w("    {")
     for line in LOCALS.split("\n"):
         w(line)
-    for r in range(rmax):
+    for r in range(ROWS):
         w("        " + " ".join(f"TV a{r}_{j} = TS.Zero;" for j in range(v)))
     # A kernel row's taps and input channels are one run, in the padded input (kw * InChannels + ic) as in the packed
     # weights: one loop of Kernel * InChannels steps (the 7x7 stem's 3 input channels would otherwise be a loop of 3).
@@ -64,7 +69,7 @@ for v, rmax in FWD.items():
     w("            {")
     for j in range(v):
         w(f"                TV w{j} = TS.Load(wp + {16*j});")
-    for r in range(rmax):
+    for r in range(ROWS):
         off = f"xp[{r} * G.Stride * G.InChannels]" if r else "xp[0]"
         if v == 1:
             w(f"                {guard(r)}a{r}_0 = TS.Fma(w0, TS.Broadcast({off}), a{r}_0);")
@@ -77,18 +82,18 @@ for v, rmax in FWD.items():
     w("        }")
     w("")
     w("        TE s = store; // a local copy, whose fields the JIT keeps in registers across the stores")
-    for r in range(rmax):
+    for r in range(ROWS):
         body = " ".join(f"s.Store<TS, TV>(dst, ({r} * dstStride) + {16*j}, {16*j}, a{r}_{j});" for j in range(v))
         w(f"        {guard(r)}{{ {body} }}")
     w("    }")
     w("")
 
 for v, rmax in SLIDE.items():
-    w(f"    /// <summary>Forward at stride 1 for kernels up to {SLIDE_KMAX} wide: {16*v} output channels by up to {rmax} pixels of one output row.")
+  for ROWS in range(1, rmax + 1):
+    w(f"    /// <summary>Forward at stride 1 for kernels up to {SLIDE_KMAX} wide: {16*v} output channels by {ROWS} pixels of one output row.")
     w(f"    /// Each input value is broadcast once and multiplied by the weights of every kernel column it meets (one load per")
     w(f"    /// {SLIDE_KMAX} FMAs instead of one per FMA). Reads the input padded or not: kernel rows outside [kh0, kh1) and, as TX")
     w(f"    /// says, the first or last input column of the block are taken as zero and not read.</summary>")
-    w(f"    /// <typeparam name=\"R\">Pixels of the block.</typeparam>")
     w(f"    /// <typeparam name=\"TE\">How values are stored.</typeparam>")
     w(f"    /// <typeparam name=\"TX\">Which edge columns of the block lie outside the image.</typeparam>")
     w(f"    /// <param name=\"x\">The input at kernel row 0 and column 0 of the block's first pixel (row oh, column ow0 of the")
@@ -101,15 +106,14 @@ for v, rmax in SLIDE.items():
     w(f"    /// <param name=\"dstStride\">Floats between pixels in dst.</param>")
     w(f"    /// <param name=\"store\">How each value is stored (bias, epilogue; offsets from dst, channels from the block's first).</param>")
     w(f"    [MethodImpl(MethodImplOptions.AggressiveOptimization)]")
-    w(f"    public static void ForwardSlide{v}<R, TE, TX>(float* x, int rowStride, int kh0, int kh1, float* wt, float* dst, int dstStride, in TE store)")
-    w(f"        where R : struct, IConst")
+    w(f"    public static void ForwardSlide{v}R{ROWS}<TE, TX>(float* x, int rowStride, int kh0, int kh1, float* wt, float* dst, int dstStride, in TE store)")
     w(f"        where TE : struct, IVectorStore")
     w(f"        where TX : struct, IEdges")
     w("    {")
     for line in LOCALS.split("\n"):
         w(line)
     w(f"        int TapStride = G.InChannels * {16*v};")
-    for r in range(rmax):
+    for r in range(ROWS):
         w("        " + " ".join(f"TV a{r}_{j} = TS.Zero;" for j in range(v)))
     w("        bool first = (TX.Outside & 1) == 0;")
     w("        bool last = (TX.Outside & 2) == 0;")
@@ -125,20 +129,18 @@ for v, rmax in SLIDE.items():
                 w(f"                TV w{kw}_{j} = TS.Load(wp + {16*j});")
             else:
                 w(f"                TV w{kw}_{j} = G.Kernel > {kw} ? TS.Load(wp + ({kw} * TapStride) + {16*j}) : TS.Zero;")
-    for col in range(rmax + SLIDE_KMAX - 1):
+    for col in range(ROWS + SLIDE_KMAX - 1):
         fmas = []
         for kw in range(SLIDE_KMAX):
             r = col - kw
-            if 0 <= r < rmax:
+            if 0 <= r < ROWS:
                 conds = []
-                if r > 0:
-                    conds.append(f"R.Value > {r}")
                 if kw > 0:
                     conds.append(f"G.Kernel > {kw}")
                 body = " ".join(f"a{r}_{j} = TS.Fma(w{kw}_{j}, b, a{r}_{j});" for j in range(v))
                 fmas.append((f"if ({' && '.join(conds)}) " if conds else "") + "{ " + body + " }")
-        conds = [f"R.Value + G.Kernel - 1 > {col}"] if col > 0 else []
-        conds.append("first" if col == 0 else f"(last || R.Value + G.Kernel - 2 != {col})")
+        conds = [f"{ROWS} + G.Kernel - 1 > {col}"] if col > 0 else []
+        conds.append("first" if col == 0 else f"(last || {ROWS} + G.Kernel - 2 != {col})")
         need = f"if ({' && '.join(conds)}) "
         off = f"xp[{col} * G.InChannels]" if col else "xp[0]"
         w(f"                {need}{{ TV b = TS.Broadcast({off}); {' '.join(fmas)} }}")
@@ -148,24 +150,24 @@ for v, rmax in SLIDE.items():
     w("        }")
     w("")
     w("        TE s = store; // a local copy, whose fields the JIT keeps in registers across the stores")
-    for r in range(rmax):
+    for r in range(ROWS):
         body = " ".join(f"s.Store<TS, TV>(dst, ({r} * dstStride) + {16*j}, {16*j}, a{r}_{j});" for j in range(v))
         w(f"        {guard(r)}{{ {body} }}")
     w("    }")
     w("")
 
 for v, rmax in BWD.items():
-    w(f"    /// <summary>Backward to the input, one (kh, kw) tap: {16*v} input channels by up to {rmax} output pixels, scattered.</summary>")
+  for ROWS in range(1, rmax + 1):
+    w(f"    /// <summary>Backward to the input, one (kh, kw) tap: {16*v} input channels by {ROWS} output pixels, scattered.</summary>")
     w(f"    /// <param name=\"dy\">Output gradient at the block's first pixel (NHWC).</param>")
     w(f"    /// <param name=\"wt\">Transposed packed weights [kh][kw][oc][in channels padded to 16] at the tap and first input channel.</param>")
     w(f"    /// <param name=\"dx\">Padded input gradient (channels padded to 16) at the tap's first target pixel and first input channel.</param>")
     w(f"    [MethodImpl(MethodImplOptions.AggressiveOptimization)]")
-    w(f"    public static void BackwardData{v}<R>(float* dy, float* wt, float* dx)")
-    w(f"        where R : struct, IConst")
+    w(f"    public static void BackwardData{v}R{ROWS}(float* dy, float* wt, float* dx)")
     w("    {")
     for line in LOCALS.split("\n"):
         w(line)
-    for r in range(rmax):
+    for r in range(ROWS):
         loads = " ".join(f"a{r}_{j} = TS.Load(dx + ({r} * G.Stride * CinP) + {16*j});" for j in range(v))
         w("        " + " ".join(f"TV a{r}_{j} = TS.Zero;" for j in range(v)))
         w(f"        {guard(r)}{{ {loads} }}")
@@ -174,7 +176,7 @@ for v, rmax in BWD.items():
     w("        {")
     for j in range(v):
         w(f"            TV w{j} = TS.Load(wp + {16*j});")
-    for r in range(rmax):
+    for r in range(ROWS):
         off = f"dy[({r} * G.OutChannels) + oc]"
         if v == 1:
             w(f"            {guard(r)}a{r}_0 = TS.Fma(w0, TS.Broadcast({off}), a{r}_0);")
@@ -184,24 +186,24 @@ for v, rmax in BWD.items():
     w("            wp += CinP;")
     w("        }")
     w("")
-    for r in range(rmax):
+    for r in range(ROWS):
         body = " ".join(f"TS.Store(dx + ({r} * G.Stride * CinP) + {16*j}, a{r}_{j});" for j in range(v))
         w(f"        {guard(r)}{{ {body} }}")
     w("    }")
     w("")
 
 for v, rmax in BWW.items():
-    w(f"    /// <summary>Backward to the weights, one (kh, kw) tap: up to {rmax} input channels by {16*v} output channels over a whole image.</summary>")
+  for ROWS in range(1, rmax + 1):
+    w(f"    /// <summary>Backward to the weights, one (kh, kw) tap: {ROWS} input channels by {16*v} output channels over a whole image.</summary>")
     w(f"    /// <param name=\"x\">Padded input of the image at the tap (row kh, column kw) and first input channel.</param>")
     w(f"    /// <param name=\"dy\">Output gradient of the image at the first output channel, pixels DyStride apart.</param>")
     w(f"    /// <param name=\"dw\">Weight-gradient partial [kh][kw][ic][out channels padded] at the tap, first input and output channel; added to.</param>")
     w(f"    [MethodImpl(MethodImplOptions.AggressiveOptimization)]")
-    w(f"    public static void BackwardWeights{v}<R>(float* x, float* dy, float* dw)")
-    w(f"        where R : struct, IConst")
+    w(f"    public static void BackwardWeights{v}R{ROWS}(float* x, float* dy, float* dw)")
     w("    {")
     for line in LOCALS.split("\n"):
         w(line)
-    for r in range(rmax):
+    for r in range(ROWS):
         w("        " + " ".join(f"TV a{r}_{j} = TS.Zero;" for j in range(v)))
     w("        for (int oh = 0; oh < OutHeight; oh++)")
     w("        {")
@@ -211,7 +213,7 @@ for v, rmax in BWW.items():
     w("            {")
     for j in range(v):
         w(f"                TV d{j} = TS.Load(dp + {16*j});")
-    for r in range(rmax):
+    for r in range(ROWS):
         if v == 1:
             w(f"                {guard(r)}a{r}_0 = TS.Fma(d0, TS.Broadcast(xp[{r}]), a{r}_0);")
         else:
@@ -222,7 +224,7 @@ for v, rmax in BWW.items():
     w("            }")
     w("        }")
     w("")
-    for r in range(rmax):
+    for r in range(ROWS):
         body = " ".join(f"TS.Store(dw + ({r} * CoutP) + {16*j}, TS.Add(TS.Load(dw + ({r} * CoutP) + {16*j}), a{r}_{j}));" for j in range(v))
         w(f"        {guard(r)}{{ {body} }}")
     w("    }")
@@ -231,48 +233,48 @@ for v, rmax in BWW.items():
 # Backward to the weights for 16 input channels at stride 1, kernels 3 wide: the input pixels are the vectors (16 input
 # channels) and the output gradient is broadcast, once for the 3 taps of a kernel row that use it.
 WROW = 8   # output channels per block
-w(f"    /// <summary>Backward to the weights, 16 input channels, stride 1, one kernel row (kh) of a 3-wide kernel: up to {WROW} output")
-w(f"    /// channels by the 3 taps of the row over a whole image. Each output-gradient value is broadcast once for the 3 taps.</summary>")
-w(f"    /// <param name=\"x\">Padded input of the image at row kh (16 channels per pixel).</param>")
-w(f"    /// <param name=\"dy\">Output gradient of the image at the block's first output channel, pixels DyStride apart.</param>")
-w(f"    /// <param name=\"dw\">Weight-gradient partial [kh][kw][out channels][16] at the row and the block's first output channel; added to.</param>")
-w(f"    [MethodImpl(MethodImplOptions.AggressiveOptimization)]")
-w(f"    public static void BackwardWeightsRow16<R>(float* x, float* dy, float* dw)")
-w(f"        where R : struct, IConst")
-w("    {")
-for line in LOCALS.split("\n"):
-    w(line)
-for kw in range(3):
-    w("        " + " ".join(f"TV a{kw}_{j} = TS.Zero;" for j in range(WROW)))
-w("        for (int oh = 0; oh < OutHeight; oh++)")
-w("        {")
-w("            float* xp = x + (oh * RowStride);")
-w("            float* dp = dy + (oh * OutWidth * DyStride);")
-w("            TV x0 = TS.Load(xp);")
-w("            TV x1 = TS.Load(xp + 16);")
-w("            for (int ow = 0; ow < OutWidth; ow++)")
-w("            {")
-w("                TV x2 = TS.Load(xp + ((ow + 2) * 16));")
-for j in range(WROW):
-    body = " ".join(f"a{kw}_{j} = TS.Fma(x{kw}, b, a{kw}_{j});" for kw in range(3))
-    w(f"                {guard(j)}{{ TV b = TS.Broadcast(dp[{j}]); {body} }}")
-w("                x0 = x1;")
-w("                x1 = x2;")
-w("                dp += DyStride;")
-w("            }")
-w("        }")
-w("")
-for kw in range(3):
-    for j in range(WROW):
-        off = f"({kw} * G.OutChannels * 16) + ({j} * 16)"
-        w(f"        {guard(j)}{{ TS.Store(dw + {off}, TS.Add(TS.Load(dw + {off}), a{kw}_{j})); }}")
-w("    }")
-w("")
+for ROWS in range(1, WROW + 1):
+    w(f"    /// <summary>Backward to the weights, 16 input channels, stride 1, one kernel row (kh) of a 3-wide kernel: {ROWS} output")
+    w(f"    /// channels by the 3 taps of the row over a whole image. Each output-gradient value is broadcast once for the 3 taps.</summary>")
+    w(f"    /// <param name=\"x\">Padded input of the image at row kh (16 channels per pixel).</param>")
+    w(f"    /// <param name=\"dy\">Output gradient of the image at the block's first output channel, pixels DyStride apart.</param>")
+    w(f"    /// <param name=\"dw\">Weight-gradient partial [kh][kw][out channels][16] at the row and the block's first output channel; added to.</param>")
+    w(f"    [MethodImpl(MethodImplOptions.AggressiveOptimization)]")
+    w(f"    public static void BackwardWeightsRow16R{ROWS}(float* x, float* dy, float* dw)")
+    w("    {")
+    for line in LOCALS.split("\n"):
+        w(line)
+    for kw in range(3):
+        w("        " + " ".join(f"TV a{kw}_{j} = TS.Zero;" for j in range(ROWS)))
+    w("        for (int oh = 0; oh < OutHeight; oh++)")
+    w("        {")
+    w("            float* xp = x + (oh * RowStride);")
+    w("            float* dp = dy + (oh * OutWidth * DyStride);")
+    w("            TV x0 = TS.Load(xp);")
+    w("            TV x1 = TS.Load(xp + 16);")
+    w("            for (int ow = 0; ow < OutWidth; ow++)")
+    w("            {")
+    w("                TV x2 = TS.Load(xp + ((ow + 2) * 16));")
+    for j in range(ROWS):
+        body = " ".join(f"a{kw}_{j} = TS.Fma(x{kw}, b, a{kw}_{j});" for kw in range(3))
+        w(f"                {guard(j)}{{ TV b = TS.Broadcast(dp[{j}]); {body} }}")
+    w("                x0 = x1;")
+    w("                x1 = x2;")
+    w("                dp += DyStride;")
+    w("            }")
+    w("        }")
+    w("")
+    for kw in range(3):
+        for j in range(ROWS):
+            off = f"({kw} * G.OutChannels * 16) + ({j} * 16)"
+            w(f"        {guard(j)}{{ TS.Store(dw + {off}, TS.Add(TS.Load(dw + {off}), a{kw}_{j})); }}")
+    w("    }")
+    w("")
 
 # Dispatchers: a runtime block size to the kernel compiled for it (callers pass 1..most).
 def dispatcher(name, rmax, params, args, doc, store=False, edges=False):
-    cref = f"{name}{{R, TE, TX}}" if edges else f"{name}{{R, TE}}" if store else f"{name}{{R}}"
-    w(f"    /// <summary>{doc}: runs <see cref=\"{cref}\"/> compiled for <paramref name=\"count\"/> (1 to {rmax}).</summary>")
+    cref = f"{name}R1{{TE, TX}}" if edges else f"{name}R1{{TE}}" if store else f"{name}R1"
+    w(f"    /// <summary>{doc}: runs the kernel for <paramref name=\"count\"/> rows (1 to {rmax}; <see cref=\"{cref}\"/> for 1).</summary>")
     if store:
         w(f"    /// <typeparam name=\"TE\">How values are stored.</typeparam>")
     if edges:
@@ -291,9 +293,10 @@ def dispatcher(name, rmax, params, args, doc, store=False, edges=False):
     w("        {")
     a = ", ".join(args)
     te = ", TE, TX" if edges else ", TE" if store else ""
+    tp = f"<{te[2:]}>" if te else ""
     for r in range(1, rmax):
-        w(f"            case {r}: {name}<C{r}{te}>({a}); break;")
-    w(f"            default: {name}<C{rmax}{te}>({a}); break;")
+        w(f"            case {r}: {name}R{r}{tp}({a}); break;")
+    w(f"            default: {name}R{rmax}{tp}({a}); break;")
     w("        }")
     w("    }")
     w("")
