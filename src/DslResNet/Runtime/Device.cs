@@ -50,7 +50,8 @@ public sealed partial class Device : IDisposable
     /// <summary>The environment variable that caps the SIMD backend's vector width: 512, 256 or scalar.</summary>
     public const string SimdVariable = "DSLRESNET_SIMD";
 
-    /// <summary>The environment variable that turns the SIMD backend's Winograd 3x3 convolutions off (<c>off</c>) or on (<c>on</c>, the default).</summary>
+    /// <summary>The environment variable that turns the SIMD backend's Winograd 3x3 convolutions off (<c>off</c>), on (<c>on</c>, the
+    /// default: F(4x4, 3x3) tiles in inference, F(2x2, 3x3) for input gradients) or on with F(2x2, 3x3) tiles only (<c>f2</c>).</summary>
     public const string WinogradVariable = "DSLRESNET_WINOGRAD";
 
     private readonly object _launchLock = new();
