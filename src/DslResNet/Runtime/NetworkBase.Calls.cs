@@ -167,7 +167,7 @@ public abstract partial class NetworkBase
         {
             // Something is not finite: the host path below names it exactly (and steps on the host if it was harmless).
             onDevice = false;
-            Store.DeviceSnapshotToHost();
+            Store.DeviceStatisticsToHost();
         }
 
         if (_reducer is { } reducer)

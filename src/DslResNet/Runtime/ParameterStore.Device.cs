@@ -109,7 +109,7 @@ public sealed partial class ParameterStore
 
     /// <summary>
     /// Copies the values a training step changes before its optimizer step, batch norm's running statistics, into a device
-    /// snapshot (no transfer), for <see cref="DeviceSnapshotToHost"/>. The weights change only in the optimizer's step, after
+    /// snapshot (no transfer), for <see cref="DeviceStatisticsToHost"/>. The weights change only in the optimizer's step, after
     /// the step's checks, so they need no copy (ResNet-50: 0.2 MiB instead of all 98 MiB of values, resident, and their copy
     /// every step).
     /// </summary>
@@ -133,7 +133,7 @@ public sealed partial class ParameterStore
 
     /// <summary>Copies the running statistics of the last <see cref="SnapshotOnDevice"/> to the host snapshot that
     /// <see cref="RestoreStatistics"/> writes back (for the divergence diagnosis).</summary>
-    internal void DeviceSnapshotToHost()
+    internal void DeviceStatisticsToHost()
     {
         float[] statistics = StatisticsSnapshot;
         if (_deviceSnapshot is not null && statistics.Length > 0)
@@ -162,7 +162,7 @@ public sealed partial class ParameterStore
     }
 
     /// <summary>Writes back the running statistics of the last <see cref="SnapshotStatistics"/> (or
-    /// <see cref="DeviceSnapshotToHost"/>): the values as they were when the step began.</summary>
+    /// <see cref="DeviceStatisticsToHost"/>): the values as they were when the step began.</summary>
     internal void RestoreStatistics()
     {
         float[] statistics = StatisticsSnapshot;

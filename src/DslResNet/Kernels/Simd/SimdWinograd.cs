@@ -123,9 +123,7 @@ internal static unsafe class Winograd<G, TS, TV, T>
     public static void Rows(float* x, float* u, float* y, int ty0, int ty1, float* scratch, in FusedStore store, int oc0, int oc1)
     {
         float* padded = scratch;
-        float* v = padded + (PaddedRows * (long)PaddedColumns * G.InChannels);
-        float* m = v + ((long)Planes * PassTiles * G.InChannels);
-        float* tmp = m + ((long)Planes * PassTiles * G.OutChannels);
+        Layout(scratch, out float* v, out float* m, out float* tmp);
         for (int ty = ty0; ty < ty1; ty += ChunkRows)
         {
             int rows = Math.Min(ChunkRows, ty1 - ty);
@@ -153,9 +151,7 @@ internal static unsafe class Winograd<G, TS, TV, T>
     public static void Images(float* x, float* u, float* y, int count, float* scratch, in FusedStore store, int oc0, int oc1)
     {
         float* padded = scratch;
-        float* v = padded + (PaddedRows * (long)PaddedColumns * G.InChannels);
-        float* m = v + ((long)Planes * PassTiles * G.InChannels);
-        float* tmp = m + ((long)Planes * PassTiles * G.OutChannels);
+        Layout(scratch, out float* v, out float* m, out float* tmp);
         int tiles = count * TilesPerImage;
         long inImage = (long)G.Height * G.Width * G.InChannels;
         long outImage = (long)G.Height * G.Width * G.OutChannels;
@@ -170,6 +166,16 @@ internal static unsafe class Winograd<G, TS, TV, T>
         {
             TransformOutput(m, y, 0, TilesHigh, tiles, i * TilesPerImage, i * outImage, store, oc0, oc1, tmp);
         }
+    }
+
+    // The thread's scratch: the padded input rows of a pass (at its start), then its transformed inputs, its products and
+    // a tile's transform.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Layout(float* scratch, out float* v, out float* m, out float* tmp)
+    {
+        v = scratch + (PaddedRows * (long)PaddedColumns * G.InChannels);
+        m = v + ((long)Planes * PassTiles * G.InChannels);
+        tmp = m + ((long)Planes * PassTiles * G.OutChannels);
     }
 
     // Input rows [ih0, ih0 + count) with a zero column on the left and zeros past the right edge (and above and below).
