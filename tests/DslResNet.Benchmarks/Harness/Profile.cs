@@ -63,12 +63,12 @@ internal static class Profile
         double inside = rows.Sum(r => r.Milliseconds);
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"{network} {task}, batch {batch}, {threads} thread(s): {wall / calls:F2} ms per call over {calls} calls; {100 * inside / wall:F1}% inside the pool's operations"));
-        Console.WriteLine("  share    ms/call  calls/call  GFLOP/s  operation");
+        Console.WriteLine("  share    ms/call  calls/call  GFLOP/s  idle  operation");
         foreach ((string name, double ms, int n, long flops) in rows)
         {
             string rate = flops > 0 ? (flops / (ms / 1000) / 1e9).ToString("F1", CultureInfo.InvariantCulture) : "";
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"  {100 * ms / wall,5:F1}%  {ms / calls,9:F3}  {n / (double)calls,10:F1}  {rate,7}  {name}"));
+                $"  {100 * ms / wall,5:F1}%  {ms / calls,9:F3}  {n / (double)calls,10:F1}  {rate,7}  {100 * profile.IdleShare(name, threads),3:F0}%  {name}"));
         }
 
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  {100 * (wall - inside) / wall,5:F1}%  {(wall - inside) / calls,9:F3}              outside the pool's operations"));

@@ -175,6 +175,11 @@ public sealed class SimdKernelTests : IClassFixture<SimdDeviceFixture>
         data.Add([1, 128, 12, 10, 128, 3, 1, 1, false, SimdWidth.Vector256, 2]);
         data.Add([1, 128, 12, 10, 128, 3, 1, 1, true, SimdWidth.Scalar, 3]);
 
+        // F(4x4, 3x3) at batch 1 on a 7x7 image: 4 tiles, fewer than a register block a thread if split by rows, so split
+        // by AVX2's 16-channel groups (2 and 3 ways), each thread transforming the whole input.
+        data.Add([1, 64, 7, 7, 64, 3, 1, 1, false, SimdWidth.Vector256, 2]);
+        data.Add([1, 64, 7, 7, 64, 3, 1, 1, true, SimdWidth.Vector256, 3]);
+
         // A padded direct layer at batch 1 with 1 MB of weights (stride 2, 128 to 256 channels): split by output channels.
         data.Add([1, 128, 6, 6, 256, 3, 2, 1, true, SimdWidth.Vector256, 2]);
         data.Add([1, 128, 6, 6, 256, 3, 2, 1, false, SimdWidth.Vector256, 3]);

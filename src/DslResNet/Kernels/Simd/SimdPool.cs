@@ -45,6 +45,8 @@ public sealed unsafe class SimdPool : IDisposable
     private int _chunk;              // balanced runs: units per take (0: fixed shares)
     private readonly long[] _ranges; // balanced runs: per thread, the units of its share not yet taken, (first << 32) | end
     private readonly long[] _allocated; // per worker: managed bytes it had allocated when it last finished a run
+    private readonly long[] _busy;      // profiled runs: per thread, Stopwatch ticks from the run's start to its last unit
+    private long _started;              // profiled runs: the run's start (0: not profiled)
     private volatile bool _stopping;
     private Exception? _failure;
 
@@ -62,6 +64,7 @@ public sealed unsafe class SimdPool : IDisposable
         _scratchFloats = new long[threads];
         _ranges = new long[threads * 8]; // one cache line per thread
         _allocated = new long[threads * 8];
+        _busy = new long[threads * 8];
         _workers = new Thread[threads - 1];
         for (int t = 1; t < threads; t++)
         {
@@ -154,8 +157,20 @@ public sealed unsafe class SimdPool : IDisposable
         if (Profile is not null)
         {
             long t0 = System.Diagnostics.Stopwatch.GetTimestamp();
+            _started = t0;
+            Array.Clear(_busy);
             RunCore(work, units, balanced);
-            Profile.Add(work.ToString() ?? work.GetType().Name, System.Diagnostics.Stopwatch.GetTimestamp() - t0, work is ICountsFlops counted ? counted.Flops : 0);
+            long wall = System.Diagnostics.Stopwatch.GetTimestamp() - t0;
+            _started = 0;
+
+            // A thread with no unit counts as idle for the whole run.
+            long busy = 0;
+            for (int t = 0; t < Math.Min(Threads, units); t++)
+            {
+                busy += _busy[t * 8];
+            }
+
+            Profile.Add(work.ToString() ?? work.GetType().Name, wall, work is ICountsFlops counted ? counted.Flops : 0, (wall * Threads) - busy);
             return;
         }
 
@@ -193,6 +208,7 @@ public sealed unsafe class SimdPool : IDisposable
             {
                 ObjectDisposedException.ThrowIf(_stopping, this);
                 work.Run(0, units, 0);
+                Finished(0);
             }
 
             return;
@@ -227,6 +243,8 @@ public sealed unsafe class SimdPool : IDisposable
                 {
                     work.Run(0, units / Threads, 0);
                 }
+
+                Finished(0);
             }
             finally
             {
@@ -255,6 +273,16 @@ public sealed unsafe class SimdPool : IDisposable
             {
                 throw new InvalidOperationException("A SIMD worker thread failed: " + _failure.Message, _failure);
             }
+        }
+    }
+
+    // A profiled run: when thread <paramref name="thread"/> finished its last unit.
+    private void Finished(int thread)
+    {
+        long started = _started;
+        if (started != 0)
+        {
+            _busy[thread * 8] = System.Diagnostics.Stopwatch.GetTimestamp() - started;
         }
     }
 
@@ -339,6 +367,8 @@ public sealed unsafe class SimdPool : IDisposable
                 {
                     work.Run((int)start, (int)end, index);
                 }
+
+                Finished(index);
             }
             catch (Exception e)
             {
@@ -382,17 +412,25 @@ public sealed unsafe class SimdPool : IDisposable
 /// <summary>Wall time of the pool's runs by description.</summary>
 public sealed class SimdProfile
 {
-    private readonly System.Collections.Generic.Dictionary<string, (long Ticks, int Calls, long Flops)> _entries = new(StringComparer.Ordinal);
+    private readonly System.Collections.Generic.Dictionary<string, (long Ticks, int Calls, long Flops, long Idle)> _entries = new(StringComparer.Ordinal);
 
     /// <summary>Adds a run.</summary>
     /// <param name="name">Description.</param>
     /// <param name="ticks">Stopwatch ticks.</param>
     /// <param name="flops">Floating-point operations (0 if not counted).</param>
-    public void Add(string name, long ticks, long flops = 0)
+    /// <param name="idle">Stopwatch ticks the threads together waited for the run's last unit (or had none).</param>
+    public void Add(string name, long ticks, long flops = 0, long idle = 0)
     {
         _entries.TryGetValue(name, out var e);
-        _entries[name] = (e.Ticks + ticks, e.Calls + 1, e.Flops + flops);
+        _entries[name] = (e.Ticks + ticks, e.Calls + 1, e.Flops + flops, e.Idle + idle);
     }
+
+    /// <summary>The share of the threads' time in the operation named <paramref name="name"/> spent waiting for others.</summary>
+    /// <param name="name">Description.</param>
+    /// <param name="threads">The pool's threads.</param>
+    /// <returns>From 0 (all busy) to 1.</returns>
+    public double IdleShare(string name, int threads) =>
+        _entries.TryGetValue(name, out var e) && e.Ticks > 0 ? e.Idle / ((double)e.Ticks * threads) : 0;
 
     /// <summary>Clears the totals.</summary>
     public void Clear() => _entries.Clear();
