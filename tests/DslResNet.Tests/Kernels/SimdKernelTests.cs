@@ -142,6 +142,13 @@ public sealed class SimdKernelTests : IClassFixture<SimdDeviceFixture>
             [2, 1024, 9, 9, 112, 1, 1, 0, 1],
             [2, 1024, 13, 13, 112, 1, 2, 0, 0],
 
+            // Weight gradients of images larger than the 192 KB the kernels take at a time, with small partials: in blocks
+            // of rows (3x3 at stride 1: 25 and 15 rows; at stride 2, 20 output channels read through the padded copy: 13,
+            // 13, 13 and 6; 1x1: 12, 12 and 6).
+            [2, 16, 40, 40, 32, 3, 1, 1, 1],
+            [1, 16, 90, 90, 20, 3, 2, 1, 0],
+            [2, 64, 30, 30, 64, 1, 1, 0, 0],
+
             // 1x1 layers with fewer pixels than a span (batch 1 at 3x7): inference splits the output channels between the
             // threads (200 channels: 64 and 144 on 2 threads, 64, 64 and 80 on 3), at stride 1 and 2.
             [1, 1024, 3, 7, 200, 1, 1, 0, 1],
@@ -276,6 +283,15 @@ public sealed class SimdKernelTests : IClassFixture<SimdDeviceFixture>
                 break;
             case (8, 1, 17, 24, 3, 1, 1):
                 CheckConv<G8x1x17To24K3S1P1>(shape, width, threads);
+                break;
+            case (16, 40, 40, 32, 3, 1, 1):
+                CheckConv<G16x40x40To32K3S1P1>(shape, width, threads);
+                break;
+            case (16, 90, 90, 20, 3, 2, 1):
+                CheckConv<G16x90x90To20K3S2P1>(shape, width, threads);
+                break;
+            case (64, 30, 30, 64, 1, 1, 0):
+                CheckConv<G64x30x30To64K1S1P0>(shape, width, threads);
                 break;
             default:
                 throw new ArgumentException($"No geometry struct for {shape}.");
@@ -949,6 +965,57 @@ public sealed class SimdKernelTests : IClassFixture<SimdDeviceFixture>
         public static int Stride => 1;
 
         public static int Padding => 1;
+    }
+
+    private readonly struct G16x40x40To32K3S1P1 : IConvGeometry
+    {
+        public static int InChannels => 16;
+
+        public static int Height => 40;
+
+        public static int Width => 40;
+
+        public static int OutChannels => 32;
+
+        public static int Kernel => 3;
+
+        public static int Stride => 1;
+
+        public static int Padding => 1;
+    }
+
+    private readonly struct G16x90x90To20K3S2P1 : IConvGeometry
+    {
+        public static int InChannels => 16;
+
+        public static int Height => 90;
+
+        public static int Width => 90;
+
+        public static int OutChannels => 20;
+
+        public static int Kernel => 3;
+
+        public static int Stride => 2;
+
+        public static int Padding => 1;
+    }
+
+    private readonly struct G64x30x30To64K1S1P0 : IConvGeometry
+    {
+        public static int InChannels => 64;
+
+        public static int Height => 30;
+
+        public static int Width => 30;
+
+        public static int OutChannels => 64;
+
+        public static int Kernel => 1;
+
+        public static int Stride => 1;
+
+        public static int Padding => 0;
     }
 
     private readonly struct G8x1x17To24K3S1P1 : IConvGeometry

@@ -6364,12 +6364,13 @@ internal static unsafe class MicroKernels<G, TS, TV>
         { TS.Store(dx + (5 * G.Stride * CinP) + 0, a5_0); TS.Store(dx + (5 * G.Stride * CinP) + 16, a5_1); TS.Store(dx + (5 * G.Stride * CinP) + 32, a5_2); TS.Store(dx + (5 * G.Stride * CinP) + 48, a5_3); }
     }
 
-    /// <summary>Backward to the weights, one (kh, kw) tap: 1 input channels by 16 output channels over a whole image.</summary>
-    /// <param name="x">Padded input of the image at the tap (row kh, column kw) and first input channel.</param>
-    /// <param name="dy">Output gradient of the image at the first output channel, pixels DyStride apart.</param>
+    /// <summary>Backward to the weights, one (kh, kw) tap: 1 input channels by 16 output channels over rows of an image.</summary>
+    /// <param name="x">Padded input of the image at the tap (row kh, column kw), the first row's input rows and first input channel.</param>
+    /// <param name="dy">Output gradient of the image at the first row and output channel, pixels DyStride apart.</param>
     /// <param name="dw">Weight-gradient partial [kh][kw][ic][out channels padded] at the tap, first input and output channel; added to.</param>
+    /// <param name="rows">Output rows.</param>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void BackwardWeights1R1(float* x, float* dy, float* dw)
+    public static void BackwardWeights1R1(float* x, float* dy, float* dw, int rows)
     {
         // Constants once the JIT has specialised the method (locals, so that nothing is a call).
         int CinP = (G.InChannels + 15) & ~15;
@@ -6379,7 +6380,7 @@ internal static unsafe class MicroKernels<G, TS, TV>
         int OutHeight = ((G.Height + (2 * G.Padding) - G.Kernel) / G.Stride) + 1;
         int DyStride = (G.OutChannels & 15) == 0 ? G.OutChannels : CoutP;
         TV a0_0 = TS.Zero;
-        for (int oh = 0; oh < OutHeight; oh++)
+        for (int oh = 0; oh < rows; oh++)
         {
             float* xp = x + (oh * G.Stride * RowStride);
             float* dp = dy + (oh * OutWidth * DyStride);
@@ -6395,12 +6396,13 @@ internal static unsafe class MicroKernels<G, TS, TV>
         { TS.Store(dw + (0 * CoutP) + 0, TS.Add(TS.Load(dw + (0 * CoutP) + 0), a0_0)); }
     }
 
-    /// <summary>Backward to the weights, one (kh, kw) tap: 2 input channels by 16 output channels over a whole image.</summary>
-    /// <param name="x">Padded input of the image at the tap (row kh, column kw) and first input channel.</param>
-    /// <param name="dy">Output gradient of the image at the first output channel, pixels DyStride apart.</param>
+    /// <summary>Backward to the weights, one (kh, kw) tap: 2 input channels by 16 output channels over rows of an image.</summary>
+    /// <param name="x">Padded input of the image at the tap (row kh, column kw), the first row's input rows and first input channel.</param>
+    /// <param name="dy">Output gradient of the image at the first row and output channel, pixels DyStride apart.</param>
     /// <param name="dw">Weight-gradient partial [kh][kw][ic][out channels padded] at the tap, first input and output channel; added to.</param>
+    /// <param name="rows">Output rows.</param>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void BackwardWeights1R2(float* x, float* dy, float* dw)
+    public static void BackwardWeights1R2(float* x, float* dy, float* dw, int rows)
     {
         // Constants once the JIT has specialised the method (locals, so that nothing is a call).
         int CinP = (G.InChannels + 15) & ~15;
@@ -6411,7 +6413,7 @@ internal static unsafe class MicroKernels<G, TS, TV>
         int DyStride = (G.OutChannels & 15) == 0 ? G.OutChannels : CoutP;
         TV a0_0 = TS.Zero;
         TV a1_0 = TS.Zero;
-        for (int oh = 0; oh < OutHeight; oh++)
+        for (int oh = 0; oh < rows; oh++)
         {
             float* xp = x + (oh * G.Stride * RowStride);
             float* dp = dy + (oh * OutWidth * DyStride);
@@ -6429,12 +6431,13 @@ internal static unsafe class MicroKernels<G, TS, TV>
         { TS.Store(dw + (1 * CoutP) + 0, TS.Add(TS.Load(dw + (1 * CoutP) + 0), a1_0)); }
     }
 
-    /// <summary>Backward to the weights, one (kh, kw) tap: 3 input channels by 16 output channels over a whole image.</summary>
-    /// <param name="x">Padded input of the image at the tap (row kh, column kw) and first input channel.</param>
-    /// <param name="dy">Output gradient of the image at the first output channel, pixels DyStride apart.</param>
+    /// <summary>Backward to the weights, one (kh, kw) tap: 3 input channels by 16 output channels over rows of an image.</summary>
+    /// <param name="x">Padded input of the image at the tap (row kh, column kw), the first row's input rows and first input channel.</param>
+    /// <param name="dy">Output gradient of the image at the first row and output channel, pixels DyStride apart.</param>
     /// <param name="dw">Weight-gradient partial [kh][kw][ic][out channels padded] at the tap, first input and output channel; added to.</param>
+    /// <param name="rows">Output rows.</param>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void BackwardWeights1R3(float* x, float* dy, float* dw)
+    public static void BackwardWeights1R3(float* x, float* dy, float* dw, int rows)
     {
         // Constants once the JIT has specialised the method (locals, so that nothing is a call).
         int CinP = (G.InChannels + 15) & ~15;
@@ -6446,7 +6449,7 @@ internal static unsafe class MicroKernels<G, TS, TV>
         TV a0_0 = TS.Zero;
         TV a1_0 = TS.Zero;
         TV a2_0 = TS.Zero;
-        for (int oh = 0; oh < OutHeight; oh++)
+        for (int oh = 0; oh < rows; oh++)
         {
             float* xp = x + (oh * G.Stride * RowStride);
             float* dp = dy + (oh * OutWidth * DyStride);
@@ -6466,12 +6469,13 @@ internal static unsafe class MicroKernels<G, TS, TV>
         { TS.Store(dw + (2 * CoutP) + 0, TS.Add(TS.Load(dw + (2 * CoutP) + 0), a2_0)); }
     }
 
-    /// <summary>Backward to the weights, one (kh, kw) tap: 4 input channels by 16 output channels over a whole image.</summary>
-    /// <param name="x">Padded input of the image at the tap (row kh, column kw) and first input channel.</param>
-    /// <param name="dy">Output gradient of the image at the first output channel, pixels DyStride apart.</param>
+    /// <summary>Backward to the weights, one (kh, kw) tap: 4 input channels by 16 output channels over rows of an image.</summary>
+    /// <param name="x">Padded input of the image at the tap (row kh, column kw), the first row's input rows and first input channel.</param>
+    /// <param name="dy">Output gradient of the image at the first row and output channel, pixels DyStride apart.</param>
     /// <param name="dw">Weight-gradient partial [kh][kw][ic][out channels padded] at the tap, first input and output channel; added to.</param>
+    /// <param name="rows">Output rows.</param>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void BackwardWeights1R4(float* x, float* dy, float* dw)
+    public static void BackwardWeights1R4(float* x, float* dy, float* dw, int rows)
     {
         // Constants once the JIT has specialised the method (locals, so that nothing is a call).
         int CinP = (G.InChannels + 15) & ~15;
@@ -6484,7 +6488,7 @@ internal static unsafe class MicroKernels<G, TS, TV>
         TV a1_0 = TS.Zero;
         TV a2_0 = TS.Zero;
         TV a3_0 = TS.Zero;
-        for (int oh = 0; oh < OutHeight; oh++)
+        for (int oh = 0; oh < rows; oh++)
         {
             float* xp = x + (oh * G.Stride * RowStride);
             float* dp = dy + (oh * OutWidth * DyStride);
@@ -6506,12 +6510,13 @@ internal static unsafe class MicroKernels<G, TS, TV>
         { TS.Store(dw + (3 * CoutP) + 0, TS.Add(TS.Load(dw + (3 * CoutP) + 0), a3_0)); }
     }
 
-    /// <summary>Backward to the weights, one (kh, kw) tap: 5 input channels by 16 output channels over a whole image.</summary>
-    /// <param name="x">Padded input of the image at the tap (row kh, column kw) and first input channel.</param>
-    /// <param name="dy">Output gradient of the image at the first output channel, pixels DyStride apart.</param>
+    /// <summary>Backward to the weights, one (kh, kw) tap: 5 input channels by 16 output channels over rows of an image.</summary>
+    /// <param name="x">Padded input of the image at the tap (row kh, column kw), the first row's input rows and first input channel.</param>
+    /// <param name="dy">Output gradient of the image at the first row and output channel, pixels DyStride apart.</param>
     /// <param name="dw">Weight-gradient partial [kh][kw][ic][out channels padded] at the tap, first input and output channel; added to.</param>
+    /// <param name="rows">Output rows.</param>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void BackwardWeights1R5(float* x, float* dy, float* dw)
+    public static void BackwardWeights1R5(float* x, float* dy, float* dw, int rows)
     {
         // Constants once the JIT has specialised the method (locals, so that nothing is a call).
         int CinP = (G.InChannels + 15) & ~15;
@@ -6525,7 +6530,7 @@ internal static unsafe class MicroKernels<G, TS, TV>
         TV a2_0 = TS.Zero;
         TV a3_0 = TS.Zero;
         TV a4_0 = TS.Zero;
-        for (int oh = 0; oh < OutHeight; oh++)
+        for (int oh = 0; oh < rows; oh++)
         {
             float* xp = x + (oh * G.Stride * RowStride);
             float* dp = dy + (oh * OutWidth * DyStride);
@@ -6549,12 +6554,13 @@ internal static unsafe class MicroKernels<G, TS, TV>
         { TS.Store(dw + (4 * CoutP) + 0, TS.Add(TS.Load(dw + (4 * CoutP) + 0), a4_0)); }
     }
 
-    /// <summary>Backward to the weights, one (kh, kw) tap: 6 input channels by 16 output channels over a whole image.</summary>
-    /// <param name="x">Padded input of the image at the tap (row kh, column kw) and first input channel.</param>
-    /// <param name="dy">Output gradient of the image at the first output channel, pixels DyStride apart.</param>
+    /// <summary>Backward to the weights, one (kh, kw) tap: 6 input channels by 16 output channels over rows of an image.</summary>
+    /// <param name="x">Padded input of the image at the tap (row kh, column kw), the first row's input rows and first input channel.</param>
+    /// <param name="dy">Output gradient of the image at the first row and output channel, pixels DyStride apart.</param>
     /// <param name="dw">Weight-gradient partial [kh][kw][ic][out channels padded] at the tap, first input and output channel; added to.</param>
+    /// <param name="rows">Output rows.</param>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void BackwardWeights1R6(float* x, float* dy, float* dw)
+    public static void BackwardWeights1R6(float* x, float* dy, float* dw, int rows)
     {
         // Constants once the JIT has specialised the method (locals, so that nothing is a call).
         int CinP = (G.InChannels + 15) & ~15;
@@ -6569,7 +6575,7 @@ internal static unsafe class MicroKernels<G, TS, TV>
         TV a3_0 = TS.Zero;
         TV a4_0 = TS.Zero;
         TV a5_0 = TS.Zero;
-        for (int oh = 0; oh < OutHeight; oh++)
+        for (int oh = 0; oh < rows; oh++)
         {
             float* xp = x + (oh * G.Stride * RowStride);
             float* dp = dy + (oh * OutWidth * DyStride);
@@ -6595,12 +6601,13 @@ internal static unsafe class MicroKernels<G, TS, TV>
         { TS.Store(dw + (5 * CoutP) + 0, TS.Add(TS.Load(dw + (5 * CoutP) + 0), a5_0)); }
     }
 
-    /// <summary>Backward to the weights, one (kh, kw) tap: 7 input channels by 16 output channels over a whole image.</summary>
-    /// <param name="x">Padded input of the image at the tap (row kh, column kw) and first input channel.</param>
-    /// <param name="dy">Output gradient of the image at the first output channel, pixels DyStride apart.</param>
+    /// <summary>Backward to the weights, one (kh, kw) tap: 7 input channels by 16 output channels over rows of an image.</summary>
+    /// <param name="x">Padded input of the image at the tap (row kh, column kw), the first row's input rows and first input channel.</param>
+    /// <param name="dy">Output gradient of the image at the first row and output channel, pixels DyStride apart.</param>
     /// <param name="dw">Weight-gradient partial [kh][kw][ic][out channels padded] at the tap, first input and output channel; added to.</param>
+    /// <param name="rows">Output rows.</param>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void BackwardWeights1R7(float* x, float* dy, float* dw)
+    public static void BackwardWeights1R7(float* x, float* dy, float* dw, int rows)
     {
         // Constants once the JIT has specialised the method (locals, so that nothing is a call).
         int CinP = (G.InChannels + 15) & ~15;
@@ -6616,7 +6623,7 @@ internal static unsafe class MicroKernels<G, TS, TV>
         TV a4_0 = TS.Zero;
         TV a5_0 = TS.Zero;
         TV a6_0 = TS.Zero;
-        for (int oh = 0; oh < OutHeight; oh++)
+        for (int oh = 0; oh < rows; oh++)
         {
             float* xp = x + (oh * G.Stride * RowStride);
             float* dp = dy + (oh * OutWidth * DyStride);
@@ -6644,12 +6651,13 @@ internal static unsafe class MicroKernels<G, TS, TV>
         { TS.Store(dw + (6 * CoutP) + 0, TS.Add(TS.Load(dw + (6 * CoutP) + 0), a6_0)); }
     }
 
-    /// <summary>Backward to the weights, one (kh, kw) tap: 8 input channels by 16 output channels over a whole image.</summary>
-    /// <param name="x">Padded input of the image at the tap (row kh, column kw) and first input channel.</param>
-    /// <param name="dy">Output gradient of the image at the first output channel, pixels DyStride apart.</param>
+    /// <summary>Backward to the weights, one (kh, kw) tap: 8 input channels by 16 output channels over rows of an image.</summary>
+    /// <param name="x">Padded input of the image at the tap (row kh, column kw), the first row's input rows and first input channel.</param>
+    /// <param name="dy">Output gradient of the image at the first row and output channel, pixels DyStride apart.</param>
     /// <param name="dw">Weight-gradient partial [kh][kw][ic][out channels padded] at the tap, first input and output channel; added to.</param>
+    /// <param name="rows">Output rows.</param>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void BackwardWeights1R8(float* x, float* dy, float* dw)
+    public static void BackwardWeights1R8(float* x, float* dy, float* dw, int rows)
     {
         // Constants once the JIT has specialised the method (locals, so that nothing is a call).
         int CinP = (G.InChannels + 15) & ~15;
@@ -6666,7 +6674,7 @@ internal static unsafe class MicroKernels<G, TS, TV>
         TV a5_0 = TS.Zero;
         TV a6_0 = TS.Zero;
         TV a7_0 = TS.Zero;
-        for (int oh = 0; oh < OutHeight; oh++)
+        for (int oh = 0; oh < rows; oh++)
         {
             float* xp = x + (oh * G.Stride * RowStride);
             float* dp = dy + (oh * OutWidth * DyStride);
@@ -6696,12 +6704,13 @@ internal static unsafe class MicroKernels<G, TS, TV>
         { TS.Store(dw + (7 * CoutP) + 0, TS.Add(TS.Load(dw + (7 * CoutP) + 0), a7_0)); }
     }
 
-    /// <summary>Backward to the weights, one (kh, kw) tap: 9 input channels by 16 output channels over a whole image.</summary>
-    /// <param name="x">Padded input of the image at the tap (row kh, column kw) and first input channel.</param>
-    /// <param name="dy">Output gradient of the image at the first output channel, pixels DyStride apart.</param>
+    /// <summary>Backward to the weights, one (kh, kw) tap: 9 input channels by 16 output channels over rows of an image.</summary>
+    /// <param name="x">Padded input of the image at the tap (row kh, column kw), the first row's input rows and first input channel.</param>
+    /// <param name="dy">Output gradient of the image at the first row and output channel, pixels DyStride apart.</param>
     /// <param name="dw">Weight-gradient partial [kh][kw][ic][out channels padded] at the tap, first input and output channel; added to.</param>
+    /// <param name="rows">Output rows.</param>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void BackwardWeights1R9(float* x, float* dy, float* dw)
+    public static void BackwardWeights1R9(float* x, float* dy, float* dw, int rows)
     {
         // Constants once the JIT has specialised the method (locals, so that nothing is a call).
         int CinP = (G.InChannels + 15) & ~15;
@@ -6719,7 +6728,7 @@ internal static unsafe class MicroKernels<G, TS, TV>
         TV a6_0 = TS.Zero;
         TV a7_0 = TS.Zero;
         TV a8_0 = TS.Zero;
-        for (int oh = 0; oh < OutHeight; oh++)
+        for (int oh = 0; oh < rows; oh++)
         {
             float* xp = x + (oh * G.Stride * RowStride);
             float* dp = dy + (oh * OutWidth * DyStride);
@@ -6751,12 +6760,13 @@ internal static unsafe class MicroKernels<G, TS, TV>
         { TS.Store(dw + (8 * CoutP) + 0, TS.Add(TS.Load(dw + (8 * CoutP) + 0), a8_0)); }
     }
 
-    /// <summary>Backward to the weights, one (kh, kw) tap: 10 input channels by 16 output channels over a whole image.</summary>
-    /// <param name="x">Padded input of the image at the tap (row kh, column kw) and first input channel.</param>
-    /// <param name="dy">Output gradient of the image at the first output channel, pixels DyStride apart.</param>
+    /// <summary>Backward to the weights, one (kh, kw) tap: 10 input channels by 16 output channels over rows of an image.</summary>
+    /// <param name="x">Padded input of the image at the tap (row kh, column kw), the first row's input rows and first input channel.</param>
+    /// <param name="dy">Output gradient of the image at the first row and output channel, pixels DyStride apart.</param>
     /// <param name="dw">Weight-gradient partial [kh][kw][ic][out channels padded] at the tap, first input and output channel; added to.</param>
+    /// <param name="rows">Output rows.</param>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void BackwardWeights1R10(float* x, float* dy, float* dw)
+    public static void BackwardWeights1R10(float* x, float* dy, float* dw, int rows)
     {
         // Constants once the JIT has specialised the method (locals, so that nothing is a call).
         int CinP = (G.InChannels + 15) & ~15;
@@ -6775,7 +6785,7 @@ internal static unsafe class MicroKernels<G, TS, TV>
         TV a7_0 = TS.Zero;
         TV a8_0 = TS.Zero;
         TV a9_0 = TS.Zero;
-        for (int oh = 0; oh < OutHeight; oh++)
+        for (int oh = 0; oh < rows; oh++)
         {
             float* xp = x + (oh * G.Stride * RowStride);
             float* dp = dy + (oh * OutWidth * DyStride);
@@ -6809,12 +6819,13 @@ internal static unsafe class MicroKernels<G, TS, TV>
         { TS.Store(dw + (9 * CoutP) + 0, TS.Add(TS.Load(dw + (9 * CoutP) + 0), a9_0)); }
     }
 
-    /// <summary>Backward to the weights, one (kh, kw) tap: 11 input channels by 16 output channels over a whole image.</summary>
-    /// <param name="x">Padded input of the image at the tap (row kh, column kw) and first input channel.</param>
-    /// <param name="dy">Output gradient of the image at the first output channel, pixels DyStride apart.</param>
+    /// <summary>Backward to the weights, one (kh, kw) tap: 11 input channels by 16 output channels over rows of an image.</summary>
+    /// <param name="x">Padded input of the image at the tap (row kh, column kw), the first row's input rows and first input channel.</param>
+    /// <param name="dy">Output gradient of the image at the first row and output channel, pixels DyStride apart.</param>
     /// <param name="dw">Weight-gradient partial [kh][kw][ic][out channels padded] at the tap, first input and output channel; added to.</param>
+    /// <param name="rows">Output rows.</param>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void BackwardWeights1R11(float* x, float* dy, float* dw)
+    public static void BackwardWeights1R11(float* x, float* dy, float* dw, int rows)
     {
         // Constants once the JIT has specialised the method (locals, so that nothing is a call).
         int CinP = (G.InChannels + 15) & ~15;
@@ -6834,7 +6845,7 @@ internal static unsafe class MicroKernels<G, TS, TV>
         TV a8_0 = TS.Zero;
         TV a9_0 = TS.Zero;
         TV a10_0 = TS.Zero;
-        for (int oh = 0; oh < OutHeight; oh++)
+        for (int oh = 0; oh < rows; oh++)
         {
             float* xp = x + (oh * G.Stride * RowStride);
             float* dp = dy + (oh * OutWidth * DyStride);
@@ -6870,12 +6881,13 @@ internal static unsafe class MicroKernels<G, TS, TV>
         { TS.Store(dw + (10 * CoutP) + 0, TS.Add(TS.Load(dw + (10 * CoutP) + 0), a10_0)); }
     }
 
-    /// <summary>Backward to the weights, one (kh, kw) tap: 12 input channels by 16 output channels over a whole image.</summary>
-    /// <param name="x">Padded input of the image at the tap (row kh, column kw) and first input channel.</param>
-    /// <param name="dy">Output gradient of the image at the first output channel, pixels DyStride apart.</param>
+    /// <summary>Backward to the weights, one (kh, kw) tap: 12 input channels by 16 output channels over rows of an image.</summary>
+    /// <param name="x">Padded input of the image at the tap (row kh, column kw), the first row's input rows and first input channel.</param>
+    /// <param name="dy">Output gradient of the image at the first row and output channel, pixels DyStride apart.</param>
     /// <param name="dw">Weight-gradient partial [kh][kw][ic][out channels padded] at the tap, first input and output channel; added to.</param>
+    /// <param name="rows">Output rows.</param>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void BackwardWeights1R12(float* x, float* dy, float* dw)
+    public static void BackwardWeights1R12(float* x, float* dy, float* dw, int rows)
     {
         // Constants once the JIT has specialised the method (locals, so that nothing is a call).
         int CinP = (G.InChannels + 15) & ~15;
@@ -6896,7 +6908,7 @@ internal static unsafe class MicroKernels<G, TS, TV>
         TV a9_0 = TS.Zero;
         TV a10_0 = TS.Zero;
         TV a11_0 = TS.Zero;
-        for (int oh = 0; oh < OutHeight; oh++)
+        for (int oh = 0; oh < rows; oh++)
         {
             float* xp = x + (oh * G.Stride * RowStride);
             float* dp = dy + (oh * OutWidth * DyStride);
@@ -6934,12 +6946,13 @@ internal static unsafe class MicroKernels<G, TS, TV>
         { TS.Store(dw + (11 * CoutP) + 0, TS.Add(TS.Load(dw + (11 * CoutP) + 0), a11_0)); }
     }
 
-    /// <summary>Backward to the weights, one (kh, kw) tap: 13 input channels by 16 output channels over a whole image.</summary>
-    /// <param name="x">Padded input of the image at the tap (row kh, column kw) and first input channel.</param>
-    /// <param name="dy">Output gradient of the image at the first output channel, pixels DyStride apart.</param>
+    /// <summary>Backward to the weights, one (kh, kw) tap: 13 input channels by 16 output channels over rows of an image.</summary>
+    /// <param name="x">Padded input of the image at the tap (row kh, column kw), the first row's input rows and first input channel.</param>
+    /// <param name="dy">Output gradient of the image at the first row and output channel, pixels DyStride apart.</param>
     /// <param name="dw">Weight-gradient partial [kh][kw][ic][out channels padded] at the tap, first input and output channel; added to.</param>
+    /// <param name="rows">Output rows.</param>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void BackwardWeights1R13(float* x, float* dy, float* dw)
+    public static void BackwardWeights1R13(float* x, float* dy, float* dw, int rows)
     {
         // Constants once the JIT has specialised the method (locals, so that nothing is a call).
         int CinP = (G.InChannels + 15) & ~15;
@@ -6961,7 +6974,7 @@ internal static unsafe class MicroKernels<G, TS, TV>
         TV a10_0 = TS.Zero;
         TV a11_0 = TS.Zero;
         TV a12_0 = TS.Zero;
-        for (int oh = 0; oh < OutHeight; oh++)
+        for (int oh = 0; oh < rows; oh++)
         {
             float* xp = x + (oh * G.Stride * RowStride);
             float* dp = dy + (oh * OutWidth * DyStride);
@@ -7001,12 +7014,13 @@ internal static unsafe class MicroKernels<G, TS, TV>
         { TS.Store(dw + (12 * CoutP) + 0, TS.Add(TS.Load(dw + (12 * CoutP) + 0), a12_0)); }
     }
 
-    /// <summary>Backward to the weights, one (kh, kw) tap: 14 input channels by 16 output channels over a whole image.</summary>
-    /// <param name="x">Padded input of the image at the tap (row kh, column kw) and first input channel.</param>
-    /// <param name="dy">Output gradient of the image at the first output channel, pixels DyStride apart.</param>
+    /// <summary>Backward to the weights, one (kh, kw) tap: 14 input channels by 16 output channels over rows of an image.</summary>
+    /// <param name="x">Padded input of the image at the tap (row kh, column kw), the first row's input rows and first input channel.</param>
+    /// <param name="dy">Output gradient of the image at the first row and output channel, pixels DyStride apart.</param>
     /// <param name="dw">Weight-gradient partial [kh][kw][ic][out channels padded] at the tap, first input and output channel; added to.</param>
+    /// <param name="rows">Output rows.</param>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void BackwardWeights1R14(float* x, float* dy, float* dw)
+    public static void BackwardWeights1R14(float* x, float* dy, float* dw, int rows)
     {
         // Constants once the JIT has specialised the method (locals, so that nothing is a call).
         int CinP = (G.InChannels + 15) & ~15;
@@ -7029,7 +7043,7 @@ internal static unsafe class MicroKernels<G, TS, TV>
         TV a11_0 = TS.Zero;
         TV a12_0 = TS.Zero;
         TV a13_0 = TS.Zero;
-        for (int oh = 0; oh < OutHeight; oh++)
+        for (int oh = 0; oh < rows; oh++)
         {
             float* xp = x + (oh * G.Stride * RowStride);
             float* dp = dy + (oh * OutWidth * DyStride);
@@ -7071,12 +7085,13 @@ internal static unsafe class MicroKernels<G, TS, TV>
         { TS.Store(dw + (13 * CoutP) + 0, TS.Add(TS.Load(dw + (13 * CoutP) + 0), a13_0)); }
     }
 
-    /// <summary>Backward to the weights, one (kh, kw) tap: 15 input channels by 16 output channels over a whole image.</summary>
-    /// <param name="x">Padded input of the image at the tap (row kh, column kw) and first input channel.</param>
-    /// <param name="dy">Output gradient of the image at the first output channel, pixels DyStride apart.</param>
+    /// <summary>Backward to the weights, one (kh, kw) tap: 15 input channels by 16 output channels over rows of an image.</summary>
+    /// <param name="x">Padded input of the image at the tap (row kh, column kw), the first row's input rows and first input channel.</param>
+    /// <param name="dy">Output gradient of the image at the first row and output channel, pixels DyStride apart.</param>
     /// <param name="dw">Weight-gradient partial [kh][kw][ic][out channels padded] at the tap, first input and output channel; added to.</param>
+    /// <param name="rows">Output rows.</param>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void BackwardWeights1R15(float* x, float* dy, float* dw)
+    public static void BackwardWeights1R15(float* x, float* dy, float* dw, int rows)
     {
         // Constants once the JIT has specialised the method (locals, so that nothing is a call).
         int CinP = (G.InChannels + 15) & ~15;
@@ -7100,7 +7115,7 @@ internal static unsafe class MicroKernels<G, TS, TV>
         TV a12_0 = TS.Zero;
         TV a13_0 = TS.Zero;
         TV a14_0 = TS.Zero;
-        for (int oh = 0; oh < OutHeight; oh++)
+        for (int oh = 0; oh < rows; oh++)
         {
             float* xp = x + (oh * G.Stride * RowStride);
             float* dp = dy + (oh * OutWidth * DyStride);
@@ -7144,12 +7159,13 @@ internal static unsafe class MicroKernels<G, TS, TV>
         { TS.Store(dw + (14 * CoutP) + 0, TS.Add(TS.Load(dw + (14 * CoutP) + 0), a14_0)); }
     }
 
-    /// <summary>Backward to the weights, one (kh, kw) tap: 16 input channels by 16 output channels over a whole image.</summary>
-    /// <param name="x">Padded input of the image at the tap (row kh, column kw) and first input channel.</param>
-    /// <param name="dy">Output gradient of the image at the first output channel, pixels DyStride apart.</param>
+    /// <summary>Backward to the weights, one (kh, kw) tap: 16 input channels by 16 output channels over rows of an image.</summary>
+    /// <param name="x">Padded input of the image at the tap (row kh, column kw), the first row's input rows and first input channel.</param>
+    /// <param name="dy">Output gradient of the image at the first row and output channel, pixels DyStride apart.</param>
     /// <param name="dw">Weight-gradient partial [kh][kw][ic][out channels padded] at the tap, first input and output channel; added to.</param>
+    /// <param name="rows">Output rows.</param>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void BackwardWeights1R16(float* x, float* dy, float* dw)
+    public static void BackwardWeights1R16(float* x, float* dy, float* dw, int rows)
     {
         // Constants once the JIT has specialised the method (locals, so that nothing is a call).
         int CinP = (G.InChannels + 15) & ~15;
@@ -7174,7 +7190,7 @@ internal static unsafe class MicroKernels<G, TS, TV>
         TV a13_0 = TS.Zero;
         TV a14_0 = TS.Zero;
         TV a15_0 = TS.Zero;
-        for (int oh = 0; oh < OutHeight; oh++)
+        for (int oh = 0; oh < rows; oh++)
         {
             float* xp = x + (oh * G.Stride * RowStride);
             float* dp = dy + (oh * OutWidth * DyStride);
@@ -7220,12 +7236,13 @@ internal static unsafe class MicroKernels<G, TS, TV>
         { TS.Store(dw + (15 * CoutP) + 0, TS.Add(TS.Load(dw + (15 * CoutP) + 0), a15_0)); }
     }
 
-    /// <summary>Backward to the weights, one (kh, kw) tap: 1 input channels by 32 output channels over a whole image.</summary>
-    /// <param name="x">Padded input of the image at the tap (row kh, column kw) and first input channel.</param>
-    /// <param name="dy">Output gradient of the image at the first output channel, pixels DyStride apart.</param>
+    /// <summary>Backward to the weights, one (kh, kw) tap: 1 input channels by 32 output channels over rows of an image.</summary>
+    /// <param name="x">Padded input of the image at the tap (row kh, column kw), the first row's input rows and first input channel.</param>
+    /// <param name="dy">Output gradient of the image at the first row and output channel, pixels DyStride apart.</param>
     /// <param name="dw">Weight-gradient partial [kh][kw][ic][out channels padded] at the tap, first input and output channel; added to.</param>
+    /// <param name="rows">Output rows.</param>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void BackwardWeights2R1(float* x, float* dy, float* dw)
+    public static void BackwardWeights2R1(float* x, float* dy, float* dw, int rows)
     {
         // Constants once the JIT has specialised the method (locals, so that nothing is a call).
         int CinP = (G.InChannels + 15) & ~15;
@@ -7235,7 +7252,7 @@ internal static unsafe class MicroKernels<G, TS, TV>
         int OutHeight = ((G.Height + (2 * G.Padding) - G.Kernel) / G.Stride) + 1;
         int DyStride = (G.OutChannels & 15) == 0 ? G.OutChannels : CoutP;
         TV a0_0 = TS.Zero; TV a0_1 = TS.Zero;
-        for (int oh = 0; oh < OutHeight; oh++)
+        for (int oh = 0; oh < rows; oh++)
         {
             float* xp = x + (oh * G.Stride * RowStride);
             float* dp = dy + (oh * OutWidth * DyStride);
@@ -7252,12 +7269,13 @@ internal static unsafe class MicroKernels<G, TS, TV>
         { TS.Store(dw + (0 * CoutP) + 0, TS.Add(TS.Load(dw + (0 * CoutP) + 0), a0_0)); TS.Store(dw + (0 * CoutP) + 16, TS.Add(TS.Load(dw + (0 * CoutP) + 16), a0_1)); }
     }
 
-    /// <summary>Backward to the weights, one (kh, kw) tap: 2 input channels by 32 output channels over a whole image.</summary>
-    /// <param name="x">Padded input of the image at the tap (row kh, column kw) and first input channel.</param>
-    /// <param name="dy">Output gradient of the image at the first output channel, pixels DyStride apart.</param>
+    /// <summary>Backward to the weights, one (kh, kw) tap: 2 input channels by 32 output channels over rows of an image.</summary>
+    /// <param name="x">Padded input of the image at the tap (row kh, column kw), the first row's input rows and first input channel.</param>
+    /// <param name="dy">Output gradient of the image at the first row and output channel, pixels DyStride apart.</param>
     /// <param name="dw">Weight-gradient partial [kh][kw][ic][out channels padded] at the tap, first input and output channel; added to.</param>
+    /// <param name="rows">Output rows.</param>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void BackwardWeights2R2(float* x, float* dy, float* dw)
+    public static void BackwardWeights2R2(float* x, float* dy, float* dw, int rows)
     {
         // Constants once the JIT has specialised the method (locals, so that nothing is a call).
         int CinP = (G.InChannels + 15) & ~15;
@@ -7268,7 +7286,7 @@ internal static unsafe class MicroKernels<G, TS, TV>
         int DyStride = (G.OutChannels & 15) == 0 ? G.OutChannels : CoutP;
         TV a0_0 = TS.Zero; TV a0_1 = TS.Zero;
         TV a1_0 = TS.Zero; TV a1_1 = TS.Zero;
-        for (int oh = 0; oh < OutHeight; oh++)
+        for (int oh = 0; oh < rows; oh++)
         {
             float* xp = x + (oh * G.Stride * RowStride);
             float* dp = dy + (oh * OutWidth * DyStride);
@@ -7287,12 +7305,13 @@ internal static unsafe class MicroKernels<G, TS, TV>
         { TS.Store(dw + (1 * CoutP) + 0, TS.Add(TS.Load(dw + (1 * CoutP) + 0), a1_0)); TS.Store(dw + (1 * CoutP) + 16, TS.Add(TS.Load(dw + (1 * CoutP) + 16), a1_1)); }
     }
 
-    /// <summary>Backward to the weights, one (kh, kw) tap: 3 input channels by 32 output channels over a whole image.</summary>
-    /// <param name="x">Padded input of the image at the tap (row kh, column kw) and first input channel.</param>
-    /// <param name="dy">Output gradient of the image at the first output channel, pixels DyStride apart.</param>
+    /// <summary>Backward to the weights, one (kh, kw) tap: 3 input channels by 32 output channels over rows of an image.</summary>
+    /// <param name="x">Padded input of the image at the tap (row kh, column kw), the first row's input rows and first input channel.</param>
+    /// <param name="dy">Output gradient of the image at the first row and output channel, pixels DyStride apart.</param>
     /// <param name="dw">Weight-gradient partial [kh][kw][ic][out channels padded] at the tap, first input and output channel; added to.</param>
+    /// <param name="rows">Output rows.</param>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void BackwardWeights2R3(float* x, float* dy, float* dw)
+    public static void BackwardWeights2R3(float* x, float* dy, float* dw, int rows)
     {
         // Constants once the JIT has specialised the method (locals, so that nothing is a call).
         int CinP = (G.InChannels + 15) & ~15;
@@ -7304,7 +7323,7 @@ internal static unsafe class MicroKernels<G, TS, TV>
         TV a0_0 = TS.Zero; TV a0_1 = TS.Zero;
         TV a1_0 = TS.Zero; TV a1_1 = TS.Zero;
         TV a2_0 = TS.Zero; TV a2_1 = TS.Zero;
-        for (int oh = 0; oh < OutHeight; oh++)
+        for (int oh = 0; oh < rows; oh++)
         {
             float* xp = x + (oh * G.Stride * RowStride);
             float* dp = dy + (oh * OutWidth * DyStride);
@@ -7325,12 +7344,13 @@ internal static unsafe class MicroKernels<G, TS, TV>
         { TS.Store(dw + (2 * CoutP) + 0, TS.Add(TS.Load(dw + (2 * CoutP) + 0), a2_0)); TS.Store(dw + (2 * CoutP) + 16, TS.Add(TS.Load(dw + (2 * CoutP) + 16), a2_1)); }
     }
 
-    /// <summary>Backward to the weights, one (kh, kw) tap: 4 input channels by 32 output channels over a whole image.</summary>
-    /// <param name="x">Padded input of the image at the tap (row kh, column kw) and first input channel.</param>
-    /// <param name="dy">Output gradient of the image at the first output channel, pixels DyStride apart.</param>
+    /// <summary>Backward to the weights, one (kh, kw) tap: 4 input channels by 32 output channels over rows of an image.</summary>
+    /// <param name="x">Padded input of the image at the tap (row kh, column kw), the first row's input rows and first input channel.</param>
+    /// <param name="dy">Output gradient of the image at the first row and output channel, pixels DyStride apart.</param>
     /// <param name="dw">Weight-gradient partial [kh][kw][ic][out channels padded] at the tap, first input and output channel; added to.</param>
+    /// <param name="rows">Output rows.</param>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void BackwardWeights2R4(float* x, float* dy, float* dw)
+    public static void BackwardWeights2R4(float* x, float* dy, float* dw, int rows)
     {
         // Constants once the JIT has specialised the method (locals, so that nothing is a call).
         int CinP = (G.InChannels + 15) & ~15;
@@ -7343,7 +7363,7 @@ internal static unsafe class MicroKernels<G, TS, TV>
         TV a1_0 = TS.Zero; TV a1_1 = TS.Zero;
         TV a2_0 = TS.Zero; TV a2_1 = TS.Zero;
         TV a3_0 = TS.Zero; TV a3_1 = TS.Zero;
-        for (int oh = 0; oh < OutHeight; oh++)
+        for (int oh = 0; oh < rows; oh++)
         {
             float* xp = x + (oh * G.Stride * RowStride);
             float* dp = dy + (oh * OutWidth * DyStride);
@@ -7366,12 +7386,13 @@ internal static unsafe class MicroKernels<G, TS, TV>
         { TS.Store(dw + (3 * CoutP) + 0, TS.Add(TS.Load(dw + (3 * CoutP) + 0), a3_0)); TS.Store(dw + (3 * CoutP) + 16, TS.Add(TS.Load(dw + (3 * CoutP) + 16), a3_1)); }
     }
 
-    /// <summary>Backward to the weights, one (kh, kw) tap: 5 input channels by 32 output channels over a whole image.</summary>
-    /// <param name="x">Padded input of the image at the tap (row kh, column kw) and first input channel.</param>
-    /// <param name="dy">Output gradient of the image at the first output channel, pixels DyStride apart.</param>
+    /// <summary>Backward to the weights, one (kh, kw) tap: 5 input channels by 32 output channels over rows of an image.</summary>
+    /// <param name="x">Padded input of the image at the tap (row kh, column kw), the first row's input rows and first input channel.</param>
+    /// <param name="dy">Output gradient of the image at the first row and output channel, pixels DyStride apart.</param>
     /// <param name="dw">Weight-gradient partial [kh][kw][ic][out channels padded] at the tap, first input and output channel; added to.</param>
+    /// <param name="rows">Output rows.</param>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void BackwardWeights2R5(float* x, float* dy, float* dw)
+    public static void BackwardWeights2R5(float* x, float* dy, float* dw, int rows)
     {
         // Constants once the JIT has specialised the method (locals, so that nothing is a call).
         int CinP = (G.InChannels + 15) & ~15;
@@ -7385,7 +7406,7 @@ internal static unsafe class MicroKernels<G, TS, TV>
         TV a2_0 = TS.Zero; TV a2_1 = TS.Zero;
         TV a3_0 = TS.Zero; TV a3_1 = TS.Zero;
         TV a4_0 = TS.Zero; TV a4_1 = TS.Zero;
-        for (int oh = 0; oh < OutHeight; oh++)
+        for (int oh = 0; oh < rows; oh++)
         {
             float* xp = x + (oh * G.Stride * RowStride);
             float* dp = dy + (oh * OutWidth * DyStride);
@@ -7410,12 +7431,13 @@ internal static unsafe class MicroKernels<G, TS, TV>
         { TS.Store(dw + (4 * CoutP) + 0, TS.Add(TS.Load(dw + (4 * CoutP) + 0), a4_0)); TS.Store(dw + (4 * CoutP) + 16, TS.Add(TS.Load(dw + (4 * CoutP) + 16), a4_1)); }
     }
 
-    /// <summary>Backward to the weights, one (kh, kw) tap: 6 input channels by 32 output channels over a whole image.</summary>
-    /// <param name="x">Padded input of the image at the tap (row kh, column kw) and first input channel.</param>
-    /// <param name="dy">Output gradient of the image at the first output channel, pixels DyStride apart.</param>
+    /// <summary>Backward to the weights, one (kh, kw) tap: 6 input channels by 32 output channels over rows of an image.</summary>
+    /// <param name="x">Padded input of the image at the tap (row kh, column kw), the first row's input rows and first input channel.</param>
+    /// <param name="dy">Output gradient of the image at the first row and output channel, pixels DyStride apart.</param>
     /// <param name="dw">Weight-gradient partial [kh][kw][ic][out channels padded] at the tap, first input and output channel; added to.</param>
+    /// <param name="rows">Output rows.</param>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void BackwardWeights2R6(float* x, float* dy, float* dw)
+    public static void BackwardWeights2R6(float* x, float* dy, float* dw, int rows)
     {
         // Constants once the JIT has specialised the method (locals, so that nothing is a call).
         int CinP = (G.InChannels + 15) & ~15;
@@ -7430,7 +7452,7 @@ internal static unsafe class MicroKernels<G, TS, TV>
         TV a3_0 = TS.Zero; TV a3_1 = TS.Zero;
         TV a4_0 = TS.Zero; TV a4_1 = TS.Zero;
         TV a5_0 = TS.Zero; TV a5_1 = TS.Zero;
-        for (int oh = 0; oh < OutHeight; oh++)
+        for (int oh = 0; oh < rows; oh++)
         {
             float* xp = x + (oh * G.Stride * RowStride);
             float* dp = dy + (oh * OutWidth * DyStride);
@@ -7457,12 +7479,13 @@ internal static unsafe class MicroKernels<G, TS, TV>
         { TS.Store(dw + (5 * CoutP) + 0, TS.Add(TS.Load(dw + (5 * CoutP) + 0), a5_0)); TS.Store(dw + (5 * CoutP) + 16, TS.Add(TS.Load(dw + (5 * CoutP) + 16), a5_1)); }
     }
 
-    /// <summary>Backward to the weights, one (kh, kw) tap: 7 input channels by 32 output channels over a whole image.</summary>
-    /// <param name="x">Padded input of the image at the tap (row kh, column kw) and first input channel.</param>
-    /// <param name="dy">Output gradient of the image at the first output channel, pixels DyStride apart.</param>
+    /// <summary>Backward to the weights, one (kh, kw) tap: 7 input channels by 32 output channels over rows of an image.</summary>
+    /// <param name="x">Padded input of the image at the tap (row kh, column kw), the first row's input rows and first input channel.</param>
+    /// <param name="dy">Output gradient of the image at the first row and output channel, pixels DyStride apart.</param>
     /// <param name="dw">Weight-gradient partial [kh][kw][ic][out channels padded] at the tap, first input and output channel; added to.</param>
+    /// <param name="rows">Output rows.</param>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void BackwardWeights2R7(float* x, float* dy, float* dw)
+    public static void BackwardWeights2R7(float* x, float* dy, float* dw, int rows)
     {
         // Constants once the JIT has specialised the method (locals, so that nothing is a call).
         int CinP = (G.InChannels + 15) & ~15;
@@ -7478,7 +7501,7 @@ internal static unsafe class MicroKernels<G, TS, TV>
         TV a4_0 = TS.Zero; TV a4_1 = TS.Zero;
         TV a5_0 = TS.Zero; TV a5_1 = TS.Zero;
         TV a6_0 = TS.Zero; TV a6_1 = TS.Zero;
-        for (int oh = 0; oh < OutHeight; oh++)
+        for (int oh = 0; oh < rows; oh++)
         {
             float* xp = x + (oh * G.Stride * RowStride);
             float* dp = dy + (oh * OutWidth * DyStride);
@@ -7507,12 +7530,13 @@ internal static unsafe class MicroKernels<G, TS, TV>
         { TS.Store(dw + (6 * CoutP) + 0, TS.Add(TS.Load(dw + (6 * CoutP) + 0), a6_0)); TS.Store(dw + (6 * CoutP) + 16, TS.Add(TS.Load(dw + (6 * CoutP) + 16), a6_1)); }
     }
 
-    /// <summary>Backward to the weights, one (kh, kw) tap: 8 input channels by 32 output channels over a whole image.</summary>
-    /// <param name="x">Padded input of the image at the tap (row kh, column kw) and first input channel.</param>
-    /// <param name="dy">Output gradient of the image at the first output channel, pixels DyStride apart.</param>
+    /// <summary>Backward to the weights, one (kh, kw) tap: 8 input channels by 32 output channels over rows of an image.</summary>
+    /// <param name="x">Padded input of the image at the tap (row kh, column kw), the first row's input rows and first input channel.</param>
+    /// <param name="dy">Output gradient of the image at the first row and output channel, pixels DyStride apart.</param>
     /// <param name="dw">Weight-gradient partial [kh][kw][ic][out channels padded] at the tap, first input and output channel; added to.</param>
+    /// <param name="rows">Output rows.</param>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void BackwardWeights2R8(float* x, float* dy, float* dw)
+    public static void BackwardWeights2R8(float* x, float* dy, float* dw, int rows)
     {
         // Constants once the JIT has specialised the method (locals, so that nothing is a call).
         int CinP = (G.InChannels + 15) & ~15;
@@ -7529,7 +7553,7 @@ internal static unsafe class MicroKernels<G, TS, TV>
         TV a5_0 = TS.Zero; TV a5_1 = TS.Zero;
         TV a6_0 = TS.Zero; TV a6_1 = TS.Zero;
         TV a7_0 = TS.Zero; TV a7_1 = TS.Zero;
-        for (int oh = 0; oh < OutHeight; oh++)
+        for (int oh = 0; oh < rows; oh++)
         {
             float* xp = x + (oh * G.Stride * RowStride);
             float* dp = dy + (oh * OutWidth * DyStride);
@@ -7560,12 +7584,13 @@ internal static unsafe class MicroKernels<G, TS, TV>
         { TS.Store(dw + (7 * CoutP) + 0, TS.Add(TS.Load(dw + (7 * CoutP) + 0), a7_0)); TS.Store(dw + (7 * CoutP) + 16, TS.Add(TS.Load(dw + (7 * CoutP) + 16), a7_1)); }
     }
 
-    /// <summary>Backward to the weights, one (kh, kw) tap: 9 input channels by 32 output channels over a whole image.</summary>
-    /// <param name="x">Padded input of the image at the tap (row kh, column kw) and first input channel.</param>
-    /// <param name="dy">Output gradient of the image at the first output channel, pixels DyStride apart.</param>
+    /// <summary>Backward to the weights, one (kh, kw) tap: 9 input channels by 32 output channels over rows of an image.</summary>
+    /// <param name="x">Padded input of the image at the tap (row kh, column kw), the first row's input rows and first input channel.</param>
+    /// <param name="dy">Output gradient of the image at the first row and output channel, pixels DyStride apart.</param>
     /// <param name="dw">Weight-gradient partial [kh][kw][ic][out channels padded] at the tap, first input and output channel; added to.</param>
+    /// <param name="rows">Output rows.</param>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void BackwardWeights2R9(float* x, float* dy, float* dw)
+    public static void BackwardWeights2R9(float* x, float* dy, float* dw, int rows)
     {
         // Constants once the JIT has specialised the method (locals, so that nothing is a call).
         int CinP = (G.InChannels + 15) & ~15;
@@ -7583,7 +7608,7 @@ internal static unsafe class MicroKernels<G, TS, TV>
         TV a6_0 = TS.Zero; TV a6_1 = TS.Zero;
         TV a7_0 = TS.Zero; TV a7_1 = TS.Zero;
         TV a8_0 = TS.Zero; TV a8_1 = TS.Zero;
-        for (int oh = 0; oh < OutHeight; oh++)
+        for (int oh = 0; oh < rows; oh++)
         {
             float* xp = x + (oh * G.Stride * RowStride);
             float* dp = dy + (oh * OutWidth * DyStride);
@@ -7616,12 +7641,13 @@ internal static unsafe class MicroKernels<G, TS, TV>
         { TS.Store(dw + (8 * CoutP) + 0, TS.Add(TS.Load(dw + (8 * CoutP) + 0), a8_0)); TS.Store(dw + (8 * CoutP) + 16, TS.Add(TS.Load(dw + (8 * CoutP) + 16), a8_1)); }
     }
 
-    /// <summary>Backward to the weights, one (kh, kw) tap: 10 input channels by 32 output channels over a whole image.</summary>
-    /// <param name="x">Padded input of the image at the tap (row kh, column kw) and first input channel.</param>
-    /// <param name="dy">Output gradient of the image at the first output channel, pixels DyStride apart.</param>
+    /// <summary>Backward to the weights, one (kh, kw) tap: 10 input channels by 32 output channels over rows of an image.</summary>
+    /// <param name="x">Padded input of the image at the tap (row kh, column kw), the first row's input rows and first input channel.</param>
+    /// <param name="dy">Output gradient of the image at the first row and output channel, pixels DyStride apart.</param>
     /// <param name="dw">Weight-gradient partial [kh][kw][ic][out channels padded] at the tap, first input and output channel; added to.</param>
+    /// <param name="rows">Output rows.</param>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void BackwardWeights2R10(float* x, float* dy, float* dw)
+    public static void BackwardWeights2R10(float* x, float* dy, float* dw, int rows)
     {
         // Constants once the JIT has specialised the method (locals, so that nothing is a call).
         int CinP = (G.InChannels + 15) & ~15;
@@ -7640,7 +7666,7 @@ internal static unsafe class MicroKernels<G, TS, TV>
         TV a7_0 = TS.Zero; TV a7_1 = TS.Zero;
         TV a8_0 = TS.Zero; TV a8_1 = TS.Zero;
         TV a9_0 = TS.Zero; TV a9_1 = TS.Zero;
-        for (int oh = 0; oh < OutHeight; oh++)
+        for (int oh = 0; oh < rows; oh++)
         {
             float* xp = x + (oh * G.Stride * RowStride);
             float* dp = dy + (oh * OutWidth * DyStride);
@@ -7675,12 +7701,13 @@ internal static unsafe class MicroKernels<G, TS, TV>
         { TS.Store(dw + (9 * CoutP) + 0, TS.Add(TS.Load(dw + (9 * CoutP) + 0), a9_0)); TS.Store(dw + (9 * CoutP) + 16, TS.Add(TS.Load(dw + (9 * CoutP) + 16), a9_1)); }
     }
 
-    /// <summary>Backward to the weights, one (kh, kw) tap: 11 input channels by 32 output channels over a whole image.</summary>
-    /// <param name="x">Padded input of the image at the tap (row kh, column kw) and first input channel.</param>
-    /// <param name="dy">Output gradient of the image at the first output channel, pixels DyStride apart.</param>
+    /// <summary>Backward to the weights, one (kh, kw) tap: 11 input channels by 32 output channels over rows of an image.</summary>
+    /// <param name="x">Padded input of the image at the tap (row kh, column kw), the first row's input rows and first input channel.</param>
+    /// <param name="dy">Output gradient of the image at the first row and output channel, pixels DyStride apart.</param>
     /// <param name="dw">Weight-gradient partial [kh][kw][ic][out channels padded] at the tap, first input and output channel; added to.</param>
+    /// <param name="rows">Output rows.</param>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void BackwardWeights2R11(float* x, float* dy, float* dw)
+    public static void BackwardWeights2R11(float* x, float* dy, float* dw, int rows)
     {
         // Constants once the JIT has specialised the method (locals, so that nothing is a call).
         int CinP = (G.InChannels + 15) & ~15;
@@ -7700,7 +7727,7 @@ internal static unsafe class MicroKernels<G, TS, TV>
         TV a8_0 = TS.Zero; TV a8_1 = TS.Zero;
         TV a9_0 = TS.Zero; TV a9_1 = TS.Zero;
         TV a10_0 = TS.Zero; TV a10_1 = TS.Zero;
-        for (int oh = 0; oh < OutHeight; oh++)
+        for (int oh = 0; oh < rows; oh++)
         {
             float* xp = x + (oh * G.Stride * RowStride);
             float* dp = dy + (oh * OutWidth * DyStride);
@@ -7737,12 +7764,13 @@ internal static unsafe class MicroKernels<G, TS, TV>
         { TS.Store(dw + (10 * CoutP) + 0, TS.Add(TS.Load(dw + (10 * CoutP) + 0), a10_0)); TS.Store(dw + (10 * CoutP) + 16, TS.Add(TS.Load(dw + (10 * CoutP) + 16), a10_1)); }
     }
 
-    /// <summary>Backward to the weights, one (kh, kw) tap: 12 input channels by 32 output channels over a whole image.</summary>
-    /// <param name="x">Padded input of the image at the tap (row kh, column kw) and first input channel.</param>
-    /// <param name="dy">Output gradient of the image at the first output channel, pixels DyStride apart.</param>
+    /// <summary>Backward to the weights, one (kh, kw) tap: 12 input channels by 32 output channels over rows of an image.</summary>
+    /// <param name="x">Padded input of the image at the tap (row kh, column kw), the first row's input rows and first input channel.</param>
+    /// <param name="dy">Output gradient of the image at the first row and output channel, pixels DyStride apart.</param>
     /// <param name="dw">Weight-gradient partial [kh][kw][ic][out channels padded] at the tap, first input and output channel; added to.</param>
+    /// <param name="rows">Output rows.</param>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void BackwardWeights2R12(float* x, float* dy, float* dw)
+    public static void BackwardWeights2R12(float* x, float* dy, float* dw, int rows)
     {
         // Constants once the JIT has specialised the method (locals, so that nothing is a call).
         int CinP = (G.InChannels + 15) & ~15;
@@ -7763,7 +7791,7 @@ internal static unsafe class MicroKernels<G, TS, TV>
         TV a9_0 = TS.Zero; TV a9_1 = TS.Zero;
         TV a10_0 = TS.Zero; TV a10_1 = TS.Zero;
         TV a11_0 = TS.Zero; TV a11_1 = TS.Zero;
-        for (int oh = 0; oh < OutHeight; oh++)
+        for (int oh = 0; oh < rows; oh++)
         {
             float* xp = x + (oh * G.Stride * RowStride);
             float* dp = dy + (oh * OutWidth * DyStride);
@@ -7802,12 +7830,13 @@ internal static unsafe class MicroKernels<G, TS, TV>
         { TS.Store(dw + (11 * CoutP) + 0, TS.Add(TS.Load(dw + (11 * CoutP) + 0), a11_0)); TS.Store(dw + (11 * CoutP) + 16, TS.Add(TS.Load(dw + (11 * CoutP) + 16), a11_1)); }
     }
 
-    /// <summary>Backward to the weights, one (kh, kw) tap: 1 input channels by 64 output channels over a whole image.</summary>
-    /// <param name="x">Padded input of the image at the tap (row kh, column kw) and first input channel.</param>
-    /// <param name="dy">Output gradient of the image at the first output channel, pixels DyStride apart.</param>
+    /// <summary>Backward to the weights, one (kh, kw) tap: 1 input channels by 64 output channels over rows of an image.</summary>
+    /// <param name="x">Padded input of the image at the tap (row kh, column kw), the first row's input rows and first input channel.</param>
+    /// <param name="dy">Output gradient of the image at the first row and output channel, pixels DyStride apart.</param>
     /// <param name="dw">Weight-gradient partial [kh][kw][ic][out channels padded] at the tap, first input and output channel; added to.</param>
+    /// <param name="rows">Output rows.</param>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void BackwardWeights4R1(float* x, float* dy, float* dw)
+    public static void BackwardWeights4R1(float* x, float* dy, float* dw, int rows)
     {
         // Constants once the JIT has specialised the method (locals, so that nothing is a call).
         int CinP = (G.InChannels + 15) & ~15;
@@ -7817,7 +7846,7 @@ internal static unsafe class MicroKernels<G, TS, TV>
         int OutHeight = ((G.Height + (2 * G.Padding) - G.Kernel) / G.Stride) + 1;
         int DyStride = (G.OutChannels & 15) == 0 ? G.OutChannels : CoutP;
         TV a0_0 = TS.Zero; TV a0_1 = TS.Zero; TV a0_2 = TS.Zero; TV a0_3 = TS.Zero;
-        for (int oh = 0; oh < OutHeight; oh++)
+        for (int oh = 0; oh < rows; oh++)
         {
             float* xp = x + (oh * G.Stride * RowStride);
             float* dp = dy + (oh * OutWidth * DyStride);
@@ -7836,12 +7865,13 @@ internal static unsafe class MicroKernels<G, TS, TV>
         { TS.Store(dw + (0 * CoutP) + 0, TS.Add(TS.Load(dw + (0 * CoutP) + 0), a0_0)); TS.Store(dw + (0 * CoutP) + 16, TS.Add(TS.Load(dw + (0 * CoutP) + 16), a0_1)); TS.Store(dw + (0 * CoutP) + 32, TS.Add(TS.Load(dw + (0 * CoutP) + 32), a0_2)); TS.Store(dw + (0 * CoutP) + 48, TS.Add(TS.Load(dw + (0 * CoutP) + 48), a0_3)); }
     }
 
-    /// <summary>Backward to the weights, one (kh, kw) tap: 2 input channels by 64 output channels over a whole image.</summary>
-    /// <param name="x">Padded input of the image at the tap (row kh, column kw) and first input channel.</param>
-    /// <param name="dy">Output gradient of the image at the first output channel, pixels DyStride apart.</param>
+    /// <summary>Backward to the weights, one (kh, kw) tap: 2 input channels by 64 output channels over rows of an image.</summary>
+    /// <param name="x">Padded input of the image at the tap (row kh, column kw), the first row's input rows and first input channel.</param>
+    /// <param name="dy">Output gradient of the image at the first row and output channel, pixels DyStride apart.</param>
     /// <param name="dw">Weight-gradient partial [kh][kw][ic][out channels padded] at the tap, first input and output channel; added to.</param>
+    /// <param name="rows">Output rows.</param>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void BackwardWeights4R2(float* x, float* dy, float* dw)
+    public static void BackwardWeights4R2(float* x, float* dy, float* dw, int rows)
     {
         // Constants once the JIT has specialised the method (locals, so that nothing is a call).
         int CinP = (G.InChannels + 15) & ~15;
@@ -7852,7 +7882,7 @@ internal static unsafe class MicroKernels<G, TS, TV>
         int DyStride = (G.OutChannels & 15) == 0 ? G.OutChannels : CoutP;
         TV a0_0 = TS.Zero; TV a0_1 = TS.Zero; TV a0_2 = TS.Zero; TV a0_3 = TS.Zero;
         TV a1_0 = TS.Zero; TV a1_1 = TS.Zero; TV a1_2 = TS.Zero; TV a1_3 = TS.Zero;
-        for (int oh = 0; oh < OutHeight; oh++)
+        for (int oh = 0; oh < rows; oh++)
         {
             float* xp = x + (oh * G.Stride * RowStride);
             float* dp = dy + (oh * OutWidth * DyStride);
@@ -7873,12 +7903,13 @@ internal static unsafe class MicroKernels<G, TS, TV>
         { TS.Store(dw + (1 * CoutP) + 0, TS.Add(TS.Load(dw + (1 * CoutP) + 0), a1_0)); TS.Store(dw + (1 * CoutP) + 16, TS.Add(TS.Load(dw + (1 * CoutP) + 16), a1_1)); TS.Store(dw + (1 * CoutP) + 32, TS.Add(TS.Load(dw + (1 * CoutP) + 32), a1_2)); TS.Store(dw + (1 * CoutP) + 48, TS.Add(TS.Load(dw + (1 * CoutP) + 48), a1_3)); }
     }
 
-    /// <summary>Backward to the weights, one (kh, kw) tap: 3 input channels by 64 output channels over a whole image.</summary>
-    /// <param name="x">Padded input of the image at the tap (row kh, column kw) and first input channel.</param>
-    /// <param name="dy">Output gradient of the image at the first output channel, pixels DyStride apart.</param>
+    /// <summary>Backward to the weights, one (kh, kw) tap: 3 input channels by 64 output channels over rows of an image.</summary>
+    /// <param name="x">Padded input of the image at the tap (row kh, column kw), the first row's input rows and first input channel.</param>
+    /// <param name="dy">Output gradient of the image at the first row and output channel, pixels DyStride apart.</param>
     /// <param name="dw">Weight-gradient partial [kh][kw][ic][out channels padded] at the tap, first input and output channel; added to.</param>
+    /// <param name="rows">Output rows.</param>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void BackwardWeights4R3(float* x, float* dy, float* dw)
+    public static void BackwardWeights4R3(float* x, float* dy, float* dw, int rows)
     {
         // Constants once the JIT has specialised the method (locals, so that nothing is a call).
         int CinP = (G.InChannels + 15) & ~15;
@@ -7890,7 +7921,7 @@ internal static unsafe class MicroKernels<G, TS, TV>
         TV a0_0 = TS.Zero; TV a0_1 = TS.Zero; TV a0_2 = TS.Zero; TV a0_3 = TS.Zero;
         TV a1_0 = TS.Zero; TV a1_1 = TS.Zero; TV a1_2 = TS.Zero; TV a1_3 = TS.Zero;
         TV a2_0 = TS.Zero; TV a2_1 = TS.Zero; TV a2_2 = TS.Zero; TV a2_3 = TS.Zero;
-        for (int oh = 0; oh < OutHeight; oh++)
+        for (int oh = 0; oh < rows; oh++)
         {
             float* xp = x + (oh * G.Stride * RowStride);
             float* dp = dy + (oh * OutWidth * DyStride);
@@ -7913,12 +7944,13 @@ internal static unsafe class MicroKernels<G, TS, TV>
         { TS.Store(dw + (2 * CoutP) + 0, TS.Add(TS.Load(dw + (2 * CoutP) + 0), a2_0)); TS.Store(dw + (2 * CoutP) + 16, TS.Add(TS.Load(dw + (2 * CoutP) + 16), a2_1)); TS.Store(dw + (2 * CoutP) + 32, TS.Add(TS.Load(dw + (2 * CoutP) + 32), a2_2)); TS.Store(dw + (2 * CoutP) + 48, TS.Add(TS.Load(dw + (2 * CoutP) + 48), a2_3)); }
     }
 
-    /// <summary>Backward to the weights, one (kh, kw) tap: 4 input channels by 64 output channels over a whole image.</summary>
-    /// <param name="x">Padded input of the image at the tap (row kh, column kw) and first input channel.</param>
-    /// <param name="dy">Output gradient of the image at the first output channel, pixels DyStride apart.</param>
+    /// <summary>Backward to the weights, one (kh, kw) tap: 4 input channels by 64 output channels over rows of an image.</summary>
+    /// <param name="x">Padded input of the image at the tap (row kh, column kw), the first row's input rows and first input channel.</param>
+    /// <param name="dy">Output gradient of the image at the first row and output channel, pixels DyStride apart.</param>
     /// <param name="dw">Weight-gradient partial [kh][kw][ic][out channels padded] at the tap, first input and output channel; added to.</param>
+    /// <param name="rows">Output rows.</param>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void BackwardWeights4R4(float* x, float* dy, float* dw)
+    public static void BackwardWeights4R4(float* x, float* dy, float* dw, int rows)
     {
         // Constants once the JIT has specialised the method (locals, so that nothing is a call).
         int CinP = (G.InChannels + 15) & ~15;
@@ -7931,7 +7963,7 @@ internal static unsafe class MicroKernels<G, TS, TV>
         TV a1_0 = TS.Zero; TV a1_1 = TS.Zero; TV a1_2 = TS.Zero; TV a1_3 = TS.Zero;
         TV a2_0 = TS.Zero; TV a2_1 = TS.Zero; TV a2_2 = TS.Zero; TV a2_3 = TS.Zero;
         TV a3_0 = TS.Zero; TV a3_1 = TS.Zero; TV a3_2 = TS.Zero; TV a3_3 = TS.Zero;
-        for (int oh = 0; oh < OutHeight; oh++)
+        for (int oh = 0; oh < rows; oh++)
         {
             float* xp = x + (oh * G.Stride * RowStride);
             float* dp = dy + (oh * OutWidth * DyStride);
@@ -7956,12 +7988,13 @@ internal static unsafe class MicroKernels<G, TS, TV>
         { TS.Store(dw + (3 * CoutP) + 0, TS.Add(TS.Load(dw + (3 * CoutP) + 0), a3_0)); TS.Store(dw + (3 * CoutP) + 16, TS.Add(TS.Load(dw + (3 * CoutP) + 16), a3_1)); TS.Store(dw + (3 * CoutP) + 32, TS.Add(TS.Load(dw + (3 * CoutP) + 32), a3_2)); TS.Store(dw + (3 * CoutP) + 48, TS.Add(TS.Load(dw + (3 * CoutP) + 48), a3_3)); }
     }
 
-    /// <summary>Backward to the weights, one (kh, kw) tap: 5 input channels by 64 output channels over a whole image.</summary>
-    /// <param name="x">Padded input of the image at the tap (row kh, column kw) and first input channel.</param>
-    /// <param name="dy">Output gradient of the image at the first output channel, pixels DyStride apart.</param>
+    /// <summary>Backward to the weights, one (kh, kw) tap: 5 input channels by 64 output channels over rows of an image.</summary>
+    /// <param name="x">Padded input of the image at the tap (row kh, column kw), the first row's input rows and first input channel.</param>
+    /// <param name="dy">Output gradient of the image at the first row and output channel, pixels DyStride apart.</param>
     /// <param name="dw">Weight-gradient partial [kh][kw][ic][out channels padded] at the tap, first input and output channel; added to.</param>
+    /// <param name="rows">Output rows.</param>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void BackwardWeights4R5(float* x, float* dy, float* dw)
+    public static void BackwardWeights4R5(float* x, float* dy, float* dw, int rows)
     {
         // Constants once the JIT has specialised the method (locals, so that nothing is a call).
         int CinP = (G.InChannels + 15) & ~15;
@@ -7975,7 +8008,7 @@ internal static unsafe class MicroKernels<G, TS, TV>
         TV a2_0 = TS.Zero; TV a2_1 = TS.Zero; TV a2_2 = TS.Zero; TV a2_3 = TS.Zero;
         TV a3_0 = TS.Zero; TV a3_1 = TS.Zero; TV a3_2 = TS.Zero; TV a3_3 = TS.Zero;
         TV a4_0 = TS.Zero; TV a4_1 = TS.Zero; TV a4_2 = TS.Zero; TV a4_3 = TS.Zero;
-        for (int oh = 0; oh < OutHeight; oh++)
+        for (int oh = 0; oh < rows; oh++)
         {
             float* xp = x + (oh * G.Stride * RowStride);
             float* dp = dy + (oh * OutWidth * DyStride);
@@ -8002,12 +8035,13 @@ internal static unsafe class MicroKernels<G, TS, TV>
         { TS.Store(dw + (4 * CoutP) + 0, TS.Add(TS.Load(dw + (4 * CoutP) + 0), a4_0)); TS.Store(dw + (4 * CoutP) + 16, TS.Add(TS.Load(dw + (4 * CoutP) + 16), a4_1)); TS.Store(dw + (4 * CoutP) + 32, TS.Add(TS.Load(dw + (4 * CoutP) + 32), a4_2)); TS.Store(dw + (4 * CoutP) + 48, TS.Add(TS.Load(dw + (4 * CoutP) + 48), a4_3)); }
     }
 
-    /// <summary>Backward to the weights, one (kh, kw) tap: 6 input channels by 64 output channels over a whole image.</summary>
-    /// <param name="x">Padded input of the image at the tap (row kh, column kw) and first input channel.</param>
-    /// <param name="dy">Output gradient of the image at the first output channel, pixels DyStride apart.</param>
+    /// <summary>Backward to the weights, one (kh, kw) tap: 6 input channels by 64 output channels over rows of an image.</summary>
+    /// <param name="x">Padded input of the image at the tap (row kh, column kw), the first row's input rows and first input channel.</param>
+    /// <param name="dy">Output gradient of the image at the first row and output channel, pixels DyStride apart.</param>
     /// <param name="dw">Weight-gradient partial [kh][kw][ic][out channels padded] at the tap, first input and output channel; added to.</param>
+    /// <param name="rows">Output rows.</param>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void BackwardWeights4R6(float* x, float* dy, float* dw)
+    public static void BackwardWeights4R6(float* x, float* dy, float* dw, int rows)
     {
         // Constants once the JIT has specialised the method (locals, so that nothing is a call).
         int CinP = (G.InChannels + 15) & ~15;
@@ -8022,7 +8056,7 @@ internal static unsafe class MicroKernels<G, TS, TV>
         TV a3_0 = TS.Zero; TV a3_1 = TS.Zero; TV a3_2 = TS.Zero; TV a3_3 = TS.Zero;
         TV a4_0 = TS.Zero; TV a4_1 = TS.Zero; TV a4_2 = TS.Zero; TV a4_3 = TS.Zero;
         TV a5_0 = TS.Zero; TV a5_1 = TS.Zero; TV a5_2 = TS.Zero; TV a5_3 = TS.Zero;
-        for (int oh = 0; oh < OutHeight; oh++)
+        for (int oh = 0; oh < rows; oh++)
         {
             float* xp = x + (oh * G.Stride * RowStride);
             float* dp = dy + (oh * OutWidth * DyStride);
@@ -8053,11 +8087,12 @@ internal static unsafe class MicroKernels<G, TS, TV>
 
     /// <summary>Backward to the weights, 16 input channels, stride 1, one kernel row (kh) of a 3-wide kernel: 1 output
     /// channels by the 3 taps of the row over a whole image. Each output-gradient value is broadcast once for the 3 taps.</summary>
-    /// <param name="x">Padded input of the image at row kh (16 channels per pixel).</param>
-    /// <param name="dy">Output gradient of the image at the block's first output channel, pixels DyStride apart.</param>
+    /// <param name="x">Padded input of the image at row kh of the first output row (16 channels per pixel).</param>
+    /// <param name="dy">Output gradient of the image at the first output row and the block's first output channel, pixels DyStride apart.</param>
     /// <param name="dw">Weight-gradient partial [kh][kw][out channels][16] at the row and the block's first output channel; added to.</param>
+    /// <param name="rows">Output rows.</param>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void BackwardWeightsRow16R1(float* x, float* dy, float* dw)
+    public static void BackwardWeightsRow16R1(float* x, float* dy, float* dw, int rows)
     {
         // Constants once the JIT has specialised the method (locals, so that nothing is a call).
         int CinP = (G.InChannels + 15) & ~15;
@@ -8069,7 +8104,7 @@ internal static unsafe class MicroKernels<G, TS, TV>
         TV a0_0 = TS.Zero;
         TV a1_0 = TS.Zero;
         TV a2_0 = TS.Zero;
-        for (int oh = 0; oh < OutHeight; oh++)
+        for (int oh = 0; oh < rows; oh++)
         {
             float* xp = x + (oh * RowStride);
             float* dp = dy + (oh * OutWidth * DyStride);
@@ -8092,11 +8127,12 @@ internal static unsafe class MicroKernels<G, TS, TV>
 
     /// <summary>Backward to the weights, 16 input channels, stride 1, one kernel row (kh) of a 3-wide kernel: 2 output
     /// channels by the 3 taps of the row over a whole image. Each output-gradient value is broadcast once for the 3 taps.</summary>
-    /// <param name="x">Padded input of the image at row kh (16 channels per pixel).</param>
-    /// <param name="dy">Output gradient of the image at the block's first output channel, pixels DyStride apart.</param>
+    /// <param name="x">Padded input of the image at row kh of the first output row (16 channels per pixel).</param>
+    /// <param name="dy">Output gradient of the image at the first output row and the block's first output channel, pixels DyStride apart.</param>
     /// <param name="dw">Weight-gradient partial [kh][kw][out channels][16] at the row and the block's first output channel; added to.</param>
+    /// <param name="rows">Output rows.</param>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void BackwardWeightsRow16R2(float* x, float* dy, float* dw)
+    public static void BackwardWeightsRow16R2(float* x, float* dy, float* dw, int rows)
     {
         // Constants once the JIT has specialised the method (locals, so that nothing is a call).
         int CinP = (G.InChannels + 15) & ~15;
@@ -8108,7 +8144,7 @@ internal static unsafe class MicroKernels<G, TS, TV>
         TV a0_0 = TS.Zero; TV a0_1 = TS.Zero;
         TV a1_0 = TS.Zero; TV a1_1 = TS.Zero;
         TV a2_0 = TS.Zero; TV a2_1 = TS.Zero;
-        for (int oh = 0; oh < OutHeight; oh++)
+        for (int oh = 0; oh < rows; oh++)
         {
             float* xp = x + (oh * RowStride);
             float* dp = dy + (oh * OutWidth * DyStride);
@@ -8135,11 +8171,12 @@ internal static unsafe class MicroKernels<G, TS, TV>
 
     /// <summary>Backward to the weights, 16 input channels, stride 1, one kernel row (kh) of a 3-wide kernel: 3 output
     /// channels by the 3 taps of the row over a whole image. Each output-gradient value is broadcast once for the 3 taps.</summary>
-    /// <param name="x">Padded input of the image at row kh (16 channels per pixel).</param>
-    /// <param name="dy">Output gradient of the image at the block's first output channel, pixels DyStride apart.</param>
+    /// <param name="x">Padded input of the image at row kh of the first output row (16 channels per pixel).</param>
+    /// <param name="dy">Output gradient of the image at the first output row and the block's first output channel, pixels DyStride apart.</param>
     /// <param name="dw">Weight-gradient partial [kh][kw][out channels][16] at the row and the block's first output channel; added to.</param>
+    /// <param name="rows">Output rows.</param>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void BackwardWeightsRow16R3(float* x, float* dy, float* dw)
+    public static void BackwardWeightsRow16R3(float* x, float* dy, float* dw, int rows)
     {
         // Constants once the JIT has specialised the method (locals, so that nothing is a call).
         int CinP = (G.InChannels + 15) & ~15;
@@ -8151,7 +8188,7 @@ internal static unsafe class MicroKernels<G, TS, TV>
         TV a0_0 = TS.Zero; TV a0_1 = TS.Zero; TV a0_2 = TS.Zero;
         TV a1_0 = TS.Zero; TV a1_1 = TS.Zero; TV a1_2 = TS.Zero;
         TV a2_0 = TS.Zero; TV a2_1 = TS.Zero; TV a2_2 = TS.Zero;
-        for (int oh = 0; oh < OutHeight; oh++)
+        for (int oh = 0; oh < rows; oh++)
         {
             float* xp = x + (oh * RowStride);
             float* dp = dy + (oh * OutWidth * DyStride);
@@ -8182,11 +8219,12 @@ internal static unsafe class MicroKernels<G, TS, TV>
 
     /// <summary>Backward to the weights, 16 input channels, stride 1, one kernel row (kh) of a 3-wide kernel: 4 output
     /// channels by the 3 taps of the row over a whole image. Each output-gradient value is broadcast once for the 3 taps.</summary>
-    /// <param name="x">Padded input of the image at row kh (16 channels per pixel).</param>
-    /// <param name="dy">Output gradient of the image at the block's first output channel, pixels DyStride apart.</param>
+    /// <param name="x">Padded input of the image at row kh of the first output row (16 channels per pixel).</param>
+    /// <param name="dy">Output gradient of the image at the first output row and the block's first output channel, pixels DyStride apart.</param>
     /// <param name="dw">Weight-gradient partial [kh][kw][out channels][16] at the row and the block's first output channel; added to.</param>
+    /// <param name="rows">Output rows.</param>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void BackwardWeightsRow16R4(float* x, float* dy, float* dw)
+    public static void BackwardWeightsRow16R4(float* x, float* dy, float* dw, int rows)
     {
         // Constants once the JIT has specialised the method (locals, so that nothing is a call).
         int CinP = (G.InChannels + 15) & ~15;
@@ -8198,7 +8236,7 @@ internal static unsafe class MicroKernels<G, TS, TV>
         TV a0_0 = TS.Zero; TV a0_1 = TS.Zero; TV a0_2 = TS.Zero; TV a0_3 = TS.Zero;
         TV a1_0 = TS.Zero; TV a1_1 = TS.Zero; TV a1_2 = TS.Zero; TV a1_3 = TS.Zero;
         TV a2_0 = TS.Zero; TV a2_1 = TS.Zero; TV a2_2 = TS.Zero; TV a2_3 = TS.Zero;
-        for (int oh = 0; oh < OutHeight; oh++)
+        for (int oh = 0; oh < rows; oh++)
         {
             float* xp = x + (oh * RowStride);
             float* dp = dy + (oh * OutWidth * DyStride);
@@ -8233,11 +8271,12 @@ internal static unsafe class MicroKernels<G, TS, TV>
 
     /// <summary>Backward to the weights, 16 input channels, stride 1, one kernel row (kh) of a 3-wide kernel: 5 output
     /// channels by the 3 taps of the row over a whole image. Each output-gradient value is broadcast once for the 3 taps.</summary>
-    /// <param name="x">Padded input of the image at row kh (16 channels per pixel).</param>
-    /// <param name="dy">Output gradient of the image at the block's first output channel, pixels DyStride apart.</param>
+    /// <param name="x">Padded input of the image at row kh of the first output row (16 channels per pixel).</param>
+    /// <param name="dy">Output gradient of the image at the first output row and the block's first output channel, pixels DyStride apart.</param>
     /// <param name="dw">Weight-gradient partial [kh][kw][out channels][16] at the row and the block's first output channel; added to.</param>
+    /// <param name="rows">Output rows.</param>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void BackwardWeightsRow16R5(float* x, float* dy, float* dw)
+    public static void BackwardWeightsRow16R5(float* x, float* dy, float* dw, int rows)
     {
         // Constants once the JIT has specialised the method (locals, so that nothing is a call).
         int CinP = (G.InChannels + 15) & ~15;
@@ -8249,7 +8288,7 @@ internal static unsafe class MicroKernels<G, TS, TV>
         TV a0_0 = TS.Zero; TV a0_1 = TS.Zero; TV a0_2 = TS.Zero; TV a0_3 = TS.Zero; TV a0_4 = TS.Zero;
         TV a1_0 = TS.Zero; TV a1_1 = TS.Zero; TV a1_2 = TS.Zero; TV a1_3 = TS.Zero; TV a1_4 = TS.Zero;
         TV a2_0 = TS.Zero; TV a2_1 = TS.Zero; TV a2_2 = TS.Zero; TV a2_3 = TS.Zero; TV a2_4 = TS.Zero;
-        for (int oh = 0; oh < OutHeight; oh++)
+        for (int oh = 0; oh < rows; oh++)
         {
             float* xp = x + (oh * RowStride);
             float* dp = dy + (oh * OutWidth * DyStride);
@@ -8288,11 +8327,12 @@ internal static unsafe class MicroKernels<G, TS, TV>
 
     /// <summary>Backward to the weights, 16 input channels, stride 1, one kernel row (kh) of a 3-wide kernel: 6 output
     /// channels by the 3 taps of the row over a whole image. Each output-gradient value is broadcast once for the 3 taps.</summary>
-    /// <param name="x">Padded input of the image at row kh (16 channels per pixel).</param>
-    /// <param name="dy">Output gradient of the image at the block's first output channel, pixels DyStride apart.</param>
+    /// <param name="x">Padded input of the image at row kh of the first output row (16 channels per pixel).</param>
+    /// <param name="dy">Output gradient of the image at the first output row and the block's first output channel, pixels DyStride apart.</param>
     /// <param name="dw">Weight-gradient partial [kh][kw][out channels][16] at the row and the block's first output channel; added to.</param>
+    /// <param name="rows">Output rows.</param>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void BackwardWeightsRow16R6(float* x, float* dy, float* dw)
+    public static void BackwardWeightsRow16R6(float* x, float* dy, float* dw, int rows)
     {
         // Constants once the JIT has specialised the method (locals, so that nothing is a call).
         int CinP = (G.InChannels + 15) & ~15;
@@ -8304,7 +8344,7 @@ internal static unsafe class MicroKernels<G, TS, TV>
         TV a0_0 = TS.Zero; TV a0_1 = TS.Zero; TV a0_2 = TS.Zero; TV a0_3 = TS.Zero; TV a0_4 = TS.Zero; TV a0_5 = TS.Zero;
         TV a1_0 = TS.Zero; TV a1_1 = TS.Zero; TV a1_2 = TS.Zero; TV a1_3 = TS.Zero; TV a1_4 = TS.Zero; TV a1_5 = TS.Zero;
         TV a2_0 = TS.Zero; TV a2_1 = TS.Zero; TV a2_2 = TS.Zero; TV a2_3 = TS.Zero; TV a2_4 = TS.Zero; TV a2_5 = TS.Zero;
-        for (int oh = 0; oh < OutHeight; oh++)
+        for (int oh = 0; oh < rows; oh++)
         {
             float* xp = x + (oh * RowStride);
             float* dp = dy + (oh * OutWidth * DyStride);
@@ -8347,11 +8387,12 @@ internal static unsafe class MicroKernels<G, TS, TV>
 
     /// <summary>Backward to the weights, 16 input channels, stride 1, one kernel row (kh) of a 3-wide kernel: 7 output
     /// channels by the 3 taps of the row over a whole image. Each output-gradient value is broadcast once for the 3 taps.</summary>
-    /// <param name="x">Padded input of the image at row kh (16 channels per pixel).</param>
-    /// <param name="dy">Output gradient of the image at the block's first output channel, pixels DyStride apart.</param>
+    /// <param name="x">Padded input of the image at row kh of the first output row (16 channels per pixel).</param>
+    /// <param name="dy">Output gradient of the image at the first output row and the block's first output channel, pixels DyStride apart.</param>
     /// <param name="dw">Weight-gradient partial [kh][kw][out channels][16] at the row and the block's first output channel; added to.</param>
+    /// <param name="rows">Output rows.</param>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void BackwardWeightsRow16R7(float* x, float* dy, float* dw)
+    public static void BackwardWeightsRow16R7(float* x, float* dy, float* dw, int rows)
     {
         // Constants once the JIT has specialised the method (locals, so that nothing is a call).
         int CinP = (G.InChannels + 15) & ~15;
@@ -8363,7 +8404,7 @@ internal static unsafe class MicroKernels<G, TS, TV>
         TV a0_0 = TS.Zero; TV a0_1 = TS.Zero; TV a0_2 = TS.Zero; TV a0_3 = TS.Zero; TV a0_4 = TS.Zero; TV a0_5 = TS.Zero; TV a0_6 = TS.Zero;
         TV a1_0 = TS.Zero; TV a1_1 = TS.Zero; TV a1_2 = TS.Zero; TV a1_3 = TS.Zero; TV a1_4 = TS.Zero; TV a1_5 = TS.Zero; TV a1_6 = TS.Zero;
         TV a2_0 = TS.Zero; TV a2_1 = TS.Zero; TV a2_2 = TS.Zero; TV a2_3 = TS.Zero; TV a2_4 = TS.Zero; TV a2_5 = TS.Zero; TV a2_6 = TS.Zero;
-        for (int oh = 0; oh < OutHeight; oh++)
+        for (int oh = 0; oh < rows; oh++)
         {
             float* xp = x + (oh * RowStride);
             float* dp = dy + (oh * OutWidth * DyStride);
@@ -8410,11 +8451,12 @@ internal static unsafe class MicroKernels<G, TS, TV>
 
     /// <summary>Backward to the weights, 16 input channels, stride 1, one kernel row (kh) of a 3-wide kernel: 8 output
     /// channels by the 3 taps of the row over a whole image. Each output-gradient value is broadcast once for the 3 taps.</summary>
-    /// <param name="x">Padded input of the image at row kh (16 channels per pixel).</param>
-    /// <param name="dy">Output gradient of the image at the block's first output channel, pixels DyStride apart.</param>
+    /// <param name="x">Padded input of the image at row kh of the first output row (16 channels per pixel).</param>
+    /// <param name="dy">Output gradient of the image at the first output row and the block's first output channel, pixels DyStride apart.</param>
     /// <param name="dw">Weight-gradient partial [kh][kw][out channels][16] at the row and the block's first output channel; added to.</param>
+    /// <param name="rows">Output rows.</param>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void BackwardWeightsRow16R8(float* x, float* dy, float* dw)
+    public static void BackwardWeightsRow16R8(float* x, float* dy, float* dw, int rows)
     {
         // Constants once the JIT has specialised the method (locals, so that nothing is a call).
         int CinP = (G.InChannels + 15) & ~15;
@@ -8426,7 +8468,7 @@ internal static unsafe class MicroKernels<G, TS, TV>
         TV a0_0 = TS.Zero; TV a0_1 = TS.Zero; TV a0_2 = TS.Zero; TV a0_3 = TS.Zero; TV a0_4 = TS.Zero; TV a0_5 = TS.Zero; TV a0_6 = TS.Zero; TV a0_7 = TS.Zero;
         TV a1_0 = TS.Zero; TV a1_1 = TS.Zero; TV a1_2 = TS.Zero; TV a1_3 = TS.Zero; TV a1_4 = TS.Zero; TV a1_5 = TS.Zero; TV a1_6 = TS.Zero; TV a1_7 = TS.Zero;
         TV a2_0 = TS.Zero; TV a2_1 = TS.Zero; TV a2_2 = TS.Zero; TV a2_3 = TS.Zero; TV a2_4 = TS.Zero; TV a2_5 = TS.Zero; TV a2_6 = TS.Zero; TV a2_7 = TS.Zero;
-        for (int oh = 0; oh < OutHeight; oh++)
+        for (int oh = 0; oh < rows; oh++)
         {
             float* xp = x + (oh * RowStride);
             float* dp = dy + (oh * OutWidth * DyStride);
@@ -8717,27 +8759,28 @@ internal static unsafe class MicroKernels<G, TS, TV>
     /// <param name="x">See the kernel.</param>
     /// <param name="dy">See the kernel.</param>
     /// <param name="dw">See the kernel.</param>
+    /// <param name="rows">See the kernel.</param>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void BackwardWeights1(int count, float* x, float* dy, float* dw)
+    public static void BackwardWeights1(int count, float* x, float* dy, float* dw, int rows)
     {
         switch (count)
         {
-            case 1: BackwardWeights1R1(x, dy, dw); break;
-            case 2: BackwardWeights1R2(x, dy, dw); break;
-            case 3: BackwardWeights1R3(x, dy, dw); break;
-            case 4: BackwardWeights1R4(x, dy, dw); break;
-            case 5: BackwardWeights1R5(x, dy, dw); break;
-            case 6: BackwardWeights1R6(x, dy, dw); break;
-            case 7: BackwardWeights1R7(x, dy, dw); break;
-            case 8: BackwardWeights1R8(x, dy, dw); break;
-            case 9: BackwardWeights1R9(x, dy, dw); break;
-            case 10: BackwardWeights1R10(x, dy, dw); break;
-            case 11: BackwardWeights1R11(x, dy, dw); break;
-            case 12: BackwardWeights1R12(x, dy, dw); break;
-            case 13: BackwardWeights1R13(x, dy, dw); break;
-            case 14: BackwardWeights1R14(x, dy, dw); break;
-            case 15: BackwardWeights1R15(x, dy, dw); break;
-            default: BackwardWeights1R16(x, dy, dw); break;
+            case 1: BackwardWeights1R1(x, dy, dw, rows); break;
+            case 2: BackwardWeights1R2(x, dy, dw, rows); break;
+            case 3: BackwardWeights1R3(x, dy, dw, rows); break;
+            case 4: BackwardWeights1R4(x, dy, dw, rows); break;
+            case 5: BackwardWeights1R5(x, dy, dw, rows); break;
+            case 6: BackwardWeights1R6(x, dy, dw, rows); break;
+            case 7: BackwardWeights1R7(x, dy, dw, rows); break;
+            case 8: BackwardWeights1R8(x, dy, dw, rows); break;
+            case 9: BackwardWeights1R9(x, dy, dw, rows); break;
+            case 10: BackwardWeights1R10(x, dy, dw, rows); break;
+            case 11: BackwardWeights1R11(x, dy, dw, rows); break;
+            case 12: BackwardWeights1R12(x, dy, dw, rows); break;
+            case 13: BackwardWeights1R13(x, dy, dw, rows); break;
+            case 14: BackwardWeights1R14(x, dy, dw, rows); break;
+            case 15: BackwardWeights1R15(x, dy, dw, rows); break;
+            default: BackwardWeights1R16(x, dy, dw, rows); break;
         }
     }
 
@@ -8746,23 +8789,24 @@ internal static unsafe class MicroKernels<G, TS, TV>
     /// <param name="x">See the kernel.</param>
     /// <param name="dy">See the kernel.</param>
     /// <param name="dw">See the kernel.</param>
+    /// <param name="rows">See the kernel.</param>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void BackwardWeights2(int count, float* x, float* dy, float* dw)
+    public static void BackwardWeights2(int count, float* x, float* dy, float* dw, int rows)
     {
         switch (count)
         {
-            case 1: BackwardWeights2R1(x, dy, dw); break;
-            case 2: BackwardWeights2R2(x, dy, dw); break;
-            case 3: BackwardWeights2R3(x, dy, dw); break;
-            case 4: BackwardWeights2R4(x, dy, dw); break;
-            case 5: BackwardWeights2R5(x, dy, dw); break;
-            case 6: BackwardWeights2R6(x, dy, dw); break;
-            case 7: BackwardWeights2R7(x, dy, dw); break;
-            case 8: BackwardWeights2R8(x, dy, dw); break;
-            case 9: BackwardWeights2R9(x, dy, dw); break;
-            case 10: BackwardWeights2R10(x, dy, dw); break;
-            case 11: BackwardWeights2R11(x, dy, dw); break;
-            default: BackwardWeights2R12(x, dy, dw); break;
+            case 1: BackwardWeights2R1(x, dy, dw, rows); break;
+            case 2: BackwardWeights2R2(x, dy, dw, rows); break;
+            case 3: BackwardWeights2R3(x, dy, dw, rows); break;
+            case 4: BackwardWeights2R4(x, dy, dw, rows); break;
+            case 5: BackwardWeights2R5(x, dy, dw, rows); break;
+            case 6: BackwardWeights2R6(x, dy, dw, rows); break;
+            case 7: BackwardWeights2R7(x, dy, dw, rows); break;
+            case 8: BackwardWeights2R8(x, dy, dw, rows); break;
+            case 9: BackwardWeights2R9(x, dy, dw, rows); break;
+            case 10: BackwardWeights2R10(x, dy, dw, rows); break;
+            case 11: BackwardWeights2R11(x, dy, dw, rows); break;
+            default: BackwardWeights2R12(x, dy, dw, rows); break;
         }
     }
 
@@ -8771,17 +8815,18 @@ internal static unsafe class MicroKernels<G, TS, TV>
     /// <param name="x">See the kernel.</param>
     /// <param name="dy">See the kernel.</param>
     /// <param name="dw">See the kernel.</param>
+    /// <param name="rows">See the kernel.</param>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void BackwardWeights4(int count, float* x, float* dy, float* dw)
+    public static void BackwardWeights4(int count, float* x, float* dy, float* dw, int rows)
     {
         switch (count)
         {
-            case 1: BackwardWeights4R1(x, dy, dw); break;
-            case 2: BackwardWeights4R2(x, dy, dw); break;
-            case 3: BackwardWeights4R3(x, dy, dw); break;
-            case 4: BackwardWeights4R4(x, dy, dw); break;
-            case 5: BackwardWeights4R5(x, dy, dw); break;
-            default: BackwardWeights4R6(x, dy, dw); break;
+            case 1: BackwardWeights4R1(x, dy, dw, rows); break;
+            case 2: BackwardWeights4R2(x, dy, dw, rows); break;
+            case 3: BackwardWeights4R3(x, dy, dw, rows); break;
+            case 4: BackwardWeights4R4(x, dy, dw, rows); break;
+            case 5: BackwardWeights4R5(x, dy, dw, rows); break;
+            default: BackwardWeights4R6(x, dy, dw, rows); break;
         }
     }
 
@@ -8790,19 +8835,20 @@ internal static unsafe class MicroKernels<G, TS, TV>
     /// <param name="x">See the kernel.</param>
     /// <param name="dy">See the kernel.</param>
     /// <param name="dw">See the kernel.</param>
+    /// <param name="rows">See the kernel.</param>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void BackwardWeightsRow16(int count, float* x, float* dy, float* dw)
+    public static void BackwardWeightsRow16(int count, float* x, float* dy, float* dw, int rows)
     {
         switch (count)
         {
-            case 1: BackwardWeightsRow16R1(x, dy, dw); break;
-            case 2: BackwardWeightsRow16R2(x, dy, dw); break;
-            case 3: BackwardWeightsRow16R3(x, dy, dw); break;
-            case 4: BackwardWeightsRow16R4(x, dy, dw); break;
-            case 5: BackwardWeightsRow16R5(x, dy, dw); break;
-            case 6: BackwardWeightsRow16R6(x, dy, dw); break;
-            case 7: BackwardWeightsRow16R7(x, dy, dw); break;
-            default: BackwardWeightsRow16R8(x, dy, dw); break;
+            case 1: BackwardWeightsRow16R1(x, dy, dw, rows); break;
+            case 2: BackwardWeightsRow16R2(x, dy, dw, rows); break;
+            case 3: BackwardWeightsRow16R3(x, dy, dw, rows); break;
+            case 4: BackwardWeightsRow16R4(x, dy, dw, rows); break;
+            case 5: BackwardWeightsRow16R5(x, dy, dw, rows); break;
+            case 6: BackwardWeightsRow16R6(x, dy, dw, rows); break;
+            case 7: BackwardWeightsRow16R7(x, dy, dw, rows); break;
+            default: BackwardWeightsRow16R8(x, dy, dw, rows); break;
         }
     }
 }

@@ -32,41 +32,54 @@ internal sealed unsafe partial class SimdConvolution<G, TS, TV>
         }
 
         float* partial = Partials + (slice * (WeightsPadded + CoutP));
-        if (WeightsRow16)
-        {
-            // 16 input channels as the vectors, the output gradient broadcast once per kernel row: partials [tap][oc][16].
-            for (int kh = 0; kh < 3; kh++)
-            {
-                for (int oc0 = 0; oc0 < G.OutChannels; oc0 += 8)
-                {
-                    MicroKernels<G, TS, TV>.BackwardWeightsRow16(Math.Min(8, G.OutChannels - oc0), padded + (kh * RowStride), dy + oc0, partial + ((((long)kh * 3 * G.OutChannels) + oc0) * 16));
-                }
-            }
-        }
+        int dyStride = (G.OutChannels & 15) == 0 ? G.OutChannels : CoutP;
 
-        for (int tap = 0; tap < (WeightsRow16 ? 0 : Taps); tap++)
+        // Rows of the image at a time (see WeightRowBlock), every tap and channel block over each, so that their input and
+        // output-gradient rows are read from L2 by all the blocks; then the next rows, adding to the same partial sums.
+        int block = WeightRowBlock;
+        for (int oh0 = 0; oh0 < OutHeight; oh0 += block)
         {
-            int kh = tap / G.Kernel;
-            int kw = tap % G.Kernel;
-            float* xTap = padded + (kh * RowStride) + (kw * G.InChannels);
-            int oc0 = 0;
-            while (oc0 < CoutP)
+            int rows = Math.Min(block, OutHeight - oh0);
+            float* xRows = padded + ((long)oh0 * G.Stride * RowStride);
+            float* dyRows = dy + ((long)oh0 * OutWidth * dyStride);
+            if (WeightsRow16)
             {
-                int vectors = Blocks<TS, TV>.Vectors(CoutP - oc0);
-                int most = Blocks<TS, TV>.WeightRows(vectors);
-                for (int ic0 = 0; ic0 < G.InChannels; ic0 += most)
+                // 16 input channels as the vectors, the output gradient broadcast once per kernel row: partials [tap][oc][16].
+                for (int kh = 0; kh < 3; kh++)
                 {
-                    int count = Math.Min(most, G.InChannels - ic0);
-                    float* dw = partial + ((((long)tap * G.InChannels) + ic0) * CoutP) + oc0;
-                    switch (vectors)
+                    for (int oc0 = 0; oc0 < G.OutChannels; oc0 += 8)
                     {
-                        case 4: MicroKernels<G, TS, TV>.BackwardWeights4(count, xTap + ic0, dy + oc0, dw); break;
-                        case 2: MicroKernels<G, TS, TV>.BackwardWeights2(count, xTap + ic0, dy + oc0, dw); break;
-                        default: MicroKernels<G, TS, TV>.BackwardWeights1(count, xTap + ic0, dy + oc0, dw); break;
+                        MicroKernels<G, TS, TV>.BackwardWeightsRow16(Math.Min(8, G.OutChannels - oc0), xRows + (kh * RowStride), dyRows + oc0, partial + ((((long)kh * 3 * G.OutChannels) + oc0) * 16), rows);
                     }
                 }
 
-                oc0 += 16 * vectors;
+                continue;
+            }
+
+            for (int tap = 0; tap < Taps; tap++)
+            {
+                int kh = tap / G.Kernel;
+                int kw = tap % G.Kernel;
+                float* xTap = xRows + (kh * RowStride) + (kw * G.InChannels);
+                int oc0 = 0;
+                while (oc0 < CoutP)
+                {
+                    int vectors = Blocks<TS, TV>.Vectors(CoutP - oc0);
+                    int most = Blocks<TS, TV>.WeightRows(vectors);
+                    for (int ic0 = 0; ic0 < G.InChannels; ic0 += most)
+                    {
+                        int count = Math.Min(most, G.InChannels - ic0);
+                        float* dw = partial + ((((long)tap * G.InChannels) + ic0) * CoutP) + oc0;
+                        switch (vectors)
+                        {
+                            case 4: MicroKernels<G, TS, TV>.BackwardWeights4(count, xTap + ic0, dyRows + oc0, dw, rows); break;
+                            case 2: MicroKernels<G, TS, TV>.BackwardWeights2(count, xTap + ic0, dyRows + oc0, dw, rows); break;
+                            default: MicroKernels<G, TS, TV>.BackwardWeights1(count, xTap + ic0, dyRows + oc0, dw, rows); break;
+                        }
+                    }
+
+                    oc0 += 16 * vectors;
+                }
             }
         }
 
@@ -81,6 +94,23 @@ internal sealed unsafe partial class SimdConvolution<G, TS, TV>
                     db[c] += dy[((long)p * stride) + c];
                 }
             }
+        }
+    }
+
+    // Output rows of an image the weight gradient takes at a time. Each (tap, output-channel group, input-channel block)
+    // streams its rows' inputs and output gradients, a cache line of each a pixel for 12 multiply-adds; over a whole image
+    // larger than L2 (ResNet-50's 56x56 stage: 1.6 to 4 MB an image) those lines came from L3 for every block. Rows whose
+    // input and output gradient fit in 192 KB are read from L2 instead, at the cost of adding every block's sums into the
+    // partials once per row block: so only where the partials are small (at most 256 KB: ResNet-50's 56x56 and 28x28 1x1
+    // layers, the 56x56 3x3 and the stem; not its 14x14 and 7x7 stages, 1 to 9 MB of partials for 200 to 800 KB an image).
+    private static int WeightRowBlock
+    {
+        get
+        {
+            long rowFloats = ((long)OutWidth * CoutP) + ((long)G.Stride * RowStride);
+            long image = (rowFloats * OutHeight) + ((long)(G.Kernel - G.Stride) * RowStride);
+            const long Budget = 48 * 1024, SmallPartials = 64 * 1024;
+            return image <= Budget || WeightsPadded > SmallPartials ? OutHeight : (int)Math.Clamp(Budget / rowFloats, 1, OutHeight);
         }
     }
 

@@ -194,18 +194,19 @@ for v, rmax in BWD.items():
 
 for v, rmax in BWW.items():
   for ROWS in range(1, rmax + 1):
-    w(f"    /// <summary>Backward to the weights, one (kh, kw) tap: {ROWS} input channels by {16*v} output channels over a whole image.</summary>")
-    w(f"    /// <param name=\"x\">Padded input of the image at the tap (row kh, column kw) and first input channel.</param>")
-    w(f"    /// <param name=\"dy\">Output gradient of the image at the first output channel, pixels DyStride apart.</param>")
+    w(f"    /// <summary>Backward to the weights, one (kh, kw) tap: {ROWS} input channels by {16*v} output channels over rows of an image.</summary>")
+    w(f"    /// <param name=\"x\">Padded input of the image at the tap (row kh, column kw), the first row's input rows and first input channel.</param>")
+    w(f"    /// <param name=\"dy\">Output gradient of the image at the first row and output channel, pixels DyStride apart.</param>")
     w(f"    /// <param name=\"dw\">Weight-gradient partial [kh][kw][ic][out channels padded] at the tap, first input and output channel; added to.</param>")
+    w(f"    /// <param name=\"rows\">Output rows.</param>")
     w(f"    [MethodImpl(MethodImplOptions.AggressiveOptimization)]")
-    w(f"    public static void BackwardWeights{v}R{ROWS}(float* x, float* dy, float* dw)")
+    w(f"    public static void BackwardWeights{v}R{ROWS}(float* x, float* dy, float* dw, int rows)")
     w("    {")
     for line in LOCALS.split("\n"):
         w(line)
     for r in range(ROWS):
         w("        " + " ".join(f"TV a{r}_{j} = TS.Zero;" for j in range(v)))
-    w("        for (int oh = 0; oh < OutHeight; oh++)")
+    w("        for (int oh = 0; oh < rows; oh++)")
     w("        {")
     w("            float* xp = x + (oh * G.Stride * RowStride);")
     w("            float* dp = dy + (oh * OutWidth * DyStride);")
@@ -236,17 +237,18 @@ WROW = 8   # output channels per block
 for ROWS in range(1, WROW + 1):
     w(f"    /// <summary>Backward to the weights, 16 input channels, stride 1, one kernel row (kh) of a 3-wide kernel: {ROWS} output")
     w(f"    /// channels by the 3 taps of the row over a whole image. Each output-gradient value is broadcast once for the 3 taps.</summary>")
-    w(f"    /// <param name=\"x\">Padded input of the image at row kh (16 channels per pixel).</param>")
-    w(f"    /// <param name=\"dy\">Output gradient of the image at the block's first output channel, pixels DyStride apart.</param>")
+    w(f"    /// <param name=\"x\">Padded input of the image at row kh of the first output row (16 channels per pixel).</param>")
+    w(f"    /// <param name=\"dy\">Output gradient of the image at the first output row and the block's first output channel, pixels DyStride apart.</param>")
     w(f"    /// <param name=\"dw\">Weight-gradient partial [kh][kw][out channels][16] at the row and the block's first output channel; added to.</param>")
+    w(f"    /// <param name=\"rows\">Output rows.</param>")
     w(f"    [MethodImpl(MethodImplOptions.AggressiveOptimization)]")
-    w(f"    public static void BackwardWeightsRow16R{ROWS}(float* x, float* dy, float* dw)")
+    w(f"    public static void BackwardWeightsRow16R{ROWS}(float* x, float* dy, float* dw, int rows)")
     w("    {")
     for line in LOCALS.split("\n"):
         w(line)
     for kw in range(3):
         w("        " + " ".join(f"TV a{kw}_{j} = TS.Zero;" for j in range(ROWS)))
-    w("        for (int oh = 0; oh < OutHeight; oh++)")
+    w("        for (int oh = 0; oh < rows; oh++)")
     w("        {")
     w("            float* xp = x + (oh * RowStride);")
     w("            float* dp = dy + (oh * OutWidth * DyStride);")
@@ -310,8 +312,8 @@ for v, rmax in SLIDE.items():
 for v, rmax in BWD.items():
     dispatcher(f"BackwardData{v}", rmax, "float* dy, float* wt, float* dx", ["dy", "wt", "dx"], f"Backward to the input, {16*v} channels")
 for v, rmax in BWW.items():
-    dispatcher(f"BackwardWeights{v}", rmax, "float* x, float* dy, float* dw", ["x", "dy", "dw"], f"Backward to the weights, {16*v} channels")
-dispatcher("BackwardWeightsRow16", WROW, "float* x, float* dy, float* dw", ["x", "dy", "dw"], "Backward to the weights, 16 input channels, one kernel row")
+    dispatcher(f"BackwardWeights{v}", rmax, "float* x, float* dy, float* dw, int rows", ["x", "dy", "dw", "rows"], f"Backward to the weights, {16*v} channels")
+dispatcher("BackwardWeightsRow16", WROW, "float* x, float* dy, float* dw, int rows", ["x", "dy", "dw", "rows"], "Backward to the weights, 16 input channels, one kernel row")
 
 o[-1:] = ["}"]
 open("src/DslResNet/Kernels/Simd/MicroKernels.g.cs", "w").write("\n".join(o) + "\n")
