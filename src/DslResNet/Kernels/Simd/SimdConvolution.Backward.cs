@@ -101,16 +101,19 @@ internal sealed unsafe partial class SimdConvolution<G, TS, TV>
     // streams its rows' inputs and output gradients, a cache line of each a pixel for 12 multiply-adds; over a whole image
     // larger than L2 (ResNet-50's 56x56 stage: 1.6 to 4 MB an image) those lines came from L3 for every block. Rows whose
     // input and output gradient fit in 192 KB are read from L2 instead, at the cost of adding every block's sums into the
-    // partials once per row block: so only where the partials are small (at most 256 KB: ResNet-50's 56x56 and 28x28 1x1
-    // layers, the 56x56 3x3 and the stem; not its 14x14 and 7x7 stages, 1 to 9 MB of partials for 200 to 800 KB an image).
+    // partials once per row block: so only where the partials are at most 4 MB (every ResNet-50 layer but the 3x3 ones of
+    // its last stage and the stride-2 1x1 into it, 9 and 8 MB, for 400 KB to 1.2 MB an image). `profile resnet50-224 train
+    // 2`, two alternated runs each: with at most 256 KB of partials the 56x56 layers ran 1.4 to 2.4 times as fast; raising
+    // that to 4 MB took the 14x14 and 28x28 ones from 77/70 to 64/43 ms (256x14x14->1024), 74/63 to 58/45 (128x28x28 3x3),
+    // 59/51 to 54/35 (1024x14x14->256).
     private static int WeightRowBlock
     {
         get
         {
             long rowFloats = ((long)OutWidth * CoutP) + ((long)G.Stride * RowStride);
             long image = (rowFloats * OutHeight) + ((long)(G.Kernel - G.Stride) * RowStride);
-            const long Budget = 48 * 1024, SmallPartials = 64 * 1024;
-            return image <= Budget || WeightsPadded > SmallPartials ? OutHeight : (int)Math.Clamp(Budget / rowFloats, 1, OutHeight);
+            const long Budget = 48 * 1024, LargestPartials = 1024 * 1024;
+            return image <= Budget || WeightsPadded > LargestPartials ? OutHeight : (int)Math.Clamp(Budget / rowFloats, 1, OutHeight);
         }
     }
 
