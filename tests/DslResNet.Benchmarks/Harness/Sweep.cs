@@ -59,6 +59,7 @@ internal static class Sweep
                 foreach (string task in Networks.Tasks(network))
                 {
                     Row row = new(network, t, task);
+                    List<(string Key, MeasureSpec Spec, int Processes, string? Preload, List<MeasureResult> Results)> cells = [];
                     foreach (string engine in engines)
                     {
                         foreach (string variant in Engines.Variants(engine, task))
@@ -79,23 +80,30 @@ internal static class Sweep
                                 _ => Math.Max(steps, 10),
                             };
                             MeasureSpec spec = new(engine, variant, network, task, t, calls);
-                            List<MeasureResult> results = [];
-                            int processes = peer ? repeats : ourRepeats;
-                            for (int r = 0; r < processes; r++)
-                            {
-                                MeasureResult? result = RunChild(spec, variant.StartsWith("tcmalloc", StringComparison.Ordinal) ? tcmalloc : null);
-                                if (result is not null)
-                                {
-                                    results.Add(result);
-                                }
-                            }
+                            cells.Add(($"{engine}/{variant}", spec, peer ? repeats : ourRepeats, variant.StartsWith("tcmalloc", StringComparison.Ordinal) ? tcmalloc : null, []));
+                        }
+                    }
 
-                            if (results.Count > 0)
+                    // Round-robin: each round runs one process of every engine in turn, so that a shared host's speed,
+                    // which drifts over minutes, weighs on every engine alike (engine after engine, three processes each,
+                    // a slow spell could fall on one engine's processes only).
+                    int rounds = cells.Count == 0 ? 0 : cells.Max(c => c.Processes);
+                    for (int r = 0; r < rounds; r++)
+                    {
+                        foreach (var cell in cells.Where(c => r < c.Processes))
+                        {
+                            MeasureResult? result = RunChild(cell.Spec, cell.Preload);
+                            if (result is not null)
                             {
-                                row.Cells[$"{engine}/{variant}"] = new Cell(results.Select(x => x.SecondsPerCall).ToList(), results.Select(x => x.PeakRssMiB).ToList(), spec.Batch);
-                                Console.WriteLine($"  {network} x{t} {task} {engine}/{variant}: {Describe(row.Cells[$"{engine}/{variant}"], task)}");
+                                cell.Results.Add(result);
                             }
                         }
+                    }
+
+                    foreach (var cell in cells.Where(c => c.Results.Count > 0))
+                    {
+                        row.Cells[cell.Key] = new Cell(cell.Results.Select(x => x.SecondsPerCall).ToList(), cell.Results.Select(x => x.PeakRssMiB).ToList(), cell.Spec.Batch);
+                        Console.WriteLine($"  {network} x{t} {task} {cell.Key}: {Describe(row.Cells[cell.Key], task)}");
                     }
 
                     if (row.Cells.Count > 0)
@@ -184,7 +192,7 @@ internal static class Sweep
         md.AppendLine();
         md.AppendLine(CultureInfo.InvariantCulture, $"- CPU: {CpuModel()}, {Environment.ProcessorCount} cores; FMA peak {string.Join(", ", peak.Select(p => $"{p.Value:F0} GFLOP/s on {p.Key} thread(s)"))}");
         md.AppendLine(CultureInfo.InvariantCulture, $"- .NET {Environment.Version}; {Engines.Versions()}; tcmalloc: {tcmalloc ?? "not found (tcmalloc variants skipped)"}");
-        md.AppendLine(CultureInfo.InvariantCulture, $"- each cell: median over fresh processes pinned to that many cores (taskset): {ourRepeats} for DslResNet, {repeats} for each peer; in each, the median of at least {Math.Max(steps, 10)} timed calls (latency: 100, 30 at 224; convolutions alone: {Math.Max(steps, 5)} profiled training steps) after three warm-up calls, for every engine; min..max over the processes in brackets");
+        md.AppendLine(CultureInfo.InvariantCulture, $"- each cell: median over fresh processes pinned to that many cores (taskset): {ourRepeats} for DslResNet, {repeats} for each peer, run round-robin (one process of each engine in turn); in each, the median of at least {Math.Max(steps, 10)} timed calls (latency: 100, 30 at 224; convolutions alone: {Math.Max(steps, 5)} profiled training steps) after three warm-up calls, for every engine; min..max over the processes in brackets");
         md.AppendLine("- training: SGD step (forward, softmax cross-entropy, backward, update) at batch 128 (8 at 224); inference: batch 128 (8 at 224) in eval mode; latency: one image; peak: the training process's peak RSS (per image at 224: divided by the batch)");
         md.AppendLine("- ratio: DslResNet over the best peer (training: best TorchSharp variant; inference and latency: best of TorchSharp and ONNX Runtime); above 1 means DslResNet is faster (latency: the peer's time over ours)");
         md.AppendLine("- main job: samples/FashionMnist on the real dataset as a process; start-up: process start to the end of the first training step, as the job prints it (median of 3 runs in each measuring process); peak memory: the job's peak resident set over one whole epoch with the README's options (--augment, full test evaluation, checkpoint, plot)");
