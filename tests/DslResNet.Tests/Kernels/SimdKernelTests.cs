@@ -719,6 +719,19 @@ public sealed class SimdKernelTests : IClassFixture<SimdDeviceFixture>
         Assert.True(nans >= 4, $"only {nans} outputs saw a NaN");
     }
 
+    /// <summary>Max pooling backward with ties (inputs 0, 1 or 2): each output's gradient goes to the first maximum of its
+    /// window in row-major order, in the vector lanes and the tail (19 channels), on overlapping windows.</summary>
+    [Fact]
+    public void MaxPoolBackwardSendsTiesToTheFirstMaximum()
+    {
+        Random random = new(12);
+        PoolShape shape = new(2, 19, 9, 9, 3, 2, 1, PoolKind.Max);
+        float[] x = Enumerable.Range(0, 2 * 19 * 81).Select(_ => (float)random.Next(3)).ToArray();
+        (float[] y, float[] dx, float[] dy, float[] prior) = RunPool(shape, x, random, 2);
+        AssertClose($"{shape} with ties: y", Reference.MaxPool2dForward(D(x), 2, 19, 9, 9, 3, 2, 1), y);
+        AssertClose($"{shape} with ties: dx", Add(D(prior), Reference.MaxPool2dBackward(D(x), 2, 19, 9, 9, 3, 2, 1, D(dy))), dx);
+    }
+
     // Runs a pooling forward and backward on the SIMD device; y and dx come back NCHW.
     private (float[] Y, float[] Dx, float[] Dy, float[] Prior) RunPool(PoolShape shape, float[] x, Random random, int threads)
     {
