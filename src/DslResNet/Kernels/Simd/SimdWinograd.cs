@@ -76,34 +76,47 @@ internal static unsafe class Winograd<G, TS, TV, T>
     {
         int ic = G.InChannels;
         int oc = G.OutChannels;
+        int planes = Planes;
         float* g = stackalloc float[9];
         float* t = stackalloc float[36];
+        float* run = stackalloc float[36 * 16];
         long step = (long)ic * oc;
 
-        // Output channels innermost, so that the planes are each written in order within a group.
+        // Runs of 16 output channels (within a packed group, so side by side in every plane) transformed into run, then
+        // each plane's 16 values stored as one line: stored value by value, the planes (ic * oc floats apart, a multiple of
+        // 4 KB at ResNet-50's sizes) were 16 streams into the same cache sets, 15 ms a transform of 512x512x3x3 weights.
         for (int i = i0; i < i1; i++)
         {
-            for (int o = 0; o < oc; o++)
+            for (int o0 = 0; o0 < oc; o0 += 16)
             {
-                int o0 = PackedGroups.GroupStart(o, oc, Blocks<TS, TV>.WidestGroup);
-                long at = PackedGroups.Start(o0, ic) + ((long)i * PackedGroups.Width(o0, oc, Blocks<TS, TV>.WidestGroup)) + (o - o0);
-                if (flipped)
+                int count = Math.Min(16, oc - o0);
+                for (int o = o0; o < o0 + count; o++)
                 {
-                    float* source = w + (((i * oc) + o) * 9);
-                    for (int k = 0; k < 9; k++)
+                    if (flipped)
                     {
-                        g[k] = source[8 - k];
+                        float* source = w + (((i * oc) + o) * 9);
+                        for (int k = 0; k < 9; k++)
+                        {
+                            g[k] = source[8 - k];
+                        }
+                    }
+                    else
+                    {
+                        new ReadOnlySpan<float>(w + (((o * ic) + i) * 9), 9).CopyTo(new Span<float>(g, 9));
+                    }
+
+                    T.TransformWeights(g, t);
+                    for (int xi = 0; xi < planes; xi++)
+                    {
+                        run[(xi * 16) + (o - o0)] = t[xi];
                     }
                 }
-                else
-                {
-                    new ReadOnlySpan<float>(w + (((o * ic) + i) * 9), 9).CopyTo(new Span<float>(g, 9));
-                }
 
-                T.TransformWeights(g, t);
-                for (int xi = 0; xi < Planes; xi++)
+                int g0 = PackedGroups.GroupStart(o0, oc, Blocks<TS, TV>.WidestGroup);
+                long at = PackedGroups.Start(g0, ic) + ((long)i * PackedGroups.Width(g0, oc, Blocks<TS, TV>.WidestGroup)) + (o0 - g0);
+                for (int xi = 0; xi < planes; xi++)
                 {
-                    u[(xi * step) + at] = t[xi];
+                    new ReadOnlySpan<float>(run + (xi * 16), count).CopyTo(new Span<float>(u + (xi * step) + at, count));
                 }
             }
         }
