@@ -322,9 +322,24 @@ public sealed partial class ParameterStore : IDisposable
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static bool AllFinite(ReadOnlySpan<float> values)
     {
-        foreach (float v in values)
+        // v - v is 0 for a finite v and NaN for an infinity or a NaN, and a NaN stays in the sum: one test per vector.
+        int lanes = System.Numerics.Vector<float>.Count;
+        int i = 0;
+        System.Numerics.Vector<float> sum = System.Numerics.Vector<float>.Zero;
+        for (; i + lanes <= values.Length; i += lanes)
         {
-            if (!float.IsFinite(v))
+            System.Numerics.Vector<float> v = new(values.Slice(i, lanes));
+            sum += v - v;
+        }
+
+        if (!System.Numerics.Vector.EqualsAll(sum, System.Numerics.Vector<float>.Zero))
+        {
+            return false;
+        }
+
+        for (; i < values.Length; i++)
+        {
+            if (!float.IsFinite(values[i]))
             {
                 return false;
             }
