@@ -182,6 +182,11 @@ public sealed class SimdKernelTests : IClassFixture<SimdDeviceFixture>
         data.Add([1, 128, 12, 10, 128, 3, 1, 1, false, SimdWidth.Vector256, 2]);
         data.Add([1, 128, 12, 10, 128, 3, 1, 1, true, SimdWidth.Scalar, 3]);
 
+        // Winograd at batch 1 split by rows of tiles with 16 output channels (one AVX2 group, so no channel split): 3 rows of
+        // 4 tiles, 1 and 2 rows on 2 threads, a row each on 3.
+        data.Add([1, 16, 11, 13, 16, 3, 1, 1, true, SimdWidth.Vector256, 2]);
+        data.Add([1, 16, 11, 13, 16, 3, 1, 1, false, SimdWidth.Vector256, 3]);
+
         // F(4x4, 3x3) at batch 1 on a 7x7 image: 4 tiles, fewer than a register block a thread if split by rows, so split
         // by AVX2's 16-channel groups (2 and 3 ways), each thread transforming the whole input.
         data.Add([1, 64, 7, 7, 64, 3, 1, 1, false, SimdWidth.Vector256, 2]);
@@ -292,6 +297,9 @@ public sealed class SimdKernelTests : IClassFixture<SimdDeviceFixture>
                 break;
             case (64, 30, 30, 64, 1, 1, 0):
                 CheckConv<G64x30x30To64K1S1P0>(shape, width, threads);
+                break;
+            case (16, 11, 13, 16, 3, 1, 1):
+                CheckConv<G16x11x13To16K3S1P1>(shape, width, threads);
                 break;
             default:
                 throw new ArgumentException($"No geometry struct for {shape}.");
@@ -1029,6 +1037,23 @@ public sealed class SimdKernelTests : IClassFixture<SimdDeviceFixture>
         public static int Stride => 1;
 
         public static int Padding => 0;
+    }
+
+    private readonly struct G16x11x13To16K3S1P1 : IConvGeometry
+    {
+        public static int InChannels => 16;
+
+        public static int Height => 11;
+
+        public static int Width => 13;
+
+        public static int OutChannels => 16;
+
+        public static int Kernel => 3;
+
+        public static int Stride => 1;
+
+        public static int Padding => 1;
     }
 
     private readonly struct G8x1x17To24K3S1P1 : IConvGeometry
