@@ -115,9 +115,9 @@ namespace DslResNet.Benchmarks.Harness
             if (!Vector512.IsHardwareAccelerated)
             {
                 // The AVX2 blocks (Simd256): one 16-channel vector (two ymm) by 6 pixels.
-                Measure256<Pointwise64>();
-                Measure256<Pointwise256>();
-                Measure256<Pointwise1024>();
+                Measure<Pointwise64>(avx2: true);
+                Measure<Pointwise256>(avx2: true);
+                Measure<Pointwise1024>(avx2: true);
                 return 0;
             }
 
@@ -129,16 +129,19 @@ namespace DslResNet.Benchmarks.Harness
             return 0;
         }
 
-        private static void Measure<G>()
+        // The forward block over a 600-pixel span, 6 pixels at a time: AVX-512's Forward4 (64 output channels) or, with
+        // avx2, AVX2's Forward1 (16: two ymm); its weights in L1 (64 and 256 input channels) or L2 (1024).
+        private static void Measure<G>(bool avx2 = false)
             where G : struct, IConvGeometry
         {
             int cin = G.InChannels;
+            int channels = avx2 ? 16 : 64;
             int pixels = 600;
             float* x = (float*)NativeMemory.AlignedAlloc((nuint)(pixels * cin * 4), 64);
-            float* w = (float*)NativeMemory.AlignedAlloc((nuint)(cin * 64 * 4), 64);
+            float* w = (float*)NativeMemory.AlignedAlloc((nuint)(cin * channels * 4), 64);
             float* y = (float*)NativeMemory.AlignedAlloc((nuint)(pixels * 64 * 4), 64);
             new Span<float>(x, pixels * cin).Fill(0.5f);
-            new Span<float>(w, cin * 64).Fill(0.25f);
+            new Span<float>(w, cin * channels).Fill(0.25f);
             double best = 0;
             for (int run = 0; run < 5; run++)
             {
@@ -148,52 +151,23 @@ namespace DslResNet.Benchmarks.Harness
                 {
                     for (int p = 0; p < pixels; p += 6)
                     {
-                        MicroKernels<G, Simd512, Vector512<float>>.Forward4(6, x + ((long)p * cin), w, y + (p * 64), 64, default(PlainStore));
+                        if (avx2)
+                        {
+                            MicroKernels<G, Simd256, V256>.Forward1(6, x + ((long)p * cin), w, y + (p * 64), 64, default(PlainStore));
+                        }
+                        else
+                        {
+                            MicroKernels<G, Simd512, Vector512<float>>.Forward4(6, x + ((long)p * cin), w, y + (p * 64), 64, default(PlainStore));
+                        }
                     }
 
                     calls += pixels / 6;
                 }
 
-                best = Math.Max(best, 2.0 * 6 * 64 * cin * calls / watch.Elapsed.TotalSeconds / 1e9);
+                best = Math.Max(best, 2.0 * 6 * channels * cin * calls / watch.Elapsed.TotalSeconds / 1e9);
             }
 
-            Console.WriteLine($"Forward4, 6 pixels, {cin} input channels, 600-pixel span: {best:F1} GFLOP/s");
-            NativeMemory.AlignedFree(x);
-            NativeMemory.AlignedFree(w);
-            NativeMemory.AlignedFree(y);
-        }
-
-        // The AVX2 forward block over a 600-pixel span, its 16 output channels' weights in L1 (64 and 256 input channels) or
-        // L2 (1024).
-        private static void Measure256<G>()
-            where G : struct, IConvGeometry
-        {
-            int cin = G.InChannels;
-            int pixels = 600;
-            float* x = (float*)NativeMemory.AlignedAlloc((nuint)(pixels * cin * 4), 64);
-            float* w = (float*)NativeMemory.AlignedAlloc((nuint)(cin * 16 * 4), 64);
-            float* y = (float*)NativeMemory.AlignedAlloc((nuint)(pixels * 64 * 4), 64);
-            new Span<float>(x, pixels * cin).Fill(0.5f);
-            new Span<float>(w, cin * 16).Fill(0.25f);
-            double best = 0;
-            for (int run = 0; run < 5; run++)
-            {
-                long calls = 0;
-                Stopwatch watch = Stopwatch.StartNew();
-                while (watch.ElapsedMilliseconds < 200)
-                {
-                    for (int p = 0; p < pixels; p += 6)
-                    {
-                        MicroKernels<G, Simd256, V256>.Forward1(6, x + ((long)p * cin), w, y + (p * 64), 64, default(PlainStore));
-                    }
-
-                    calls += pixels / 6;
-                }
-
-                best = Math.Max(best, 2.0 * 6 * 16 * cin * calls / watch.Elapsed.TotalSeconds / 1e9);
-            }
-
-            Console.WriteLine($"Forward1 (AVX2), 6 pixels by 16 channels, {cin} input channels, 600-pixel span: {best:F1} GFLOP/s");
+            Console.WriteLine($"{(avx2 ? "Forward1 (AVX2), 6 pixels by 16 channels" : "Forward4, 6 pixels")}, {cin} input channels, 600-pixel span: {best:F1} GFLOP/s");
             NativeMemory.AlignedFree(x);
             NativeMemory.AlignedFree(w);
             NativeMemory.AlignedFree(y);
