@@ -149,6 +149,10 @@ public sealed class SimdKernelTests : IClassFixture<SimdDeviceFixture>
             [1, 16, 90, 90, 20, 3, 2, 1, 0],
             [2, 64, 30, 30, 64, 1, 1, 0, 0],
 
+            // Weight gradients from a packed output gradient: 1024 output channels (pixels 4 KB apart), each tap's input
+            // channels packed too (64 groups read them; a block's input rows are over 32 KB), 3x3 at stride 2.
+            [2, 48, 13, 15, 1024, 3, 2, 1, 1],
+
             // 1x1 layers with fewer pixels than a span (batch 1 at 3x7): inference splits the output channels between the
             // threads (200 channels: 64 and 144 on 2 threads, 64, 64 and 80 on 3), at stride 1 and 2.
             [1, 1024, 3, 7, 200, 1, 1, 0, 1],
@@ -252,6 +256,9 @@ public sealed class SimdKernelTests : IClassFixture<SimdDeviceFixture>
                 break;
             case (48, 5, 5, 24, 1, 2, 0):
                 CheckConv<G48x5x5To24K1S2P0>(shape, width, threads);
+                break;
+            case (48, 13, 15, 1024, 3, 2, 1):
+                CheckConv<G48x13x15To1024K3S2P1>(shape, width, threads);
                 break;
             case (1024, 9, 9, 112, 1, 1, 0):
                 CheckConv<G1024x9x9To112K1S1P0>(shape, width, threads);
@@ -865,6 +872,23 @@ public sealed class SimdKernelTests : IClassFixture<SimdDeviceFixture>
         public static int Kernel => 3;
 
         public static int Stride => 1;
+
+        public static int Padding => 1;
+    }
+
+    private readonly struct G48x13x15To1024K3S2P1 : IConvGeometry
+    {
+        public static int InChannels => 48;
+
+        public static int Height => 13;
+
+        public static int Width => 15;
+
+        public static int OutChannels => 1024;
+
+        public static int Kernel => 3;
+
+        public static int Stride => 2;
 
         public static int Padding => 1;
     }

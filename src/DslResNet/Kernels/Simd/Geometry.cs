@@ -116,7 +116,7 @@ internal static class Blocks<TS, TV>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static int DataPixels(int vectors) => !Wide ? 6 : vectors == 4 ? 6 : 14;
 
-    /// <summary>Most input channels of a backward-to-the-weights block (BackwardWeights1, 2, 4).</summary>
+    /// <summary>Most input channels of a backward-to-the-weights block (BackwardWeightsPacked1, 2, 4).</summary>
     /// <param name="vectors">Vectors of output channels.</param>
     /// <returns>The input channels.</returns>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

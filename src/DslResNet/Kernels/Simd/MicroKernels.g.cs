@@ -6364,66 +6364,60 @@ internal static unsafe class MicroKernels<G, TS, TV>
         { TS.Store(dx + (5 * G.Stride * CinP) + 0, a5_0); TS.Store(dx + (5 * G.Stride * CinP) + 16, a5_1); TS.Store(dx + (5 * G.Stride * CinP) + 32, a5_2); TS.Store(dx + (5 * G.Stride * CinP) + 48, a5_3); }
     }
 
-    /// <summary>Backward to the weights, one (kh, kw) tap: 1 input channels by 16 output channels over rows of an image.</summary>
-    /// <param name="x">Padded input of the image at the tap (row kh, column kw), the first row's input rows and first input channel.</param>
-    /// <param name="dy">Output gradient of the image at the first row and output channel, pixels DyStride apart.</param>
-    /// <param name="dw">Weight-gradient partial [kh][kw][ic][out channels padded] at the tap, first input and output channel; added to.</param>
-    /// <param name="rows">Output rows.</param>
+    /// <summary>Backward to the weights: 1 input channels by 16 output channels over rows of pixels.</summary>
+    /// <param name="a">The input: pixel (r, k)'s 1 input channels at a + r * aRowStride + k * aStride.</param>
+    /// <param name="aStride">Floats between pixels of a row in the input.</param>
+    /// <param name="aRowStride">Floats between rows in the input.</param>
+    /// <param name="b">The output gradient: pixel (r, k)'s 16 channels at b + (r * width + k) * bStride.</param>
+    /// <param name="bStride">Floats between pixels in the output gradient.</param>
+    /// <param name="dw">Weight-gradient partial at the block's first input and output channel, input channels CoutP apart; added to.</param>
+    /// <param name="rows">Rows of pixels.</param>
+    /// <param name="width">Pixels a row.</param>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void BackwardWeights1R1(float* x, float* dy, float* dw, int rows)
+    public static void BackwardWeights1R1(float* a, nint aStride, nint aRowStride, float* b, nint bStride, float* dw, int rows, int width)
     {
-        // Constants once the JIT has specialised the method (locals, so that nothing is a call).
-        int CinP = (G.InChannels + 15) & ~15;
         int CoutP = (G.OutChannels + 15) & ~15;
-        int RowStride = (G.Width + (2 * G.Padding)) * G.InChannels;
-        int OutWidth = ((G.Width + (2 * G.Padding) - G.Kernel) / G.Stride) + 1;
-        int OutHeight = ((G.Height + (2 * G.Padding) - G.Kernel) / G.Stride) + 1;
-        int DyStride = (G.OutChannels & 15) == 0 ? G.OutChannels : CoutP;
         TV a0_0 = TS.Zero;
-        for (int oh = 0; oh < rows; oh++)
+        for (int row = 0; row < rows; row++)
         {
-            float* xp = x + (oh * G.Stride * RowStride);
-            float* dp = dy + (oh * OutWidth * DyStride);
-            for (int ow = 0; ow < OutWidth; ow++)
+            float* ap = a + (row * aRowStride);
+            for (int k = 0; k < width; k++)
             {
-                TV d0 = TS.Load(dp + 0);
-                a0_0 = TS.Fma(d0, TS.Broadcast(xp[0]), a0_0);
-                xp += G.Stride * G.InChannels;
-                dp += DyStride;
+                TV d0 = TS.Load(b + 0);
+                a0_0 = TS.Fma(d0, TS.Broadcast(ap[0]), a0_0);
+                ap += aStride;
+                b += bStride;
             }
         }
 
         { TS.Store(dw + (0 * CoutP) + 0, TS.Add(TS.Load(dw + (0 * CoutP) + 0), a0_0)); }
     }
 
-    /// <summary>Backward to the weights, one (kh, kw) tap: 2 input channels by 16 output channels over rows of an image.</summary>
-    /// <param name="x">Padded input of the image at the tap (row kh, column kw), the first row's input rows and first input channel.</param>
-    /// <param name="dy">Output gradient of the image at the first row and output channel, pixels DyStride apart.</param>
-    /// <param name="dw">Weight-gradient partial [kh][kw][ic][out channels padded] at the tap, first input and output channel; added to.</param>
-    /// <param name="rows">Output rows.</param>
+    /// <summary>Backward to the weights: 2 input channels by 16 output channels over rows of pixels.</summary>
+    /// <param name="a">The input: pixel (r, k)'s 2 input channels at a + r * aRowStride + k * aStride.</param>
+    /// <param name="aStride">Floats between pixels of a row in the input.</param>
+    /// <param name="aRowStride">Floats between rows in the input.</param>
+    /// <param name="b">The output gradient: pixel (r, k)'s 16 channels at b + (r * width + k) * bStride.</param>
+    /// <param name="bStride">Floats between pixels in the output gradient.</param>
+    /// <param name="dw">Weight-gradient partial at the block's first input and output channel, input channels CoutP apart; added to.</param>
+    /// <param name="rows">Rows of pixels.</param>
+    /// <param name="width">Pixels a row.</param>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void BackwardWeights1R2(float* x, float* dy, float* dw, int rows)
+    public static void BackwardWeights1R2(float* a, nint aStride, nint aRowStride, float* b, nint bStride, float* dw, int rows, int width)
     {
-        // Constants once the JIT has specialised the method (locals, so that nothing is a call).
-        int CinP = (G.InChannels + 15) & ~15;
         int CoutP = (G.OutChannels + 15) & ~15;
-        int RowStride = (G.Width + (2 * G.Padding)) * G.InChannels;
-        int OutWidth = ((G.Width + (2 * G.Padding) - G.Kernel) / G.Stride) + 1;
-        int OutHeight = ((G.Height + (2 * G.Padding) - G.Kernel) / G.Stride) + 1;
-        int DyStride = (G.OutChannels & 15) == 0 ? G.OutChannels : CoutP;
         TV a0_0 = TS.Zero;
         TV a1_0 = TS.Zero;
-        for (int oh = 0; oh < rows; oh++)
+        for (int row = 0; row < rows; row++)
         {
-            float* xp = x + (oh * G.Stride * RowStride);
-            float* dp = dy + (oh * OutWidth * DyStride);
-            for (int ow = 0; ow < OutWidth; ow++)
+            float* ap = a + (row * aRowStride);
+            for (int k = 0; k < width; k++)
             {
-                TV d0 = TS.Load(dp + 0);
-                a0_0 = TS.Fma(d0, TS.Broadcast(xp[0]), a0_0);
-                a1_0 = TS.Fma(d0, TS.Broadcast(xp[1]), a1_0);
-                xp += G.Stride * G.InChannels;
-                dp += DyStride;
+                TV d0 = TS.Load(b + 0);
+                a0_0 = TS.Fma(d0, TS.Broadcast(ap[0]), a0_0);
+                a1_0 = TS.Fma(d0, TS.Broadcast(ap[1]), a1_0);
+                ap += aStride;
+                b += bStride;
             }
         }
 
@@ -6431,36 +6425,33 @@ internal static unsafe class MicroKernels<G, TS, TV>
         { TS.Store(dw + (1 * CoutP) + 0, TS.Add(TS.Load(dw + (1 * CoutP) + 0), a1_0)); }
     }
 
-    /// <summary>Backward to the weights, one (kh, kw) tap: 3 input channels by 16 output channels over rows of an image.</summary>
-    /// <param name="x">Padded input of the image at the tap (row kh, column kw), the first row's input rows and first input channel.</param>
-    /// <param name="dy">Output gradient of the image at the first row and output channel, pixels DyStride apart.</param>
-    /// <param name="dw">Weight-gradient partial [kh][kw][ic][out channels padded] at the tap, first input and output channel; added to.</param>
-    /// <param name="rows">Output rows.</param>
+    /// <summary>Backward to the weights: 3 input channels by 16 output channels over rows of pixels.</summary>
+    /// <param name="a">The input: pixel (r, k)'s 3 input channels at a + r * aRowStride + k * aStride.</param>
+    /// <param name="aStride">Floats between pixels of a row in the input.</param>
+    /// <param name="aRowStride">Floats between rows in the input.</param>
+    /// <param name="b">The output gradient: pixel (r, k)'s 16 channels at b + (r * width + k) * bStride.</param>
+    /// <param name="bStride">Floats between pixels in the output gradient.</param>
+    /// <param name="dw">Weight-gradient partial at the block's first input and output channel, input channels CoutP apart; added to.</param>
+    /// <param name="rows">Rows of pixels.</param>
+    /// <param name="width">Pixels a row.</param>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void BackwardWeights1R3(float* x, float* dy, float* dw, int rows)
+    public static void BackwardWeights1R3(float* a, nint aStride, nint aRowStride, float* b, nint bStride, float* dw, int rows, int width)
     {
-        // Constants once the JIT has specialised the method (locals, so that nothing is a call).
-        int CinP = (G.InChannels + 15) & ~15;
         int CoutP = (G.OutChannels + 15) & ~15;
-        int RowStride = (G.Width + (2 * G.Padding)) * G.InChannels;
-        int OutWidth = ((G.Width + (2 * G.Padding) - G.Kernel) / G.Stride) + 1;
-        int OutHeight = ((G.Height + (2 * G.Padding) - G.Kernel) / G.Stride) + 1;
-        int DyStride = (G.OutChannels & 15) == 0 ? G.OutChannels : CoutP;
         TV a0_0 = TS.Zero;
         TV a1_0 = TS.Zero;
         TV a2_0 = TS.Zero;
-        for (int oh = 0; oh < rows; oh++)
+        for (int row = 0; row < rows; row++)
         {
-            float* xp = x + (oh * G.Stride * RowStride);
-            float* dp = dy + (oh * OutWidth * DyStride);
-            for (int ow = 0; ow < OutWidth; ow++)
+            float* ap = a + (row * aRowStride);
+            for (int k = 0; k < width; k++)
             {
-                TV d0 = TS.Load(dp + 0);
-                a0_0 = TS.Fma(d0, TS.Broadcast(xp[0]), a0_0);
-                a1_0 = TS.Fma(d0, TS.Broadcast(xp[1]), a1_0);
-                a2_0 = TS.Fma(d0, TS.Broadcast(xp[2]), a2_0);
-                xp += G.Stride * G.InChannels;
-                dp += DyStride;
+                TV d0 = TS.Load(b + 0);
+                a0_0 = TS.Fma(d0, TS.Broadcast(ap[0]), a0_0);
+                a1_0 = TS.Fma(d0, TS.Broadcast(ap[1]), a1_0);
+                a2_0 = TS.Fma(d0, TS.Broadcast(ap[2]), a2_0);
+                ap += aStride;
+                b += bStride;
             }
         }
 
@@ -6469,38 +6460,35 @@ internal static unsafe class MicroKernels<G, TS, TV>
         { TS.Store(dw + (2 * CoutP) + 0, TS.Add(TS.Load(dw + (2 * CoutP) + 0), a2_0)); }
     }
 
-    /// <summary>Backward to the weights, one (kh, kw) tap: 4 input channels by 16 output channels over rows of an image.</summary>
-    /// <param name="x">Padded input of the image at the tap (row kh, column kw), the first row's input rows and first input channel.</param>
-    /// <param name="dy">Output gradient of the image at the first row and output channel, pixels DyStride apart.</param>
-    /// <param name="dw">Weight-gradient partial [kh][kw][ic][out channels padded] at the tap, first input and output channel; added to.</param>
-    /// <param name="rows">Output rows.</param>
+    /// <summary>Backward to the weights: 4 input channels by 16 output channels over rows of pixels.</summary>
+    /// <param name="a">The input: pixel (r, k)'s 4 input channels at a + r * aRowStride + k * aStride.</param>
+    /// <param name="aStride">Floats between pixels of a row in the input.</param>
+    /// <param name="aRowStride">Floats between rows in the input.</param>
+    /// <param name="b">The output gradient: pixel (r, k)'s 16 channels at b + (r * width + k) * bStride.</param>
+    /// <param name="bStride">Floats between pixels in the output gradient.</param>
+    /// <param name="dw">Weight-gradient partial at the block's first input and output channel, input channels CoutP apart; added to.</param>
+    /// <param name="rows">Rows of pixels.</param>
+    /// <param name="width">Pixels a row.</param>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void BackwardWeights1R4(float* x, float* dy, float* dw, int rows)
+    public static void BackwardWeights1R4(float* a, nint aStride, nint aRowStride, float* b, nint bStride, float* dw, int rows, int width)
     {
-        // Constants once the JIT has specialised the method (locals, so that nothing is a call).
-        int CinP = (G.InChannels + 15) & ~15;
         int CoutP = (G.OutChannels + 15) & ~15;
-        int RowStride = (G.Width + (2 * G.Padding)) * G.InChannels;
-        int OutWidth = ((G.Width + (2 * G.Padding) - G.Kernel) / G.Stride) + 1;
-        int OutHeight = ((G.Height + (2 * G.Padding) - G.Kernel) / G.Stride) + 1;
-        int DyStride = (G.OutChannels & 15) == 0 ? G.OutChannels : CoutP;
         TV a0_0 = TS.Zero;
         TV a1_0 = TS.Zero;
         TV a2_0 = TS.Zero;
         TV a3_0 = TS.Zero;
-        for (int oh = 0; oh < rows; oh++)
+        for (int row = 0; row < rows; row++)
         {
-            float* xp = x + (oh * G.Stride * RowStride);
-            float* dp = dy + (oh * OutWidth * DyStride);
-            for (int ow = 0; ow < OutWidth; ow++)
+            float* ap = a + (row * aRowStride);
+            for (int k = 0; k < width; k++)
             {
-                TV d0 = TS.Load(dp + 0);
-                a0_0 = TS.Fma(d0, TS.Broadcast(xp[0]), a0_0);
-                a1_0 = TS.Fma(d0, TS.Broadcast(xp[1]), a1_0);
-                a2_0 = TS.Fma(d0, TS.Broadcast(xp[2]), a2_0);
-                a3_0 = TS.Fma(d0, TS.Broadcast(xp[3]), a3_0);
-                xp += G.Stride * G.InChannels;
-                dp += DyStride;
+                TV d0 = TS.Load(b + 0);
+                a0_0 = TS.Fma(d0, TS.Broadcast(ap[0]), a0_0);
+                a1_0 = TS.Fma(d0, TS.Broadcast(ap[1]), a1_0);
+                a2_0 = TS.Fma(d0, TS.Broadcast(ap[2]), a2_0);
+                a3_0 = TS.Fma(d0, TS.Broadcast(ap[3]), a3_0);
+                ap += aStride;
+                b += bStride;
             }
         }
 
@@ -6510,40 +6498,37 @@ internal static unsafe class MicroKernels<G, TS, TV>
         { TS.Store(dw + (3 * CoutP) + 0, TS.Add(TS.Load(dw + (3 * CoutP) + 0), a3_0)); }
     }
 
-    /// <summary>Backward to the weights, one (kh, kw) tap: 5 input channels by 16 output channels over rows of an image.</summary>
-    /// <param name="x">Padded input of the image at the tap (row kh, column kw), the first row's input rows and first input channel.</param>
-    /// <param name="dy">Output gradient of the image at the first row and output channel, pixels DyStride apart.</param>
-    /// <param name="dw">Weight-gradient partial [kh][kw][ic][out channels padded] at the tap, first input and output channel; added to.</param>
-    /// <param name="rows">Output rows.</param>
+    /// <summary>Backward to the weights: 5 input channels by 16 output channels over rows of pixels.</summary>
+    /// <param name="a">The input: pixel (r, k)'s 5 input channels at a + r * aRowStride + k * aStride.</param>
+    /// <param name="aStride">Floats between pixels of a row in the input.</param>
+    /// <param name="aRowStride">Floats between rows in the input.</param>
+    /// <param name="b">The output gradient: pixel (r, k)'s 16 channels at b + (r * width + k) * bStride.</param>
+    /// <param name="bStride">Floats between pixels in the output gradient.</param>
+    /// <param name="dw">Weight-gradient partial at the block's first input and output channel, input channels CoutP apart; added to.</param>
+    /// <param name="rows">Rows of pixels.</param>
+    /// <param name="width">Pixels a row.</param>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void BackwardWeights1R5(float* x, float* dy, float* dw, int rows)
+    public static void BackwardWeights1R5(float* a, nint aStride, nint aRowStride, float* b, nint bStride, float* dw, int rows, int width)
     {
-        // Constants once the JIT has specialised the method (locals, so that nothing is a call).
-        int CinP = (G.InChannels + 15) & ~15;
         int CoutP = (G.OutChannels + 15) & ~15;
-        int RowStride = (G.Width + (2 * G.Padding)) * G.InChannels;
-        int OutWidth = ((G.Width + (2 * G.Padding) - G.Kernel) / G.Stride) + 1;
-        int OutHeight = ((G.Height + (2 * G.Padding) - G.Kernel) / G.Stride) + 1;
-        int DyStride = (G.OutChannels & 15) == 0 ? G.OutChannels : CoutP;
         TV a0_0 = TS.Zero;
         TV a1_0 = TS.Zero;
         TV a2_0 = TS.Zero;
         TV a3_0 = TS.Zero;
         TV a4_0 = TS.Zero;
-        for (int oh = 0; oh < rows; oh++)
+        for (int row = 0; row < rows; row++)
         {
-            float* xp = x + (oh * G.Stride * RowStride);
-            float* dp = dy + (oh * OutWidth * DyStride);
-            for (int ow = 0; ow < OutWidth; ow++)
+            float* ap = a + (row * aRowStride);
+            for (int k = 0; k < width; k++)
             {
-                TV d0 = TS.Load(dp + 0);
-                a0_0 = TS.Fma(d0, TS.Broadcast(xp[0]), a0_0);
-                a1_0 = TS.Fma(d0, TS.Broadcast(xp[1]), a1_0);
-                a2_0 = TS.Fma(d0, TS.Broadcast(xp[2]), a2_0);
-                a3_0 = TS.Fma(d0, TS.Broadcast(xp[3]), a3_0);
-                a4_0 = TS.Fma(d0, TS.Broadcast(xp[4]), a4_0);
-                xp += G.Stride * G.InChannels;
-                dp += DyStride;
+                TV d0 = TS.Load(b + 0);
+                a0_0 = TS.Fma(d0, TS.Broadcast(ap[0]), a0_0);
+                a1_0 = TS.Fma(d0, TS.Broadcast(ap[1]), a1_0);
+                a2_0 = TS.Fma(d0, TS.Broadcast(ap[2]), a2_0);
+                a3_0 = TS.Fma(d0, TS.Broadcast(ap[3]), a3_0);
+                a4_0 = TS.Fma(d0, TS.Broadcast(ap[4]), a4_0);
+                ap += aStride;
+                b += bStride;
             }
         }
 
@@ -6554,42 +6539,39 @@ internal static unsafe class MicroKernels<G, TS, TV>
         { TS.Store(dw + (4 * CoutP) + 0, TS.Add(TS.Load(dw + (4 * CoutP) + 0), a4_0)); }
     }
 
-    /// <summary>Backward to the weights, one (kh, kw) tap: 6 input channels by 16 output channels over rows of an image.</summary>
-    /// <param name="x">Padded input of the image at the tap (row kh, column kw), the first row's input rows and first input channel.</param>
-    /// <param name="dy">Output gradient of the image at the first row and output channel, pixels DyStride apart.</param>
-    /// <param name="dw">Weight-gradient partial [kh][kw][ic][out channels padded] at the tap, first input and output channel; added to.</param>
-    /// <param name="rows">Output rows.</param>
+    /// <summary>Backward to the weights: 6 input channels by 16 output channels over rows of pixels.</summary>
+    /// <param name="a">The input: pixel (r, k)'s 6 input channels at a + r * aRowStride + k * aStride.</param>
+    /// <param name="aStride">Floats between pixels of a row in the input.</param>
+    /// <param name="aRowStride">Floats between rows in the input.</param>
+    /// <param name="b">The output gradient: pixel (r, k)'s 16 channels at b + (r * width + k) * bStride.</param>
+    /// <param name="bStride">Floats between pixels in the output gradient.</param>
+    /// <param name="dw">Weight-gradient partial at the block's first input and output channel, input channels CoutP apart; added to.</param>
+    /// <param name="rows">Rows of pixels.</param>
+    /// <param name="width">Pixels a row.</param>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void BackwardWeights1R6(float* x, float* dy, float* dw, int rows)
+    public static void BackwardWeights1R6(float* a, nint aStride, nint aRowStride, float* b, nint bStride, float* dw, int rows, int width)
     {
-        // Constants once the JIT has specialised the method (locals, so that nothing is a call).
-        int CinP = (G.InChannels + 15) & ~15;
         int CoutP = (G.OutChannels + 15) & ~15;
-        int RowStride = (G.Width + (2 * G.Padding)) * G.InChannels;
-        int OutWidth = ((G.Width + (2 * G.Padding) - G.Kernel) / G.Stride) + 1;
-        int OutHeight = ((G.Height + (2 * G.Padding) - G.Kernel) / G.Stride) + 1;
-        int DyStride = (G.OutChannels & 15) == 0 ? G.OutChannels : CoutP;
         TV a0_0 = TS.Zero;
         TV a1_0 = TS.Zero;
         TV a2_0 = TS.Zero;
         TV a3_0 = TS.Zero;
         TV a4_0 = TS.Zero;
         TV a5_0 = TS.Zero;
-        for (int oh = 0; oh < rows; oh++)
+        for (int row = 0; row < rows; row++)
         {
-            float* xp = x + (oh * G.Stride * RowStride);
-            float* dp = dy + (oh * OutWidth * DyStride);
-            for (int ow = 0; ow < OutWidth; ow++)
+            float* ap = a + (row * aRowStride);
+            for (int k = 0; k < width; k++)
             {
-                TV d0 = TS.Load(dp + 0);
-                a0_0 = TS.Fma(d0, TS.Broadcast(xp[0]), a0_0);
-                a1_0 = TS.Fma(d0, TS.Broadcast(xp[1]), a1_0);
-                a2_0 = TS.Fma(d0, TS.Broadcast(xp[2]), a2_0);
-                a3_0 = TS.Fma(d0, TS.Broadcast(xp[3]), a3_0);
-                a4_0 = TS.Fma(d0, TS.Broadcast(xp[4]), a4_0);
-                a5_0 = TS.Fma(d0, TS.Broadcast(xp[5]), a5_0);
-                xp += G.Stride * G.InChannels;
-                dp += DyStride;
+                TV d0 = TS.Load(b + 0);
+                a0_0 = TS.Fma(d0, TS.Broadcast(ap[0]), a0_0);
+                a1_0 = TS.Fma(d0, TS.Broadcast(ap[1]), a1_0);
+                a2_0 = TS.Fma(d0, TS.Broadcast(ap[2]), a2_0);
+                a3_0 = TS.Fma(d0, TS.Broadcast(ap[3]), a3_0);
+                a4_0 = TS.Fma(d0, TS.Broadcast(ap[4]), a4_0);
+                a5_0 = TS.Fma(d0, TS.Broadcast(ap[5]), a5_0);
+                ap += aStride;
+                b += bStride;
             }
         }
 
@@ -6601,21 +6583,19 @@ internal static unsafe class MicroKernels<G, TS, TV>
         { TS.Store(dw + (5 * CoutP) + 0, TS.Add(TS.Load(dw + (5 * CoutP) + 0), a5_0)); }
     }
 
-    /// <summary>Backward to the weights, one (kh, kw) tap: 7 input channels by 16 output channels over rows of an image.</summary>
-    /// <param name="x">Padded input of the image at the tap (row kh, column kw), the first row's input rows and first input channel.</param>
-    /// <param name="dy">Output gradient of the image at the first row and output channel, pixels DyStride apart.</param>
-    /// <param name="dw">Weight-gradient partial [kh][kw][ic][out channels padded] at the tap, first input and output channel; added to.</param>
-    /// <param name="rows">Output rows.</param>
+    /// <summary>Backward to the weights: 7 input channels by 16 output channels over rows of pixels.</summary>
+    /// <param name="a">The input: pixel (r, k)'s 7 input channels at a + r * aRowStride + k * aStride.</param>
+    /// <param name="aStride">Floats between pixels of a row in the input.</param>
+    /// <param name="aRowStride">Floats between rows in the input.</param>
+    /// <param name="b">The output gradient: pixel (r, k)'s 16 channels at b + (r * width + k) * bStride.</param>
+    /// <param name="bStride">Floats between pixels in the output gradient.</param>
+    /// <param name="dw">Weight-gradient partial at the block's first input and output channel, input channels CoutP apart; added to.</param>
+    /// <param name="rows">Rows of pixels.</param>
+    /// <param name="width">Pixels a row.</param>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void BackwardWeights1R7(float* x, float* dy, float* dw, int rows)
+    public static void BackwardWeights1R7(float* a, nint aStride, nint aRowStride, float* b, nint bStride, float* dw, int rows, int width)
     {
-        // Constants once the JIT has specialised the method (locals, so that nothing is a call).
-        int CinP = (G.InChannels + 15) & ~15;
         int CoutP = (G.OutChannels + 15) & ~15;
-        int RowStride = (G.Width + (2 * G.Padding)) * G.InChannels;
-        int OutWidth = ((G.Width + (2 * G.Padding) - G.Kernel) / G.Stride) + 1;
-        int OutHeight = ((G.Height + (2 * G.Padding) - G.Kernel) / G.Stride) + 1;
-        int DyStride = (G.OutChannels & 15) == 0 ? G.OutChannels : CoutP;
         TV a0_0 = TS.Zero;
         TV a1_0 = TS.Zero;
         TV a2_0 = TS.Zero;
@@ -6623,22 +6603,21 @@ internal static unsafe class MicroKernels<G, TS, TV>
         TV a4_0 = TS.Zero;
         TV a5_0 = TS.Zero;
         TV a6_0 = TS.Zero;
-        for (int oh = 0; oh < rows; oh++)
+        for (int row = 0; row < rows; row++)
         {
-            float* xp = x + (oh * G.Stride * RowStride);
-            float* dp = dy + (oh * OutWidth * DyStride);
-            for (int ow = 0; ow < OutWidth; ow++)
+            float* ap = a + (row * aRowStride);
+            for (int k = 0; k < width; k++)
             {
-                TV d0 = TS.Load(dp + 0);
-                a0_0 = TS.Fma(d0, TS.Broadcast(xp[0]), a0_0);
-                a1_0 = TS.Fma(d0, TS.Broadcast(xp[1]), a1_0);
-                a2_0 = TS.Fma(d0, TS.Broadcast(xp[2]), a2_0);
-                a3_0 = TS.Fma(d0, TS.Broadcast(xp[3]), a3_0);
-                a4_0 = TS.Fma(d0, TS.Broadcast(xp[4]), a4_0);
-                a5_0 = TS.Fma(d0, TS.Broadcast(xp[5]), a5_0);
-                a6_0 = TS.Fma(d0, TS.Broadcast(xp[6]), a6_0);
-                xp += G.Stride * G.InChannels;
-                dp += DyStride;
+                TV d0 = TS.Load(b + 0);
+                a0_0 = TS.Fma(d0, TS.Broadcast(ap[0]), a0_0);
+                a1_0 = TS.Fma(d0, TS.Broadcast(ap[1]), a1_0);
+                a2_0 = TS.Fma(d0, TS.Broadcast(ap[2]), a2_0);
+                a3_0 = TS.Fma(d0, TS.Broadcast(ap[3]), a3_0);
+                a4_0 = TS.Fma(d0, TS.Broadcast(ap[4]), a4_0);
+                a5_0 = TS.Fma(d0, TS.Broadcast(ap[5]), a5_0);
+                a6_0 = TS.Fma(d0, TS.Broadcast(ap[6]), a6_0);
+                ap += aStride;
+                b += bStride;
             }
         }
 
@@ -6651,21 +6630,19 @@ internal static unsafe class MicroKernels<G, TS, TV>
         { TS.Store(dw + (6 * CoutP) + 0, TS.Add(TS.Load(dw + (6 * CoutP) + 0), a6_0)); }
     }
 
-    /// <summary>Backward to the weights, one (kh, kw) tap: 8 input channels by 16 output channels over rows of an image.</summary>
-    /// <param name="x">Padded input of the image at the tap (row kh, column kw), the first row's input rows and first input channel.</param>
-    /// <param name="dy">Output gradient of the image at the first row and output channel, pixels DyStride apart.</param>
-    /// <param name="dw">Weight-gradient partial [kh][kw][ic][out channels padded] at the tap, first input and output channel; added to.</param>
-    /// <param name="rows">Output rows.</param>
+    /// <summary>Backward to the weights: 8 input channels by 16 output channels over rows of pixels.</summary>
+    /// <param name="a">The input: pixel (r, k)'s 8 input channels at a + r * aRowStride + k * aStride.</param>
+    /// <param name="aStride">Floats between pixels of a row in the input.</param>
+    /// <param name="aRowStride">Floats between rows in the input.</param>
+    /// <param name="b">The output gradient: pixel (r, k)'s 16 channels at b + (r * width + k) * bStride.</param>
+    /// <param name="bStride">Floats between pixels in the output gradient.</param>
+    /// <param name="dw">Weight-gradient partial at the block's first input and output channel, input channels CoutP apart; added to.</param>
+    /// <param name="rows">Rows of pixels.</param>
+    /// <param name="width">Pixels a row.</param>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void BackwardWeights1R8(float* x, float* dy, float* dw, int rows)
+    public static void BackwardWeights1R8(float* a, nint aStride, nint aRowStride, float* b, nint bStride, float* dw, int rows, int width)
     {
-        // Constants once the JIT has specialised the method (locals, so that nothing is a call).
-        int CinP = (G.InChannels + 15) & ~15;
         int CoutP = (G.OutChannels + 15) & ~15;
-        int RowStride = (G.Width + (2 * G.Padding)) * G.InChannels;
-        int OutWidth = ((G.Width + (2 * G.Padding) - G.Kernel) / G.Stride) + 1;
-        int OutHeight = ((G.Height + (2 * G.Padding) - G.Kernel) / G.Stride) + 1;
-        int DyStride = (G.OutChannels & 15) == 0 ? G.OutChannels : CoutP;
         TV a0_0 = TS.Zero;
         TV a1_0 = TS.Zero;
         TV a2_0 = TS.Zero;
@@ -6674,23 +6651,22 @@ internal static unsafe class MicroKernels<G, TS, TV>
         TV a5_0 = TS.Zero;
         TV a6_0 = TS.Zero;
         TV a7_0 = TS.Zero;
-        for (int oh = 0; oh < rows; oh++)
+        for (int row = 0; row < rows; row++)
         {
-            float* xp = x + (oh * G.Stride * RowStride);
-            float* dp = dy + (oh * OutWidth * DyStride);
-            for (int ow = 0; ow < OutWidth; ow++)
+            float* ap = a + (row * aRowStride);
+            for (int k = 0; k < width; k++)
             {
-                TV d0 = TS.Load(dp + 0);
-                a0_0 = TS.Fma(d0, TS.Broadcast(xp[0]), a0_0);
-                a1_0 = TS.Fma(d0, TS.Broadcast(xp[1]), a1_0);
-                a2_0 = TS.Fma(d0, TS.Broadcast(xp[2]), a2_0);
-                a3_0 = TS.Fma(d0, TS.Broadcast(xp[3]), a3_0);
-                a4_0 = TS.Fma(d0, TS.Broadcast(xp[4]), a4_0);
-                a5_0 = TS.Fma(d0, TS.Broadcast(xp[5]), a5_0);
-                a6_0 = TS.Fma(d0, TS.Broadcast(xp[6]), a6_0);
-                a7_0 = TS.Fma(d0, TS.Broadcast(xp[7]), a7_0);
-                xp += G.Stride * G.InChannels;
-                dp += DyStride;
+                TV d0 = TS.Load(b + 0);
+                a0_0 = TS.Fma(d0, TS.Broadcast(ap[0]), a0_0);
+                a1_0 = TS.Fma(d0, TS.Broadcast(ap[1]), a1_0);
+                a2_0 = TS.Fma(d0, TS.Broadcast(ap[2]), a2_0);
+                a3_0 = TS.Fma(d0, TS.Broadcast(ap[3]), a3_0);
+                a4_0 = TS.Fma(d0, TS.Broadcast(ap[4]), a4_0);
+                a5_0 = TS.Fma(d0, TS.Broadcast(ap[5]), a5_0);
+                a6_0 = TS.Fma(d0, TS.Broadcast(ap[6]), a6_0);
+                a7_0 = TS.Fma(d0, TS.Broadcast(ap[7]), a7_0);
+                ap += aStride;
+                b += bStride;
             }
         }
 
@@ -6704,21 +6680,19 @@ internal static unsafe class MicroKernels<G, TS, TV>
         { TS.Store(dw + (7 * CoutP) + 0, TS.Add(TS.Load(dw + (7 * CoutP) + 0), a7_0)); }
     }
 
-    /// <summary>Backward to the weights, one (kh, kw) tap: 9 input channels by 16 output channels over rows of an image.</summary>
-    /// <param name="x">Padded input of the image at the tap (row kh, column kw), the first row's input rows and first input channel.</param>
-    /// <param name="dy">Output gradient of the image at the first row and output channel, pixels DyStride apart.</param>
-    /// <param name="dw">Weight-gradient partial [kh][kw][ic][out channels padded] at the tap, first input and output channel; added to.</param>
-    /// <param name="rows">Output rows.</param>
+    /// <summary>Backward to the weights: 9 input channels by 16 output channels over rows of pixels.</summary>
+    /// <param name="a">The input: pixel (r, k)'s 9 input channels at a + r * aRowStride + k * aStride.</param>
+    /// <param name="aStride">Floats between pixels of a row in the input.</param>
+    /// <param name="aRowStride">Floats between rows in the input.</param>
+    /// <param name="b">The output gradient: pixel (r, k)'s 16 channels at b + (r * width + k) * bStride.</param>
+    /// <param name="bStride">Floats between pixels in the output gradient.</param>
+    /// <param name="dw">Weight-gradient partial at the block's first input and output channel, input channels CoutP apart; added to.</param>
+    /// <param name="rows">Rows of pixels.</param>
+    /// <param name="width">Pixels a row.</param>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void BackwardWeights1R9(float* x, float* dy, float* dw, int rows)
+    public static void BackwardWeights1R9(float* a, nint aStride, nint aRowStride, float* b, nint bStride, float* dw, int rows, int width)
     {
-        // Constants once the JIT has specialised the method (locals, so that nothing is a call).
-        int CinP = (G.InChannels + 15) & ~15;
         int CoutP = (G.OutChannels + 15) & ~15;
-        int RowStride = (G.Width + (2 * G.Padding)) * G.InChannels;
-        int OutWidth = ((G.Width + (2 * G.Padding) - G.Kernel) / G.Stride) + 1;
-        int OutHeight = ((G.Height + (2 * G.Padding) - G.Kernel) / G.Stride) + 1;
-        int DyStride = (G.OutChannels & 15) == 0 ? G.OutChannels : CoutP;
         TV a0_0 = TS.Zero;
         TV a1_0 = TS.Zero;
         TV a2_0 = TS.Zero;
@@ -6728,24 +6702,23 @@ internal static unsafe class MicroKernels<G, TS, TV>
         TV a6_0 = TS.Zero;
         TV a7_0 = TS.Zero;
         TV a8_0 = TS.Zero;
-        for (int oh = 0; oh < rows; oh++)
+        for (int row = 0; row < rows; row++)
         {
-            float* xp = x + (oh * G.Stride * RowStride);
-            float* dp = dy + (oh * OutWidth * DyStride);
-            for (int ow = 0; ow < OutWidth; ow++)
+            float* ap = a + (row * aRowStride);
+            for (int k = 0; k < width; k++)
             {
-                TV d0 = TS.Load(dp + 0);
-                a0_0 = TS.Fma(d0, TS.Broadcast(xp[0]), a0_0);
-                a1_0 = TS.Fma(d0, TS.Broadcast(xp[1]), a1_0);
-                a2_0 = TS.Fma(d0, TS.Broadcast(xp[2]), a2_0);
-                a3_0 = TS.Fma(d0, TS.Broadcast(xp[3]), a3_0);
-                a4_0 = TS.Fma(d0, TS.Broadcast(xp[4]), a4_0);
-                a5_0 = TS.Fma(d0, TS.Broadcast(xp[5]), a5_0);
-                a6_0 = TS.Fma(d0, TS.Broadcast(xp[6]), a6_0);
-                a7_0 = TS.Fma(d0, TS.Broadcast(xp[7]), a7_0);
-                a8_0 = TS.Fma(d0, TS.Broadcast(xp[8]), a8_0);
-                xp += G.Stride * G.InChannels;
-                dp += DyStride;
+                TV d0 = TS.Load(b + 0);
+                a0_0 = TS.Fma(d0, TS.Broadcast(ap[0]), a0_0);
+                a1_0 = TS.Fma(d0, TS.Broadcast(ap[1]), a1_0);
+                a2_0 = TS.Fma(d0, TS.Broadcast(ap[2]), a2_0);
+                a3_0 = TS.Fma(d0, TS.Broadcast(ap[3]), a3_0);
+                a4_0 = TS.Fma(d0, TS.Broadcast(ap[4]), a4_0);
+                a5_0 = TS.Fma(d0, TS.Broadcast(ap[5]), a5_0);
+                a6_0 = TS.Fma(d0, TS.Broadcast(ap[6]), a6_0);
+                a7_0 = TS.Fma(d0, TS.Broadcast(ap[7]), a7_0);
+                a8_0 = TS.Fma(d0, TS.Broadcast(ap[8]), a8_0);
+                ap += aStride;
+                b += bStride;
             }
         }
 
@@ -6760,21 +6733,19 @@ internal static unsafe class MicroKernels<G, TS, TV>
         { TS.Store(dw + (8 * CoutP) + 0, TS.Add(TS.Load(dw + (8 * CoutP) + 0), a8_0)); }
     }
 
-    /// <summary>Backward to the weights, one (kh, kw) tap: 10 input channels by 16 output channels over rows of an image.</summary>
-    /// <param name="x">Padded input of the image at the tap (row kh, column kw), the first row's input rows and first input channel.</param>
-    /// <param name="dy">Output gradient of the image at the first row and output channel, pixels DyStride apart.</param>
-    /// <param name="dw">Weight-gradient partial [kh][kw][ic][out channels padded] at the tap, first input and output channel; added to.</param>
-    /// <param name="rows">Output rows.</param>
+    /// <summary>Backward to the weights: 10 input channels by 16 output channels over rows of pixels.</summary>
+    /// <param name="a">The input: pixel (r, k)'s 10 input channels at a + r * aRowStride + k * aStride.</param>
+    /// <param name="aStride">Floats between pixels of a row in the input.</param>
+    /// <param name="aRowStride">Floats between rows in the input.</param>
+    /// <param name="b">The output gradient: pixel (r, k)'s 16 channels at b + (r * width + k) * bStride.</param>
+    /// <param name="bStride">Floats between pixels in the output gradient.</param>
+    /// <param name="dw">Weight-gradient partial at the block's first input and output channel, input channels CoutP apart; added to.</param>
+    /// <param name="rows">Rows of pixels.</param>
+    /// <param name="width">Pixels a row.</param>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void BackwardWeights1R10(float* x, float* dy, float* dw, int rows)
+    public static void BackwardWeights1R10(float* a, nint aStride, nint aRowStride, float* b, nint bStride, float* dw, int rows, int width)
     {
-        // Constants once the JIT has specialised the method (locals, so that nothing is a call).
-        int CinP = (G.InChannels + 15) & ~15;
         int CoutP = (G.OutChannels + 15) & ~15;
-        int RowStride = (G.Width + (2 * G.Padding)) * G.InChannels;
-        int OutWidth = ((G.Width + (2 * G.Padding) - G.Kernel) / G.Stride) + 1;
-        int OutHeight = ((G.Height + (2 * G.Padding) - G.Kernel) / G.Stride) + 1;
-        int DyStride = (G.OutChannels & 15) == 0 ? G.OutChannels : CoutP;
         TV a0_0 = TS.Zero;
         TV a1_0 = TS.Zero;
         TV a2_0 = TS.Zero;
@@ -6785,25 +6756,24 @@ internal static unsafe class MicroKernels<G, TS, TV>
         TV a7_0 = TS.Zero;
         TV a8_0 = TS.Zero;
         TV a9_0 = TS.Zero;
-        for (int oh = 0; oh < rows; oh++)
+        for (int row = 0; row < rows; row++)
         {
-            float* xp = x + (oh * G.Stride * RowStride);
-            float* dp = dy + (oh * OutWidth * DyStride);
-            for (int ow = 0; ow < OutWidth; ow++)
+            float* ap = a + (row * aRowStride);
+            for (int k = 0; k < width; k++)
             {
-                TV d0 = TS.Load(dp + 0);
-                a0_0 = TS.Fma(d0, TS.Broadcast(xp[0]), a0_0);
-                a1_0 = TS.Fma(d0, TS.Broadcast(xp[1]), a1_0);
-                a2_0 = TS.Fma(d0, TS.Broadcast(xp[2]), a2_0);
-                a3_0 = TS.Fma(d0, TS.Broadcast(xp[3]), a3_0);
-                a4_0 = TS.Fma(d0, TS.Broadcast(xp[4]), a4_0);
-                a5_0 = TS.Fma(d0, TS.Broadcast(xp[5]), a5_0);
-                a6_0 = TS.Fma(d0, TS.Broadcast(xp[6]), a6_0);
-                a7_0 = TS.Fma(d0, TS.Broadcast(xp[7]), a7_0);
-                a8_0 = TS.Fma(d0, TS.Broadcast(xp[8]), a8_0);
-                a9_0 = TS.Fma(d0, TS.Broadcast(xp[9]), a9_0);
-                xp += G.Stride * G.InChannels;
-                dp += DyStride;
+                TV d0 = TS.Load(b + 0);
+                a0_0 = TS.Fma(d0, TS.Broadcast(ap[0]), a0_0);
+                a1_0 = TS.Fma(d0, TS.Broadcast(ap[1]), a1_0);
+                a2_0 = TS.Fma(d0, TS.Broadcast(ap[2]), a2_0);
+                a3_0 = TS.Fma(d0, TS.Broadcast(ap[3]), a3_0);
+                a4_0 = TS.Fma(d0, TS.Broadcast(ap[4]), a4_0);
+                a5_0 = TS.Fma(d0, TS.Broadcast(ap[5]), a5_0);
+                a6_0 = TS.Fma(d0, TS.Broadcast(ap[6]), a6_0);
+                a7_0 = TS.Fma(d0, TS.Broadcast(ap[7]), a7_0);
+                a8_0 = TS.Fma(d0, TS.Broadcast(ap[8]), a8_0);
+                a9_0 = TS.Fma(d0, TS.Broadcast(ap[9]), a9_0);
+                ap += aStride;
+                b += bStride;
             }
         }
 
@@ -6819,21 +6789,19 @@ internal static unsafe class MicroKernels<G, TS, TV>
         { TS.Store(dw + (9 * CoutP) + 0, TS.Add(TS.Load(dw + (9 * CoutP) + 0), a9_0)); }
     }
 
-    /// <summary>Backward to the weights, one (kh, kw) tap: 11 input channels by 16 output channels over rows of an image.</summary>
-    /// <param name="x">Padded input of the image at the tap (row kh, column kw), the first row's input rows and first input channel.</param>
-    /// <param name="dy">Output gradient of the image at the first row and output channel, pixels DyStride apart.</param>
-    /// <param name="dw">Weight-gradient partial [kh][kw][ic][out channels padded] at the tap, first input and output channel; added to.</param>
-    /// <param name="rows">Output rows.</param>
+    /// <summary>Backward to the weights: 11 input channels by 16 output channels over rows of pixels.</summary>
+    /// <param name="a">The input: pixel (r, k)'s 11 input channels at a + r * aRowStride + k * aStride.</param>
+    /// <param name="aStride">Floats between pixels of a row in the input.</param>
+    /// <param name="aRowStride">Floats between rows in the input.</param>
+    /// <param name="b">The output gradient: pixel (r, k)'s 16 channels at b + (r * width + k) * bStride.</param>
+    /// <param name="bStride">Floats between pixels in the output gradient.</param>
+    /// <param name="dw">Weight-gradient partial at the block's first input and output channel, input channels CoutP apart; added to.</param>
+    /// <param name="rows">Rows of pixels.</param>
+    /// <param name="width">Pixels a row.</param>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void BackwardWeights1R11(float* x, float* dy, float* dw, int rows)
+    public static void BackwardWeights1R11(float* a, nint aStride, nint aRowStride, float* b, nint bStride, float* dw, int rows, int width)
     {
-        // Constants once the JIT has specialised the method (locals, so that nothing is a call).
-        int CinP = (G.InChannels + 15) & ~15;
         int CoutP = (G.OutChannels + 15) & ~15;
-        int RowStride = (G.Width + (2 * G.Padding)) * G.InChannels;
-        int OutWidth = ((G.Width + (2 * G.Padding) - G.Kernel) / G.Stride) + 1;
-        int OutHeight = ((G.Height + (2 * G.Padding) - G.Kernel) / G.Stride) + 1;
-        int DyStride = (G.OutChannels & 15) == 0 ? G.OutChannels : CoutP;
         TV a0_0 = TS.Zero;
         TV a1_0 = TS.Zero;
         TV a2_0 = TS.Zero;
@@ -6845,26 +6813,25 @@ internal static unsafe class MicroKernels<G, TS, TV>
         TV a8_0 = TS.Zero;
         TV a9_0 = TS.Zero;
         TV a10_0 = TS.Zero;
-        for (int oh = 0; oh < rows; oh++)
+        for (int row = 0; row < rows; row++)
         {
-            float* xp = x + (oh * G.Stride * RowStride);
-            float* dp = dy + (oh * OutWidth * DyStride);
-            for (int ow = 0; ow < OutWidth; ow++)
+            float* ap = a + (row * aRowStride);
+            for (int k = 0; k < width; k++)
             {
-                TV d0 = TS.Load(dp + 0);
-                a0_0 = TS.Fma(d0, TS.Broadcast(xp[0]), a0_0);
-                a1_0 = TS.Fma(d0, TS.Broadcast(xp[1]), a1_0);
-                a2_0 = TS.Fma(d0, TS.Broadcast(xp[2]), a2_0);
-                a3_0 = TS.Fma(d0, TS.Broadcast(xp[3]), a3_0);
-                a4_0 = TS.Fma(d0, TS.Broadcast(xp[4]), a4_0);
-                a5_0 = TS.Fma(d0, TS.Broadcast(xp[5]), a5_0);
-                a6_0 = TS.Fma(d0, TS.Broadcast(xp[6]), a6_0);
-                a7_0 = TS.Fma(d0, TS.Broadcast(xp[7]), a7_0);
-                a8_0 = TS.Fma(d0, TS.Broadcast(xp[8]), a8_0);
-                a9_0 = TS.Fma(d0, TS.Broadcast(xp[9]), a9_0);
-                a10_0 = TS.Fma(d0, TS.Broadcast(xp[10]), a10_0);
-                xp += G.Stride * G.InChannels;
-                dp += DyStride;
+                TV d0 = TS.Load(b + 0);
+                a0_0 = TS.Fma(d0, TS.Broadcast(ap[0]), a0_0);
+                a1_0 = TS.Fma(d0, TS.Broadcast(ap[1]), a1_0);
+                a2_0 = TS.Fma(d0, TS.Broadcast(ap[2]), a2_0);
+                a3_0 = TS.Fma(d0, TS.Broadcast(ap[3]), a3_0);
+                a4_0 = TS.Fma(d0, TS.Broadcast(ap[4]), a4_0);
+                a5_0 = TS.Fma(d0, TS.Broadcast(ap[5]), a5_0);
+                a6_0 = TS.Fma(d0, TS.Broadcast(ap[6]), a6_0);
+                a7_0 = TS.Fma(d0, TS.Broadcast(ap[7]), a7_0);
+                a8_0 = TS.Fma(d0, TS.Broadcast(ap[8]), a8_0);
+                a9_0 = TS.Fma(d0, TS.Broadcast(ap[9]), a9_0);
+                a10_0 = TS.Fma(d0, TS.Broadcast(ap[10]), a10_0);
+                ap += aStride;
+                b += bStride;
             }
         }
 
@@ -6881,21 +6848,19 @@ internal static unsafe class MicroKernels<G, TS, TV>
         { TS.Store(dw + (10 * CoutP) + 0, TS.Add(TS.Load(dw + (10 * CoutP) + 0), a10_0)); }
     }
 
-    /// <summary>Backward to the weights, one (kh, kw) tap: 12 input channels by 16 output channels over rows of an image.</summary>
-    /// <param name="x">Padded input of the image at the tap (row kh, column kw), the first row's input rows and first input channel.</param>
-    /// <param name="dy">Output gradient of the image at the first row and output channel, pixels DyStride apart.</param>
-    /// <param name="dw">Weight-gradient partial [kh][kw][ic][out channels padded] at the tap, first input and output channel; added to.</param>
-    /// <param name="rows">Output rows.</param>
+    /// <summary>Backward to the weights: 12 input channels by 16 output channels over rows of pixels.</summary>
+    /// <param name="a">The input: pixel (r, k)'s 12 input channels at a + r * aRowStride + k * aStride.</param>
+    /// <param name="aStride">Floats between pixels of a row in the input.</param>
+    /// <param name="aRowStride">Floats between rows in the input.</param>
+    /// <param name="b">The output gradient: pixel (r, k)'s 16 channels at b + (r * width + k) * bStride.</param>
+    /// <param name="bStride">Floats between pixels in the output gradient.</param>
+    /// <param name="dw">Weight-gradient partial at the block's first input and output channel, input channels CoutP apart; added to.</param>
+    /// <param name="rows">Rows of pixels.</param>
+    /// <param name="width">Pixels a row.</param>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void BackwardWeights1R12(float* x, float* dy, float* dw, int rows)
+    public static void BackwardWeights1R12(float* a, nint aStride, nint aRowStride, float* b, nint bStride, float* dw, int rows, int width)
     {
-        // Constants once the JIT has specialised the method (locals, so that nothing is a call).
-        int CinP = (G.InChannels + 15) & ~15;
         int CoutP = (G.OutChannels + 15) & ~15;
-        int RowStride = (G.Width + (2 * G.Padding)) * G.InChannels;
-        int OutWidth = ((G.Width + (2 * G.Padding) - G.Kernel) / G.Stride) + 1;
-        int OutHeight = ((G.Height + (2 * G.Padding) - G.Kernel) / G.Stride) + 1;
-        int DyStride = (G.OutChannels & 15) == 0 ? G.OutChannels : CoutP;
         TV a0_0 = TS.Zero;
         TV a1_0 = TS.Zero;
         TV a2_0 = TS.Zero;
@@ -6908,27 +6873,26 @@ internal static unsafe class MicroKernels<G, TS, TV>
         TV a9_0 = TS.Zero;
         TV a10_0 = TS.Zero;
         TV a11_0 = TS.Zero;
-        for (int oh = 0; oh < rows; oh++)
+        for (int row = 0; row < rows; row++)
         {
-            float* xp = x + (oh * G.Stride * RowStride);
-            float* dp = dy + (oh * OutWidth * DyStride);
-            for (int ow = 0; ow < OutWidth; ow++)
+            float* ap = a + (row * aRowStride);
+            for (int k = 0; k < width; k++)
             {
-                TV d0 = TS.Load(dp + 0);
-                a0_0 = TS.Fma(d0, TS.Broadcast(xp[0]), a0_0);
-                a1_0 = TS.Fma(d0, TS.Broadcast(xp[1]), a1_0);
-                a2_0 = TS.Fma(d0, TS.Broadcast(xp[2]), a2_0);
-                a3_0 = TS.Fma(d0, TS.Broadcast(xp[3]), a3_0);
-                a4_0 = TS.Fma(d0, TS.Broadcast(xp[4]), a4_0);
-                a5_0 = TS.Fma(d0, TS.Broadcast(xp[5]), a5_0);
-                a6_0 = TS.Fma(d0, TS.Broadcast(xp[6]), a6_0);
-                a7_0 = TS.Fma(d0, TS.Broadcast(xp[7]), a7_0);
-                a8_0 = TS.Fma(d0, TS.Broadcast(xp[8]), a8_0);
-                a9_0 = TS.Fma(d0, TS.Broadcast(xp[9]), a9_0);
-                a10_0 = TS.Fma(d0, TS.Broadcast(xp[10]), a10_0);
-                a11_0 = TS.Fma(d0, TS.Broadcast(xp[11]), a11_0);
-                xp += G.Stride * G.InChannels;
-                dp += DyStride;
+                TV d0 = TS.Load(b + 0);
+                a0_0 = TS.Fma(d0, TS.Broadcast(ap[0]), a0_0);
+                a1_0 = TS.Fma(d0, TS.Broadcast(ap[1]), a1_0);
+                a2_0 = TS.Fma(d0, TS.Broadcast(ap[2]), a2_0);
+                a3_0 = TS.Fma(d0, TS.Broadcast(ap[3]), a3_0);
+                a4_0 = TS.Fma(d0, TS.Broadcast(ap[4]), a4_0);
+                a5_0 = TS.Fma(d0, TS.Broadcast(ap[5]), a5_0);
+                a6_0 = TS.Fma(d0, TS.Broadcast(ap[6]), a6_0);
+                a7_0 = TS.Fma(d0, TS.Broadcast(ap[7]), a7_0);
+                a8_0 = TS.Fma(d0, TS.Broadcast(ap[8]), a8_0);
+                a9_0 = TS.Fma(d0, TS.Broadcast(ap[9]), a9_0);
+                a10_0 = TS.Fma(d0, TS.Broadcast(ap[10]), a10_0);
+                a11_0 = TS.Fma(d0, TS.Broadcast(ap[11]), a11_0);
+                ap += aStride;
+                b += bStride;
             }
         }
 
@@ -6946,21 +6910,19 @@ internal static unsafe class MicroKernels<G, TS, TV>
         { TS.Store(dw + (11 * CoutP) + 0, TS.Add(TS.Load(dw + (11 * CoutP) + 0), a11_0)); }
     }
 
-    /// <summary>Backward to the weights, one (kh, kw) tap: 13 input channels by 16 output channels over rows of an image.</summary>
-    /// <param name="x">Padded input of the image at the tap (row kh, column kw), the first row's input rows and first input channel.</param>
-    /// <param name="dy">Output gradient of the image at the first row and output channel, pixels DyStride apart.</param>
-    /// <param name="dw">Weight-gradient partial [kh][kw][ic][out channels padded] at the tap, first input and output channel; added to.</param>
-    /// <param name="rows">Output rows.</param>
+    /// <summary>Backward to the weights: 13 input channels by 16 output channels over rows of pixels.</summary>
+    /// <param name="a">The input: pixel (r, k)'s 13 input channels at a + r * aRowStride + k * aStride.</param>
+    /// <param name="aStride">Floats between pixels of a row in the input.</param>
+    /// <param name="aRowStride">Floats between rows in the input.</param>
+    /// <param name="b">The output gradient: pixel (r, k)'s 16 channels at b + (r * width + k) * bStride.</param>
+    /// <param name="bStride">Floats between pixels in the output gradient.</param>
+    /// <param name="dw">Weight-gradient partial at the block's first input and output channel, input channels CoutP apart; added to.</param>
+    /// <param name="rows">Rows of pixels.</param>
+    /// <param name="width">Pixels a row.</param>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void BackwardWeights1R13(float* x, float* dy, float* dw, int rows)
+    public static void BackwardWeights1R13(float* a, nint aStride, nint aRowStride, float* b, nint bStride, float* dw, int rows, int width)
     {
-        // Constants once the JIT has specialised the method (locals, so that nothing is a call).
-        int CinP = (G.InChannels + 15) & ~15;
         int CoutP = (G.OutChannels + 15) & ~15;
-        int RowStride = (G.Width + (2 * G.Padding)) * G.InChannels;
-        int OutWidth = ((G.Width + (2 * G.Padding) - G.Kernel) / G.Stride) + 1;
-        int OutHeight = ((G.Height + (2 * G.Padding) - G.Kernel) / G.Stride) + 1;
-        int DyStride = (G.OutChannels & 15) == 0 ? G.OutChannels : CoutP;
         TV a0_0 = TS.Zero;
         TV a1_0 = TS.Zero;
         TV a2_0 = TS.Zero;
@@ -6974,28 +6936,27 @@ internal static unsafe class MicroKernels<G, TS, TV>
         TV a10_0 = TS.Zero;
         TV a11_0 = TS.Zero;
         TV a12_0 = TS.Zero;
-        for (int oh = 0; oh < rows; oh++)
+        for (int row = 0; row < rows; row++)
         {
-            float* xp = x + (oh * G.Stride * RowStride);
-            float* dp = dy + (oh * OutWidth * DyStride);
-            for (int ow = 0; ow < OutWidth; ow++)
+            float* ap = a + (row * aRowStride);
+            for (int k = 0; k < width; k++)
             {
-                TV d0 = TS.Load(dp + 0);
-                a0_0 = TS.Fma(d0, TS.Broadcast(xp[0]), a0_0);
-                a1_0 = TS.Fma(d0, TS.Broadcast(xp[1]), a1_0);
-                a2_0 = TS.Fma(d0, TS.Broadcast(xp[2]), a2_0);
-                a3_0 = TS.Fma(d0, TS.Broadcast(xp[3]), a3_0);
-                a4_0 = TS.Fma(d0, TS.Broadcast(xp[4]), a4_0);
-                a5_0 = TS.Fma(d0, TS.Broadcast(xp[5]), a5_0);
-                a6_0 = TS.Fma(d0, TS.Broadcast(xp[6]), a6_0);
-                a7_0 = TS.Fma(d0, TS.Broadcast(xp[7]), a7_0);
-                a8_0 = TS.Fma(d0, TS.Broadcast(xp[8]), a8_0);
-                a9_0 = TS.Fma(d0, TS.Broadcast(xp[9]), a9_0);
-                a10_0 = TS.Fma(d0, TS.Broadcast(xp[10]), a10_0);
-                a11_0 = TS.Fma(d0, TS.Broadcast(xp[11]), a11_0);
-                a12_0 = TS.Fma(d0, TS.Broadcast(xp[12]), a12_0);
-                xp += G.Stride * G.InChannels;
-                dp += DyStride;
+                TV d0 = TS.Load(b + 0);
+                a0_0 = TS.Fma(d0, TS.Broadcast(ap[0]), a0_0);
+                a1_0 = TS.Fma(d0, TS.Broadcast(ap[1]), a1_0);
+                a2_0 = TS.Fma(d0, TS.Broadcast(ap[2]), a2_0);
+                a3_0 = TS.Fma(d0, TS.Broadcast(ap[3]), a3_0);
+                a4_0 = TS.Fma(d0, TS.Broadcast(ap[4]), a4_0);
+                a5_0 = TS.Fma(d0, TS.Broadcast(ap[5]), a5_0);
+                a6_0 = TS.Fma(d0, TS.Broadcast(ap[6]), a6_0);
+                a7_0 = TS.Fma(d0, TS.Broadcast(ap[7]), a7_0);
+                a8_0 = TS.Fma(d0, TS.Broadcast(ap[8]), a8_0);
+                a9_0 = TS.Fma(d0, TS.Broadcast(ap[9]), a9_0);
+                a10_0 = TS.Fma(d0, TS.Broadcast(ap[10]), a10_0);
+                a11_0 = TS.Fma(d0, TS.Broadcast(ap[11]), a11_0);
+                a12_0 = TS.Fma(d0, TS.Broadcast(ap[12]), a12_0);
+                ap += aStride;
+                b += bStride;
             }
         }
 
@@ -7014,21 +6975,19 @@ internal static unsafe class MicroKernels<G, TS, TV>
         { TS.Store(dw + (12 * CoutP) + 0, TS.Add(TS.Load(dw + (12 * CoutP) + 0), a12_0)); }
     }
 
-    /// <summary>Backward to the weights, one (kh, kw) tap: 14 input channels by 16 output channels over rows of an image.</summary>
-    /// <param name="x">Padded input of the image at the tap (row kh, column kw), the first row's input rows and first input channel.</param>
-    /// <param name="dy">Output gradient of the image at the first row and output channel, pixels DyStride apart.</param>
-    /// <param name="dw">Weight-gradient partial [kh][kw][ic][out channels padded] at the tap, first input and output channel; added to.</param>
-    /// <param name="rows">Output rows.</param>
+    /// <summary>Backward to the weights: 14 input channels by 16 output channels over rows of pixels.</summary>
+    /// <param name="a">The input: pixel (r, k)'s 14 input channels at a + r * aRowStride + k * aStride.</param>
+    /// <param name="aStride">Floats between pixels of a row in the input.</param>
+    /// <param name="aRowStride">Floats between rows in the input.</param>
+    /// <param name="b">The output gradient: pixel (r, k)'s 16 channels at b + (r * width + k) * bStride.</param>
+    /// <param name="bStride">Floats between pixels in the output gradient.</param>
+    /// <param name="dw">Weight-gradient partial at the block's first input and output channel, input channels CoutP apart; added to.</param>
+    /// <param name="rows">Rows of pixels.</param>
+    /// <param name="width">Pixels a row.</param>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void BackwardWeights1R14(float* x, float* dy, float* dw, int rows)
+    public static void BackwardWeights1R14(float* a, nint aStride, nint aRowStride, float* b, nint bStride, float* dw, int rows, int width)
     {
-        // Constants once the JIT has specialised the method (locals, so that nothing is a call).
-        int CinP = (G.InChannels + 15) & ~15;
         int CoutP = (G.OutChannels + 15) & ~15;
-        int RowStride = (G.Width + (2 * G.Padding)) * G.InChannels;
-        int OutWidth = ((G.Width + (2 * G.Padding) - G.Kernel) / G.Stride) + 1;
-        int OutHeight = ((G.Height + (2 * G.Padding) - G.Kernel) / G.Stride) + 1;
-        int DyStride = (G.OutChannels & 15) == 0 ? G.OutChannels : CoutP;
         TV a0_0 = TS.Zero;
         TV a1_0 = TS.Zero;
         TV a2_0 = TS.Zero;
@@ -7043,29 +7002,28 @@ internal static unsafe class MicroKernels<G, TS, TV>
         TV a11_0 = TS.Zero;
         TV a12_0 = TS.Zero;
         TV a13_0 = TS.Zero;
-        for (int oh = 0; oh < rows; oh++)
+        for (int row = 0; row < rows; row++)
         {
-            float* xp = x + (oh * G.Stride * RowStride);
-            float* dp = dy + (oh * OutWidth * DyStride);
-            for (int ow = 0; ow < OutWidth; ow++)
+            float* ap = a + (row * aRowStride);
+            for (int k = 0; k < width; k++)
             {
-                TV d0 = TS.Load(dp + 0);
-                a0_0 = TS.Fma(d0, TS.Broadcast(xp[0]), a0_0);
-                a1_0 = TS.Fma(d0, TS.Broadcast(xp[1]), a1_0);
-                a2_0 = TS.Fma(d0, TS.Broadcast(xp[2]), a2_0);
-                a3_0 = TS.Fma(d0, TS.Broadcast(xp[3]), a3_0);
-                a4_0 = TS.Fma(d0, TS.Broadcast(xp[4]), a4_0);
-                a5_0 = TS.Fma(d0, TS.Broadcast(xp[5]), a5_0);
-                a6_0 = TS.Fma(d0, TS.Broadcast(xp[6]), a6_0);
-                a7_0 = TS.Fma(d0, TS.Broadcast(xp[7]), a7_0);
-                a8_0 = TS.Fma(d0, TS.Broadcast(xp[8]), a8_0);
-                a9_0 = TS.Fma(d0, TS.Broadcast(xp[9]), a9_0);
-                a10_0 = TS.Fma(d0, TS.Broadcast(xp[10]), a10_0);
-                a11_0 = TS.Fma(d0, TS.Broadcast(xp[11]), a11_0);
-                a12_0 = TS.Fma(d0, TS.Broadcast(xp[12]), a12_0);
-                a13_0 = TS.Fma(d0, TS.Broadcast(xp[13]), a13_0);
-                xp += G.Stride * G.InChannels;
-                dp += DyStride;
+                TV d0 = TS.Load(b + 0);
+                a0_0 = TS.Fma(d0, TS.Broadcast(ap[0]), a0_0);
+                a1_0 = TS.Fma(d0, TS.Broadcast(ap[1]), a1_0);
+                a2_0 = TS.Fma(d0, TS.Broadcast(ap[2]), a2_0);
+                a3_0 = TS.Fma(d0, TS.Broadcast(ap[3]), a3_0);
+                a4_0 = TS.Fma(d0, TS.Broadcast(ap[4]), a4_0);
+                a5_0 = TS.Fma(d0, TS.Broadcast(ap[5]), a5_0);
+                a6_0 = TS.Fma(d0, TS.Broadcast(ap[6]), a6_0);
+                a7_0 = TS.Fma(d0, TS.Broadcast(ap[7]), a7_0);
+                a8_0 = TS.Fma(d0, TS.Broadcast(ap[8]), a8_0);
+                a9_0 = TS.Fma(d0, TS.Broadcast(ap[9]), a9_0);
+                a10_0 = TS.Fma(d0, TS.Broadcast(ap[10]), a10_0);
+                a11_0 = TS.Fma(d0, TS.Broadcast(ap[11]), a11_0);
+                a12_0 = TS.Fma(d0, TS.Broadcast(ap[12]), a12_0);
+                a13_0 = TS.Fma(d0, TS.Broadcast(ap[13]), a13_0);
+                ap += aStride;
+                b += bStride;
             }
         }
 
@@ -7085,21 +7043,19 @@ internal static unsafe class MicroKernels<G, TS, TV>
         { TS.Store(dw + (13 * CoutP) + 0, TS.Add(TS.Load(dw + (13 * CoutP) + 0), a13_0)); }
     }
 
-    /// <summary>Backward to the weights, one (kh, kw) tap: 15 input channels by 16 output channels over rows of an image.</summary>
-    /// <param name="x">Padded input of the image at the tap (row kh, column kw), the first row's input rows and first input channel.</param>
-    /// <param name="dy">Output gradient of the image at the first row and output channel, pixels DyStride apart.</param>
-    /// <param name="dw">Weight-gradient partial [kh][kw][ic][out channels padded] at the tap, first input and output channel; added to.</param>
-    /// <param name="rows">Output rows.</param>
+    /// <summary>Backward to the weights: 15 input channels by 16 output channels over rows of pixels.</summary>
+    /// <param name="a">The input: pixel (r, k)'s 15 input channels at a + r * aRowStride + k * aStride.</param>
+    /// <param name="aStride">Floats between pixels of a row in the input.</param>
+    /// <param name="aRowStride">Floats between rows in the input.</param>
+    /// <param name="b">The output gradient: pixel (r, k)'s 16 channels at b + (r * width + k) * bStride.</param>
+    /// <param name="bStride">Floats between pixels in the output gradient.</param>
+    /// <param name="dw">Weight-gradient partial at the block's first input and output channel, input channels CoutP apart; added to.</param>
+    /// <param name="rows">Rows of pixels.</param>
+    /// <param name="width">Pixels a row.</param>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void BackwardWeights1R15(float* x, float* dy, float* dw, int rows)
+    public static void BackwardWeights1R15(float* a, nint aStride, nint aRowStride, float* b, nint bStride, float* dw, int rows, int width)
     {
-        // Constants once the JIT has specialised the method (locals, so that nothing is a call).
-        int CinP = (G.InChannels + 15) & ~15;
         int CoutP = (G.OutChannels + 15) & ~15;
-        int RowStride = (G.Width + (2 * G.Padding)) * G.InChannels;
-        int OutWidth = ((G.Width + (2 * G.Padding) - G.Kernel) / G.Stride) + 1;
-        int OutHeight = ((G.Height + (2 * G.Padding) - G.Kernel) / G.Stride) + 1;
-        int DyStride = (G.OutChannels & 15) == 0 ? G.OutChannels : CoutP;
         TV a0_0 = TS.Zero;
         TV a1_0 = TS.Zero;
         TV a2_0 = TS.Zero;
@@ -7115,30 +7071,29 @@ internal static unsafe class MicroKernels<G, TS, TV>
         TV a12_0 = TS.Zero;
         TV a13_0 = TS.Zero;
         TV a14_0 = TS.Zero;
-        for (int oh = 0; oh < rows; oh++)
+        for (int row = 0; row < rows; row++)
         {
-            float* xp = x + (oh * G.Stride * RowStride);
-            float* dp = dy + (oh * OutWidth * DyStride);
-            for (int ow = 0; ow < OutWidth; ow++)
+            float* ap = a + (row * aRowStride);
+            for (int k = 0; k < width; k++)
             {
-                TV d0 = TS.Load(dp + 0);
-                a0_0 = TS.Fma(d0, TS.Broadcast(xp[0]), a0_0);
-                a1_0 = TS.Fma(d0, TS.Broadcast(xp[1]), a1_0);
-                a2_0 = TS.Fma(d0, TS.Broadcast(xp[2]), a2_0);
-                a3_0 = TS.Fma(d0, TS.Broadcast(xp[3]), a3_0);
-                a4_0 = TS.Fma(d0, TS.Broadcast(xp[4]), a4_0);
-                a5_0 = TS.Fma(d0, TS.Broadcast(xp[5]), a5_0);
-                a6_0 = TS.Fma(d0, TS.Broadcast(xp[6]), a6_0);
-                a7_0 = TS.Fma(d0, TS.Broadcast(xp[7]), a7_0);
-                a8_0 = TS.Fma(d0, TS.Broadcast(xp[8]), a8_0);
-                a9_0 = TS.Fma(d0, TS.Broadcast(xp[9]), a9_0);
-                a10_0 = TS.Fma(d0, TS.Broadcast(xp[10]), a10_0);
-                a11_0 = TS.Fma(d0, TS.Broadcast(xp[11]), a11_0);
-                a12_0 = TS.Fma(d0, TS.Broadcast(xp[12]), a12_0);
-                a13_0 = TS.Fma(d0, TS.Broadcast(xp[13]), a13_0);
-                a14_0 = TS.Fma(d0, TS.Broadcast(xp[14]), a14_0);
-                xp += G.Stride * G.InChannels;
-                dp += DyStride;
+                TV d0 = TS.Load(b + 0);
+                a0_0 = TS.Fma(d0, TS.Broadcast(ap[0]), a0_0);
+                a1_0 = TS.Fma(d0, TS.Broadcast(ap[1]), a1_0);
+                a2_0 = TS.Fma(d0, TS.Broadcast(ap[2]), a2_0);
+                a3_0 = TS.Fma(d0, TS.Broadcast(ap[3]), a3_0);
+                a4_0 = TS.Fma(d0, TS.Broadcast(ap[4]), a4_0);
+                a5_0 = TS.Fma(d0, TS.Broadcast(ap[5]), a5_0);
+                a6_0 = TS.Fma(d0, TS.Broadcast(ap[6]), a6_0);
+                a7_0 = TS.Fma(d0, TS.Broadcast(ap[7]), a7_0);
+                a8_0 = TS.Fma(d0, TS.Broadcast(ap[8]), a8_0);
+                a9_0 = TS.Fma(d0, TS.Broadcast(ap[9]), a9_0);
+                a10_0 = TS.Fma(d0, TS.Broadcast(ap[10]), a10_0);
+                a11_0 = TS.Fma(d0, TS.Broadcast(ap[11]), a11_0);
+                a12_0 = TS.Fma(d0, TS.Broadcast(ap[12]), a12_0);
+                a13_0 = TS.Fma(d0, TS.Broadcast(ap[13]), a13_0);
+                a14_0 = TS.Fma(d0, TS.Broadcast(ap[14]), a14_0);
+                ap += aStride;
+                b += bStride;
             }
         }
 
@@ -7159,21 +7114,19 @@ internal static unsafe class MicroKernels<G, TS, TV>
         { TS.Store(dw + (14 * CoutP) + 0, TS.Add(TS.Load(dw + (14 * CoutP) + 0), a14_0)); }
     }
 
-    /// <summary>Backward to the weights, one (kh, kw) tap: 16 input channels by 16 output channels over rows of an image.</summary>
-    /// <param name="x">Padded input of the image at the tap (row kh, column kw), the first row's input rows and first input channel.</param>
-    /// <param name="dy">Output gradient of the image at the first row and output channel, pixels DyStride apart.</param>
-    /// <param name="dw">Weight-gradient partial [kh][kw][ic][out channels padded] at the tap, first input and output channel; added to.</param>
-    /// <param name="rows">Output rows.</param>
+    /// <summary>Backward to the weights: 16 input channels by 16 output channels over rows of pixels.</summary>
+    /// <param name="a">The input: pixel (r, k)'s 16 input channels at a + r * aRowStride + k * aStride.</param>
+    /// <param name="aStride">Floats between pixels of a row in the input.</param>
+    /// <param name="aRowStride">Floats between rows in the input.</param>
+    /// <param name="b">The output gradient: pixel (r, k)'s 16 channels at b + (r * width + k) * bStride.</param>
+    /// <param name="bStride">Floats between pixels in the output gradient.</param>
+    /// <param name="dw">Weight-gradient partial at the block's first input and output channel, input channels CoutP apart; added to.</param>
+    /// <param name="rows">Rows of pixels.</param>
+    /// <param name="width">Pixels a row.</param>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void BackwardWeights1R16(float* x, float* dy, float* dw, int rows)
+    public static void BackwardWeights1R16(float* a, nint aStride, nint aRowStride, float* b, nint bStride, float* dw, int rows, int width)
     {
-        // Constants once the JIT has specialised the method (locals, so that nothing is a call).
-        int CinP = (G.InChannels + 15) & ~15;
         int CoutP = (G.OutChannels + 15) & ~15;
-        int RowStride = (G.Width + (2 * G.Padding)) * G.InChannels;
-        int OutWidth = ((G.Width + (2 * G.Padding) - G.Kernel) / G.Stride) + 1;
-        int OutHeight = ((G.Height + (2 * G.Padding) - G.Kernel) / G.Stride) + 1;
-        int DyStride = (G.OutChannels & 15) == 0 ? G.OutChannels : CoutP;
         TV a0_0 = TS.Zero;
         TV a1_0 = TS.Zero;
         TV a2_0 = TS.Zero;
@@ -7190,31 +7143,30 @@ internal static unsafe class MicroKernels<G, TS, TV>
         TV a13_0 = TS.Zero;
         TV a14_0 = TS.Zero;
         TV a15_0 = TS.Zero;
-        for (int oh = 0; oh < rows; oh++)
+        for (int row = 0; row < rows; row++)
         {
-            float* xp = x + (oh * G.Stride * RowStride);
-            float* dp = dy + (oh * OutWidth * DyStride);
-            for (int ow = 0; ow < OutWidth; ow++)
+            float* ap = a + (row * aRowStride);
+            for (int k = 0; k < width; k++)
             {
-                TV d0 = TS.Load(dp + 0);
-                a0_0 = TS.Fma(d0, TS.Broadcast(xp[0]), a0_0);
-                a1_0 = TS.Fma(d0, TS.Broadcast(xp[1]), a1_0);
-                a2_0 = TS.Fma(d0, TS.Broadcast(xp[2]), a2_0);
-                a3_0 = TS.Fma(d0, TS.Broadcast(xp[3]), a3_0);
-                a4_0 = TS.Fma(d0, TS.Broadcast(xp[4]), a4_0);
-                a5_0 = TS.Fma(d0, TS.Broadcast(xp[5]), a5_0);
-                a6_0 = TS.Fma(d0, TS.Broadcast(xp[6]), a6_0);
-                a7_0 = TS.Fma(d0, TS.Broadcast(xp[7]), a7_0);
-                a8_0 = TS.Fma(d0, TS.Broadcast(xp[8]), a8_0);
-                a9_0 = TS.Fma(d0, TS.Broadcast(xp[9]), a9_0);
-                a10_0 = TS.Fma(d0, TS.Broadcast(xp[10]), a10_0);
-                a11_0 = TS.Fma(d0, TS.Broadcast(xp[11]), a11_0);
-                a12_0 = TS.Fma(d0, TS.Broadcast(xp[12]), a12_0);
-                a13_0 = TS.Fma(d0, TS.Broadcast(xp[13]), a13_0);
-                a14_0 = TS.Fma(d0, TS.Broadcast(xp[14]), a14_0);
-                a15_0 = TS.Fma(d0, TS.Broadcast(xp[15]), a15_0);
-                xp += G.Stride * G.InChannels;
-                dp += DyStride;
+                TV d0 = TS.Load(b + 0);
+                a0_0 = TS.Fma(d0, TS.Broadcast(ap[0]), a0_0);
+                a1_0 = TS.Fma(d0, TS.Broadcast(ap[1]), a1_0);
+                a2_0 = TS.Fma(d0, TS.Broadcast(ap[2]), a2_0);
+                a3_0 = TS.Fma(d0, TS.Broadcast(ap[3]), a3_0);
+                a4_0 = TS.Fma(d0, TS.Broadcast(ap[4]), a4_0);
+                a5_0 = TS.Fma(d0, TS.Broadcast(ap[5]), a5_0);
+                a6_0 = TS.Fma(d0, TS.Broadcast(ap[6]), a6_0);
+                a7_0 = TS.Fma(d0, TS.Broadcast(ap[7]), a7_0);
+                a8_0 = TS.Fma(d0, TS.Broadcast(ap[8]), a8_0);
+                a9_0 = TS.Fma(d0, TS.Broadcast(ap[9]), a9_0);
+                a10_0 = TS.Fma(d0, TS.Broadcast(ap[10]), a10_0);
+                a11_0 = TS.Fma(d0, TS.Broadcast(ap[11]), a11_0);
+                a12_0 = TS.Fma(d0, TS.Broadcast(ap[12]), a12_0);
+                a13_0 = TS.Fma(d0, TS.Broadcast(ap[13]), a13_0);
+                a14_0 = TS.Fma(d0, TS.Broadcast(ap[14]), a14_0);
+                a15_0 = TS.Fma(d0, TS.Broadcast(ap[15]), a15_0);
+                ap += aStride;
+                b += bStride;
             }
         }
 
@@ -7236,68 +7188,62 @@ internal static unsafe class MicroKernels<G, TS, TV>
         { TS.Store(dw + (15 * CoutP) + 0, TS.Add(TS.Load(dw + (15 * CoutP) + 0), a15_0)); }
     }
 
-    /// <summary>Backward to the weights, one (kh, kw) tap: 1 input channels by 32 output channels over rows of an image.</summary>
-    /// <param name="x">Padded input of the image at the tap (row kh, column kw), the first row's input rows and first input channel.</param>
-    /// <param name="dy">Output gradient of the image at the first row and output channel, pixels DyStride apart.</param>
-    /// <param name="dw">Weight-gradient partial [kh][kw][ic][out channels padded] at the tap, first input and output channel; added to.</param>
-    /// <param name="rows">Output rows.</param>
+    /// <summary>Backward to the weights: 1 input channels by 32 output channels over rows of pixels.</summary>
+    /// <param name="a">The input: pixel (r, k)'s 1 input channels at a + r * aRowStride + k * aStride.</param>
+    /// <param name="aStride">Floats between pixels of a row in the input.</param>
+    /// <param name="aRowStride">Floats between rows in the input.</param>
+    /// <param name="b">The output gradient: pixel (r, k)'s 32 channels at b + (r * width + k) * bStride.</param>
+    /// <param name="bStride">Floats between pixels in the output gradient.</param>
+    /// <param name="dw">Weight-gradient partial at the block's first input and output channel, input channels CoutP apart; added to.</param>
+    /// <param name="rows">Rows of pixels.</param>
+    /// <param name="width">Pixels a row.</param>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void BackwardWeights2R1(float* x, float* dy, float* dw, int rows)
+    public static void BackwardWeights2R1(float* a, nint aStride, nint aRowStride, float* b, nint bStride, float* dw, int rows, int width)
     {
-        // Constants once the JIT has specialised the method (locals, so that nothing is a call).
-        int CinP = (G.InChannels + 15) & ~15;
         int CoutP = (G.OutChannels + 15) & ~15;
-        int RowStride = (G.Width + (2 * G.Padding)) * G.InChannels;
-        int OutWidth = ((G.Width + (2 * G.Padding) - G.Kernel) / G.Stride) + 1;
-        int OutHeight = ((G.Height + (2 * G.Padding) - G.Kernel) / G.Stride) + 1;
-        int DyStride = (G.OutChannels & 15) == 0 ? G.OutChannels : CoutP;
         TV a0_0 = TS.Zero; TV a0_1 = TS.Zero;
-        for (int oh = 0; oh < rows; oh++)
+        for (int row = 0; row < rows; row++)
         {
-            float* xp = x + (oh * G.Stride * RowStride);
-            float* dp = dy + (oh * OutWidth * DyStride);
-            for (int ow = 0; ow < OutWidth; ow++)
+            float* ap = a + (row * aRowStride);
+            for (int k = 0; k < width; k++)
             {
-                TV d0 = TS.Load(dp + 0);
-                TV d1 = TS.Load(dp + 16);
-                { TV b0 = TS.Broadcast(xp[0]); a0_0 = TS.Fma(d0, b0, a0_0); a0_1 = TS.Fma(d1, b0, a0_1); }
-                xp += G.Stride * G.InChannels;
-                dp += DyStride;
+                TV d0 = TS.Load(b + 0);
+                TV d1 = TS.Load(b + 16);
+                { TV b0 = TS.Broadcast(ap[0]); a0_0 = TS.Fma(d0, b0, a0_0); a0_1 = TS.Fma(d1, b0, a0_1); }
+                ap += aStride;
+                b += bStride;
             }
         }
 
         { TS.Store(dw + (0 * CoutP) + 0, TS.Add(TS.Load(dw + (0 * CoutP) + 0), a0_0)); TS.Store(dw + (0 * CoutP) + 16, TS.Add(TS.Load(dw + (0 * CoutP) + 16), a0_1)); }
     }
 
-    /// <summary>Backward to the weights, one (kh, kw) tap: 2 input channels by 32 output channels over rows of an image.</summary>
-    /// <param name="x">Padded input of the image at the tap (row kh, column kw), the first row's input rows and first input channel.</param>
-    /// <param name="dy">Output gradient of the image at the first row and output channel, pixels DyStride apart.</param>
-    /// <param name="dw">Weight-gradient partial [kh][kw][ic][out channels padded] at the tap, first input and output channel; added to.</param>
-    /// <param name="rows">Output rows.</param>
+    /// <summary>Backward to the weights: 2 input channels by 32 output channels over rows of pixels.</summary>
+    /// <param name="a">The input: pixel (r, k)'s 2 input channels at a + r * aRowStride + k * aStride.</param>
+    /// <param name="aStride">Floats between pixels of a row in the input.</param>
+    /// <param name="aRowStride">Floats between rows in the input.</param>
+    /// <param name="b">The output gradient: pixel (r, k)'s 32 channels at b + (r * width + k) * bStride.</param>
+    /// <param name="bStride">Floats between pixels in the output gradient.</param>
+    /// <param name="dw">Weight-gradient partial at the block's first input and output channel, input channels CoutP apart; added to.</param>
+    /// <param name="rows">Rows of pixels.</param>
+    /// <param name="width">Pixels a row.</param>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void BackwardWeights2R2(float* x, float* dy, float* dw, int rows)
+    public static void BackwardWeights2R2(float* a, nint aStride, nint aRowStride, float* b, nint bStride, float* dw, int rows, int width)
     {
-        // Constants once the JIT has specialised the method (locals, so that nothing is a call).
-        int CinP = (G.InChannels + 15) & ~15;
         int CoutP = (G.OutChannels + 15) & ~15;
-        int RowStride = (G.Width + (2 * G.Padding)) * G.InChannels;
-        int OutWidth = ((G.Width + (2 * G.Padding) - G.Kernel) / G.Stride) + 1;
-        int OutHeight = ((G.Height + (2 * G.Padding) - G.Kernel) / G.Stride) + 1;
-        int DyStride = (G.OutChannels & 15) == 0 ? G.OutChannels : CoutP;
         TV a0_0 = TS.Zero; TV a0_1 = TS.Zero;
         TV a1_0 = TS.Zero; TV a1_1 = TS.Zero;
-        for (int oh = 0; oh < rows; oh++)
+        for (int row = 0; row < rows; row++)
         {
-            float* xp = x + (oh * G.Stride * RowStride);
-            float* dp = dy + (oh * OutWidth * DyStride);
-            for (int ow = 0; ow < OutWidth; ow++)
+            float* ap = a + (row * aRowStride);
+            for (int k = 0; k < width; k++)
             {
-                TV d0 = TS.Load(dp + 0);
-                TV d1 = TS.Load(dp + 16);
-                { TV b0 = TS.Broadcast(xp[0]); a0_0 = TS.Fma(d0, b0, a0_0); a0_1 = TS.Fma(d1, b0, a0_1); }
-                { TV b1 = TS.Broadcast(xp[1]); a1_0 = TS.Fma(d0, b1, a1_0); a1_1 = TS.Fma(d1, b1, a1_1); }
-                xp += G.Stride * G.InChannels;
-                dp += DyStride;
+                TV d0 = TS.Load(b + 0);
+                TV d1 = TS.Load(b + 16);
+                { TV b0 = TS.Broadcast(ap[0]); a0_0 = TS.Fma(d0, b0, a0_0); a0_1 = TS.Fma(d1, b0, a0_1); }
+                { TV b1 = TS.Broadcast(ap[1]); a1_0 = TS.Fma(d0, b1, a1_0); a1_1 = TS.Fma(d1, b1, a1_1); }
+                ap += aStride;
+                b += bStride;
             }
         }
 
@@ -7305,37 +7251,34 @@ internal static unsafe class MicroKernels<G, TS, TV>
         { TS.Store(dw + (1 * CoutP) + 0, TS.Add(TS.Load(dw + (1 * CoutP) + 0), a1_0)); TS.Store(dw + (1 * CoutP) + 16, TS.Add(TS.Load(dw + (1 * CoutP) + 16), a1_1)); }
     }
 
-    /// <summary>Backward to the weights, one (kh, kw) tap: 3 input channels by 32 output channels over rows of an image.</summary>
-    /// <param name="x">Padded input of the image at the tap (row kh, column kw), the first row's input rows and first input channel.</param>
-    /// <param name="dy">Output gradient of the image at the first row and output channel, pixels DyStride apart.</param>
-    /// <param name="dw">Weight-gradient partial [kh][kw][ic][out channels padded] at the tap, first input and output channel; added to.</param>
-    /// <param name="rows">Output rows.</param>
+    /// <summary>Backward to the weights: 3 input channels by 32 output channels over rows of pixels.</summary>
+    /// <param name="a">The input: pixel (r, k)'s 3 input channels at a + r * aRowStride + k * aStride.</param>
+    /// <param name="aStride">Floats between pixels of a row in the input.</param>
+    /// <param name="aRowStride">Floats between rows in the input.</param>
+    /// <param name="b">The output gradient: pixel (r, k)'s 32 channels at b + (r * width + k) * bStride.</param>
+    /// <param name="bStride">Floats between pixels in the output gradient.</param>
+    /// <param name="dw">Weight-gradient partial at the block's first input and output channel, input channels CoutP apart; added to.</param>
+    /// <param name="rows">Rows of pixels.</param>
+    /// <param name="width">Pixels a row.</param>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void BackwardWeights2R3(float* x, float* dy, float* dw, int rows)
+    public static void BackwardWeights2R3(float* a, nint aStride, nint aRowStride, float* b, nint bStride, float* dw, int rows, int width)
     {
-        // Constants once the JIT has specialised the method (locals, so that nothing is a call).
-        int CinP = (G.InChannels + 15) & ~15;
         int CoutP = (G.OutChannels + 15) & ~15;
-        int RowStride = (G.Width + (2 * G.Padding)) * G.InChannels;
-        int OutWidth = ((G.Width + (2 * G.Padding) - G.Kernel) / G.Stride) + 1;
-        int OutHeight = ((G.Height + (2 * G.Padding) - G.Kernel) / G.Stride) + 1;
-        int DyStride = (G.OutChannels & 15) == 0 ? G.OutChannels : CoutP;
         TV a0_0 = TS.Zero; TV a0_1 = TS.Zero;
         TV a1_0 = TS.Zero; TV a1_1 = TS.Zero;
         TV a2_0 = TS.Zero; TV a2_1 = TS.Zero;
-        for (int oh = 0; oh < rows; oh++)
+        for (int row = 0; row < rows; row++)
         {
-            float* xp = x + (oh * G.Stride * RowStride);
-            float* dp = dy + (oh * OutWidth * DyStride);
-            for (int ow = 0; ow < OutWidth; ow++)
+            float* ap = a + (row * aRowStride);
+            for (int k = 0; k < width; k++)
             {
-                TV d0 = TS.Load(dp + 0);
-                TV d1 = TS.Load(dp + 16);
-                { TV b0 = TS.Broadcast(xp[0]); a0_0 = TS.Fma(d0, b0, a0_0); a0_1 = TS.Fma(d1, b0, a0_1); }
-                { TV b1 = TS.Broadcast(xp[1]); a1_0 = TS.Fma(d0, b1, a1_0); a1_1 = TS.Fma(d1, b1, a1_1); }
-                { TV b2 = TS.Broadcast(xp[2]); a2_0 = TS.Fma(d0, b2, a2_0); a2_1 = TS.Fma(d1, b2, a2_1); }
-                xp += G.Stride * G.InChannels;
-                dp += DyStride;
+                TV d0 = TS.Load(b + 0);
+                TV d1 = TS.Load(b + 16);
+                { TV b0 = TS.Broadcast(ap[0]); a0_0 = TS.Fma(d0, b0, a0_0); a0_1 = TS.Fma(d1, b0, a0_1); }
+                { TV b1 = TS.Broadcast(ap[1]); a1_0 = TS.Fma(d0, b1, a1_0); a1_1 = TS.Fma(d1, b1, a1_1); }
+                { TV b2 = TS.Broadcast(ap[2]); a2_0 = TS.Fma(d0, b2, a2_0); a2_1 = TS.Fma(d1, b2, a2_1); }
+                ap += aStride;
+                b += bStride;
             }
         }
 
@@ -7344,39 +7287,36 @@ internal static unsafe class MicroKernels<G, TS, TV>
         { TS.Store(dw + (2 * CoutP) + 0, TS.Add(TS.Load(dw + (2 * CoutP) + 0), a2_0)); TS.Store(dw + (2 * CoutP) + 16, TS.Add(TS.Load(dw + (2 * CoutP) + 16), a2_1)); }
     }
 
-    /// <summary>Backward to the weights, one (kh, kw) tap: 4 input channels by 32 output channels over rows of an image.</summary>
-    /// <param name="x">Padded input of the image at the tap (row kh, column kw), the first row's input rows and first input channel.</param>
-    /// <param name="dy">Output gradient of the image at the first row and output channel, pixels DyStride apart.</param>
-    /// <param name="dw">Weight-gradient partial [kh][kw][ic][out channels padded] at the tap, first input and output channel; added to.</param>
-    /// <param name="rows">Output rows.</param>
+    /// <summary>Backward to the weights: 4 input channels by 32 output channels over rows of pixels.</summary>
+    /// <param name="a">The input: pixel (r, k)'s 4 input channels at a + r * aRowStride + k * aStride.</param>
+    /// <param name="aStride">Floats between pixels of a row in the input.</param>
+    /// <param name="aRowStride">Floats between rows in the input.</param>
+    /// <param name="b">The output gradient: pixel (r, k)'s 32 channels at b + (r * width + k) * bStride.</param>
+    /// <param name="bStride">Floats between pixels in the output gradient.</param>
+    /// <param name="dw">Weight-gradient partial at the block's first input and output channel, input channels CoutP apart; added to.</param>
+    /// <param name="rows">Rows of pixels.</param>
+    /// <param name="width">Pixels a row.</param>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void BackwardWeights2R4(float* x, float* dy, float* dw, int rows)
+    public static void BackwardWeights2R4(float* a, nint aStride, nint aRowStride, float* b, nint bStride, float* dw, int rows, int width)
     {
-        // Constants once the JIT has specialised the method (locals, so that nothing is a call).
-        int CinP = (G.InChannels + 15) & ~15;
         int CoutP = (G.OutChannels + 15) & ~15;
-        int RowStride = (G.Width + (2 * G.Padding)) * G.InChannels;
-        int OutWidth = ((G.Width + (2 * G.Padding) - G.Kernel) / G.Stride) + 1;
-        int OutHeight = ((G.Height + (2 * G.Padding) - G.Kernel) / G.Stride) + 1;
-        int DyStride = (G.OutChannels & 15) == 0 ? G.OutChannels : CoutP;
         TV a0_0 = TS.Zero; TV a0_1 = TS.Zero;
         TV a1_0 = TS.Zero; TV a1_1 = TS.Zero;
         TV a2_0 = TS.Zero; TV a2_1 = TS.Zero;
         TV a3_0 = TS.Zero; TV a3_1 = TS.Zero;
-        for (int oh = 0; oh < rows; oh++)
+        for (int row = 0; row < rows; row++)
         {
-            float* xp = x + (oh * G.Stride * RowStride);
-            float* dp = dy + (oh * OutWidth * DyStride);
-            for (int ow = 0; ow < OutWidth; ow++)
+            float* ap = a + (row * aRowStride);
+            for (int k = 0; k < width; k++)
             {
-                TV d0 = TS.Load(dp + 0);
-                TV d1 = TS.Load(dp + 16);
-                { TV b0 = TS.Broadcast(xp[0]); a0_0 = TS.Fma(d0, b0, a0_0); a0_1 = TS.Fma(d1, b0, a0_1); }
-                { TV b1 = TS.Broadcast(xp[1]); a1_0 = TS.Fma(d0, b1, a1_0); a1_1 = TS.Fma(d1, b1, a1_1); }
-                { TV b2 = TS.Broadcast(xp[2]); a2_0 = TS.Fma(d0, b2, a2_0); a2_1 = TS.Fma(d1, b2, a2_1); }
-                { TV b3 = TS.Broadcast(xp[3]); a3_0 = TS.Fma(d0, b3, a3_0); a3_1 = TS.Fma(d1, b3, a3_1); }
-                xp += G.Stride * G.InChannels;
-                dp += DyStride;
+                TV d0 = TS.Load(b + 0);
+                TV d1 = TS.Load(b + 16);
+                { TV b0 = TS.Broadcast(ap[0]); a0_0 = TS.Fma(d0, b0, a0_0); a0_1 = TS.Fma(d1, b0, a0_1); }
+                { TV b1 = TS.Broadcast(ap[1]); a1_0 = TS.Fma(d0, b1, a1_0); a1_1 = TS.Fma(d1, b1, a1_1); }
+                { TV b2 = TS.Broadcast(ap[2]); a2_0 = TS.Fma(d0, b2, a2_0); a2_1 = TS.Fma(d1, b2, a2_1); }
+                { TV b3 = TS.Broadcast(ap[3]); a3_0 = TS.Fma(d0, b3, a3_0); a3_1 = TS.Fma(d1, b3, a3_1); }
+                ap += aStride;
+                b += bStride;
             }
         }
 
@@ -7386,41 +7326,38 @@ internal static unsafe class MicroKernels<G, TS, TV>
         { TS.Store(dw + (3 * CoutP) + 0, TS.Add(TS.Load(dw + (3 * CoutP) + 0), a3_0)); TS.Store(dw + (3 * CoutP) + 16, TS.Add(TS.Load(dw + (3 * CoutP) + 16), a3_1)); }
     }
 
-    /// <summary>Backward to the weights, one (kh, kw) tap: 5 input channels by 32 output channels over rows of an image.</summary>
-    /// <param name="x">Padded input of the image at the tap (row kh, column kw), the first row's input rows and first input channel.</param>
-    /// <param name="dy">Output gradient of the image at the first row and output channel, pixels DyStride apart.</param>
-    /// <param name="dw">Weight-gradient partial [kh][kw][ic][out channels padded] at the tap, first input and output channel; added to.</param>
-    /// <param name="rows">Output rows.</param>
+    /// <summary>Backward to the weights: 5 input channels by 32 output channels over rows of pixels.</summary>
+    /// <param name="a">The input: pixel (r, k)'s 5 input channels at a + r * aRowStride + k * aStride.</param>
+    /// <param name="aStride">Floats between pixels of a row in the input.</param>
+    /// <param name="aRowStride">Floats between rows in the input.</param>
+    /// <param name="b">The output gradient: pixel (r, k)'s 32 channels at b + (r * width + k) * bStride.</param>
+    /// <param name="bStride">Floats between pixels in the output gradient.</param>
+    /// <param name="dw">Weight-gradient partial at the block's first input and output channel, input channels CoutP apart; added to.</param>
+    /// <param name="rows">Rows of pixels.</param>
+    /// <param name="width">Pixels a row.</param>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void BackwardWeights2R5(float* x, float* dy, float* dw, int rows)
+    public static void BackwardWeights2R5(float* a, nint aStride, nint aRowStride, float* b, nint bStride, float* dw, int rows, int width)
     {
-        // Constants once the JIT has specialised the method (locals, so that nothing is a call).
-        int CinP = (G.InChannels + 15) & ~15;
         int CoutP = (G.OutChannels + 15) & ~15;
-        int RowStride = (G.Width + (2 * G.Padding)) * G.InChannels;
-        int OutWidth = ((G.Width + (2 * G.Padding) - G.Kernel) / G.Stride) + 1;
-        int OutHeight = ((G.Height + (2 * G.Padding) - G.Kernel) / G.Stride) + 1;
-        int DyStride = (G.OutChannels & 15) == 0 ? G.OutChannels : CoutP;
         TV a0_0 = TS.Zero; TV a0_1 = TS.Zero;
         TV a1_0 = TS.Zero; TV a1_1 = TS.Zero;
         TV a2_0 = TS.Zero; TV a2_1 = TS.Zero;
         TV a3_0 = TS.Zero; TV a3_1 = TS.Zero;
         TV a4_0 = TS.Zero; TV a4_1 = TS.Zero;
-        for (int oh = 0; oh < rows; oh++)
+        for (int row = 0; row < rows; row++)
         {
-            float* xp = x + (oh * G.Stride * RowStride);
-            float* dp = dy + (oh * OutWidth * DyStride);
-            for (int ow = 0; ow < OutWidth; ow++)
+            float* ap = a + (row * aRowStride);
+            for (int k = 0; k < width; k++)
             {
-                TV d0 = TS.Load(dp + 0);
-                TV d1 = TS.Load(dp + 16);
-                { TV b0 = TS.Broadcast(xp[0]); a0_0 = TS.Fma(d0, b0, a0_0); a0_1 = TS.Fma(d1, b0, a0_1); }
-                { TV b1 = TS.Broadcast(xp[1]); a1_0 = TS.Fma(d0, b1, a1_0); a1_1 = TS.Fma(d1, b1, a1_1); }
-                { TV b2 = TS.Broadcast(xp[2]); a2_0 = TS.Fma(d0, b2, a2_0); a2_1 = TS.Fma(d1, b2, a2_1); }
-                { TV b3 = TS.Broadcast(xp[3]); a3_0 = TS.Fma(d0, b3, a3_0); a3_1 = TS.Fma(d1, b3, a3_1); }
-                { TV b4 = TS.Broadcast(xp[4]); a4_0 = TS.Fma(d0, b4, a4_0); a4_1 = TS.Fma(d1, b4, a4_1); }
-                xp += G.Stride * G.InChannels;
-                dp += DyStride;
+                TV d0 = TS.Load(b + 0);
+                TV d1 = TS.Load(b + 16);
+                { TV b0 = TS.Broadcast(ap[0]); a0_0 = TS.Fma(d0, b0, a0_0); a0_1 = TS.Fma(d1, b0, a0_1); }
+                { TV b1 = TS.Broadcast(ap[1]); a1_0 = TS.Fma(d0, b1, a1_0); a1_1 = TS.Fma(d1, b1, a1_1); }
+                { TV b2 = TS.Broadcast(ap[2]); a2_0 = TS.Fma(d0, b2, a2_0); a2_1 = TS.Fma(d1, b2, a2_1); }
+                { TV b3 = TS.Broadcast(ap[3]); a3_0 = TS.Fma(d0, b3, a3_0); a3_1 = TS.Fma(d1, b3, a3_1); }
+                { TV b4 = TS.Broadcast(ap[4]); a4_0 = TS.Fma(d0, b4, a4_0); a4_1 = TS.Fma(d1, b4, a4_1); }
+                ap += aStride;
+                b += bStride;
             }
         }
 
@@ -7431,43 +7368,40 @@ internal static unsafe class MicroKernels<G, TS, TV>
         { TS.Store(dw + (4 * CoutP) + 0, TS.Add(TS.Load(dw + (4 * CoutP) + 0), a4_0)); TS.Store(dw + (4 * CoutP) + 16, TS.Add(TS.Load(dw + (4 * CoutP) + 16), a4_1)); }
     }
 
-    /// <summary>Backward to the weights, one (kh, kw) tap: 6 input channels by 32 output channels over rows of an image.</summary>
-    /// <param name="x">Padded input of the image at the tap (row kh, column kw), the first row's input rows and first input channel.</param>
-    /// <param name="dy">Output gradient of the image at the first row and output channel, pixels DyStride apart.</param>
-    /// <param name="dw">Weight-gradient partial [kh][kw][ic][out channels padded] at the tap, first input and output channel; added to.</param>
-    /// <param name="rows">Output rows.</param>
+    /// <summary>Backward to the weights: 6 input channels by 32 output channels over rows of pixels.</summary>
+    /// <param name="a">The input: pixel (r, k)'s 6 input channels at a + r * aRowStride + k * aStride.</param>
+    /// <param name="aStride">Floats between pixels of a row in the input.</param>
+    /// <param name="aRowStride">Floats between rows in the input.</param>
+    /// <param name="b">The output gradient: pixel (r, k)'s 32 channels at b + (r * width + k) * bStride.</param>
+    /// <param name="bStride">Floats between pixels in the output gradient.</param>
+    /// <param name="dw">Weight-gradient partial at the block's first input and output channel, input channels CoutP apart; added to.</param>
+    /// <param name="rows">Rows of pixels.</param>
+    /// <param name="width">Pixels a row.</param>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void BackwardWeights2R6(float* x, float* dy, float* dw, int rows)
+    public static void BackwardWeights2R6(float* a, nint aStride, nint aRowStride, float* b, nint bStride, float* dw, int rows, int width)
     {
-        // Constants once the JIT has specialised the method (locals, so that nothing is a call).
-        int CinP = (G.InChannels + 15) & ~15;
         int CoutP = (G.OutChannels + 15) & ~15;
-        int RowStride = (G.Width + (2 * G.Padding)) * G.InChannels;
-        int OutWidth = ((G.Width + (2 * G.Padding) - G.Kernel) / G.Stride) + 1;
-        int OutHeight = ((G.Height + (2 * G.Padding) - G.Kernel) / G.Stride) + 1;
-        int DyStride = (G.OutChannels & 15) == 0 ? G.OutChannels : CoutP;
         TV a0_0 = TS.Zero; TV a0_1 = TS.Zero;
         TV a1_0 = TS.Zero; TV a1_1 = TS.Zero;
         TV a2_0 = TS.Zero; TV a2_1 = TS.Zero;
         TV a3_0 = TS.Zero; TV a3_1 = TS.Zero;
         TV a4_0 = TS.Zero; TV a4_1 = TS.Zero;
         TV a5_0 = TS.Zero; TV a5_1 = TS.Zero;
-        for (int oh = 0; oh < rows; oh++)
+        for (int row = 0; row < rows; row++)
         {
-            float* xp = x + (oh * G.Stride * RowStride);
-            float* dp = dy + (oh * OutWidth * DyStride);
-            for (int ow = 0; ow < OutWidth; ow++)
+            float* ap = a + (row * aRowStride);
+            for (int k = 0; k < width; k++)
             {
-                TV d0 = TS.Load(dp + 0);
-                TV d1 = TS.Load(dp + 16);
-                { TV b0 = TS.Broadcast(xp[0]); a0_0 = TS.Fma(d0, b0, a0_0); a0_1 = TS.Fma(d1, b0, a0_1); }
-                { TV b1 = TS.Broadcast(xp[1]); a1_0 = TS.Fma(d0, b1, a1_0); a1_1 = TS.Fma(d1, b1, a1_1); }
-                { TV b2 = TS.Broadcast(xp[2]); a2_0 = TS.Fma(d0, b2, a2_0); a2_1 = TS.Fma(d1, b2, a2_1); }
-                { TV b3 = TS.Broadcast(xp[3]); a3_0 = TS.Fma(d0, b3, a3_0); a3_1 = TS.Fma(d1, b3, a3_1); }
-                { TV b4 = TS.Broadcast(xp[4]); a4_0 = TS.Fma(d0, b4, a4_0); a4_1 = TS.Fma(d1, b4, a4_1); }
-                { TV b5 = TS.Broadcast(xp[5]); a5_0 = TS.Fma(d0, b5, a5_0); a5_1 = TS.Fma(d1, b5, a5_1); }
-                xp += G.Stride * G.InChannels;
-                dp += DyStride;
+                TV d0 = TS.Load(b + 0);
+                TV d1 = TS.Load(b + 16);
+                { TV b0 = TS.Broadcast(ap[0]); a0_0 = TS.Fma(d0, b0, a0_0); a0_1 = TS.Fma(d1, b0, a0_1); }
+                { TV b1 = TS.Broadcast(ap[1]); a1_0 = TS.Fma(d0, b1, a1_0); a1_1 = TS.Fma(d1, b1, a1_1); }
+                { TV b2 = TS.Broadcast(ap[2]); a2_0 = TS.Fma(d0, b2, a2_0); a2_1 = TS.Fma(d1, b2, a2_1); }
+                { TV b3 = TS.Broadcast(ap[3]); a3_0 = TS.Fma(d0, b3, a3_0); a3_1 = TS.Fma(d1, b3, a3_1); }
+                { TV b4 = TS.Broadcast(ap[4]); a4_0 = TS.Fma(d0, b4, a4_0); a4_1 = TS.Fma(d1, b4, a4_1); }
+                { TV b5 = TS.Broadcast(ap[5]); a5_0 = TS.Fma(d0, b5, a5_0); a5_1 = TS.Fma(d1, b5, a5_1); }
+                ap += aStride;
+                b += bStride;
             }
         }
 
@@ -7479,21 +7413,19 @@ internal static unsafe class MicroKernels<G, TS, TV>
         { TS.Store(dw + (5 * CoutP) + 0, TS.Add(TS.Load(dw + (5 * CoutP) + 0), a5_0)); TS.Store(dw + (5 * CoutP) + 16, TS.Add(TS.Load(dw + (5 * CoutP) + 16), a5_1)); }
     }
 
-    /// <summary>Backward to the weights, one (kh, kw) tap: 7 input channels by 32 output channels over rows of an image.</summary>
-    /// <param name="x">Padded input of the image at the tap (row kh, column kw), the first row's input rows and first input channel.</param>
-    /// <param name="dy">Output gradient of the image at the first row and output channel, pixels DyStride apart.</param>
-    /// <param name="dw">Weight-gradient partial [kh][kw][ic][out channels padded] at the tap, first input and output channel; added to.</param>
-    /// <param name="rows">Output rows.</param>
+    /// <summary>Backward to the weights: 7 input channels by 32 output channels over rows of pixels.</summary>
+    /// <param name="a">The input: pixel (r, k)'s 7 input channels at a + r * aRowStride + k * aStride.</param>
+    /// <param name="aStride">Floats between pixels of a row in the input.</param>
+    /// <param name="aRowStride">Floats between rows in the input.</param>
+    /// <param name="b">The output gradient: pixel (r, k)'s 32 channels at b + (r * width + k) * bStride.</param>
+    /// <param name="bStride">Floats between pixels in the output gradient.</param>
+    /// <param name="dw">Weight-gradient partial at the block's first input and output channel, input channels CoutP apart; added to.</param>
+    /// <param name="rows">Rows of pixels.</param>
+    /// <param name="width">Pixels a row.</param>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void BackwardWeights2R7(float* x, float* dy, float* dw, int rows)
+    public static void BackwardWeights2R7(float* a, nint aStride, nint aRowStride, float* b, nint bStride, float* dw, int rows, int width)
     {
-        // Constants once the JIT has specialised the method (locals, so that nothing is a call).
-        int CinP = (G.InChannels + 15) & ~15;
         int CoutP = (G.OutChannels + 15) & ~15;
-        int RowStride = (G.Width + (2 * G.Padding)) * G.InChannels;
-        int OutWidth = ((G.Width + (2 * G.Padding) - G.Kernel) / G.Stride) + 1;
-        int OutHeight = ((G.Height + (2 * G.Padding) - G.Kernel) / G.Stride) + 1;
-        int DyStride = (G.OutChannels & 15) == 0 ? G.OutChannels : CoutP;
         TV a0_0 = TS.Zero; TV a0_1 = TS.Zero;
         TV a1_0 = TS.Zero; TV a1_1 = TS.Zero;
         TV a2_0 = TS.Zero; TV a2_1 = TS.Zero;
@@ -7501,23 +7433,22 @@ internal static unsafe class MicroKernels<G, TS, TV>
         TV a4_0 = TS.Zero; TV a4_1 = TS.Zero;
         TV a5_0 = TS.Zero; TV a5_1 = TS.Zero;
         TV a6_0 = TS.Zero; TV a6_1 = TS.Zero;
-        for (int oh = 0; oh < rows; oh++)
+        for (int row = 0; row < rows; row++)
         {
-            float* xp = x + (oh * G.Stride * RowStride);
-            float* dp = dy + (oh * OutWidth * DyStride);
-            for (int ow = 0; ow < OutWidth; ow++)
+            float* ap = a + (row * aRowStride);
+            for (int k = 0; k < width; k++)
             {
-                TV d0 = TS.Load(dp + 0);
-                TV d1 = TS.Load(dp + 16);
-                { TV b0 = TS.Broadcast(xp[0]); a0_0 = TS.Fma(d0, b0, a0_0); a0_1 = TS.Fma(d1, b0, a0_1); }
-                { TV b1 = TS.Broadcast(xp[1]); a1_0 = TS.Fma(d0, b1, a1_0); a1_1 = TS.Fma(d1, b1, a1_1); }
-                { TV b2 = TS.Broadcast(xp[2]); a2_0 = TS.Fma(d0, b2, a2_0); a2_1 = TS.Fma(d1, b2, a2_1); }
-                { TV b3 = TS.Broadcast(xp[3]); a3_0 = TS.Fma(d0, b3, a3_0); a3_1 = TS.Fma(d1, b3, a3_1); }
-                { TV b4 = TS.Broadcast(xp[4]); a4_0 = TS.Fma(d0, b4, a4_0); a4_1 = TS.Fma(d1, b4, a4_1); }
-                { TV b5 = TS.Broadcast(xp[5]); a5_0 = TS.Fma(d0, b5, a5_0); a5_1 = TS.Fma(d1, b5, a5_1); }
-                { TV b6 = TS.Broadcast(xp[6]); a6_0 = TS.Fma(d0, b6, a6_0); a6_1 = TS.Fma(d1, b6, a6_1); }
-                xp += G.Stride * G.InChannels;
-                dp += DyStride;
+                TV d0 = TS.Load(b + 0);
+                TV d1 = TS.Load(b + 16);
+                { TV b0 = TS.Broadcast(ap[0]); a0_0 = TS.Fma(d0, b0, a0_0); a0_1 = TS.Fma(d1, b0, a0_1); }
+                { TV b1 = TS.Broadcast(ap[1]); a1_0 = TS.Fma(d0, b1, a1_0); a1_1 = TS.Fma(d1, b1, a1_1); }
+                { TV b2 = TS.Broadcast(ap[2]); a2_0 = TS.Fma(d0, b2, a2_0); a2_1 = TS.Fma(d1, b2, a2_1); }
+                { TV b3 = TS.Broadcast(ap[3]); a3_0 = TS.Fma(d0, b3, a3_0); a3_1 = TS.Fma(d1, b3, a3_1); }
+                { TV b4 = TS.Broadcast(ap[4]); a4_0 = TS.Fma(d0, b4, a4_0); a4_1 = TS.Fma(d1, b4, a4_1); }
+                { TV b5 = TS.Broadcast(ap[5]); a5_0 = TS.Fma(d0, b5, a5_0); a5_1 = TS.Fma(d1, b5, a5_1); }
+                { TV b6 = TS.Broadcast(ap[6]); a6_0 = TS.Fma(d0, b6, a6_0); a6_1 = TS.Fma(d1, b6, a6_1); }
+                ap += aStride;
+                b += bStride;
             }
         }
 
@@ -7530,21 +7461,19 @@ internal static unsafe class MicroKernels<G, TS, TV>
         { TS.Store(dw + (6 * CoutP) + 0, TS.Add(TS.Load(dw + (6 * CoutP) + 0), a6_0)); TS.Store(dw + (6 * CoutP) + 16, TS.Add(TS.Load(dw + (6 * CoutP) + 16), a6_1)); }
     }
 
-    /// <summary>Backward to the weights, one (kh, kw) tap: 8 input channels by 32 output channels over rows of an image.</summary>
-    /// <param name="x">Padded input of the image at the tap (row kh, column kw), the first row's input rows and first input channel.</param>
-    /// <param name="dy">Output gradient of the image at the first row and output channel, pixels DyStride apart.</param>
-    /// <param name="dw">Weight-gradient partial [kh][kw][ic][out channels padded] at the tap, first input and output channel; added to.</param>
-    /// <param name="rows">Output rows.</param>
+    /// <summary>Backward to the weights: 8 input channels by 32 output channels over rows of pixels.</summary>
+    /// <param name="a">The input: pixel (r, k)'s 8 input channels at a + r * aRowStride + k * aStride.</param>
+    /// <param name="aStride">Floats between pixels of a row in the input.</param>
+    /// <param name="aRowStride">Floats between rows in the input.</param>
+    /// <param name="b">The output gradient: pixel (r, k)'s 32 channels at b + (r * width + k) * bStride.</param>
+    /// <param name="bStride">Floats between pixels in the output gradient.</param>
+    /// <param name="dw">Weight-gradient partial at the block's first input and output channel, input channels CoutP apart; added to.</param>
+    /// <param name="rows">Rows of pixels.</param>
+    /// <param name="width">Pixels a row.</param>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void BackwardWeights2R8(float* x, float* dy, float* dw, int rows)
+    public static void BackwardWeights2R8(float* a, nint aStride, nint aRowStride, float* b, nint bStride, float* dw, int rows, int width)
     {
-        // Constants once the JIT has specialised the method (locals, so that nothing is a call).
-        int CinP = (G.InChannels + 15) & ~15;
         int CoutP = (G.OutChannels + 15) & ~15;
-        int RowStride = (G.Width + (2 * G.Padding)) * G.InChannels;
-        int OutWidth = ((G.Width + (2 * G.Padding) - G.Kernel) / G.Stride) + 1;
-        int OutHeight = ((G.Height + (2 * G.Padding) - G.Kernel) / G.Stride) + 1;
-        int DyStride = (G.OutChannels & 15) == 0 ? G.OutChannels : CoutP;
         TV a0_0 = TS.Zero; TV a0_1 = TS.Zero;
         TV a1_0 = TS.Zero; TV a1_1 = TS.Zero;
         TV a2_0 = TS.Zero; TV a2_1 = TS.Zero;
@@ -7553,24 +7482,23 @@ internal static unsafe class MicroKernels<G, TS, TV>
         TV a5_0 = TS.Zero; TV a5_1 = TS.Zero;
         TV a6_0 = TS.Zero; TV a6_1 = TS.Zero;
         TV a7_0 = TS.Zero; TV a7_1 = TS.Zero;
-        for (int oh = 0; oh < rows; oh++)
+        for (int row = 0; row < rows; row++)
         {
-            float* xp = x + (oh * G.Stride * RowStride);
-            float* dp = dy + (oh * OutWidth * DyStride);
-            for (int ow = 0; ow < OutWidth; ow++)
+            float* ap = a + (row * aRowStride);
+            for (int k = 0; k < width; k++)
             {
-                TV d0 = TS.Load(dp + 0);
-                TV d1 = TS.Load(dp + 16);
-                { TV b0 = TS.Broadcast(xp[0]); a0_0 = TS.Fma(d0, b0, a0_0); a0_1 = TS.Fma(d1, b0, a0_1); }
-                { TV b1 = TS.Broadcast(xp[1]); a1_0 = TS.Fma(d0, b1, a1_0); a1_1 = TS.Fma(d1, b1, a1_1); }
-                { TV b2 = TS.Broadcast(xp[2]); a2_0 = TS.Fma(d0, b2, a2_0); a2_1 = TS.Fma(d1, b2, a2_1); }
-                { TV b3 = TS.Broadcast(xp[3]); a3_0 = TS.Fma(d0, b3, a3_0); a3_1 = TS.Fma(d1, b3, a3_1); }
-                { TV b4 = TS.Broadcast(xp[4]); a4_0 = TS.Fma(d0, b4, a4_0); a4_1 = TS.Fma(d1, b4, a4_1); }
-                { TV b5 = TS.Broadcast(xp[5]); a5_0 = TS.Fma(d0, b5, a5_0); a5_1 = TS.Fma(d1, b5, a5_1); }
-                { TV b6 = TS.Broadcast(xp[6]); a6_0 = TS.Fma(d0, b6, a6_0); a6_1 = TS.Fma(d1, b6, a6_1); }
-                { TV b7 = TS.Broadcast(xp[7]); a7_0 = TS.Fma(d0, b7, a7_0); a7_1 = TS.Fma(d1, b7, a7_1); }
-                xp += G.Stride * G.InChannels;
-                dp += DyStride;
+                TV d0 = TS.Load(b + 0);
+                TV d1 = TS.Load(b + 16);
+                { TV b0 = TS.Broadcast(ap[0]); a0_0 = TS.Fma(d0, b0, a0_0); a0_1 = TS.Fma(d1, b0, a0_1); }
+                { TV b1 = TS.Broadcast(ap[1]); a1_0 = TS.Fma(d0, b1, a1_0); a1_1 = TS.Fma(d1, b1, a1_1); }
+                { TV b2 = TS.Broadcast(ap[2]); a2_0 = TS.Fma(d0, b2, a2_0); a2_1 = TS.Fma(d1, b2, a2_1); }
+                { TV b3 = TS.Broadcast(ap[3]); a3_0 = TS.Fma(d0, b3, a3_0); a3_1 = TS.Fma(d1, b3, a3_1); }
+                { TV b4 = TS.Broadcast(ap[4]); a4_0 = TS.Fma(d0, b4, a4_0); a4_1 = TS.Fma(d1, b4, a4_1); }
+                { TV b5 = TS.Broadcast(ap[5]); a5_0 = TS.Fma(d0, b5, a5_0); a5_1 = TS.Fma(d1, b5, a5_1); }
+                { TV b6 = TS.Broadcast(ap[6]); a6_0 = TS.Fma(d0, b6, a6_0); a6_1 = TS.Fma(d1, b6, a6_1); }
+                { TV b7 = TS.Broadcast(ap[7]); a7_0 = TS.Fma(d0, b7, a7_0); a7_1 = TS.Fma(d1, b7, a7_1); }
+                ap += aStride;
+                b += bStride;
             }
         }
 
@@ -7584,21 +7512,19 @@ internal static unsafe class MicroKernels<G, TS, TV>
         { TS.Store(dw + (7 * CoutP) + 0, TS.Add(TS.Load(dw + (7 * CoutP) + 0), a7_0)); TS.Store(dw + (7 * CoutP) + 16, TS.Add(TS.Load(dw + (7 * CoutP) + 16), a7_1)); }
     }
 
-    /// <summary>Backward to the weights, one (kh, kw) tap: 9 input channels by 32 output channels over rows of an image.</summary>
-    /// <param name="x">Padded input of the image at the tap (row kh, column kw), the first row's input rows and first input channel.</param>
-    /// <param name="dy">Output gradient of the image at the first row and output channel, pixels DyStride apart.</param>
-    /// <param name="dw">Weight-gradient partial [kh][kw][ic][out channels padded] at the tap, first input and output channel; added to.</param>
-    /// <param name="rows">Output rows.</param>
+    /// <summary>Backward to the weights: 9 input channels by 32 output channels over rows of pixels.</summary>
+    /// <param name="a">The input: pixel (r, k)'s 9 input channels at a + r * aRowStride + k * aStride.</param>
+    /// <param name="aStride">Floats between pixels of a row in the input.</param>
+    /// <param name="aRowStride">Floats between rows in the input.</param>
+    /// <param name="b">The output gradient: pixel (r, k)'s 32 channels at b + (r * width + k) * bStride.</param>
+    /// <param name="bStride">Floats between pixels in the output gradient.</param>
+    /// <param name="dw">Weight-gradient partial at the block's first input and output channel, input channels CoutP apart; added to.</param>
+    /// <param name="rows">Rows of pixels.</param>
+    /// <param name="width">Pixels a row.</param>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void BackwardWeights2R9(float* x, float* dy, float* dw, int rows)
+    public static void BackwardWeights2R9(float* a, nint aStride, nint aRowStride, float* b, nint bStride, float* dw, int rows, int width)
     {
-        // Constants once the JIT has specialised the method (locals, so that nothing is a call).
-        int CinP = (G.InChannels + 15) & ~15;
         int CoutP = (G.OutChannels + 15) & ~15;
-        int RowStride = (G.Width + (2 * G.Padding)) * G.InChannels;
-        int OutWidth = ((G.Width + (2 * G.Padding) - G.Kernel) / G.Stride) + 1;
-        int OutHeight = ((G.Height + (2 * G.Padding) - G.Kernel) / G.Stride) + 1;
-        int DyStride = (G.OutChannels & 15) == 0 ? G.OutChannels : CoutP;
         TV a0_0 = TS.Zero; TV a0_1 = TS.Zero;
         TV a1_0 = TS.Zero; TV a1_1 = TS.Zero;
         TV a2_0 = TS.Zero; TV a2_1 = TS.Zero;
@@ -7608,25 +7534,24 @@ internal static unsafe class MicroKernels<G, TS, TV>
         TV a6_0 = TS.Zero; TV a6_1 = TS.Zero;
         TV a7_0 = TS.Zero; TV a7_1 = TS.Zero;
         TV a8_0 = TS.Zero; TV a8_1 = TS.Zero;
-        for (int oh = 0; oh < rows; oh++)
+        for (int row = 0; row < rows; row++)
         {
-            float* xp = x + (oh * G.Stride * RowStride);
-            float* dp = dy + (oh * OutWidth * DyStride);
-            for (int ow = 0; ow < OutWidth; ow++)
+            float* ap = a + (row * aRowStride);
+            for (int k = 0; k < width; k++)
             {
-                TV d0 = TS.Load(dp + 0);
-                TV d1 = TS.Load(dp + 16);
-                { TV b0 = TS.Broadcast(xp[0]); a0_0 = TS.Fma(d0, b0, a0_0); a0_1 = TS.Fma(d1, b0, a0_1); }
-                { TV b1 = TS.Broadcast(xp[1]); a1_0 = TS.Fma(d0, b1, a1_0); a1_1 = TS.Fma(d1, b1, a1_1); }
-                { TV b2 = TS.Broadcast(xp[2]); a2_0 = TS.Fma(d0, b2, a2_0); a2_1 = TS.Fma(d1, b2, a2_1); }
-                { TV b3 = TS.Broadcast(xp[3]); a3_0 = TS.Fma(d0, b3, a3_0); a3_1 = TS.Fma(d1, b3, a3_1); }
-                { TV b4 = TS.Broadcast(xp[4]); a4_0 = TS.Fma(d0, b4, a4_0); a4_1 = TS.Fma(d1, b4, a4_1); }
-                { TV b5 = TS.Broadcast(xp[5]); a5_0 = TS.Fma(d0, b5, a5_0); a5_1 = TS.Fma(d1, b5, a5_1); }
-                { TV b6 = TS.Broadcast(xp[6]); a6_0 = TS.Fma(d0, b6, a6_0); a6_1 = TS.Fma(d1, b6, a6_1); }
-                { TV b7 = TS.Broadcast(xp[7]); a7_0 = TS.Fma(d0, b7, a7_0); a7_1 = TS.Fma(d1, b7, a7_1); }
-                { TV b8 = TS.Broadcast(xp[8]); a8_0 = TS.Fma(d0, b8, a8_0); a8_1 = TS.Fma(d1, b8, a8_1); }
-                xp += G.Stride * G.InChannels;
-                dp += DyStride;
+                TV d0 = TS.Load(b + 0);
+                TV d1 = TS.Load(b + 16);
+                { TV b0 = TS.Broadcast(ap[0]); a0_0 = TS.Fma(d0, b0, a0_0); a0_1 = TS.Fma(d1, b0, a0_1); }
+                { TV b1 = TS.Broadcast(ap[1]); a1_0 = TS.Fma(d0, b1, a1_0); a1_1 = TS.Fma(d1, b1, a1_1); }
+                { TV b2 = TS.Broadcast(ap[2]); a2_0 = TS.Fma(d0, b2, a2_0); a2_1 = TS.Fma(d1, b2, a2_1); }
+                { TV b3 = TS.Broadcast(ap[3]); a3_0 = TS.Fma(d0, b3, a3_0); a3_1 = TS.Fma(d1, b3, a3_1); }
+                { TV b4 = TS.Broadcast(ap[4]); a4_0 = TS.Fma(d0, b4, a4_0); a4_1 = TS.Fma(d1, b4, a4_1); }
+                { TV b5 = TS.Broadcast(ap[5]); a5_0 = TS.Fma(d0, b5, a5_0); a5_1 = TS.Fma(d1, b5, a5_1); }
+                { TV b6 = TS.Broadcast(ap[6]); a6_0 = TS.Fma(d0, b6, a6_0); a6_1 = TS.Fma(d1, b6, a6_1); }
+                { TV b7 = TS.Broadcast(ap[7]); a7_0 = TS.Fma(d0, b7, a7_0); a7_1 = TS.Fma(d1, b7, a7_1); }
+                { TV b8 = TS.Broadcast(ap[8]); a8_0 = TS.Fma(d0, b8, a8_0); a8_1 = TS.Fma(d1, b8, a8_1); }
+                ap += aStride;
+                b += bStride;
             }
         }
 
@@ -7641,21 +7566,19 @@ internal static unsafe class MicroKernels<G, TS, TV>
         { TS.Store(dw + (8 * CoutP) + 0, TS.Add(TS.Load(dw + (8 * CoutP) + 0), a8_0)); TS.Store(dw + (8 * CoutP) + 16, TS.Add(TS.Load(dw + (8 * CoutP) + 16), a8_1)); }
     }
 
-    /// <summary>Backward to the weights, one (kh, kw) tap: 10 input channels by 32 output channels over rows of an image.</summary>
-    /// <param name="x">Padded input of the image at the tap (row kh, column kw), the first row's input rows and first input channel.</param>
-    /// <param name="dy">Output gradient of the image at the first row and output channel, pixels DyStride apart.</param>
-    /// <param name="dw">Weight-gradient partial [kh][kw][ic][out channels padded] at the tap, first input and output channel; added to.</param>
-    /// <param name="rows">Output rows.</param>
+    /// <summary>Backward to the weights: 10 input channels by 32 output channels over rows of pixels.</summary>
+    /// <param name="a">The input: pixel (r, k)'s 10 input channels at a + r * aRowStride + k * aStride.</param>
+    /// <param name="aStride">Floats between pixels of a row in the input.</param>
+    /// <param name="aRowStride">Floats between rows in the input.</param>
+    /// <param name="b">The output gradient: pixel (r, k)'s 32 channels at b + (r * width + k) * bStride.</param>
+    /// <param name="bStride">Floats between pixels in the output gradient.</param>
+    /// <param name="dw">Weight-gradient partial at the block's first input and output channel, input channels CoutP apart; added to.</param>
+    /// <param name="rows">Rows of pixels.</param>
+    /// <param name="width">Pixels a row.</param>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void BackwardWeights2R10(float* x, float* dy, float* dw, int rows)
+    public static void BackwardWeights2R10(float* a, nint aStride, nint aRowStride, float* b, nint bStride, float* dw, int rows, int width)
     {
-        // Constants once the JIT has specialised the method (locals, so that nothing is a call).
-        int CinP = (G.InChannels + 15) & ~15;
         int CoutP = (G.OutChannels + 15) & ~15;
-        int RowStride = (G.Width + (2 * G.Padding)) * G.InChannels;
-        int OutWidth = ((G.Width + (2 * G.Padding) - G.Kernel) / G.Stride) + 1;
-        int OutHeight = ((G.Height + (2 * G.Padding) - G.Kernel) / G.Stride) + 1;
-        int DyStride = (G.OutChannels & 15) == 0 ? G.OutChannels : CoutP;
         TV a0_0 = TS.Zero; TV a0_1 = TS.Zero;
         TV a1_0 = TS.Zero; TV a1_1 = TS.Zero;
         TV a2_0 = TS.Zero; TV a2_1 = TS.Zero;
@@ -7666,26 +7589,25 @@ internal static unsafe class MicroKernels<G, TS, TV>
         TV a7_0 = TS.Zero; TV a7_1 = TS.Zero;
         TV a8_0 = TS.Zero; TV a8_1 = TS.Zero;
         TV a9_0 = TS.Zero; TV a9_1 = TS.Zero;
-        for (int oh = 0; oh < rows; oh++)
+        for (int row = 0; row < rows; row++)
         {
-            float* xp = x + (oh * G.Stride * RowStride);
-            float* dp = dy + (oh * OutWidth * DyStride);
-            for (int ow = 0; ow < OutWidth; ow++)
+            float* ap = a + (row * aRowStride);
+            for (int k = 0; k < width; k++)
             {
-                TV d0 = TS.Load(dp + 0);
-                TV d1 = TS.Load(dp + 16);
-                { TV b0 = TS.Broadcast(xp[0]); a0_0 = TS.Fma(d0, b0, a0_0); a0_1 = TS.Fma(d1, b0, a0_1); }
-                { TV b1 = TS.Broadcast(xp[1]); a1_0 = TS.Fma(d0, b1, a1_0); a1_1 = TS.Fma(d1, b1, a1_1); }
-                { TV b2 = TS.Broadcast(xp[2]); a2_0 = TS.Fma(d0, b2, a2_0); a2_1 = TS.Fma(d1, b2, a2_1); }
-                { TV b3 = TS.Broadcast(xp[3]); a3_0 = TS.Fma(d0, b3, a3_0); a3_1 = TS.Fma(d1, b3, a3_1); }
-                { TV b4 = TS.Broadcast(xp[4]); a4_0 = TS.Fma(d0, b4, a4_0); a4_1 = TS.Fma(d1, b4, a4_1); }
-                { TV b5 = TS.Broadcast(xp[5]); a5_0 = TS.Fma(d0, b5, a5_0); a5_1 = TS.Fma(d1, b5, a5_1); }
-                { TV b6 = TS.Broadcast(xp[6]); a6_0 = TS.Fma(d0, b6, a6_0); a6_1 = TS.Fma(d1, b6, a6_1); }
-                { TV b7 = TS.Broadcast(xp[7]); a7_0 = TS.Fma(d0, b7, a7_0); a7_1 = TS.Fma(d1, b7, a7_1); }
-                { TV b8 = TS.Broadcast(xp[8]); a8_0 = TS.Fma(d0, b8, a8_0); a8_1 = TS.Fma(d1, b8, a8_1); }
-                { TV b9 = TS.Broadcast(xp[9]); a9_0 = TS.Fma(d0, b9, a9_0); a9_1 = TS.Fma(d1, b9, a9_1); }
-                xp += G.Stride * G.InChannels;
-                dp += DyStride;
+                TV d0 = TS.Load(b + 0);
+                TV d1 = TS.Load(b + 16);
+                { TV b0 = TS.Broadcast(ap[0]); a0_0 = TS.Fma(d0, b0, a0_0); a0_1 = TS.Fma(d1, b0, a0_1); }
+                { TV b1 = TS.Broadcast(ap[1]); a1_0 = TS.Fma(d0, b1, a1_0); a1_1 = TS.Fma(d1, b1, a1_1); }
+                { TV b2 = TS.Broadcast(ap[2]); a2_0 = TS.Fma(d0, b2, a2_0); a2_1 = TS.Fma(d1, b2, a2_1); }
+                { TV b3 = TS.Broadcast(ap[3]); a3_0 = TS.Fma(d0, b3, a3_0); a3_1 = TS.Fma(d1, b3, a3_1); }
+                { TV b4 = TS.Broadcast(ap[4]); a4_0 = TS.Fma(d0, b4, a4_0); a4_1 = TS.Fma(d1, b4, a4_1); }
+                { TV b5 = TS.Broadcast(ap[5]); a5_0 = TS.Fma(d0, b5, a5_0); a5_1 = TS.Fma(d1, b5, a5_1); }
+                { TV b6 = TS.Broadcast(ap[6]); a6_0 = TS.Fma(d0, b6, a6_0); a6_1 = TS.Fma(d1, b6, a6_1); }
+                { TV b7 = TS.Broadcast(ap[7]); a7_0 = TS.Fma(d0, b7, a7_0); a7_1 = TS.Fma(d1, b7, a7_1); }
+                { TV b8 = TS.Broadcast(ap[8]); a8_0 = TS.Fma(d0, b8, a8_0); a8_1 = TS.Fma(d1, b8, a8_1); }
+                { TV b9 = TS.Broadcast(ap[9]); a9_0 = TS.Fma(d0, b9, a9_0); a9_1 = TS.Fma(d1, b9, a9_1); }
+                ap += aStride;
+                b += bStride;
             }
         }
 
@@ -7701,21 +7623,19 @@ internal static unsafe class MicroKernels<G, TS, TV>
         { TS.Store(dw + (9 * CoutP) + 0, TS.Add(TS.Load(dw + (9 * CoutP) + 0), a9_0)); TS.Store(dw + (9 * CoutP) + 16, TS.Add(TS.Load(dw + (9 * CoutP) + 16), a9_1)); }
     }
 
-    /// <summary>Backward to the weights, one (kh, kw) tap: 11 input channels by 32 output channels over rows of an image.</summary>
-    /// <param name="x">Padded input of the image at the tap (row kh, column kw), the first row's input rows and first input channel.</param>
-    /// <param name="dy">Output gradient of the image at the first row and output channel, pixels DyStride apart.</param>
-    /// <param name="dw">Weight-gradient partial [kh][kw][ic][out channels padded] at the tap, first input and output channel; added to.</param>
-    /// <param name="rows">Output rows.</param>
+    /// <summary>Backward to the weights: 11 input channels by 32 output channels over rows of pixels.</summary>
+    /// <param name="a">The input: pixel (r, k)'s 11 input channels at a + r * aRowStride + k * aStride.</param>
+    /// <param name="aStride">Floats between pixels of a row in the input.</param>
+    /// <param name="aRowStride">Floats between rows in the input.</param>
+    /// <param name="b">The output gradient: pixel (r, k)'s 32 channels at b + (r * width + k) * bStride.</param>
+    /// <param name="bStride">Floats between pixels in the output gradient.</param>
+    /// <param name="dw">Weight-gradient partial at the block's first input and output channel, input channels CoutP apart; added to.</param>
+    /// <param name="rows">Rows of pixels.</param>
+    /// <param name="width">Pixels a row.</param>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void BackwardWeights2R11(float* x, float* dy, float* dw, int rows)
+    public static void BackwardWeights2R11(float* a, nint aStride, nint aRowStride, float* b, nint bStride, float* dw, int rows, int width)
     {
-        // Constants once the JIT has specialised the method (locals, so that nothing is a call).
-        int CinP = (G.InChannels + 15) & ~15;
         int CoutP = (G.OutChannels + 15) & ~15;
-        int RowStride = (G.Width + (2 * G.Padding)) * G.InChannels;
-        int OutWidth = ((G.Width + (2 * G.Padding) - G.Kernel) / G.Stride) + 1;
-        int OutHeight = ((G.Height + (2 * G.Padding) - G.Kernel) / G.Stride) + 1;
-        int DyStride = (G.OutChannels & 15) == 0 ? G.OutChannels : CoutP;
         TV a0_0 = TS.Zero; TV a0_1 = TS.Zero;
         TV a1_0 = TS.Zero; TV a1_1 = TS.Zero;
         TV a2_0 = TS.Zero; TV a2_1 = TS.Zero;
@@ -7727,27 +7647,26 @@ internal static unsafe class MicroKernels<G, TS, TV>
         TV a8_0 = TS.Zero; TV a8_1 = TS.Zero;
         TV a9_0 = TS.Zero; TV a9_1 = TS.Zero;
         TV a10_0 = TS.Zero; TV a10_1 = TS.Zero;
-        for (int oh = 0; oh < rows; oh++)
+        for (int row = 0; row < rows; row++)
         {
-            float* xp = x + (oh * G.Stride * RowStride);
-            float* dp = dy + (oh * OutWidth * DyStride);
-            for (int ow = 0; ow < OutWidth; ow++)
+            float* ap = a + (row * aRowStride);
+            for (int k = 0; k < width; k++)
             {
-                TV d0 = TS.Load(dp + 0);
-                TV d1 = TS.Load(dp + 16);
-                { TV b0 = TS.Broadcast(xp[0]); a0_0 = TS.Fma(d0, b0, a0_0); a0_1 = TS.Fma(d1, b0, a0_1); }
-                { TV b1 = TS.Broadcast(xp[1]); a1_0 = TS.Fma(d0, b1, a1_0); a1_1 = TS.Fma(d1, b1, a1_1); }
-                { TV b2 = TS.Broadcast(xp[2]); a2_0 = TS.Fma(d0, b2, a2_0); a2_1 = TS.Fma(d1, b2, a2_1); }
-                { TV b3 = TS.Broadcast(xp[3]); a3_0 = TS.Fma(d0, b3, a3_0); a3_1 = TS.Fma(d1, b3, a3_1); }
-                { TV b4 = TS.Broadcast(xp[4]); a4_0 = TS.Fma(d0, b4, a4_0); a4_1 = TS.Fma(d1, b4, a4_1); }
-                { TV b5 = TS.Broadcast(xp[5]); a5_0 = TS.Fma(d0, b5, a5_0); a5_1 = TS.Fma(d1, b5, a5_1); }
-                { TV b6 = TS.Broadcast(xp[6]); a6_0 = TS.Fma(d0, b6, a6_0); a6_1 = TS.Fma(d1, b6, a6_1); }
-                { TV b7 = TS.Broadcast(xp[7]); a7_0 = TS.Fma(d0, b7, a7_0); a7_1 = TS.Fma(d1, b7, a7_1); }
-                { TV b8 = TS.Broadcast(xp[8]); a8_0 = TS.Fma(d0, b8, a8_0); a8_1 = TS.Fma(d1, b8, a8_1); }
-                { TV b9 = TS.Broadcast(xp[9]); a9_0 = TS.Fma(d0, b9, a9_0); a9_1 = TS.Fma(d1, b9, a9_1); }
-                { TV b10 = TS.Broadcast(xp[10]); a10_0 = TS.Fma(d0, b10, a10_0); a10_1 = TS.Fma(d1, b10, a10_1); }
-                xp += G.Stride * G.InChannels;
-                dp += DyStride;
+                TV d0 = TS.Load(b + 0);
+                TV d1 = TS.Load(b + 16);
+                { TV b0 = TS.Broadcast(ap[0]); a0_0 = TS.Fma(d0, b0, a0_0); a0_1 = TS.Fma(d1, b0, a0_1); }
+                { TV b1 = TS.Broadcast(ap[1]); a1_0 = TS.Fma(d0, b1, a1_0); a1_1 = TS.Fma(d1, b1, a1_1); }
+                { TV b2 = TS.Broadcast(ap[2]); a2_0 = TS.Fma(d0, b2, a2_0); a2_1 = TS.Fma(d1, b2, a2_1); }
+                { TV b3 = TS.Broadcast(ap[3]); a3_0 = TS.Fma(d0, b3, a3_0); a3_1 = TS.Fma(d1, b3, a3_1); }
+                { TV b4 = TS.Broadcast(ap[4]); a4_0 = TS.Fma(d0, b4, a4_0); a4_1 = TS.Fma(d1, b4, a4_1); }
+                { TV b5 = TS.Broadcast(ap[5]); a5_0 = TS.Fma(d0, b5, a5_0); a5_1 = TS.Fma(d1, b5, a5_1); }
+                { TV b6 = TS.Broadcast(ap[6]); a6_0 = TS.Fma(d0, b6, a6_0); a6_1 = TS.Fma(d1, b6, a6_1); }
+                { TV b7 = TS.Broadcast(ap[7]); a7_0 = TS.Fma(d0, b7, a7_0); a7_1 = TS.Fma(d1, b7, a7_1); }
+                { TV b8 = TS.Broadcast(ap[8]); a8_0 = TS.Fma(d0, b8, a8_0); a8_1 = TS.Fma(d1, b8, a8_1); }
+                { TV b9 = TS.Broadcast(ap[9]); a9_0 = TS.Fma(d0, b9, a9_0); a9_1 = TS.Fma(d1, b9, a9_1); }
+                { TV b10 = TS.Broadcast(ap[10]); a10_0 = TS.Fma(d0, b10, a10_0); a10_1 = TS.Fma(d1, b10, a10_1); }
+                ap += aStride;
+                b += bStride;
             }
         }
 
@@ -7764,21 +7683,19 @@ internal static unsafe class MicroKernels<G, TS, TV>
         { TS.Store(dw + (10 * CoutP) + 0, TS.Add(TS.Load(dw + (10 * CoutP) + 0), a10_0)); TS.Store(dw + (10 * CoutP) + 16, TS.Add(TS.Load(dw + (10 * CoutP) + 16), a10_1)); }
     }
 
-    /// <summary>Backward to the weights, one (kh, kw) tap: 12 input channels by 32 output channels over rows of an image.</summary>
-    /// <param name="x">Padded input of the image at the tap (row kh, column kw), the first row's input rows and first input channel.</param>
-    /// <param name="dy">Output gradient of the image at the first row and output channel, pixels DyStride apart.</param>
-    /// <param name="dw">Weight-gradient partial [kh][kw][ic][out channels padded] at the tap, first input and output channel; added to.</param>
-    /// <param name="rows">Output rows.</param>
+    /// <summary>Backward to the weights: 12 input channels by 32 output channels over rows of pixels.</summary>
+    /// <param name="a">The input: pixel (r, k)'s 12 input channels at a + r * aRowStride + k * aStride.</param>
+    /// <param name="aStride">Floats between pixels of a row in the input.</param>
+    /// <param name="aRowStride">Floats between rows in the input.</param>
+    /// <param name="b">The output gradient: pixel (r, k)'s 32 channels at b + (r * width + k) * bStride.</param>
+    /// <param name="bStride">Floats between pixels in the output gradient.</param>
+    /// <param name="dw">Weight-gradient partial at the block's first input and output channel, input channels CoutP apart; added to.</param>
+    /// <param name="rows">Rows of pixels.</param>
+    /// <param name="width">Pixels a row.</param>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void BackwardWeights2R12(float* x, float* dy, float* dw, int rows)
+    public static void BackwardWeights2R12(float* a, nint aStride, nint aRowStride, float* b, nint bStride, float* dw, int rows, int width)
     {
-        // Constants once the JIT has specialised the method (locals, so that nothing is a call).
-        int CinP = (G.InChannels + 15) & ~15;
         int CoutP = (G.OutChannels + 15) & ~15;
-        int RowStride = (G.Width + (2 * G.Padding)) * G.InChannels;
-        int OutWidth = ((G.Width + (2 * G.Padding) - G.Kernel) / G.Stride) + 1;
-        int OutHeight = ((G.Height + (2 * G.Padding) - G.Kernel) / G.Stride) + 1;
-        int DyStride = (G.OutChannels & 15) == 0 ? G.OutChannels : CoutP;
         TV a0_0 = TS.Zero; TV a0_1 = TS.Zero;
         TV a1_0 = TS.Zero; TV a1_1 = TS.Zero;
         TV a2_0 = TS.Zero; TV a2_1 = TS.Zero;
@@ -7791,28 +7708,27 @@ internal static unsafe class MicroKernels<G, TS, TV>
         TV a9_0 = TS.Zero; TV a9_1 = TS.Zero;
         TV a10_0 = TS.Zero; TV a10_1 = TS.Zero;
         TV a11_0 = TS.Zero; TV a11_1 = TS.Zero;
-        for (int oh = 0; oh < rows; oh++)
+        for (int row = 0; row < rows; row++)
         {
-            float* xp = x + (oh * G.Stride * RowStride);
-            float* dp = dy + (oh * OutWidth * DyStride);
-            for (int ow = 0; ow < OutWidth; ow++)
+            float* ap = a + (row * aRowStride);
+            for (int k = 0; k < width; k++)
             {
-                TV d0 = TS.Load(dp + 0);
-                TV d1 = TS.Load(dp + 16);
-                { TV b0 = TS.Broadcast(xp[0]); a0_0 = TS.Fma(d0, b0, a0_0); a0_1 = TS.Fma(d1, b0, a0_1); }
-                { TV b1 = TS.Broadcast(xp[1]); a1_0 = TS.Fma(d0, b1, a1_0); a1_1 = TS.Fma(d1, b1, a1_1); }
-                { TV b2 = TS.Broadcast(xp[2]); a2_0 = TS.Fma(d0, b2, a2_0); a2_1 = TS.Fma(d1, b2, a2_1); }
-                { TV b3 = TS.Broadcast(xp[3]); a3_0 = TS.Fma(d0, b3, a3_0); a3_1 = TS.Fma(d1, b3, a3_1); }
-                { TV b4 = TS.Broadcast(xp[4]); a4_0 = TS.Fma(d0, b4, a4_0); a4_1 = TS.Fma(d1, b4, a4_1); }
-                { TV b5 = TS.Broadcast(xp[5]); a5_0 = TS.Fma(d0, b5, a5_0); a5_1 = TS.Fma(d1, b5, a5_1); }
-                { TV b6 = TS.Broadcast(xp[6]); a6_0 = TS.Fma(d0, b6, a6_0); a6_1 = TS.Fma(d1, b6, a6_1); }
-                { TV b7 = TS.Broadcast(xp[7]); a7_0 = TS.Fma(d0, b7, a7_0); a7_1 = TS.Fma(d1, b7, a7_1); }
-                { TV b8 = TS.Broadcast(xp[8]); a8_0 = TS.Fma(d0, b8, a8_0); a8_1 = TS.Fma(d1, b8, a8_1); }
-                { TV b9 = TS.Broadcast(xp[9]); a9_0 = TS.Fma(d0, b9, a9_0); a9_1 = TS.Fma(d1, b9, a9_1); }
-                { TV b10 = TS.Broadcast(xp[10]); a10_0 = TS.Fma(d0, b10, a10_0); a10_1 = TS.Fma(d1, b10, a10_1); }
-                { TV b11 = TS.Broadcast(xp[11]); a11_0 = TS.Fma(d0, b11, a11_0); a11_1 = TS.Fma(d1, b11, a11_1); }
-                xp += G.Stride * G.InChannels;
-                dp += DyStride;
+                TV d0 = TS.Load(b + 0);
+                TV d1 = TS.Load(b + 16);
+                { TV b0 = TS.Broadcast(ap[0]); a0_0 = TS.Fma(d0, b0, a0_0); a0_1 = TS.Fma(d1, b0, a0_1); }
+                { TV b1 = TS.Broadcast(ap[1]); a1_0 = TS.Fma(d0, b1, a1_0); a1_1 = TS.Fma(d1, b1, a1_1); }
+                { TV b2 = TS.Broadcast(ap[2]); a2_0 = TS.Fma(d0, b2, a2_0); a2_1 = TS.Fma(d1, b2, a2_1); }
+                { TV b3 = TS.Broadcast(ap[3]); a3_0 = TS.Fma(d0, b3, a3_0); a3_1 = TS.Fma(d1, b3, a3_1); }
+                { TV b4 = TS.Broadcast(ap[4]); a4_0 = TS.Fma(d0, b4, a4_0); a4_1 = TS.Fma(d1, b4, a4_1); }
+                { TV b5 = TS.Broadcast(ap[5]); a5_0 = TS.Fma(d0, b5, a5_0); a5_1 = TS.Fma(d1, b5, a5_1); }
+                { TV b6 = TS.Broadcast(ap[6]); a6_0 = TS.Fma(d0, b6, a6_0); a6_1 = TS.Fma(d1, b6, a6_1); }
+                { TV b7 = TS.Broadcast(ap[7]); a7_0 = TS.Fma(d0, b7, a7_0); a7_1 = TS.Fma(d1, b7, a7_1); }
+                { TV b8 = TS.Broadcast(ap[8]); a8_0 = TS.Fma(d0, b8, a8_0); a8_1 = TS.Fma(d1, b8, a8_1); }
+                { TV b9 = TS.Broadcast(ap[9]); a9_0 = TS.Fma(d0, b9, a9_0); a9_1 = TS.Fma(d1, b9, a9_1); }
+                { TV b10 = TS.Broadcast(ap[10]); a10_0 = TS.Fma(d0, b10, a10_0); a10_1 = TS.Fma(d1, b10, a10_1); }
+                { TV b11 = TS.Broadcast(ap[11]); a11_0 = TS.Fma(d0, b11, a11_0); a11_1 = TS.Fma(d1, b11, a11_1); }
+                ap += aStride;
+                b += bStride;
             }
         }
 
@@ -7830,72 +7746,66 @@ internal static unsafe class MicroKernels<G, TS, TV>
         { TS.Store(dw + (11 * CoutP) + 0, TS.Add(TS.Load(dw + (11 * CoutP) + 0), a11_0)); TS.Store(dw + (11 * CoutP) + 16, TS.Add(TS.Load(dw + (11 * CoutP) + 16), a11_1)); }
     }
 
-    /// <summary>Backward to the weights, one (kh, kw) tap: 1 input channels by 64 output channels over rows of an image.</summary>
-    /// <param name="x">Padded input of the image at the tap (row kh, column kw), the first row's input rows and first input channel.</param>
-    /// <param name="dy">Output gradient of the image at the first row and output channel, pixels DyStride apart.</param>
-    /// <param name="dw">Weight-gradient partial [kh][kw][ic][out channels padded] at the tap, first input and output channel; added to.</param>
-    /// <param name="rows">Output rows.</param>
+    /// <summary>Backward to the weights: 1 input channels by 64 output channels over rows of pixels.</summary>
+    /// <param name="a">The input: pixel (r, k)'s 1 input channels at a + r * aRowStride + k * aStride.</param>
+    /// <param name="aStride">Floats between pixels of a row in the input.</param>
+    /// <param name="aRowStride">Floats between rows in the input.</param>
+    /// <param name="b">The output gradient: pixel (r, k)'s 64 channels at b + (r * width + k) * bStride.</param>
+    /// <param name="bStride">Floats between pixels in the output gradient.</param>
+    /// <param name="dw">Weight-gradient partial at the block's first input and output channel, input channels CoutP apart; added to.</param>
+    /// <param name="rows">Rows of pixels.</param>
+    /// <param name="width">Pixels a row.</param>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void BackwardWeights4R1(float* x, float* dy, float* dw, int rows)
+    public static void BackwardWeights4R1(float* a, nint aStride, nint aRowStride, float* b, nint bStride, float* dw, int rows, int width)
     {
-        // Constants once the JIT has specialised the method (locals, so that nothing is a call).
-        int CinP = (G.InChannels + 15) & ~15;
         int CoutP = (G.OutChannels + 15) & ~15;
-        int RowStride = (G.Width + (2 * G.Padding)) * G.InChannels;
-        int OutWidth = ((G.Width + (2 * G.Padding) - G.Kernel) / G.Stride) + 1;
-        int OutHeight = ((G.Height + (2 * G.Padding) - G.Kernel) / G.Stride) + 1;
-        int DyStride = (G.OutChannels & 15) == 0 ? G.OutChannels : CoutP;
         TV a0_0 = TS.Zero; TV a0_1 = TS.Zero; TV a0_2 = TS.Zero; TV a0_3 = TS.Zero;
-        for (int oh = 0; oh < rows; oh++)
+        for (int row = 0; row < rows; row++)
         {
-            float* xp = x + (oh * G.Stride * RowStride);
-            float* dp = dy + (oh * OutWidth * DyStride);
-            for (int ow = 0; ow < OutWidth; ow++)
+            float* ap = a + (row * aRowStride);
+            for (int k = 0; k < width; k++)
             {
-                TV d0 = TS.Load(dp + 0);
-                TV d1 = TS.Load(dp + 16);
-                TV d2 = TS.Load(dp + 32);
-                TV d3 = TS.Load(dp + 48);
-                { TV b0 = TS.Broadcast(xp[0]); a0_0 = TS.Fma(d0, b0, a0_0); a0_1 = TS.Fma(d1, b0, a0_1); a0_2 = TS.Fma(d2, b0, a0_2); a0_3 = TS.Fma(d3, b0, a0_3); }
-                xp += G.Stride * G.InChannels;
-                dp += DyStride;
+                TV d0 = TS.Load(b + 0);
+                TV d1 = TS.Load(b + 16);
+                TV d2 = TS.Load(b + 32);
+                TV d3 = TS.Load(b + 48);
+                { TV b0 = TS.Broadcast(ap[0]); a0_0 = TS.Fma(d0, b0, a0_0); a0_1 = TS.Fma(d1, b0, a0_1); a0_2 = TS.Fma(d2, b0, a0_2); a0_3 = TS.Fma(d3, b0, a0_3); }
+                ap += aStride;
+                b += bStride;
             }
         }
 
         { TS.Store(dw + (0 * CoutP) + 0, TS.Add(TS.Load(dw + (0 * CoutP) + 0), a0_0)); TS.Store(dw + (0 * CoutP) + 16, TS.Add(TS.Load(dw + (0 * CoutP) + 16), a0_1)); TS.Store(dw + (0 * CoutP) + 32, TS.Add(TS.Load(dw + (0 * CoutP) + 32), a0_2)); TS.Store(dw + (0 * CoutP) + 48, TS.Add(TS.Load(dw + (0 * CoutP) + 48), a0_3)); }
     }
 
-    /// <summary>Backward to the weights, one (kh, kw) tap: 2 input channels by 64 output channels over rows of an image.</summary>
-    /// <param name="x">Padded input of the image at the tap (row kh, column kw), the first row's input rows and first input channel.</param>
-    /// <param name="dy">Output gradient of the image at the first row and output channel, pixels DyStride apart.</param>
-    /// <param name="dw">Weight-gradient partial [kh][kw][ic][out channels padded] at the tap, first input and output channel; added to.</param>
-    /// <param name="rows">Output rows.</param>
+    /// <summary>Backward to the weights: 2 input channels by 64 output channels over rows of pixels.</summary>
+    /// <param name="a">The input: pixel (r, k)'s 2 input channels at a + r * aRowStride + k * aStride.</param>
+    /// <param name="aStride">Floats between pixels of a row in the input.</param>
+    /// <param name="aRowStride">Floats between rows in the input.</param>
+    /// <param name="b">The output gradient: pixel (r, k)'s 64 channels at b + (r * width + k) * bStride.</param>
+    /// <param name="bStride">Floats between pixels in the output gradient.</param>
+    /// <param name="dw">Weight-gradient partial at the block's first input and output channel, input channels CoutP apart; added to.</param>
+    /// <param name="rows">Rows of pixels.</param>
+    /// <param name="width">Pixels a row.</param>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void BackwardWeights4R2(float* x, float* dy, float* dw, int rows)
+    public static void BackwardWeights4R2(float* a, nint aStride, nint aRowStride, float* b, nint bStride, float* dw, int rows, int width)
     {
-        // Constants once the JIT has specialised the method (locals, so that nothing is a call).
-        int CinP = (G.InChannels + 15) & ~15;
         int CoutP = (G.OutChannels + 15) & ~15;
-        int RowStride = (G.Width + (2 * G.Padding)) * G.InChannels;
-        int OutWidth = ((G.Width + (2 * G.Padding) - G.Kernel) / G.Stride) + 1;
-        int OutHeight = ((G.Height + (2 * G.Padding) - G.Kernel) / G.Stride) + 1;
-        int DyStride = (G.OutChannels & 15) == 0 ? G.OutChannels : CoutP;
         TV a0_0 = TS.Zero; TV a0_1 = TS.Zero; TV a0_2 = TS.Zero; TV a0_3 = TS.Zero;
         TV a1_0 = TS.Zero; TV a1_1 = TS.Zero; TV a1_2 = TS.Zero; TV a1_3 = TS.Zero;
-        for (int oh = 0; oh < rows; oh++)
+        for (int row = 0; row < rows; row++)
         {
-            float* xp = x + (oh * G.Stride * RowStride);
-            float* dp = dy + (oh * OutWidth * DyStride);
-            for (int ow = 0; ow < OutWidth; ow++)
+            float* ap = a + (row * aRowStride);
+            for (int k = 0; k < width; k++)
             {
-                TV d0 = TS.Load(dp + 0);
-                TV d1 = TS.Load(dp + 16);
-                TV d2 = TS.Load(dp + 32);
-                TV d3 = TS.Load(dp + 48);
-                { TV b0 = TS.Broadcast(xp[0]); a0_0 = TS.Fma(d0, b0, a0_0); a0_1 = TS.Fma(d1, b0, a0_1); a0_2 = TS.Fma(d2, b0, a0_2); a0_3 = TS.Fma(d3, b0, a0_3); }
-                { TV b1 = TS.Broadcast(xp[1]); a1_0 = TS.Fma(d0, b1, a1_0); a1_1 = TS.Fma(d1, b1, a1_1); a1_2 = TS.Fma(d2, b1, a1_2); a1_3 = TS.Fma(d3, b1, a1_3); }
-                xp += G.Stride * G.InChannels;
-                dp += DyStride;
+                TV d0 = TS.Load(b + 0);
+                TV d1 = TS.Load(b + 16);
+                TV d2 = TS.Load(b + 32);
+                TV d3 = TS.Load(b + 48);
+                { TV b0 = TS.Broadcast(ap[0]); a0_0 = TS.Fma(d0, b0, a0_0); a0_1 = TS.Fma(d1, b0, a0_1); a0_2 = TS.Fma(d2, b0, a0_2); a0_3 = TS.Fma(d3, b0, a0_3); }
+                { TV b1 = TS.Broadcast(ap[1]); a1_0 = TS.Fma(d0, b1, a1_0); a1_1 = TS.Fma(d1, b1, a1_1); a1_2 = TS.Fma(d2, b1, a1_2); a1_3 = TS.Fma(d3, b1, a1_3); }
+                ap += aStride;
+                b += bStride;
             }
         }
 
@@ -7903,39 +7813,36 @@ internal static unsafe class MicroKernels<G, TS, TV>
         { TS.Store(dw + (1 * CoutP) + 0, TS.Add(TS.Load(dw + (1 * CoutP) + 0), a1_0)); TS.Store(dw + (1 * CoutP) + 16, TS.Add(TS.Load(dw + (1 * CoutP) + 16), a1_1)); TS.Store(dw + (1 * CoutP) + 32, TS.Add(TS.Load(dw + (1 * CoutP) + 32), a1_2)); TS.Store(dw + (1 * CoutP) + 48, TS.Add(TS.Load(dw + (1 * CoutP) + 48), a1_3)); }
     }
 
-    /// <summary>Backward to the weights, one (kh, kw) tap: 3 input channels by 64 output channels over rows of an image.</summary>
-    /// <param name="x">Padded input of the image at the tap (row kh, column kw), the first row's input rows and first input channel.</param>
-    /// <param name="dy">Output gradient of the image at the first row and output channel, pixels DyStride apart.</param>
-    /// <param name="dw">Weight-gradient partial [kh][kw][ic][out channels padded] at the tap, first input and output channel; added to.</param>
-    /// <param name="rows">Output rows.</param>
+    /// <summary>Backward to the weights: 3 input channels by 64 output channels over rows of pixels.</summary>
+    /// <param name="a">The input: pixel (r, k)'s 3 input channels at a + r * aRowStride + k * aStride.</param>
+    /// <param name="aStride">Floats between pixels of a row in the input.</param>
+    /// <param name="aRowStride">Floats between rows in the input.</param>
+    /// <param name="b">The output gradient: pixel (r, k)'s 64 channels at b + (r * width + k) * bStride.</param>
+    /// <param name="bStride">Floats between pixels in the output gradient.</param>
+    /// <param name="dw">Weight-gradient partial at the block's first input and output channel, input channels CoutP apart; added to.</param>
+    /// <param name="rows">Rows of pixels.</param>
+    /// <param name="width">Pixels a row.</param>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void BackwardWeights4R3(float* x, float* dy, float* dw, int rows)
+    public static void BackwardWeights4R3(float* a, nint aStride, nint aRowStride, float* b, nint bStride, float* dw, int rows, int width)
     {
-        // Constants once the JIT has specialised the method (locals, so that nothing is a call).
-        int CinP = (G.InChannels + 15) & ~15;
         int CoutP = (G.OutChannels + 15) & ~15;
-        int RowStride = (G.Width + (2 * G.Padding)) * G.InChannels;
-        int OutWidth = ((G.Width + (2 * G.Padding) - G.Kernel) / G.Stride) + 1;
-        int OutHeight = ((G.Height + (2 * G.Padding) - G.Kernel) / G.Stride) + 1;
-        int DyStride = (G.OutChannels & 15) == 0 ? G.OutChannels : CoutP;
         TV a0_0 = TS.Zero; TV a0_1 = TS.Zero; TV a0_2 = TS.Zero; TV a0_3 = TS.Zero;
         TV a1_0 = TS.Zero; TV a1_1 = TS.Zero; TV a1_2 = TS.Zero; TV a1_3 = TS.Zero;
         TV a2_0 = TS.Zero; TV a2_1 = TS.Zero; TV a2_2 = TS.Zero; TV a2_3 = TS.Zero;
-        for (int oh = 0; oh < rows; oh++)
+        for (int row = 0; row < rows; row++)
         {
-            float* xp = x + (oh * G.Stride * RowStride);
-            float* dp = dy + (oh * OutWidth * DyStride);
-            for (int ow = 0; ow < OutWidth; ow++)
+            float* ap = a + (row * aRowStride);
+            for (int k = 0; k < width; k++)
             {
-                TV d0 = TS.Load(dp + 0);
-                TV d1 = TS.Load(dp + 16);
-                TV d2 = TS.Load(dp + 32);
-                TV d3 = TS.Load(dp + 48);
-                { TV b0 = TS.Broadcast(xp[0]); a0_0 = TS.Fma(d0, b0, a0_0); a0_1 = TS.Fma(d1, b0, a0_1); a0_2 = TS.Fma(d2, b0, a0_2); a0_3 = TS.Fma(d3, b0, a0_3); }
-                { TV b1 = TS.Broadcast(xp[1]); a1_0 = TS.Fma(d0, b1, a1_0); a1_1 = TS.Fma(d1, b1, a1_1); a1_2 = TS.Fma(d2, b1, a1_2); a1_3 = TS.Fma(d3, b1, a1_3); }
-                { TV b2 = TS.Broadcast(xp[2]); a2_0 = TS.Fma(d0, b2, a2_0); a2_1 = TS.Fma(d1, b2, a2_1); a2_2 = TS.Fma(d2, b2, a2_2); a2_3 = TS.Fma(d3, b2, a2_3); }
-                xp += G.Stride * G.InChannels;
-                dp += DyStride;
+                TV d0 = TS.Load(b + 0);
+                TV d1 = TS.Load(b + 16);
+                TV d2 = TS.Load(b + 32);
+                TV d3 = TS.Load(b + 48);
+                { TV b0 = TS.Broadcast(ap[0]); a0_0 = TS.Fma(d0, b0, a0_0); a0_1 = TS.Fma(d1, b0, a0_1); a0_2 = TS.Fma(d2, b0, a0_2); a0_3 = TS.Fma(d3, b0, a0_3); }
+                { TV b1 = TS.Broadcast(ap[1]); a1_0 = TS.Fma(d0, b1, a1_0); a1_1 = TS.Fma(d1, b1, a1_1); a1_2 = TS.Fma(d2, b1, a1_2); a1_3 = TS.Fma(d3, b1, a1_3); }
+                { TV b2 = TS.Broadcast(ap[2]); a2_0 = TS.Fma(d0, b2, a2_0); a2_1 = TS.Fma(d1, b2, a2_1); a2_2 = TS.Fma(d2, b2, a2_2); a2_3 = TS.Fma(d3, b2, a2_3); }
+                ap += aStride;
+                b += bStride;
             }
         }
 
@@ -7944,41 +7851,38 @@ internal static unsafe class MicroKernels<G, TS, TV>
         { TS.Store(dw + (2 * CoutP) + 0, TS.Add(TS.Load(dw + (2 * CoutP) + 0), a2_0)); TS.Store(dw + (2 * CoutP) + 16, TS.Add(TS.Load(dw + (2 * CoutP) + 16), a2_1)); TS.Store(dw + (2 * CoutP) + 32, TS.Add(TS.Load(dw + (2 * CoutP) + 32), a2_2)); TS.Store(dw + (2 * CoutP) + 48, TS.Add(TS.Load(dw + (2 * CoutP) + 48), a2_3)); }
     }
 
-    /// <summary>Backward to the weights, one (kh, kw) tap: 4 input channels by 64 output channels over rows of an image.</summary>
-    /// <param name="x">Padded input of the image at the tap (row kh, column kw), the first row's input rows and first input channel.</param>
-    /// <param name="dy">Output gradient of the image at the first row and output channel, pixels DyStride apart.</param>
-    /// <param name="dw">Weight-gradient partial [kh][kw][ic][out channels padded] at the tap, first input and output channel; added to.</param>
-    /// <param name="rows">Output rows.</param>
+    /// <summary>Backward to the weights: 4 input channels by 64 output channels over rows of pixels.</summary>
+    /// <param name="a">The input: pixel (r, k)'s 4 input channels at a + r * aRowStride + k * aStride.</param>
+    /// <param name="aStride">Floats between pixels of a row in the input.</param>
+    /// <param name="aRowStride">Floats between rows in the input.</param>
+    /// <param name="b">The output gradient: pixel (r, k)'s 64 channels at b + (r * width + k) * bStride.</param>
+    /// <param name="bStride">Floats between pixels in the output gradient.</param>
+    /// <param name="dw">Weight-gradient partial at the block's first input and output channel, input channels CoutP apart; added to.</param>
+    /// <param name="rows">Rows of pixels.</param>
+    /// <param name="width">Pixels a row.</param>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void BackwardWeights4R4(float* x, float* dy, float* dw, int rows)
+    public static void BackwardWeights4R4(float* a, nint aStride, nint aRowStride, float* b, nint bStride, float* dw, int rows, int width)
     {
-        // Constants once the JIT has specialised the method (locals, so that nothing is a call).
-        int CinP = (G.InChannels + 15) & ~15;
         int CoutP = (G.OutChannels + 15) & ~15;
-        int RowStride = (G.Width + (2 * G.Padding)) * G.InChannels;
-        int OutWidth = ((G.Width + (2 * G.Padding) - G.Kernel) / G.Stride) + 1;
-        int OutHeight = ((G.Height + (2 * G.Padding) - G.Kernel) / G.Stride) + 1;
-        int DyStride = (G.OutChannels & 15) == 0 ? G.OutChannels : CoutP;
         TV a0_0 = TS.Zero; TV a0_1 = TS.Zero; TV a0_2 = TS.Zero; TV a0_3 = TS.Zero;
         TV a1_0 = TS.Zero; TV a1_1 = TS.Zero; TV a1_2 = TS.Zero; TV a1_3 = TS.Zero;
         TV a2_0 = TS.Zero; TV a2_1 = TS.Zero; TV a2_2 = TS.Zero; TV a2_3 = TS.Zero;
         TV a3_0 = TS.Zero; TV a3_1 = TS.Zero; TV a3_2 = TS.Zero; TV a3_3 = TS.Zero;
-        for (int oh = 0; oh < rows; oh++)
+        for (int row = 0; row < rows; row++)
         {
-            float* xp = x + (oh * G.Stride * RowStride);
-            float* dp = dy + (oh * OutWidth * DyStride);
-            for (int ow = 0; ow < OutWidth; ow++)
+            float* ap = a + (row * aRowStride);
+            for (int k = 0; k < width; k++)
             {
-                TV d0 = TS.Load(dp + 0);
-                TV d1 = TS.Load(dp + 16);
-                TV d2 = TS.Load(dp + 32);
-                TV d3 = TS.Load(dp + 48);
-                { TV b0 = TS.Broadcast(xp[0]); a0_0 = TS.Fma(d0, b0, a0_0); a0_1 = TS.Fma(d1, b0, a0_1); a0_2 = TS.Fma(d2, b0, a0_2); a0_3 = TS.Fma(d3, b0, a0_3); }
-                { TV b1 = TS.Broadcast(xp[1]); a1_0 = TS.Fma(d0, b1, a1_0); a1_1 = TS.Fma(d1, b1, a1_1); a1_2 = TS.Fma(d2, b1, a1_2); a1_3 = TS.Fma(d3, b1, a1_3); }
-                { TV b2 = TS.Broadcast(xp[2]); a2_0 = TS.Fma(d0, b2, a2_0); a2_1 = TS.Fma(d1, b2, a2_1); a2_2 = TS.Fma(d2, b2, a2_2); a2_3 = TS.Fma(d3, b2, a2_3); }
-                { TV b3 = TS.Broadcast(xp[3]); a3_0 = TS.Fma(d0, b3, a3_0); a3_1 = TS.Fma(d1, b3, a3_1); a3_2 = TS.Fma(d2, b3, a3_2); a3_3 = TS.Fma(d3, b3, a3_3); }
-                xp += G.Stride * G.InChannels;
-                dp += DyStride;
+                TV d0 = TS.Load(b + 0);
+                TV d1 = TS.Load(b + 16);
+                TV d2 = TS.Load(b + 32);
+                TV d3 = TS.Load(b + 48);
+                { TV b0 = TS.Broadcast(ap[0]); a0_0 = TS.Fma(d0, b0, a0_0); a0_1 = TS.Fma(d1, b0, a0_1); a0_2 = TS.Fma(d2, b0, a0_2); a0_3 = TS.Fma(d3, b0, a0_3); }
+                { TV b1 = TS.Broadcast(ap[1]); a1_0 = TS.Fma(d0, b1, a1_0); a1_1 = TS.Fma(d1, b1, a1_1); a1_2 = TS.Fma(d2, b1, a1_2); a1_3 = TS.Fma(d3, b1, a1_3); }
+                { TV b2 = TS.Broadcast(ap[2]); a2_0 = TS.Fma(d0, b2, a2_0); a2_1 = TS.Fma(d1, b2, a2_1); a2_2 = TS.Fma(d2, b2, a2_2); a2_3 = TS.Fma(d3, b2, a2_3); }
+                { TV b3 = TS.Broadcast(ap[3]); a3_0 = TS.Fma(d0, b3, a3_0); a3_1 = TS.Fma(d1, b3, a3_1); a3_2 = TS.Fma(d2, b3, a3_2); a3_3 = TS.Fma(d3, b3, a3_3); }
+                ap += aStride;
+                b += bStride;
             }
         }
 
@@ -7988,43 +7892,40 @@ internal static unsafe class MicroKernels<G, TS, TV>
         { TS.Store(dw + (3 * CoutP) + 0, TS.Add(TS.Load(dw + (3 * CoutP) + 0), a3_0)); TS.Store(dw + (3 * CoutP) + 16, TS.Add(TS.Load(dw + (3 * CoutP) + 16), a3_1)); TS.Store(dw + (3 * CoutP) + 32, TS.Add(TS.Load(dw + (3 * CoutP) + 32), a3_2)); TS.Store(dw + (3 * CoutP) + 48, TS.Add(TS.Load(dw + (3 * CoutP) + 48), a3_3)); }
     }
 
-    /// <summary>Backward to the weights, one (kh, kw) tap: 5 input channels by 64 output channels over rows of an image.</summary>
-    /// <param name="x">Padded input of the image at the tap (row kh, column kw), the first row's input rows and first input channel.</param>
-    /// <param name="dy">Output gradient of the image at the first row and output channel, pixels DyStride apart.</param>
-    /// <param name="dw">Weight-gradient partial [kh][kw][ic][out channels padded] at the tap, first input and output channel; added to.</param>
-    /// <param name="rows">Output rows.</param>
+    /// <summary>Backward to the weights: 5 input channels by 64 output channels over rows of pixels.</summary>
+    /// <param name="a">The input: pixel (r, k)'s 5 input channels at a + r * aRowStride + k * aStride.</param>
+    /// <param name="aStride">Floats between pixels of a row in the input.</param>
+    /// <param name="aRowStride">Floats between rows in the input.</param>
+    /// <param name="b">The output gradient: pixel (r, k)'s 64 channels at b + (r * width + k) * bStride.</param>
+    /// <param name="bStride">Floats between pixels in the output gradient.</param>
+    /// <param name="dw">Weight-gradient partial at the block's first input and output channel, input channels CoutP apart; added to.</param>
+    /// <param name="rows">Rows of pixels.</param>
+    /// <param name="width">Pixels a row.</param>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void BackwardWeights4R5(float* x, float* dy, float* dw, int rows)
+    public static void BackwardWeights4R5(float* a, nint aStride, nint aRowStride, float* b, nint bStride, float* dw, int rows, int width)
     {
-        // Constants once the JIT has specialised the method (locals, so that nothing is a call).
-        int CinP = (G.InChannels + 15) & ~15;
         int CoutP = (G.OutChannels + 15) & ~15;
-        int RowStride = (G.Width + (2 * G.Padding)) * G.InChannels;
-        int OutWidth = ((G.Width + (2 * G.Padding) - G.Kernel) / G.Stride) + 1;
-        int OutHeight = ((G.Height + (2 * G.Padding) - G.Kernel) / G.Stride) + 1;
-        int DyStride = (G.OutChannels & 15) == 0 ? G.OutChannels : CoutP;
         TV a0_0 = TS.Zero; TV a0_1 = TS.Zero; TV a0_2 = TS.Zero; TV a0_3 = TS.Zero;
         TV a1_0 = TS.Zero; TV a1_1 = TS.Zero; TV a1_2 = TS.Zero; TV a1_3 = TS.Zero;
         TV a2_0 = TS.Zero; TV a2_1 = TS.Zero; TV a2_2 = TS.Zero; TV a2_3 = TS.Zero;
         TV a3_0 = TS.Zero; TV a3_1 = TS.Zero; TV a3_2 = TS.Zero; TV a3_3 = TS.Zero;
         TV a4_0 = TS.Zero; TV a4_1 = TS.Zero; TV a4_2 = TS.Zero; TV a4_3 = TS.Zero;
-        for (int oh = 0; oh < rows; oh++)
+        for (int row = 0; row < rows; row++)
         {
-            float* xp = x + (oh * G.Stride * RowStride);
-            float* dp = dy + (oh * OutWidth * DyStride);
-            for (int ow = 0; ow < OutWidth; ow++)
+            float* ap = a + (row * aRowStride);
+            for (int k = 0; k < width; k++)
             {
-                TV d0 = TS.Load(dp + 0);
-                TV d1 = TS.Load(dp + 16);
-                TV d2 = TS.Load(dp + 32);
-                TV d3 = TS.Load(dp + 48);
-                { TV b0 = TS.Broadcast(xp[0]); a0_0 = TS.Fma(d0, b0, a0_0); a0_1 = TS.Fma(d1, b0, a0_1); a0_2 = TS.Fma(d2, b0, a0_2); a0_3 = TS.Fma(d3, b0, a0_3); }
-                { TV b1 = TS.Broadcast(xp[1]); a1_0 = TS.Fma(d0, b1, a1_0); a1_1 = TS.Fma(d1, b1, a1_1); a1_2 = TS.Fma(d2, b1, a1_2); a1_3 = TS.Fma(d3, b1, a1_3); }
-                { TV b2 = TS.Broadcast(xp[2]); a2_0 = TS.Fma(d0, b2, a2_0); a2_1 = TS.Fma(d1, b2, a2_1); a2_2 = TS.Fma(d2, b2, a2_2); a2_3 = TS.Fma(d3, b2, a2_3); }
-                { TV b3 = TS.Broadcast(xp[3]); a3_0 = TS.Fma(d0, b3, a3_0); a3_1 = TS.Fma(d1, b3, a3_1); a3_2 = TS.Fma(d2, b3, a3_2); a3_3 = TS.Fma(d3, b3, a3_3); }
-                { TV b4 = TS.Broadcast(xp[4]); a4_0 = TS.Fma(d0, b4, a4_0); a4_1 = TS.Fma(d1, b4, a4_1); a4_2 = TS.Fma(d2, b4, a4_2); a4_3 = TS.Fma(d3, b4, a4_3); }
-                xp += G.Stride * G.InChannels;
-                dp += DyStride;
+                TV d0 = TS.Load(b + 0);
+                TV d1 = TS.Load(b + 16);
+                TV d2 = TS.Load(b + 32);
+                TV d3 = TS.Load(b + 48);
+                { TV b0 = TS.Broadcast(ap[0]); a0_0 = TS.Fma(d0, b0, a0_0); a0_1 = TS.Fma(d1, b0, a0_1); a0_2 = TS.Fma(d2, b0, a0_2); a0_3 = TS.Fma(d3, b0, a0_3); }
+                { TV b1 = TS.Broadcast(ap[1]); a1_0 = TS.Fma(d0, b1, a1_0); a1_1 = TS.Fma(d1, b1, a1_1); a1_2 = TS.Fma(d2, b1, a1_2); a1_3 = TS.Fma(d3, b1, a1_3); }
+                { TV b2 = TS.Broadcast(ap[2]); a2_0 = TS.Fma(d0, b2, a2_0); a2_1 = TS.Fma(d1, b2, a2_1); a2_2 = TS.Fma(d2, b2, a2_2); a2_3 = TS.Fma(d3, b2, a2_3); }
+                { TV b3 = TS.Broadcast(ap[3]); a3_0 = TS.Fma(d0, b3, a3_0); a3_1 = TS.Fma(d1, b3, a3_1); a3_2 = TS.Fma(d2, b3, a3_2); a3_3 = TS.Fma(d3, b3, a3_3); }
+                { TV b4 = TS.Broadcast(ap[4]); a4_0 = TS.Fma(d0, b4, a4_0); a4_1 = TS.Fma(d1, b4, a4_1); a4_2 = TS.Fma(d2, b4, a4_2); a4_3 = TS.Fma(d3, b4, a4_3); }
+                ap += aStride;
+                b += bStride;
             }
         }
 
@@ -8035,45 +7936,42 @@ internal static unsafe class MicroKernels<G, TS, TV>
         { TS.Store(dw + (4 * CoutP) + 0, TS.Add(TS.Load(dw + (4 * CoutP) + 0), a4_0)); TS.Store(dw + (4 * CoutP) + 16, TS.Add(TS.Load(dw + (4 * CoutP) + 16), a4_1)); TS.Store(dw + (4 * CoutP) + 32, TS.Add(TS.Load(dw + (4 * CoutP) + 32), a4_2)); TS.Store(dw + (4 * CoutP) + 48, TS.Add(TS.Load(dw + (4 * CoutP) + 48), a4_3)); }
     }
 
-    /// <summary>Backward to the weights, one (kh, kw) tap: 6 input channels by 64 output channels over rows of an image.</summary>
-    /// <param name="x">Padded input of the image at the tap (row kh, column kw), the first row's input rows and first input channel.</param>
-    /// <param name="dy">Output gradient of the image at the first row and output channel, pixels DyStride apart.</param>
-    /// <param name="dw">Weight-gradient partial [kh][kw][ic][out channels padded] at the tap, first input and output channel; added to.</param>
-    /// <param name="rows">Output rows.</param>
+    /// <summary>Backward to the weights: 6 input channels by 64 output channels over rows of pixels.</summary>
+    /// <param name="a">The input: pixel (r, k)'s 6 input channels at a + r * aRowStride + k * aStride.</param>
+    /// <param name="aStride">Floats between pixels of a row in the input.</param>
+    /// <param name="aRowStride">Floats between rows in the input.</param>
+    /// <param name="b">The output gradient: pixel (r, k)'s 64 channels at b + (r * width + k) * bStride.</param>
+    /// <param name="bStride">Floats between pixels in the output gradient.</param>
+    /// <param name="dw">Weight-gradient partial at the block's first input and output channel, input channels CoutP apart; added to.</param>
+    /// <param name="rows">Rows of pixels.</param>
+    /// <param name="width">Pixels a row.</param>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void BackwardWeights4R6(float* x, float* dy, float* dw, int rows)
+    public static void BackwardWeights4R6(float* a, nint aStride, nint aRowStride, float* b, nint bStride, float* dw, int rows, int width)
     {
-        // Constants once the JIT has specialised the method (locals, so that nothing is a call).
-        int CinP = (G.InChannels + 15) & ~15;
         int CoutP = (G.OutChannels + 15) & ~15;
-        int RowStride = (G.Width + (2 * G.Padding)) * G.InChannels;
-        int OutWidth = ((G.Width + (2 * G.Padding) - G.Kernel) / G.Stride) + 1;
-        int OutHeight = ((G.Height + (2 * G.Padding) - G.Kernel) / G.Stride) + 1;
-        int DyStride = (G.OutChannels & 15) == 0 ? G.OutChannels : CoutP;
         TV a0_0 = TS.Zero; TV a0_1 = TS.Zero; TV a0_2 = TS.Zero; TV a0_3 = TS.Zero;
         TV a1_0 = TS.Zero; TV a1_1 = TS.Zero; TV a1_2 = TS.Zero; TV a1_3 = TS.Zero;
         TV a2_0 = TS.Zero; TV a2_1 = TS.Zero; TV a2_2 = TS.Zero; TV a2_3 = TS.Zero;
         TV a3_0 = TS.Zero; TV a3_1 = TS.Zero; TV a3_2 = TS.Zero; TV a3_3 = TS.Zero;
         TV a4_0 = TS.Zero; TV a4_1 = TS.Zero; TV a4_2 = TS.Zero; TV a4_3 = TS.Zero;
         TV a5_0 = TS.Zero; TV a5_1 = TS.Zero; TV a5_2 = TS.Zero; TV a5_3 = TS.Zero;
-        for (int oh = 0; oh < rows; oh++)
+        for (int row = 0; row < rows; row++)
         {
-            float* xp = x + (oh * G.Stride * RowStride);
-            float* dp = dy + (oh * OutWidth * DyStride);
-            for (int ow = 0; ow < OutWidth; ow++)
+            float* ap = a + (row * aRowStride);
+            for (int k = 0; k < width; k++)
             {
-                TV d0 = TS.Load(dp + 0);
-                TV d1 = TS.Load(dp + 16);
-                TV d2 = TS.Load(dp + 32);
-                TV d3 = TS.Load(dp + 48);
-                { TV b0 = TS.Broadcast(xp[0]); a0_0 = TS.Fma(d0, b0, a0_0); a0_1 = TS.Fma(d1, b0, a0_1); a0_2 = TS.Fma(d2, b0, a0_2); a0_3 = TS.Fma(d3, b0, a0_3); }
-                { TV b1 = TS.Broadcast(xp[1]); a1_0 = TS.Fma(d0, b1, a1_0); a1_1 = TS.Fma(d1, b1, a1_1); a1_2 = TS.Fma(d2, b1, a1_2); a1_3 = TS.Fma(d3, b1, a1_3); }
-                { TV b2 = TS.Broadcast(xp[2]); a2_0 = TS.Fma(d0, b2, a2_0); a2_1 = TS.Fma(d1, b2, a2_1); a2_2 = TS.Fma(d2, b2, a2_2); a2_3 = TS.Fma(d3, b2, a2_3); }
-                { TV b3 = TS.Broadcast(xp[3]); a3_0 = TS.Fma(d0, b3, a3_0); a3_1 = TS.Fma(d1, b3, a3_1); a3_2 = TS.Fma(d2, b3, a3_2); a3_3 = TS.Fma(d3, b3, a3_3); }
-                { TV b4 = TS.Broadcast(xp[4]); a4_0 = TS.Fma(d0, b4, a4_0); a4_1 = TS.Fma(d1, b4, a4_1); a4_2 = TS.Fma(d2, b4, a4_2); a4_3 = TS.Fma(d3, b4, a4_3); }
-                { TV b5 = TS.Broadcast(xp[5]); a5_0 = TS.Fma(d0, b5, a5_0); a5_1 = TS.Fma(d1, b5, a5_1); a5_2 = TS.Fma(d2, b5, a5_2); a5_3 = TS.Fma(d3, b5, a5_3); }
-                xp += G.Stride * G.InChannels;
-                dp += DyStride;
+                TV d0 = TS.Load(b + 0);
+                TV d1 = TS.Load(b + 16);
+                TV d2 = TS.Load(b + 32);
+                TV d3 = TS.Load(b + 48);
+                { TV b0 = TS.Broadcast(ap[0]); a0_0 = TS.Fma(d0, b0, a0_0); a0_1 = TS.Fma(d1, b0, a0_1); a0_2 = TS.Fma(d2, b0, a0_2); a0_3 = TS.Fma(d3, b0, a0_3); }
+                { TV b1 = TS.Broadcast(ap[1]); a1_0 = TS.Fma(d0, b1, a1_0); a1_1 = TS.Fma(d1, b1, a1_1); a1_2 = TS.Fma(d2, b1, a1_2); a1_3 = TS.Fma(d3, b1, a1_3); }
+                { TV b2 = TS.Broadcast(ap[2]); a2_0 = TS.Fma(d0, b2, a2_0); a2_1 = TS.Fma(d1, b2, a2_1); a2_2 = TS.Fma(d2, b2, a2_2); a2_3 = TS.Fma(d3, b2, a2_3); }
+                { TV b3 = TS.Broadcast(ap[3]); a3_0 = TS.Fma(d0, b3, a3_0); a3_1 = TS.Fma(d1, b3, a3_1); a3_2 = TS.Fma(d2, b3, a3_2); a3_3 = TS.Fma(d3, b3, a3_3); }
+                { TV b4 = TS.Broadcast(ap[4]); a4_0 = TS.Fma(d0, b4, a4_0); a4_1 = TS.Fma(d1, b4, a4_1); a4_2 = TS.Fma(d2, b4, a4_2); a4_3 = TS.Fma(d3, b4, a4_3); }
+                { TV b5 = TS.Broadcast(ap[5]); a5_0 = TS.Fma(d0, b5, a5_0); a5_1 = TS.Fma(d1, b5, a5_1); a5_2 = TS.Fma(d2, b5, a5_2); a5_3 = TS.Fma(d3, b5, a5_3); }
+                ap += aStride;
+                b += bStride;
             }
         }
 
@@ -8756,77 +8654,89 @@ internal static unsafe class MicroKernels<G, TS, TV>
 
     /// <summary>Backward to the weights, 16 channels: runs the kernel for <paramref name="count"/> rows (1 to 16; <see cref="BackwardWeights1R1"/> for 1).</summary>
     /// <param name="count">The block size.</param>
-    /// <param name="x">See the kernel.</param>
-    /// <param name="dy">See the kernel.</param>
+    /// <param name="a">See the kernel.</param>
+    /// <param name="aStride">See the kernel.</param>
+    /// <param name="aRowStride">See the kernel.</param>
+    /// <param name="b">See the kernel.</param>
+    /// <param name="bStride">See the kernel.</param>
     /// <param name="dw">See the kernel.</param>
     /// <param name="rows">See the kernel.</param>
+    /// <param name="width">See the kernel.</param>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void BackwardWeights1(int count, float* x, float* dy, float* dw, int rows)
+    public static void BackwardWeights1(int count, float* a, nint aStride, nint aRowStride, float* b, nint bStride, float* dw, int rows, int width)
     {
         switch (count)
         {
-            case 1: BackwardWeights1R1(x, dy, dw, rows); break;
-            case 2: BackwardWeights1R2(x, dy, dw, rows); break;
-            case 3: BackwardWeights1R3(x, dy, dw, rows); break;
-            case 4: BackwardWeights1R4(x, dy, dw, rows); break;
-            case 5: BackwardWeights1R5(x, dy, dw, rows); break;
-            case 6: BackwardWeights1R6(x, dy, dw, rows); break;
-            case 7: BackwardWeights1R7(x, dy, dw, rows); break;
-            case 8: BackwardWeights1R8(x, dy, dw, rows); break;
-            case 9: BackwardWeights1R9(x, dy, dw, rows); break;
-            case 10: BackwardWeights1R10(x, dy, dw, rows); break;
-            case 11: BackwardWeights1R11(x, dy, dw, rows); break;
-            case 12: BackwardWeights1R12(x, dy, dw, rows); break;
-            case 13: BackwardWeights1R13(x, dy, dw, rows); break;
-            case 14: BackwardWeights1R14(x, dy, dw, rows); break;
-            case 15: BackwardWeights1R15(x, dy, dw, rows); break;
-            default: BackwardWeights1R16(x, dy, dw, rows); break;
+            case 1: BackwardWeights1R1(a, aStride, aRowStride, b, bStride, dw, rows, width); break;
+            case 2: BackwardWeights1R2(a, aStride, aRowStride, b, bStride, dw, rows, width); break;
+            case 3: BackwardWeights1R3(a, aStride, aRowStride, b, bStride, dw, rows, width); break;
+            case 4: BackwardWeights1R4(a, aStride, aRowStride, b, bStride, dw, rows, width); break;
+            case 5: BackwardWeights1R5(a, aStride, aRowStride, b, bStride, dw, rows, width); break;
+            case 6: BackwardWeights1R6(a, aStride, aRowStride, b, bStride, dw, rows, width); break;
+            case 7: BackwardWeights1R7(a, aStride, aRowStride, b, bStride, dw, rows, width); break;
+            case 8: BackwardWeights1R8(a, aStride, aRowStride, b, bStride, dw, rows, width); break;
+            case 9: BackwardWeights1R9(a, aStride, aRowStride, b, bStride, dw, rows, width); break;
+            case 10: BackwardWeights1R10(a, aStride, aRowStride, b, bStride, dw, rows, width); break;
+            case 11: BackwardWeights1R11(a, aStride, aRowStride, b, bStride, dw, rows, width); break;
+            case 12: BackwardWeights1R12(a, aStride, aRowStride, b, bStride, dw, rows, width); break;
+            case 13: BackwardWeights1R13(a, aStride, aRowStride, b, bStride, dw, rows, width); break;
+            case 14: BackwardWeights1R14(a, aStride, aRowStride, b, bStride, dw, rows, width); break;
+            case 15: BackwardWeights1R15(a, aStride, aRowStride, b, bStride, dw, rows, width); break;
+            default: BackwardWeights1R16(a, aStride, aRowStride, b, bStride, dw, rows, width); break;
         }
     }
 
     /// <summary>Backward to the weights, 32 channels: runs the kernel for <paramref name="count"/> rows (1 to 12; <see cref="BackwardWeights2R1"/> for 1).</summary>
     /// <param name="count">The block size.</param>
-    /// <param name="x">See the kernel.</param>
-    /// <param name="dy">See the kernel.</param>
+    /// <param name="a">See the kernel.</param>
+    /// <param name="aStride">See the kernel.</param>
+    /// <param name="aRowStride">See the kernel.</param>
+    /// <param name="b">See the kernel.</param>
+    /// <param name="bStride">See the kernel.</param>
     /// <param name="dw">See the kernel.</param>
     /// <param name="rows">See the kernel.</param>
+    /// <param name="width">See the kernel.</param>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void BackwardWeights2(int count, float* x, float* dy, float* dw, int rows)
+    public static void BackwardWeights2(int count, float* a, nint aStride, nint aRowStride, float* b, nint bStride, float* dw, int rows, int width)
     {
         switch (count)
         {
-            case 1: BackwardWeights2R1(x, dy, dw, rows); break;
-            case 2: BackwardWeights2R2(x, dy, dw, rows); break;
-            case 3: BackwardWeights2R3(x, dy, dw, rows); break;
-            case 4: BackwardWeights2R4(x, dy, dw, rows); break;
-            case 5: BackwardWeights2R5(x, dy, dw, rows); break;
-            case 6: BackwardWeights2R6(x, dy, dw, rows); break;
-            case 7: BackwardWeights2R7(x, dy, dw, rows); break;
-            case 8: BackwardWeights2R8(x, dy, dw, rows); break;
-            case 9: BackwardWeights2R9(x, dy, dw, rows); break;
-            case 10: BackwardWeights2R10(x, dy, dw, rows); break;
-            case 11: BackwardWeights2R11(x, dy, dw, rows); break;
-            default: BackwardWeights2R12(x, dy, dw, rows); break;
+            case 1: BackwardWeights2R1(a, aStride, aRowStride, b, bStride, dw, rows, width); break;
+            case 2: BackwardWeights2R2(a, aStride, aRowStride, b, bStride, dw, rows, width); break;
+            case 3: BackwardWeights2R3(a, aStride, aRowStride, b, bStride, dw, rows, width); break;
+            case 4: BackwardWeights2R4(a, aStride, aRowStride, b, bStride, dw, rows, width); break;
+            case 5: BackwardWeights2R5(a, aStride, aRowStride, b, bStride, dw, rows, width); break;
+            case 6: BackwardWeights2R6(a, aStride, aRowStride, b, bStride, dw, rows, width); break;
+            case 7: BackwardWeights2R7(a, aStride, aRowStride, b, bStride, dw, rows, width); break;
+            case 8: BackwardWeights2R8(a, aStride, aRowStride, b, bStride, dw, rows, width); break;
+            case 9: BackwardWeights2R9(a, aStride, aRowStride, b, bStride, dw, rows, width); break;
+            case 10: BackwardWeights2R10(a, aStride, aRowStride, b, bStride, dw, rows, width); break;
+            case 11: BackwardWeights2R11(a, aStride, aRowStride, b, bStride, dw, rows, width); break;
+            default: BackwardWeights2R12(a, aStride, aRowStride, b, bStride, dw, rows, width); break;
         }
     }
 
     /// <summary>Backward to the weights, 64 channels: runs the kernel for <paramref name="count"/> rows (1 to 6; <see cref="BackwardWeights4R1"/> for 1).</summary>
     /// <param name="count">The block size.</param>
-    /// <param name="x">See the kernel.</param>
-    /// <param name="dy">See the kernel.</param>
+    /// <param name="a">See the kernel.</param>
+    /// <param name="aStride">See the kernel.</param>
+    /// <param name="aRowStride">See the kernel.</param>
+    /// <param name="b">See the kernel.</param>
+    /// <param name="bStride">See the kernel.</param>
     /// <param name="dw">See the kernel.</param>
     /// <param name="rows">See the kernel.</param>
+    /// <param name="width">See the kernel.</param>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void BackwardWeights4(int count, float* x, float* dy, float* dw, int rows)
+    public static void BackwardWeights4(int count, float* a, nint aStride, nint aRowStride, float* b, nint bStride, float* dw, int rows, int width)
     {
         switch (count)
         {
-            case 1: BackwardWeights4R1(x, dy, dw, rows); break;
-            case 2: BackwardWeights4R2(x, dy, dw, rows); break;
-            case 3: BackwardWeights4R3(x, dy, dw, rows); break;
-            case 4: BackwardWeights4R4(x, dy, dw, rows); break;
-            case 5: BackwardWeights4R5(x, dy, dw, rows); break;
-            default: BackwardWeights4R6(x, dy, dw, rows); break;
+            case 1: BackwardWeights4R1(a, aStride, aRowStride, b, bStride, dw, rows, width); break;
+            case 2: BackwardWeights4R2(a, aStride, aRowStride, b, bStride, dw, rows, width); break;
+            case 3: BackwardWeights4R3(a, aStride, aRowStride, b, bStride, dw, rows, width); break;
+            case 4: BackwardWeights4R4(a, aStride, aRowStride, b, bStride, dw, rows, width); break;
+            case 5: BackwardWeights4R5(a, aStride, aRowStride, b, bStride, dw, rows, width); break;
+            default: BackwardWeights4R6(a, aStride, aRowStride, b, bStride, dw, rows, width); break;
         }
     }
 

@@ -1,6 +1,7 @@
 using System;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
 
 namespace DslResNet.Kernels.Simd;
 
@@ -18,10 +19,218 @@ internal sealed unsafe partial class SimdConvolution<G, TS, TV>
         float* padded = scratch;
         PadInput(_x + ((long)n * InPixels * G.InChannels), padded, -G.Padding, PaddedHeight);
         float* dy = _dy + ((long)n * OutPixels * G.OutChannels);
+        float* partial = Partials + (slice * (WeightsPadded + CoutP));
+        if (WeightsRow16)
+        {
+            WeightsImageRow16(scratch + (PaddedHeight * RowStride), padded, dy, partial);
+        }
+        else
+        {
+            WeightsImageBlocks(scratch + (PaddedHeight * RowStride) + 16, padded, dy, partial);
+        }
+
+        if (_bias)
+        {
+            float* db = partial + WeightsPadded;
+            for (int p = 0; p < OutPixels; p++)
+            {
+                for (int c = 0; c < G.OutChannels; c++)
+                {
+                    db[c] += dy[((long)p * G.OutChannels) + c];
+                }
+            }
+        }
+    }
+
+    // The weight gradient a row block at a time (see WeightRowBlock): for each tap and block of input channels, every
+    // output-channel group's kernel over the block's pixels. Where the input rows of a block are larger than L1 and there
+    // are several groups, the tap's channels of every pixel are first packed side by side ([pixel][WeightPanelRows]), so
+    // that each group reads them from L1 in order, rather than a cache line a pixel for a few channels from L2 or L3
+    // (ResNet-50's 1024x14x14->2048 stride-2 layer, whose input comes from L3: 23 -> 12 ms a step). The output gradient
+    // is read in place (a group's channels are whole cache lines a pixel) unless its channels are not a multiple of 16
+    // or are 1024 or more; then it is packed by group (the channels past the last zero): pixels 4 KB apart or more put a
+    // group's lines in the same L1 sets (ResNet-50's 512x7x7->2048 layer: 31 ms a step in place, 21 packed). Packed
+    // everywhere it cost more than it gained: a pass over memory before the kernels, where in place its first reads
+    // overlap their multiply-adds (ResNet-50's 64x56x56->256 layer: 23 -> 29-33 ms).
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private void WeightsImageBlocks(float* scratch, float* padded, float* dy, float* partial)
+    {
+        int icBlock = WeightPanelRows;
+        int block = WeightRowBlock;
+        int outWidth = OutWidth;
+        int outHeight = OutHeight;
+        int rowStride = RowStride;
+        int inputs = G.InChannels;
+        int coutP = CoutP;
+        bool packInput = WeightsPackInput;
+        bool packGradient = WeightsPackGradient;
+        float* a = scratch;
+        float* panels = a + (packInput ? (long)block * outWidth * icBlock : 0) + 16;
+        int aStride = packInput ? icBlock : G.Stride * inputs;
+        int aRowStride = packInput ? outWidth * icBlock : G.Stride * rowStride;
+        for (int oh0 = 0; oh0 < outHeight; oh0 += block)
+        {
+            int rows = Math.Min(block, outHeight - oh0);
+            int pixels = rows * outWidth;
+            float* xRows = padded + ((long)oh0 * G.Stride * rowStride);
+            float* dyRows = dy + ((long)oh0 * outWidth * G.OutChannels);
+            if (packGradient)
+            {
+                PackGradientPanels(dyRows, panels, pixels);
+            }
+
+            for (int tap = 0; tap < Taps; tap++)
+            {
+                int kh = tap / G.Kernel;
+                int kw = tap % G.Kernel;
+                float* xTap = xRows + (kh * rowStride) + (kw * inputs);
+                float* dwTap = partial + ((long)tap * inputs * coutP);
+                if (packInput)
+                {
+                    // Each packed panel under every group.
+                    for (int ic0 = 0; ic0 < inputs; ic0 += icBlock)
+                    {
+                        PackInputPanel(xTap + ic0, a, rows, icBlock);
+                        WeightsGroups(a, aStride, aRowStride, Math.Min(icBlock, inputs - ic0), 0, coutP, packGradient ? panels : dyRows, pixels, packGradient, dwTap + ((long)ic0 * coutP), rows);
+                    }
+
+                    continue;
+                }
+
+                // In place: each group's output gradient (in L1 after its first block) under every input block.
+                int oc0 = 0;
+                while (oc0 < coutP)
+                {
+                    int width = 16 * Blocks<TS, TV>.Vectors(coutP - oc0);
+                    for (int ic0 = 0; ic0 < inputs; ic0 += icBlock)
+                    {
+                        WeightsGroups(xTap + ic0, aStride, aRowStride, Math.Min(icBlock, inputs - ic0), oc0, oc0 + width, packGradient ? panels : dyRows, pixels, packGradient, dwTap + ((long)ic0 * coutP), rows);
+                    }
+
+                    oc0 += width;
+                }
+            }
+        }
+    }
+
+    // The kernels of output-channel groups [oc0, oc1) for one block of input channels.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void WeightsGroups(float* input, int aStride, int aRowStride, int count, int oc0, int oc1, float* gradient, int pixels, bool packed, float* dw, int rows)
+    {
+        while (oc0 < oc1)
+        {
+            int vectors = Blocks<TS, TV>.Vectors(CoutP - oc0);
+            float* b = packed ? gradient + ((long)oc0 * pixels) : gradient + oc0;
+            int bStride = packed ? 16 * vectors : G.OutChannels;
+            switch (vectors)
+            {
+                case 4: MicroKernels<G, TS, TV>.BackwardWeights4(count, input, aStride, aRowStride, b, bStride, dw + oc0, rows, OutWidth); break;
+                case 2: MicroKernels<G, TS, TV>.BackwardWeights2(count, input, aStride, aRowStride, b, bStride, dw + oc0, rows, OutWidth); break;
+                default: MicroKernels<G, TS, TV>.BackwardWeights1(count, input, aStride, aRowStride, b, bStride, dw + oc0, rows, OutWidth); break;
+            }
+
+            oc0 += 16 * vectors;
+        }
+    }
+
+    // The output gradient of a run of pixels as one panel per output-channel group, [group][pixel][16 * vectors], the
+    // channels past the last zero.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void PackGradientPanels(float* dy, float* panels, int pixels)
+    {
+        int oc0 = 0;
+        while (oc0 < CoutP)
+        {
+            int width = 16 * Blocks<TS, TV>.Vectors(CoutP - oc0);
+            float* panel = panels + ((long)oc0 * pixels);
+            int valid = Math.Min(width, G.OutChannels - oc0);
+            for (int p = 0; p < pixels; p++)
+            {
+                float* src = dy + ((long)p * G.OutChannels) + oc0;
+                float* dst = panel + ((long)p * width);
+                int c = 0;
+                for (; c + 16 <= valid; c += 16)
+                {
+                    TS.Store(dst + c, TS.Load(src + c));
+                }
+
+                for (; c < valid; c++)
+                {
+                    dst[c] = src[c];
+                }
+
+                for (; c < width; c++)
+                {
+                    dst[c] = 0f;
+                }
+            }
+
+            oc0 += width;
+        }
+    }
+
+    // The input channels [ic0, ic0 + stride) that one tap reads at each output pixel of a row block, pixel k's at a + k *
+    // stride. Whole vectors are copied, so up to 15 floats past the channels wanted are read (the scratch has room past the
+    // padded input) and written (the panel has room past its last pixel); the kernels read only the block's channels.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void PackInputPanel(float* x, float* a, int rows, int stride)
+    {
+        // The geometry in locals: past the JIT's inlining budget, OutWidth stayed a call in the loop.
+        int step = G.Stride * G.InChannels;
+        int rowStep = G.Stride * RowStride;
+        int outWidth = OutWidth;
+        for (int oh = 0; oh < rows; oh++)
+        {
+            float* src = x + ((long)oh * rowStep);
+            float* dst = a + ((long)oh * outWidth * stride);
+            if (stride <= 8)
+            {
+                for (int ow = 0; ow < outWidth; ow++)
+                {
+                    Vector256.Store(Vector256.Load(src), dst);
+                    src += step;
+                    dst += stride;
+                }
+            }
+            else
+            {
+                for (int ow = 0; ow < outWidth; ow++)
+                {
+                    TS.Store(dst, TS.Load(src));
+                    src += step;
+                    dst += stride;
+                }
+            }
+        }
+    }
+
+    // Input channels of a weight-gradient block: the most the widest group's kernel takes, so that one input panel serves
+    // every group (narrower groups take at least as many).
+    private static int WeightPanelRows => Blocks<TS, TV>.WeightRows(Blocks<TS, TV>.Vectors(CoutP));
+
+    // Whether the weight gradient packs each tap's input channels (see WeightsImageBlocks): with several output-channel
+    // groups to read them, a block's input rows larger than L1 (32 KB), and pixels read more than a cache line apart (the
+    // 3-channel stem, stride 2, reads 6 floats a pixel: its lines are whole already, and packed it ran 15 -> 19 ms).
+    private static bool WeightsPackInput =>
+        CoutP > 16 * Blocks<TS, TV>.Vectors(CoutP)
+        && (long)((WeightRowBlock * G.Stride) + G.Kernel - G.Stride) * RowStride > 8192
+        && G.Stride * G.InChannels > 16;
+
+    // Whether the weight gradient packs the output gradient by group: where its channels are not whole vectors or its
+    // pixels are 4 KB apart or more (see WeightsImageBlocks).
+    private static bool WeightsPackGradient => (G.OutChannels & 15) != 0 || G.OutChannels >= 1024;
+
+    // Floats of scratch the weight gradient takes past the padded input (see WeightsImageBlocks and WeightsImageRow16).
+    private static long WeightScratchFloats => WeightsRow16
+        ? ((G.OutChannels & 15) == 0 ? 0 : (long)OutPixels * CoutP)
+        : 16 + (WeightsPackInput ? (long)WeightRowBlock * OutWidth * WeightPanelRows : 0) + 16 + (WeightsPackGradient ? (long)WeightRowBlock * OutWidth * CoutP : 0);
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private void WeightsImageRow16(float* copy, float* padded, float* dy, float* partial)
+    {
         if ((G.OutChannels & 15) != 0)
         {
             // Pixels CoutP apart so that whole vectors can be read; the extra channels are zero.
-            float* copy = scratch + (PaddedHeight * RowStride);
             for (int p = 0; p < OutPixels; p++)
             {
                 new ReadOnlySpan<float>(dy + ((long)p * G.OutChannels), G.OutChannels).CopyTo(new Span<float>(copy + ((long)p * CoutP), G.OutChannels));
@@ -31,67 +240,19 @@ internal sealed unsafe partial class SimdConvolution<G, TS, TV>
             dy = copy;
         }
 
-        float* partial = Partials + (slice * (WeightsPadded + CoutP));
+        // 16 input channels as the vectors, the output gradient broadcast once per kernel row: partials [tap][oc][16].
         int dyStride = (G.OutChannels & 15) == 0 ? G.OutChannels : CoutP;
-
-        // Rows of the image at a time (see WeightRowBlock), every tap and channel block over each, so that their input and
-        // output-gradient rows are read from L2 by all the blocks; then the next rows, adding to the same partial sums.
         int block = WeightRowBlock;
         for (int oh0 = 0; oh0 < OutHeight; oh0 += block)
         {
             int rows = Math.Min(block, OutHeight - oh0);
             float* xRows = padded + ((long)oh0 * G.Stride * RowStride);
             float* dyRows = dy + ((long)oh0 * OutWidth * dyStride);
-            if (WeightsRow16)
+            for (int kh = 0; kh < 3; kh++)
             {
-                // 16 input channels as the vectors, the output gradient broadcast once per kernel row: partials [tap][oc][16].
-                for (int kh = 0; kh < 3; kh++)
+                for (int oc0 = 0; oc0 < G.OutChannels; oc0 += 8)
                 {
-                    for (int oc0 = 0; oc0 < G.OutChannels; oc0 += 8)
-                    {
-                        MicroKernels<G, TS, TV>.BackwardWeightsRow16(Math.Min(8, G.OutChannels - oc0), xRows + (kh * RowStride), dyRows + oc0, partial + ((((long)kh * 3 * G.OutChannels) + oc0) * 16), rows);
-                    }
-                }
-
-                continue;
-            }
-
-            for (int tap = 0; tap < Taps; tap++)
-            {
-                int kh = tap / G.Kernel;
-                int kw = tap % G.Kernel;
-                float* xTap = xRows + (kh * RowStride) + (kw * G.InChannels);
-                int oc0 = 0;
-                while (oc0 < CoutP)
-                {
-                    int vectors = Blocks<TS, TV>.Vectors(CoutP - oc0);
-                    int most = Blocks<TS, TV>.WeightRows(vectors);
-                    for (int ic0 = 0; ic0 < G.InChannels; ic0 += most)
-                    {
-                        int count = Math.Min(most, G.InChannels - ic0);
-                        float* dw = partial + ((((long)tap * G.InChannels) + ic0) * CoutP) + oc0;
-                        switch (vectors)
-                        {
-                            case 4: MicroKernels<G, TS, TV>.BackwardWeights4(count, xTap + ic0, dyRows + oc0, dw, rows); break;
-                            case 2: MicroKernels<G, TS, TV>.BackwardWeights2(count, xTap + ic0, dyRows + oc0, dw, rows); break;
-                            default: MicroKernels<G, TS, TV>.BackwardWeights1(count, xTap + ic0, dyRows + oc0, dw, rows); break;
-                        }
-                    }
-
-                    oc0 += 16 * vectors;
-                }
-            }
-        }
-
-        if (_bias)
-        {
-            int stride = (G.OutChannels & 15) == 0 ? G.OutChannels : CoutP;
-            float* db = partial + WeightsPadded;
-            for (int p = 0; p < OutPixels; p++)
-            {
-                for (int c = 0; c < G.OutChannels; c++)
-                {
-                    db[c] += dy[((long)p * stride) + c];
+                    MicroKernels<G, TS, TV>.BackwardWeightsRow16(Math.Min(8, G.OutChannels - oc0), xRows + (kh * RowStride), dyRows + oc0, partial + ((((long)kh * 3 * G.OutChannels) + oc0) * 16), rows);
                 }
             }
         }
@@ -113,7 +274,11 @@ internal sealed unsafe partial class SimdConvolution<G, TS, TV>
             long rowFloats = ((long)OutWidth * CoutP) + ((long)G.Stride * RowStride);
             long image = (rowFloats * OutHeight) + ((long)(G.Kernel - G.Stride) * RowStride);
             const long Budget = 48 * 1024, LargestPartials = 1024 * 1024;
-            return image <= Budget || WeightsPadded > LargestPartials ? OutHeight : (int)Math.Clamp(Budget / rowFloats, 1, OutHeight);
+            int rows = image <= Budget || WeightsPadded > LargestPartials ? OutHeight : (int)Math.Clamp(Budget / rowFloats, 1, OutHeight);
+
+            // The output-gradient panels of a block at most 512 KB (a thread's scratch).
+            const long PanelFloats = 128 * 1024;
+            return WeightsRow16 ? rows : (int)Math.Clamp(PanelFloats / ((long)OutWidth * CoutP), 1, rows);
         }
     }
 

@@ -89,7 +89,7 @@ internal sealed unsafe partial class SimdConvolution<G, TS, TV> : SimdConvolutio
         _statistics = Alloc(pool.Threads * 2 * CoutP);
         new Span<float>(_statistics, pool.Threads * 2 * CoutP).Clear();
         long forward = (G.Kernel == 1 && G.Padding == 0 ? (long)SpanPixels * G.InChannels : PaddedHeight * RowStride) + TileFloats;
-        long weights = (PaddedHeight * RowStride) + ((G.OutChannels & 15) == 0 ? 0 : (long)OutHeight * OutWidth * CoutP);
+        long weights = (PaddedHeight * RowStride) + WeightScratchFloats;
         long data = (long)DataRows * PaddedWidth * CinP;
         pool.EnsureScratch(Math.Max(forward, Math.Max(_dw is null ? 0 : weights, _dx is null ? 0 : data)));
     }

@@ -192,42 +192,47 @@ for v, rmax in BWD.items():
     w("    }")
     w("")
 
+# Backward to the weights over rows of pixels: the output gradient of the block's output-channel group (pixels bStride
+# apart, rows one after another) and the input, packed or in place (pixels aStride apart, rows aRowStride apart; see
+# WeightsImagePacked).
 for v, rmax in BWW.items():
   for ROWS in range(1, rmax + 1):
-    w(f"    /// <summary>Backward to the weights, one (kh, kw) tap: {ROWS} input channels by {16*v} output channels over rows of an image.</summary>")
-    w(f"    /// <param name=\"x\">Padded input of the image at the tap (row kh, column kw), the first row's input rows and first input channel.</param>")
-    w(f"    /// <param name=\"dy\">Output gradient of the image at the first row and output channel, pixels DyStride apart.</param>")
-    w(f"    /// <param name=\"dw\">Weight-gradient partial [kh][kw][ic][out channels padded] at the tap, first input and output channel; added to.</param>")
-    w(f"    /// <param name=\"rows\">Output rows.</param>")
+    w(f"    /// <summary>Backward to the weights: {ROWS} input channels by {16*v} output channels over rows of pixels.</summary>")
+    w(f"    /// <param name=\"a\">The input: pixel (r, k)'s {ROWS} input channels at a + r * aRowStride + k * aStride.</param>")
+    w(f"    /// <param name=\"aStride\">Floats between pixels of a row in the input.</param>")
+    w(f"    /// <param name=\"aRowStride\">Floats between rows in the input.</param>")
+    w(f"    /// <param name=\"b\">The output gradient: pixel (r, k)'s {16*v} channels at b + (r * width + k) * bStride.</param>")
+    w(f"    /// <param name=\"bStride\">Floats between pixels in the output gradient.</param>")
+    w(f"    /// <param name=\"dw\">Weight-gradient partial at the block's first input and output channel, input channels CoutP apart; added to.</param>")
+    w(f"    /// <param name=\"rows\">Rows of pixels.</param>")
+    w(f"    /// <param name=\"width\">Pixels a row.</param>")
     w(f"    [MethodImpl(MethodImplOptions.AggressiveOptimization)]")
-    w(f"    public static void BackwardWeights{v}R{ROWS}(float* x, float* dy, float* dw, int rows)")
+    w(f"    public static void BackwardWeights{v}R{ROWS}(float* a, nint aStride, nint aRowStride, float* b, nint bStride, float* dw, int rows, int width)")
     w("    {")
-    for line in LOCALS.split("\n"):
-        w(line)
+    w("        int CoutP = (G.OutChannels + 15) & ~15;")
     for r in range(ROWS):
         w("        " + " ".join(f"TV a{r}_{j} = TS.Zero;" for j in range(v)))
-    w("        for (int oh = 0; oh < rows; oh++)")
+    w("        for (int row = 0; row < rows; row++)")
     w("        {")
-    w("            float* xp = x + (oh * G.Stride * RowStride);")
-    w("            float* dp = dy + (oh * OutWidth * DyStride);")
-    w("            for (int ow = 0; ow < OutWidth; ow++)")
+    w("            float* ap = a + (row * aRowStride);")
+    w("            for (int k = 0; k < width; k++)")
     w("            {")
     for j in range(v):
-        w(f"                TV d{j} = TS.Load(dp + {16*j});")
+        w(f"                TV d{j} = TS.Load(b + {16*j});")
     for r in range(ROWS):
         if v == 1:
-            w(f"                {guard(r)}a{r}_0 = TS.Fma(d0, TS.Broadcast(xp[{r}]), a{r}_0);")
+            w(f"                a{r}_0 = TS.Fma(d0, TS.Broadcast(ap[{r}]), a{r}_0);")
         else:
             body = " ".join(f"a{r}_{j} = TS.Fma(d{j}, b{r}, a{r}_{j});" for j in range(v))
-            w(f"                {guard(r)}{{ TV b{r} = TS.Broadcast(xp[{r}]); {body} }}")
-    w("                xp += G.Stride * G.InChannels;")
-    w("                dp += DyStride;")
+            w(f"                {{ TV b{r} = TS.Broadcast(ap[{r}]); {body} }}")
+    w("                ap += aStride;")
+    w(f"                b += bStride;")
     w("            }")
     w("        }")
     w("")
     for r in range(ROWS):
         body = " ".join(f"TS.Store(dw + ({r} * CoutP) + {16*j}, TS.Add(TS.Load(dw + ({r} * CoutP) + {16*j}), a{r}_{j}));" for j in range(v))
-        w(f"        {guard(r)}{{ {body} }}")
+        w(f"        {{ {body} }}")
     w("    }")
     w("")
 
@@ -312,7 +317,7 @@ for v, rmax in SLIDE.items():
 for v, rmax in BWD.items():
     dispatcher(f"BackwardData{v}", rmax, "float* dy, float* wt, float* dx", ["dy", "wt", "dx"], f"Backward to the input, {16*v} channels")
 for v, rmax in BWW.items():
-    dispatcher(f"BackwardWeights{v}", rmax, "float* x, float* dy, float* dw, int rows", ["x", "dy", "dw", "rows"], f"Backward to the weights, {16*v} channels")
+    dispatcher(f"BackwardWeights{v}", rmax, "float* a, nint aStride, nint aRowStride, float* b, nint bStride, float* dw, int rows, int width", ["a", "aStride", "aRowStride", "b", "bStride", "dw", "rows", "width"], f"Backward to the weights, {16*v} channels")
 dispatcher("BackwardWeightsRow16", WROW, "float* x, float* dy, float* dw, int rows", ["x", "dy", "dw", "rows"], "Backward to the weights, 16 input channels, one kernel row")
 
 o[-1:] = ["}"]
