@@ -734,6 +734,73 @@ public sealed class SimdKernelTests : IClassFixture<SimdDeviceFixture>
         Assert.True(nans >= 4, $"only {nans} outputs saw a NaN");
     }
 
+    /// <summary>The Winograd weight transform 16 filters at a time gives each filter's values to the bit as the transform of
+    /// one filter does, for both tiles and every vector width this machine runs (filters of mixed magnitudes, so that
+    /// a reordered addition would show in the last place).</summary>
+    [Fact]
+    public unsafe void WinogradWeightTransformOf16FiltersMatchesOneFilterAtATime()
+    {
+        Random random = new(19);
+        float[] g = new float[9 * 16];
+        for (int i = 0; i < g.Length; i++)
+        {
+            g[i] = (float)((random.NextDouble() - 0.5) * Math.Pow(10, random.Next(-3, 4)));
+        }
+
+        Check<WinogradF2>(g);
+        Check<WinogradF4>(g);
+
+        static void Check<T>(float[] g)
+            where T : IWinogradTile
+        {
+            int planes = (T.Size + 2) * (T.Size + 2);
+            float[] expected = new float[planes * 16];
+            float[] one = new float[9], u = new float[planes];
+            fixed (float* o = one, pu = u)
+            {
+                for (int j = 0; j < 16; j++)
+                {
+                    for (int k = 0; k < 9; k++)
+                    {
+                        one[k] = g[(16 * k) + j];
+                    }
+
+                    T.TransformWeights(o, pu);
+                    for (int p = 0; p < planes; p++)
+                    {
+                        expected[(16 * p) + j] = u[p];
+                    }
+                }
+            }
+
+            Compare<T, SimdScalar, VScalar>(g, expected, planes, "scalar");
+            Compare<T, Simd256, V256>(g, expected, planes, "AVX2");
+            if (Vector512.IsHardwareAccelerated)
+            {
+                Compare<T, Simd512, Vector512<float>>(g, expected, planes, "AVX-512");
+            }
+        }
+
+        static void Compare<T, TS, TV>(float[] g, float[] expected, int planes, string width)
+            where T : IWinogradTile
+            where TS : struct, ISimd<TV>
+            where TV : struct
+        {
+            float[] actual = new float[planes * 16];
+            fixed (float* pg = g, pa = actual)
+            {
+                T.TransformWeights<TS, TV>(pg, pa);
+            }
+
+            for (int i = 0; i < actual.Length; i++)
+            {
+                Assert.True(
+                    BitConverter.SingleToInt32Bits(expected[i]) == BitConverter.SingleToInt32Bits(actual[i]),
+                    $"F({T.Size}x{T.Size}, 3x3), {width}: plane {i / 16}, filter {i % 16}: {actual[i]:R}, one filter at a time {expected[i]:R}");
+            }
+        }
+    }
+
     /// <summary>Max pooling backward with ties (inputs 0, 1 or 2): each output's gradient goes to the first maximum of its
     /// window in row-major order, in the vector lanes and the tail (19 channels), on overlapping windows.</summary>
     [Fact]

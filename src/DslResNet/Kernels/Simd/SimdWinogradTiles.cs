@@ -15,6 +15,17 @@ internal unsafe interface IWinogradTile
     /// <param name="u">The transformed weights.</param>
     static abstract void TransformWeights(float* g, float* u);
 
+    /// <summary>U = G g G^T for 16 filters side by side, each value as <see cref="TransformWeights(float*, float*)"/> gives
+    /// it: <paramref name="g"/> holds weight k of filter j at g[16 * k + j], <paramref name="u"/> gets plane p's value of
+    /// filter j at u[16 * p + j].</summary>
+    /// <typeparam name="TS">The vector operations.</typeparam>
+    /// <typeparam name="TV">The vector type.</typeparam>
+    /// <param name="g">Nine vectors of 16 weights.</param>
+    /// <param name="u">(m + 2)^2 vectors.</param>
+    static abstract void TransformWeights<TS, TV>(float* g, float* u)
+        where TS : struct, ISimd<TV>
+        where TV : struct;
+
     /// <summary>V = B^T d B for 16 channels of one patch d.</summary>
     /// <typeparam name="TS">The vector operations.</typeparam>
     /// <typeparam name="TV">The vector type.</typeparam>
@@ -75,6 +86,51 @@ internal readonly unsafe struct WinogradF2 : IWinogradTile
             row[2] = 0.5f * (tr[0] - tr[1] + tr[2]);
             row[3] = tr[2];
         }
+    }
+
+    /// <inheritdoc />
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void TransformWeights<TS, TV>(float* g, float* u)
+        where TS : struct, ISimd<TV>
+        where TV : struct
+    {
+        // The scalar transform's operations in its order, 16 filters a vector, so that each value is the same bits.
+        TV half = TS.Broadcast(0.5f);
+        for (int r = 0; r < 4; r++)
+        {
+            TV t0, t1, t2;
+            if (r == 0 || r == 3)
+            {
+                int k = r == 0 ? 0 : 6;
+                t0 = TS.Load(g + (16 * k));
+                t1 = TS.Load(g + (16 * (k + 1)));
+                t2 = TS.Load(g + (16 * (k + 2)));
+            }
+            else
+            {
+                t0 = Column<TS, TV>(g, 0, r == 2, half);
+                t1 = Column<TS, TV>(g, 1, r == 2, half);
+                t2 = Column<TS, TV>(g, 2, r == 2, half);
+            }
+
+            float* row = u + (16 * 4 * r);
+            TS.Store(row, t0);
+            TS.Store(row + 16, TS.Multiply(half, TS.Add(TS.Add(t0, t1), t2)));
+            TS.Store(row + 32, TS.Multiply(half, TS.Add(TS.Subtract(t0, t1), t2)));
+            TS.Store(row + 48, t2);
+        }
+    }
+
+    // Row 1 (0.5 (g0j + g1j + g2j)) or row 2 (0.5 (g0j - g1j + g2j)) of G g, column j.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static TV Column<TS, TV>(float* g, int j, bool minus, TV half)
+        where TS : struct, ISimd<TV>
+        where TV : struct
+    {
+        TV a = TS.Load(g + (16 * j));
+        TV b = TS.Load(g + (16 * (3 + j)));
+        TV c = TS.Load(g + (16 * (6 + j)));
+        return TS.Multiply(half, TS.Add(minus ? TS.Subtract(a, b) : TS.Add(a, b), c));
     }
 
     /// <inheritdoc />
@@ -180,6 +236,29 @@ internal readonly unsafe struct WinogradF4 : IWinogradTile
             for (int k = 0; k < 6; k++)
             {
                 u[(6 * r) + k] = (float)row[k];
+            }
+        }
+    }
+
+    /// <inheritdoc />
+    public static void TransformWeights<TS, TV>(float* g, float* u)
+        where TS : struct, ISimd<TV>
+        where TV : struct
+    {
+        // Filter by filter, in double (inference transforms its weights once).
+        float* one = stackalloc float[9];
+        float* planes = stackalloc float[36];
+        for (int j = 0; j < 16; j++)
+        {
+            for (int k = 0; k < 9; k++)
+            {
+                one[k] = g[(16 * k) + j];
+            }
+
+            TransformWeights(one, planes);
+            for (int p = 0; p < 36; p++)
+            {
+                u[(16 * p) + j] = planes[p];
             }
         }
     }
