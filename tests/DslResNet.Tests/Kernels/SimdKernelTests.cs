@@ -518,7 +518,8 @@ public sealed class SimdKernelTests : IClassFixture<SimdDeviceFixture>
 
     /// <summary>
     /// Training-mode batch norm, ReLU, residual add, ReLU: y and the running statistics, then dx and dr (accumulated),
-    /// dgamma and dbeta (overwritten), against the reference composed in double. 16 channels take the vector path, 20 the scalar one.
+    /// dgamma and dbeta (overwritten), against the reference composed in double. 16 channels take the vector path, 20 the scalar one;
+    /// 64 channels over 147 pixels split the backward's sums into 4 runs of channels (one unit of pixels, two threads).
     /// </summary>
     /// <param name="width">Vector width.</param>
     /// <param name="channels">Channels.</param>
@@ -529,6 +530,9 @@ public sealed class SimdKernelTests : IClassFixture<SimdDeviceFixture>
     [InlineData(SimdWidth.Vector256, 20)]
     [InlineData(SimdWidth.Scalar, 16)]
     [InlineData(SimdWidth.Scalar, 20)]
+    [InlineData(SimdWidth.Vector512, 64)]
+    [InlineData(SimdWidth.Vector256, 64)]
+    [InlineData(SimdWidth.Scalar, 64)]
     public void EpilogueTraining(SimdWidth width, int channels) => CheckTraining(width, channels, Activation.ReLU, Activation.ReLU);
 
     /// <summary>

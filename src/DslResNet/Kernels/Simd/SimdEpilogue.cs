@@ -124,6 +124,11 @@ internal sealed unsafe class SimdEpilogue<TS, TV> : SimdEpilogue, IParallelWork
     // Units of the summing passes over the whole batch.
     private int SumUnits => (int)(((long)_s.N * _s.Spatial + SumUnit - 1) / SumUnit);
 
+    // Runs of channels each unit of pixels of the reduce is split into, so that every thread has units to take where the
+    // batch has few pixels (ResNet-50's last stage at batch 8: 392 pixels, one unit, one thread idle while the other added
+    // up all 2048 channels); each run's totals are its own channels', so the sums are the same however they are split.
+    private int ReduceParts => !_vector ? 1 : Math.Clamp(4 * _pool.Threads / SumUnits, 1, _cp / 16);
+
     public override StatisticsSink? Sink => _sink;
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
@@ -179,7 +184,7 @@ internal sealed unsafe class SimdEpilogue<TS, TV> : SimdEpilogue, IParallelWork
         {
             new Span<double>(_reduce, SumUnits * 2 * _cp).Clear();
             _phase = PhaseReduce;
-            _pool.Run(this, SumUnits, balanced: true);
+            _pool.Run(this, SumUnits * ReduceParts, balanced: true);
             double count = pixels;
             double[]? shared = null;
             if (Synchronized is { } comm && !RunningStatistics)
@@ -469,8 +474,13 @@ internal sealed unsafe class SimdEpilogue<TS, TV> : SimdEpilogue, IParallelWork
         float* sumG = _local + (thread * 4 * _cp);
         float* sumGx = sumG + _cp;
         int pixels = _s.N * _s.Spatial;
-        for (int unit = start; unit < end; unit++)
+        int parts = ReduceParts;
+        for (int u = start; u < end; u++)
         {
+            int unit = u / parts;
+            int part = u % parts;
+            int c0 = parts == 1 ? 0 : part * (_cp / 16) / parts * 16;
+            int c1 = parts == 1 ? _c : (part + 1) * (_cp / 16) / parts * 16;
             double* total = _reduce + ((long)unit * 2 * _cp);
             int last = Math.Min(pixels, (unit + 1) * SumUnit);
             for (int p0 = unit * SumUnit; p0 < last; p0 += Chunk)
@@ -480,7 +490,7 @@ internal sealed unsafe class SimdEpilogue<TS, TV> : SimdEpilogue, IParallelWork
                 {
                     bool relu1 = _s.Act1 == Activation.ReLU;
                     bool relu2 = _s.Act2 == Activation.ReLU;
-                    for (int j = 0; j < _c; j += 16)
+                    for (int j = c0; j < c1; j += 16)
                     {
                         TV mean = TS.Load(_mean + j);
                         TV inv = TS.Load(_inv + j);
@@ -531,7 +541,7 @@ internal sealed unsafe class SimdEpilogue<TS, TV> : SimdEpilogue, IParallelWork
                     }
                 }
 
-                for (int c = 0; c < _c; c++)
+                for (int c = c0; c < Math.Min(c1, _c); c++)
                 {
                     total[c] += sumG[c];
                     total[_cp + c] += sumGx[c];
