@@ -244,7 +244,7 @@ internal sealed unsafe partial class SimdConvolution<G, TS, TV>
 
         // Whole vectors are finished (bias, epilogue) in the micro-kernel and stored in place; a last group narrower than
         // its vectors goes through the tile.
-        bool direct = oc0 + (16 * vectors) <= G.OutChannels;
+        bool direct = _scatterStride == 0 && oc0 + (16 * vectors) <= G.OutChannels;
         PlainStore plain = default;
         for (int b = 0; b < blocks; b++)
         {
@@ -267,7 +267,11 @@ internal sealed unsafe partial class SimdConvolution<G, TS, TV>
                 Block<GK, PlainStore>(slide ? -vectors : vectors, count, x, rowStride, kh0, kh1, Edges(ow0, count, pixels), w, direct ? y : tile, direct ? G.OutChannels : 16 * vectors, plain);
             }
 
-            if (!direct)
+            if (_scatterStride > 0)
+            {
+                ScatterTile(tile, count, vectors, oc0, ((yRow - _y) / G.OutChannels) + ow0);
+            }
+            else if (!direct)
             {
                 StoreTile(tile, count, vectors, oc0, y);
             }
@@ -315,6 +319,35 @@ internal sealed unsafe partial class SimdConvolution<G, TS, TV>
             case 4: MicroKernels<GK, TS, TV>.Forward4(count, x, w, dst, stride, store); break;
             case 2: MicroKernels<GK, TS, TV>.Forward2(count, x, w, dst, stride, store); break;
             default: MicroKernels<GK, TS, TV>.Forward1(count, x, w, dst, stride, store); break;
+        }
+    }
+
+    // A strided 1x1 layer's input gradient (see CreateDataConvolution): the block's rows of the tile, dy's pixels from q0 on
+    // (this convolution's output pixels), added into dx at the input pixels they are the gradient of.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private void ScatterTile(float* tile, int count, int vectors, int oc0, long q0)
+    {
+        int valid = Math.Min(16 * vectors, G.OutChannels - oc0);
+        int stride = _scatterStride;
+        for (int r = 0; r < count; r++)
+        {
+            long q = q0 + r;
+            long n = q / OutPixels;
+            int rest = (int)(q - (n * OutPixels));
+            int oh = rest / OutWidth;
+            int ow = rest - (oh * OutWidth);
+            float* d = _y + (((((n * _scatterHeight) + ((long)oh * stride)) * _scatterWidth) + ((long)ow * stride)) * G.OutChannels) + oc0;
+            float* t = tile + (r * 16 * vectors);
+            int c = 0;
+            for (; c + 16 <= valid; c += 16)
+            {
+                TS.Store(d + c, TS.Add(TS.Load(d + c), TS.Load(t + c)));
+            }
+
+            for (; c < valid; c++)
+            {
+                d[c] += t[c];
+            }
         }
     }
 
