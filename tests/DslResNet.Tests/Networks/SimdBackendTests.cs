@@ -104,6 +104,44 @@ public sealed class SimdBackendTests
         Assert.Throws<InvalidOperationException>(() => net.Output());
     }
 
+    /// <summary>
+    /// Images come in NCHW and are laid out channels-last in parts of the batch's pixels shared out to the threads, parts
+    /// that split images (3 channels, the RGB path; 2, the general one): predictions agree with the ILGPU reference's,
+    /// which reads the images as they are.
+    /// </summary>
+    /// <param name="channels">Input channels (VectorResNet 3x12x12, TinyMixedNet 2x9x9).</param>
+    /// <param name="batch">Images: enough for several parts, whose boundaries fall inside images.</param>
+    [Theory]
+    [InlineData(3, 77)]
+    [InlineData(2, 203)]
+    public void ImagesLoadChannelsLastInPartsAsTheReferenceReadsThem(int channels, int batch)
+    {
+        float[]? reference = null;
+        foreach (DeviceKind kind in new[] { DeviceKind.IlgpuCpu, DeviceKind.Cpu })
+        {
+            using Device device = kind == DeviceKind.Cpu ? Device.Create(kind, 2) : Device.Create(kind);
+            using NetworkBase net = channels == 3
+                ? new VectorResNet(device, batch, new NetworkOptions(Seed: 5))
+                : new TinyMixedNet(device, batch, new NetworkOptions(Seed: 5));
+            Assert.Equal(channels, net.Definition.InputShape.Channels);
+            float[] images = NetworkData.Normal(new Random(8), batch * NetworkData.ImageElements(net));
+            float[] logits = new float[batch * NetworkData.Classes(net)];
+            net.Eval();
+            net.Predict(images, logits);
+            if (reference is null)
+            {
+                reference = logits;
+                continue;
+            }
+
+            double scale = Math.Max(1e-3, reference.Max(v => Math.Abs((double)v)));
+            for (int i = 0; i < logits.Length; i++)
+            {
+                Assert.True(Math.Abs(logits[i] - reference[i]) <= 1e-4 * scale, $"image {i / (logits.Length / batch)}: SIMD {logits[i]:R}, ILGPU {reference[i]:R}");
+            }
+        }
+    }
+
     /// <summary>The loss and parameters after three steps agree across thread counts and vector widths.</summary>
     [Fact]
     public void ResultsDoNotDependOnThreadsOrWidth()
