@@ -39,7 +39,7 @@ internal sealed unsafe partial class SimdConvolution<G, TS, TV> : SimdConvolutio
     private readonly bool _hasPartials;
     private readonly float* _statistics;  // per thread: sums then squares, CoutP each
     private bool _disposed;
-    private SimdConvolution? _dataConvolution;          // stride 1: the input gradient as a forward pass (see Backward); set by Create
+    private SimdConvolution? _dataConvolution;          // stride 1, or 1x1 unpadded: the input gradient as a forward pass (see Backward); set by Create
     private bool _flipSource;                           // _w holds the weights of the convolution this is the input gradient of
     private readonly bool _winogradAllowed;             // the geometry suits Winograd and the device allows it
     private readonly bool _largeTiles;                  // inference may use F(4x4, 3x3) tiles
