@@ -206,6 +206,15 @@ public sealed class SimdKernelTests : IClassFixture<SimdDeviceFixture>
         data.Add([3, 1024, 9, 9, 112, 1, 1, 0, true, SimdWidth.Vector512, 2]);
         data.Add([1, 1024, 3, 7, 200, 1, 1, 0, true, SimdWidth.Vector512, 3]);
         data.Add([1, 1024, 5, 13, 200, 1, 2, 0, false, SimdWidth.Vector256, 3]);
+
+        // 1x1 at batch 1 with 1 MB of weights or more (1024 to 320 channels): the output channels split between the threads
+        // over all the pixels (5 packed groups of 64: 128 and 192 on 2 threads, 64, 128 and 128 on 3), at stride 1 (3 spans
+        // of 30 pixels in a unit) and 2.
+        data.Add([1, 1024, 5, 13, 320, 1, 1, 0, true, SimdWidth.Vector256, 2]);
+        data.Add([1, 1024, 5, 13, 320, 1, 1, 0, false, SimdWidth.Vector256, 3]);
+        data.Add([1, 1024, 5, 13, 320, 1, 1, 0, true, SimdWidth.Vector512, 2]);
+        data.Add([1, 1024, 9, 11, 320, 1, 2, 0, false, SimdWidth.Vector256, 2]);
+        data.Add([1, 1024, 9, 11, 320, 1, 2, 0, true, SimdWidth.Scalar, 2]);
         return data;
     }
 
@@ -280,6 +289,12 @@ public sealed class SimdKernelTests : IClassFixture<SimdDeviceFixture>
                 break;
             case (1024, 5, 13, 200, 1, 2, 0):
                 CheckConv<G1024x5x13To200K1S2P0>(shape, width, threads);
+                break;
+            case (1024, 5, 13, 320, 1, 1, 0):
+                CheckConv<G1024x5x13To320K1S1P0>(shape, width, threads);
+                break;
+            case (1024, 9, 11, 320, 1, 2, 0):
+                CheckConv<G1024x9x11To320K1S2P0>(shape, width, threads);
                 break;
             case (10, 1, 1, 10, 1, 1, 0):
                 CheckConv<G10x1x1To10K1S1P0>(shape, width, threads);
@@ -1232,6 +1247,40 @@ public sealed class SimdKernelTests : IClassFixture<SimdDeviceFixture>
         public static int Kernel => 1;
 
         public static int Stride => 1;
+
+        public static int Padding => 0;
+    }
+
+    private readonly struct G1024x5x13To320K1S1P0 : IConvGeometry
+    {
+        public static int InChannels => 1024;
+
+        public static int Height => 5;
+
+        public static int Width => 13;
+
+        public static int OutChannels => 320;
+
+        public static int Kernel => 1;
+
+        public static int Stride => 1;
+
+        public static int Padding => 0;
+    }
+
+    private readonly struct G1024x9x11To320K1S2P0 : IConvGeometry
+    {
+        public static int InChannels => 1024;
+
+        public static int Height => 9;
+
+        public static int Width => 11;
+
+        public static int OutChannels => 320;
+
+        public static int Kernel => 1;
+
+        public static int Stride => 2;
 
         public static int Padding => 0;
     }
