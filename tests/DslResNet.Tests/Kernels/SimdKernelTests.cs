@@ -502,6 +502,59 @@ public sealed class SimdKernelTests : IClassFixture<SimdDeviceFixture>
         }
     }
 
+    /// <summary>
+    /// Layers that read their input where it is (1x1 and 3x3 unpadded; the weight gradient packs 1x1 inputs a tap's block of
+    /// channels at a time in whole vectors) touch nothing past their tensors: each tensor ends where a page the process may
+    /// not touch begins, so a read or write past one stops the test run with a segmentation fault. The results are checked
+    /// against the reference as in <see cref="Conv"/>.
+    /// </summary>
+    /// <param name="width">Vector width.</param>
+    [Theory]
+    [InlineData(SimdWidth.Vector512)]
+    [InlineData(SimdWidth.Vector256)]
+    [InlineData(SimdWidth.Scalar)]
+    public void UnpaddedLayersTouchNothingPastTheirTensors(SimdWidth width)
+    {
+        if (!Available(width) || !OperatingSystem.IsLinux())
+        {
+            return;
+        }
+
+        CheckGuarded<G64x30x30To64K1S1P0>(new ConvShape(2, 64, 30, 30, 64, 1, 1, 0, false), width);
+        CheckGuarded<G1024x13x13To112K1S2P0>(new ConvShape(2, 1024, 13, 13, 112, 1, 2, 0, false), width);
+        CheckGuarded<G1024x9x11To320K1S2P0>(new ConvShape(1, 1024, 9, 11, 320, 1, 2, 0, false), width);
+        CheckGuarded<G20x9x9To16K1S1P0>(new ConvShape(3, 20, 9, 9, 16, 1, 1, 0, false), width);
+        CheckGuarded<G16x3x31To16K3S1P1>(new ConvShape(2, 16, 3, 31, 16, 3, 1, 1, true), width);
+    }
+
+    private unsafe void CheckGuarded<G>(ConvShape shape, SimdWidth width)
+        where G : struct, IConvGeometry
+    {
+        SimdConvCase c = ConvCase(shape);
+        Device device = _fixture.Simd(2, width);
+        int inPixels = shape.Height * shape.Width, outPixels = shape.OutHeight * shape.OutWidth;
+        using GuardedBlock x = new(Layout.ToNhwc(c.X, shape.N, shape.InChannels, inPixels));
+        using GuardedBlock w = new(c.W);
+        using GuardedBlock b = new(shape.Bias ? c.B : new float[4]);
+        using GuardedBlock y = new(Enumerable.Repeat(Garbage, (int)shape.OutputElements).ToArray());
+        using GuardedBlock dy = new(Layout.ToNhwc(c.Dy, shape.N, shape.OutChannels, outPixels));
+        using GuardedBlock dx = new(Layout.ToNhwc(c.PriorDx, shape.N, shape.InChannels, inPixels));
+        using GuardedBlock dw = new(Enumerable.Repeat(Garbage, c.W.Length).ToArray());
+        using GuardedBlock db = new(Enumerable.Repeat(Garbage, (shape.OutChannels + 3) & ~3).ToArray());
+        var tensors = new ConvTensors(x.Address, w.Address, shape.Bias ? b.Address : IntPtr.Zero, y.Address, dy.Address, dx.Address, dw.Address, shape.Bias ? db.Address : IntPtr.Zero);
+        using (SimdConvolution convolution = SimdConvolution.Create<G>(device.Pool!, width, shape.N, shape.Bias, tensors))
+        {
+            convolution.Forward(shape.N, repack: true);
+            convolution.Backward(data: true);
+        }
+
+        string what = $"{shape} {width}, tensors at page ends";
+        double yTolerance = shape.Kernel == 3 ? 3e-4 : Tolerance;
+        AssertClose($"y {what}", c.RefY, Layout.ToNchw(y.Read(), shape.N, shape.OutChannels, outPixels), yTolerance);
+        AssertClose($"dx {what}", c.RefDx, Layout.ToNchw(dx.Read(), shape.N, shape.InChannels, inPixels));
+        AssertClose($"dw {what}", c.RefDw, dw.Read());
+    }
+
     // The data of a convolution case (NCHW), the reference's results and the ILGPU kernels' results, computed once per shape.
     private SimdConvCase ConvCase(ConvShape shape) => _fixture.Case(shape, s =>
     {

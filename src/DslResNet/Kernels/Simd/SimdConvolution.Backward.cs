@@ -29,11 +29,11 @@ internal sealed unsafe partial class SimdConvolution<G, TS, TV>
         float* partial = Partials + (slice * (WeightsPadded + CoutP));
         if (WeightsRow16)
         {
-            WeightsImageRow16(scratch + (PaddedHeight * RowStride), padded, dy, partial);
+            WeightsImageRow16(scratch + WeightPaddedFloats, padded, dy, partial);
         }
         else
         {
-            WeightsImageBlocks(scratch + (PaddedHeight * RowStride) + 16, padded, dy, partial);
+            WeightsImageBlocks(scratch + WeightPaddedFloats + 16, padded, dy, partial);
         }
 
         if (_bias)
@@ -97,7 +97,7 @@ internal sealed unsafe partial class SimdConvolution<G, TS, TV>
                     // Each packed panel under every group.
                     for (int ic0 = 0; ic0 < inputs; ic0 += icBlock)
                     {
-                        PackInputPanel(xTap + ic0, a, rows, icBlock);
+                        PackInputPanel(xTap + ic0, a, rows, icBlock, inputs - ic0);
                         WeightsGroups(a, aStride, aRowStride, Math.Min(icBlock, inputs - ic0), 0, coutP, packGradient ? panels : dyRows, pixels, packGradient, dwTap + ((long)ic0 * coutP), rows);
                     }
 
@@ -177,20 +177,39 @@ internal sealed unsafe partial class SimdConvolution<G, TS, TV>
     }
 
     // The input channels [ic0, ic0 + stride) that one tap reads at each output pixel of a row block, pixel k's at a + k *
-    // stride. Whole vectors are copied, so up to 15 floats past the channels wanted are read (the scratch has room past the
-    // padded input) and written (the panel has room past its last pixel); the kernels read only the block's channels.
+    // stride. Whole vectors are copied where the channels after the block are there to read (up to 15 floats past the
+    // channels wanted are read, and written: the panel has room past its last pixel; the kernels read only the block's
+    // channels): in the padded copy, which has room past the padded input, or in an image read where it is when the vector
+    // ends within the pixel's channels. The last block of an unpadded layer's pixels copies only its channels: whole vectors
+    // read past the last image's last pixel, past the end of the input tensor (found by
+    // SimdKernelTests.UnpaddedLayersTouchNothingPastTheirTensors: 64 channels in blocks of 6 read 60 to 67).
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void PackInputPanel(float* x, float* a, int rows, int stride)
+    private static void PackInputPanel(float* x, float* a, int rows, int stride, int left)
     {
         // The geometry in locals: past the JIT's inlining budget, OutWidth stayed a call in the loop.
         int step = G.Stride * G.InChannels;
         int rowStep = G.Stride * RowStride;
         int outWidth = OutWidth;
+        int copied = stride <= 8 ? 8 : 16;
+        int exact = G.Padding == 0 && copied > left ? Math.Min(stride, left) : 0;
         for (int oh = 0; oh < rows; oh++)
         {
             float* src = x + ((long)oh * rowStep);
             float* dst = a + ((long)oh * outWidth * stride);
-            if (stride <= 8)
+            if (exact > 0)
+            {
+                for (int ow = 0; ow < outWidth; ow++)
+                {
+                    for (int c = 0; c < exact; c++)
+                    {
+                        dst[c] = src[c];
+                    }
+
+                    src += step;
+                    dst += stride;
+                }
+            }
+            else if (stride <= 8)
             {
                 for (int ow = 0; ow < outWidth; ow++)
                 {
@@ -226,6 +245,10 @@ internal sealed unsafe partial class SimdConvolution<G, TS, TV>
     // Whether the weight gradient packs the output gradient by group: where its channels are not whole vectors or its
     // pixels are 4 KB apart or more (see WeightsImageBlocks).
     private static bool WeightsPackGradient => (G.OutChannels & 15) != 0 || G.OutChannels >= 1024;
+
+    // Floats of the weight gradient's padded copy of an image at the start of its scratch: none without padding (the image is
+    // read where it is).
+    private static long WeightPaddedFloats => G.Padding == 0 ? 0 : (long)PaddedHeight * RowStride;
 
     // Floats of scratch the weight gradient takes past the padded input (see WeightsImageBlocks and WeightsImageRow16).
     private static long WeightScratchFloats => WeightsRow16

@@ -91,9 +91,13 @@ internal sealed unsafe partial class SimdConvolution<G, TS, TV> : SimdConvolutio
 
         _statistics = Alloc(pool.Threads * 2 * CoutP);
         new Span<float>(_statistics, pool.Threads * 2 * CoutP).Clear();
-        long forward = (G.Kernel == 1 && G.Padding == 0 ? (long)SpanPixels * G.InChannels : PaddedHeight * RowStride) + TileFloats;
-        long weights = (PaddedHeight * RowStride) + WeightScratchFloats;
-        long data = (long)DataRows * PaddedWidth * CinP;
+        // Per-thread scratch for what each pass copies: the forward's padded input rows (none where the sliding kernels read
+        // the image in place), or a strided 1x1 layer's gathered span (none at stride 1); the weight gradient's padded image
+        // (none without padding: the image is read in place) and its panels; the input gradient's padded rows, unless that is
+        // a convolution of its own (see Create), which reserves its own.
+        long forward = TileFloats + (Pointwise ? (G.Stride == 1 ? 0 : (long)SpanPixels * G.InChannels) : Unpadded ? 0 : PaddedHeight * RowStride);
+        long weights = WeightPaddedFloats + WeightScratchFloats;
+        long data = InputGradientIsConvolution ? 0 : (long)DataRows * PaddedWidth * CinP;
         pool.EnsureScratch(Math.Max(forward, Math.Max(_dw is null ? 0 : weights, _dx is null ? 0 : data)));
     }
 
@@ -112,7 +116,7 @@ internal sealed unsafe partial class SimdConvolution<G, TS, TV> : SimdConvolutio
     public static SimdConvolution<G, TS, TV> Create(SimdPool pool, int batch, bool bias, ConvTensors t, bool winograd, bool largeTiles = true)
     {
         var convolution = new SimdConvolution<G, TS, TV>(pool, batch, bias, t, winograd, largeTiles);
-        if (t.Dx != IntPtr.Zero && ((G.Stride == 1 && G.Kernel - 1 - G.Padding >= 0) || (G.Kernel == 1 && G.Padding == 0)))
+        if (t.Dx != IntPtr.Zero && InputGradientIsConvolution)
         {
             try
             {
@@ -168,6 +172,10 @@ internal sealed unsafe partial class SimdConvolution<G, TS, TV> : SimdConvolutio
     // the input unpadded (see ForwardRows).
     // A 1x1 convolution without padding: its forward is a product of pixels by weights (see ForwardPointwise).
     private static bool Pointwise => G.Kernel == 1 && G.Padding == 0;
+
+    // Whether the input gradient runs as a convolution of its own (see Create and CreateDataConvolution): a forward pass of
+    // the flipped weights at stride 1, a 1x1 product added at the strided pixels for a 1x1 layer at stride 2.
+    private static bool InputGradientIsConvolution => (G.Stride == 1 && G.Kernel - 1 - G.Padding >= 0) || (G.Kernel == 1 && G.Padding == 0);
 
     private static bool Unpadded => G.Stride == 1 && G.Kernel == 3 && G.Padding == 1 && CoutP < 64;
 
