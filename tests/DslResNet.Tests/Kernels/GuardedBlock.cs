@@ -15,7 +15,8 @@ internal sealed unsafe partial class GuardedBlock : IDisposable
     private readonly nuint _length;
 
     /// <summary>Maps the block and copies <paramref name="values"/> into it.</summary>
-    /// <param name="values">The contents; their byte count must be a multiple of 16 (the start's alignment).</param>
+    /// <param name="values">The contents (their start is aligned only as their length makes it: the SIMD kernels load and
+    /// store unaligned).</param>
     public GuardedBlock(ReadOnlySpan<float> values)
     {
         if (!OperatingSystem.IsLinux())
@@ -24,11 +25,6 @@ internal sealed unsafe partial class GuardedBlock : IDisposable
         }
 
         long bytes = (long)values.Length * sizeof(float);
-        if (bytes % 16 != 0)
-        {
-            throw new ArgumentException($"{values.Length} floats do not end on a 16-byte boundary.", nameof(values));
-        }
-
         long page = Environment.SystemPageSize;
         long data = (bytes + page - 1) / page * page;
         _length = (nuint)(data + page);

@@ -603,6 +603,26 @@ public sealed class SimdKernelTests : IClassFixture<SimdDeviceFixture>
     [InlineData(SimdWidth.Scalar, 64)]
     public void EpilogueTraining(SimdWidth width, int channels) => CheckTraining(width, channels, Activation.ReLU, Activation.ReLU);
 
+    /// <summary>The cases of <see cref="EpilogueTraining"/> with every tensor at the end of a mapping whose next page may not be
+    /// touched: a read or write past one stops the test run with a segmentation fault.</summary>
+    /// <param name="width">Vector width.</param>
+    /// <param name="channels">Channels.</param>
+    [Theory]
+    [InlineData(SimdWidth.Vector512, 16)]
+    [InlineData(SimdWidth.Vector512, 20)]
+    [InlineData(SimdWidth.Vector256, 16)]
+    [InlineData(SimdWidth.Vector256, 20)]
+    [InlineData(SimdWidth.Scalar, 16)]
+    [InlineData(SimdWidth.Scalar, 20)]
+    [InlineData(SimdWidth.Vector256, 64)]
+    public void EpilogueTrainingTouchesNothingPastItsTensors(SimdWidth width, int channels)
+    {
+        if (OperatingSystem.IsLinux())
+        {
+            CheckTraining(width, channels, Activation.ReLU, Activation.ReLU, guarded: true);
+        }
+    }
+
     /// <summary>
     /// The same with activations whose backward needs their input (GELU, SiLU; the scalar path recomputes it from x, the
     /// statistics and the residual), and with tanh before one of them.
@@ -622,7 +642,7 @@ public sealed class SimdKernelTests : IClassFixture<SimdDeviceFixture>
         CheckTraining(width, 20, act1, act2);
     }
 
-    private void CheckTraining(SimdWidth width, int channels, Activation act1, Activation act2)
+    private void CheckTraining(SimdWidth width, int channels, Activation act1, Activation act2, bool guarded = false)
     {
         if (!Available(width))
         {
@@ -644,17 +664,37 @@ public sealed class SimdKernelTests : IClassFixture<SimdDeviceFixture>
         (double[] gamma, double[] beta, double[] runningMean, double[] runningVar) = Split(bn, channels);
 
         Device device = _fixture.Simd(2, width);
-        using Buffers buffers = new(device);
-        ArrayView<float> bnView = buffers.Upload(bn);
-        ArrayView<float> y = buffers.Filled(count, Garbage);
-        ArrayView<float> dx = buffers.Upload(Layout.ToNhwc(priorDx, n, channels, spatial));
-        ArrayView<float> dr = buffers.Upload(Layout.ToNhwc(priorDr, n, channels, spatial));
-        ArrayView<float> dbn = buffers.Filled(2 * channels, Garbage);
-        EpilogueOp op = new(
-            device, shape, buffers.Upload(Layout.ToNhwc(x, n, channels, spatial)), bnView, buffers.Filled(4 * channels, Garbage),
-            buffers.Upload(Layout.ToNhwc(r, n, channels, spatial)), y, buffers.Upload(Layout.ToNhwc(dy, n, channels, spatial)), dx, dr, dbn);
-        op.Forward();
-        op.Backward();
+        float[] actualY, actualDx, actualDr, gradients, bnAfter;
+        if (guarded)
+        {
+            // Each tensor at the end of a mapping whose next page may not be touched (see GuardedBlock).
+            using GuardedBlock gInput = new(Layout.ToNhwc(x, n, channels, spatial)), gbn = new(bn), gr = new(Layout.ToNhwc(r, n, channels, spatial));
+            using GuardedBlock gy = new(Enumerable.Repeat(Garbage, count).ToArray()), gdy = new(Layout.ToNhwc(dy, n, channels, spatial));
+            using GuardedBlock gdx = new(Layout.ToNhwc(priorDx, n, channels, spatial)), gdr = new(Layout.ToNhwc(priorDr, n, channels, spatial));
+            using GuardedBlock gdbn = new(Enumerable.Repeat(Garbage, 2 * channels).ToArray());
+            using (SimdEpilogue epilogue = SimdEpilogue.Create(device.Pool!, width, shape, new EpilogueTensors(gInput.Address, gbn.Address, gr.Address, gy.Address, gdy.Address, gdx.Address, gdr.Address, gdbn.Address)))
+            {
+                epilogue.Forward(n);
+                epilogue.Backward();
+            }
+
+            (actualY, actualDx, actualDr, gradients, bnAfter) = (gy.Read(), gdx.Read(), gdr.Read(), gdbn.Read(), gbn.Read());
+        }
+        else
+        {
+            using Buffers buffers = new(device);
+            ArrayView<float> bnView = buffers.Upload(bn);
+            ArrayView<float> y = buffers.Filled(count, Garbage);
+            ArrayView<float> dx = buffers.Upload(Layout.ToNhwc(priorDx, n, channels, spatial));
+            ArrayView<float> dr = buffers.Upload(Layout.ToNhwc(priorDr, n, channels, spatial));
+            ArrayView<float> dbn = buffers.Filled(2 * channels, Garbage);
+            EpilogueOp op = new(
+                device, shape, buffers.Upload(Layout.ToNhwc(x, n, channels, spatial)), bnView, buffers.Filled(4 * channels, Garbage),
+                buffers.Upload(Layout.ToNhwc(r, n, channels, spatial)), y, buffers.Upload(Layout.ToNhwc(dy, n, channels, spatial)), dx, dr, dbn);
+            op.Forward();
+            op.Backward();
+            (actualY, actualDx, actualDr, gradients, bnAfter) = (buffers.Read(y), buffers.Read(dx), buffers.Read(dr), buffers.Read(dbn), buffers.Read(bnView));
+        }
 
         // The reference, composed: z = bn(x), a = act1(z), s = a + r, y = act2(s), and back.
         (double[] z, double[] batchMean, double[] batchVar) = Reference.BatchNorm2dTrainForward(D(x), n, channels, spatial, 1, gamma, beta, eps);
@@ -665,13 +705,11 @@ public sealed class SimdKernelTests : IClassFixture<SimdDeviceFixture>
         (double[] gx, double[] dgamma, double[] dbeta) = Reference.BatchNorm2dTrainBackward(D(x), n, channels, spatial, 1, gamma, eps, gz);
         Reference.BatchNorm2dUpdateRunningStats(runningMean, runningVar, batchMean, batchVar, n * spatial, momentum);
 
-        AssertClose($"{what}: y", expectedY, Layout.ToNchw(buffers.Read(y), n, channels, spatial));
-        AssertClose($"{what}: dx", Add(D(priorDx), gx), Layout.ToNchw(buffers.Read(dx), n, channels, spatial));
-        AssertClose($"{what}: dr", Add(D(priorDr), gs), Layout.ToNchw(buffers.Read(dr), n, channels, spatial));
-        float[] gradients = buffers.Read(dbn);
+        AssertClose($"{what}: y", expectedY, Layout.ToNchw(actualY, n, channels, spatial));
+        AssertClose($"{what}: dx", Add(D(priorDx), gx), Layout.ToNchw(actualDx, n, channels, spatial));
+        AssertClose($"{what}: dr", Add(D(priorDr), gs), Layout.ToNchw(actualDr, n, channels, spatial));
         AssertClose($"{what}: dgamma", dgamma, gradients[..channels]);
         AssertClose($"{what}: dbeta", dbeta, gradients[channels..]);
-        float[] bnAfter = buffers.Read(bnView);
         AssertClose($"{what}: gamma and beta unchanged", gamma.Concat(beta).ToArray(), bnAfter[..(2 * channels)], 0);
         AssertClose($"{what}: running mean", runningMean, bnAfter[(2 * channels)..(3 * channels)]);
         AssertClose($"{what}: running variance", runningVar, bnAfter[(3 * channels)..]);
@@ -759,12 +797,33 @@ public sealed class SimdKernelTests : IClassFixture<SimdDeviceFixture>
     [InlineData(PoolKind.Average, 3, 24, 7, 7, 3, 1, 1, 1)]
     [InlineData(PoolKind.GlobalAverage, 3, 19, 7, 9, 0, 1, 0, 2)]
     [InlineData(PoolKind.GlobalAverage, 1, 2048, 7, 7, 0, 1, 0, 2)]
-    public void Pool(PoolKind kind, int n, int channels, int h, int w, int k, int stride, int pad, int threads)
+    public void Pool(PoolKind kind, int n, int channels, int h, int w, int k, int stride, int pad, int threads) => CheckPool(kind, n, channels, h, w, k, stride, pad, threads, guarded: false);
+
+    /// <summary>The cases of <see cref="Pool"/> with every tensor at the end of a mapping whose next page may not be touched:
+    /// a read or write past one stops the test run with a segmentation fault.</summary>
+    [Theory]
+    [InlineData(PoolKind.Max, 1, 19, 9, 7, 3, 2, 1, 2)]
+    [InlineData(PoolKind.Max, 3, 64, 8, 8, 3, 2, 1, 1)]
+    [InlineData(PoolKind.Max, 2, 5, 7, 9, 2, 2, 0, 2)]
+    [InlineData(PoolKind.Max, 1, 19, 9, 9, 7, 2, 3, 2)]
+    [InlineData(PoolKind.Average, 1, 19, 9, 7, 3, 2, 1, 2)]
+    [InlineData(PoolKind.Average, 3, 24, 7, 7, 3, 1, 1, 1)]
+    [InlineData(PoolKind.GlobalAverage, 3, 19, 7, 9, 0, 1, 0, 2)]
+    [InlineData(PoolKind.GlobalAverage, 1, 2048, 7, 7, 0, 1, 0, 2)]
+    public void PoolTouchesNothingPastItsTensors(PoolKind kind, int n, int channels, int h, int w, int k, int stride, int pad, int threads)
+    {
+        if (OperatingSystem.IsLinux())
+        {
+            CheckPool(kind, n, channels, h, w, k, stride, pad, threads, guarded: true);
+        }
+    }
+
+    private void CheckPool(PoolKind kind, int n, int channels, int h, int w, int k, int stride, int pad, int threads, bool guarded)
     {
         Random random = new(Seed(kind, n, channels, h, w, k, stride, pad, threads));
         PoolShape shape = new(n, channels, h, w, k, stride, pad, kind);
         float[] x = RandomFloats(random, n * channels * h * w);
-        (float[] y, float[] dx, float[] dy, float[] prior) = RunPool(shape, x, random, threads);
+        (float[] y, float[] dx, float[] dy, float[] prior) = RunPool(shape, x, random, threads, guarded);
         (double[] expectedY, double[] expectedDx) = kind switch
         {
             PoolKind.Max => (Reference.MaxPool2dForward(D(x), n, channels, h, w, k, stride, pad), Reference.MaxPool2dBackward(D(x), n, channels, h, w, k, stride, pad, D(dy))),
@@ -887,12 +946,26 @@ public sealed class SimdKernelTests : IClassFixture<SimdDeviceFixture>
     }
 
     // Runs a pooling forward and backward on the SIMD device; y and dx come back NCHW.
-    private (float[] Y, float[] Dx, float[] Dy, float[] Prior) RunPool(PoolShape shape, float[] x, Random random, int threads)
+    private (float[] Y, float[] Dx, float[] Dy, float[] Prior) RunPool(PoolShape shape, float[] x, Random random, int threads, bool guarded = false)
     {
         (int n, int c, int inPixels, int outPixels) = (shape.N, shape.Channels, shape.Height * shape.Width, shape.OutHeight * shape.OutWidth);
         float[] dy = RandomFloats(random, (int)shape.OutputElements);
         float[] prior = RandomFloats(random, x.Length);
         Device device = _fixture.Simd(threads, SimdWidth.Auto);
+        if (guarded)
+        {
+            // Each tensor at the end of a mapping whose next page may not be touched (see GuardedBlock).
+            using GuardedBlock gx = new(Layout.ToNhwc(x, n, c, inPixels));
+            using GuardedBlock gy = new(Enumerable.Repeat(Garbage, (int)shape.OutputElements).ToArray());
+            using GuardedBlock gdy = new(Layout.ToNhwc(dy, n, c, outPixels));
+            using GuardedBlock gdx = new(Layout.ToNhwc(prior, n, c, inPixels));
+            SimdPooling pooling = new(device.Pool!, shape, gx.Address, gy.Address, gdy.Address, gdx.Address);
+            pooling.Forward(n);
+            float[] guardedY = Layout.ToNchw(gy.Read(), n, c, outPixels);
+            pooling.Backward();
+            return (guardedY, Layout.ToNchw(gdx.Read(), n, c, inPixels), dy, prior);
+        }
+
         using Buffers buffers = new(device);
         ArrayView<float> y = buffers.Filled((int)shape.OutputElements, Garbage), dx = buffers.Upload(Layout.ToNhwc(prior, n, c, inPixels));
         PoolOp op = new(device, shape, buffers.Upload(Layout.ToNhwc(x, n, c, inPixels)), y, buffers.Upload(Layout.ToNhwc(dy, n, c, outPixels)), dx);
