@@ -182,7 +182,7 @@ internal sealed unsafe partial class SimdConvolution<G, TS, TV>
     // channels): in the padded copy, which has room past the padded input, or in an image read where it is when the vector
     // ends within the pixel's channels. The last block of an unpadded layer's pixels copies only its channels: whole vectors
     // read past the last image's last pixel, past the end of the input tensor (found by
-    // SimdKernelTests.UnpaddedLayersTouchNothingPastTheirTensors: 64 channels in blocks of 6 read 60 to 67).
+    // SimdKernelTests.ConvTouchesNothingPastItsTensors: 64 channels in blocks of 6 read 60 to 67).
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void PackInputPanel(float* x, float* a, int rows, int stride, int left)
     {
