@@ -1,4 +1,5 @@
 using System;
+using System.Linq;
 using DslResNet.Kernels;
 using DslResNet.Kernels.Simd;
 using DslResNet.Runtime;
@@ -54,13 +55,54 @@ public sealed class ChannelScaleTests : IClassFixture<SimdDeviceFixture>
     [InlineData(3, 5, 4, 5)]
     [InlineData(2, 19, 3, 3)]
     [InlineData(4, 24, 1, 1)]
-    public void Simd(int n, int c, int h, int w)
+    public void Simd(int n, int c, int h, int w) => CheckSimd(n, c, h, w, guarded: false);
+
+    /// <summary>The cases of <see cref="Simd"/> with every tensor (the map, the scale, the output and the three gradients) at
+    /// the end of a mapping whose next page may not be touched (see <see cref="GuardedBlock"/>), the kernel built on its own
+    /// from their views: a read or write past one (the vector loop over a pixel's channels, the scalar tail) stops the test
+    /// run with a segmentation fault. Same checks as <see cref="Simd"/>.</summary>
+    /// <param name="n">Batch.</param>
+    /// <param name="c">Channels.</param>
+    /// <param name="h">Height.</param>
+    /// <param name="w">Width.</param>
+    [Theory]
+    [InlineData(2, 16, 7, 6)]
+    [InlineData(3, 5, 4, 5)]
+    [InlineData(2, 19, 3, 3)]
+    [InlineData(4, 24, 1, 1)]
+    public void SimdTouchesNothingPastItsTensors(int n, int c, int h, int w)
+    {
+        if (OperatingSystem.IsLinux())
+        {
+            CheckSimd(n, c, h, w, guarded: true);
+        }
+    }
+
+    private void CheckSimd(int n, int c, int h, int w, bool guarded)
     {
         ChannelScaleShape shape = new(n, c, h * w);
         (float[] x, float[] s, float[] dy, float[] dxPrior, float[] dsPrior) = Data(shape);
         foreach (int threads in new[] { 1, 3 })
         {
             Device device = _fixture.Simd(threads, SimdWidth.Vector256);
+            if (guarded)
+            {
+                // The kernel on its own (as SimdBackend builds it), each tensor at the end of a mapping whose next page may
+                // not be touched.
+                using GuardedBlock gx = new(Layout.ToNhwc(x, n, c, shape.Spatial)), gs = new(s), gy = new(Enumerable.Repeat(Garbage, (int)shape.Elements).ToArray());
+                using GuardedBlock gdy = new(Layout.ToNhwc(dy, n, c, shape.Spatial)), gdx = new(Layout.ToNhwc(dxPrior, n, c, shape.Spatial)), gds = new(dsPrior);
+                using (SimdChannelScale kernel = new(device.Pool!, shape, new ChannelScaleBinding(gx.View(), gs.View(), gy.View(), gdy.View(), gdx.View(), gds.View())))
+                {
+                    kernel.Forward(n);
+                    kernel.Backward();
+                }
+
+                Check(
+                    $"SIMD {shape} {threads} threads, tensors at page ends", shape, x, s, dy, dxPrior, dsPrior,
+                    Layout.ToNchw(gy.Read(), n, c, shape.Spatial), Layout.ToNchw(gdx.Read(), n, c, shape.Spatial), gds.Read());
+                continue;
+            }
+
             using Buffers buffers = new(device);
             ArrayView<float> y = buffers.Filled((int)shape.Elements, Garbage);
             ArrayView<float> dx = buffers.Upload(Layout.ToNhwc(dxPrior, n, c, shape.Spatial)), ds = buffers.Upload(dsPrior);

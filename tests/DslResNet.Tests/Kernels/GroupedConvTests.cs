@@ -1,4 +1,5 @@
 using System;
+using System.Linq;
 using DslResNet.Kernels;
 using DslResNet.Runtime;
 using DslResNet.Kernels.Simd;
@@ -73,7 +74,49 @@ public sealed class GroupedConvTests : IClassFixture<SimdDeviceFixture>
         [InlineData(2, 24, 7, 5, 24, 3, 1, 0, 6, false)]
         [InlineData(1, 16, 5, 11, 16, 3, 1, 1, 16, false)]
         [InlineData(2, 32, 5, 6, 32, 3, 1, 1, 2, false)]
-    public void Simd(int n, int cin, int h, int w, int cout, int k, int stride, int pad, int groups, bool bias)
+    public void Simd(int n, int cin, int h, int w, int cout, int k, int stride, int pad, int groups, bool bias) =>
+        RunSimdCase(n, cin, h, w, cout, k, stride, pad, groups, bias, guarded: false);
+
+    /// <summary>
+    /// The cases of <see cref="Simd"/> with every tensor (input, weights, bias, output and the three gradients) at the end of a
+    /// mapping whose next page may not be touched (see <see cref="GuardedBlock"/>), the kernel built on its own from their
+    /// addresses: a read or write past one stops the test run with a segmentation fault. Both paths (the permute/broadcast
+    /// one and the general one, see <see cref="FastPathCoversResNeXtShapes"/>) on one and three threads; same checks as
+    /// <see cref="Simd"/>.
+    /// </summary>
+    /// <param name="n">Batch.</param>
+    /// <param name="cin">Input channels.</param>
+    /// <param name="h">Height.</param>
+    /// <param name="w">Width.</param>
+    /// <param name="cout">Output channels.</param>
+    /// <param name="k">Kernel.</param>
+    /// <param name="stride">Stride.</param>
+    /// <param name="pad">Padding.</param>
+    /// <param name="groups">Groups.</param>
+    /// <param name="bias">Whether there is a bias.</param>
+    [Theory]
+        [InlineData(2, 4, 7, 5, 6, 3, 1, 1, 2, true)]
+        [InlineData(2, 8, 9, 7, 12, 3, 2, 1, 4, false)]
+        [InlineData(1, 64, 6, 5, 64, 3, 1, 1, 32, false)]
+        [InlineData(2, 128, 5, 7, 128, 3, 2, 1, 32, true)]
+        [InlineData(2, 12, 7, 6, 12, 3, 1, 1, 12, false)]
+        [InlineData(1, 10, 9, 9, 20, 5, 2, 2, 10, true)]
+        [InlineData(3, 32, 5, 5, 64, 1, 2, 0, 4, false)]
+        [InlineData(2, 16, 9, 7, 16, 3, 2, 1, 16, true)]
+        [InlineData(1, 64, 7, 6, 64, 3, 1, 1, 8, false)]
+        [InlineData(2, 32, 9, 9, 32, 5, 2, 2, 2, true)]
+        [InlineData(2, 24, 7, 5, 24, 3, 1, 0, 6, false)]
+        [InlineData(1, 16, 5, 11, 16, 3, 1, 1, 16, false)]
+        [InlineData(2, 32, 5, 6, 32, 3, 1, 1, 2, false)]
+    public void SimdTouchesNothingPastItsTensors(int n, int cin, int h, int w, int cout, int k, int stride, int pad, int groups, bool bias)
+    {
+        if (OperatingSystem.IsLinux())
+        {
+            RunSimdCase(n, cin, h, w, cout, k, stride, pad, groups, bias, guarded: true);
+        }
+    }
+
+    private void RunSimdCase(int n, int cin, int h, int w, int cout, int k, int stride, int pad, int groups, bool bias, bool guarded)
     {
         ConvShape shape = new(n, cin, h, w, cout, k, stride, pad, bias, groups);
         foreach (int threads in new[] { 1, 3 })
@@ -81,43 +124,43 @@ public sealed class GroupedConvTests : IClassFixture<SimdDeviceFixture>
             switch ((cin, cout, k, stride, groups))
             {
             case (4, 6, 3, 1, 2):
-                CheckSimd<G4x7x5To6K3S1P1G2>(shape, threads);
+                CheckSimd<G4x7x5To6K3S1P1G2>(shape, threads, guarded);
                 break;
             case (8, 12, 3, 2, 4):
-                CheckSimd<G8x9x7To12K3S2P1G4>(shape, threads);
+                CheckSimd<G8x9x7To12K3S2P1G4>(shape, threads, guarded);
                 break;
             case (64, 64, 3, 1, 32):
-                CheckSimd<G64x6x5To64K3S1P1G32>(shape, threads);
+                CheckSimd<G64x6x5To64K3S1P1G32>(shape, threads, guarded);
                 break;
             case (128, 128, 3, 2, 32):
-                CheckSimd<G128x5x7To128K3S2P1G32>(shape, threads);
+                CheckSimd<G128x5x7To128K3S2P1G32>(shape, threads, guarded);
                 break;
             case (12, 12, 3, 1, 12):
-                CheckSimd<G12x7x6To12K3S1P1G12>(shape, threads);
+                CheckSimd<G12x7x6To12K3S1P1G12>(shape, threads, guarded);
                 break;
             case (10, 20, 5, 2, 10):
-                CheckSimd<G10x9x9To20K5S2P2G10>(shape, threads);
+                CheckSimd<G10x9x9To20K5S2P2G10>(shape, threads, guarded);
                 break;
             case (32, 64, 1, 2, 4):
-                CheckSimd<G32x5x5To64K1S2P0G4>(shape, threads);
+                CheckSimd<G32x5x5To64K1S2P0G4>(shape, threads, guarded);
                 break;
             case (16, 16, 3, 2, 16):
-                CheckSimd<G16x9x7To16K3S2P1G16>(shape, threads);
+                CheckSimd<G16x9x7To16K3S2P1G16>(shape, threads, guarded);
                 break;
             case (64, 64, 3, 1, 8):
-                CheckSimd<G64x7x6To64K3S1P1G8>(shape, threads);
+                CheckSimd<G64x7x6To64K3S1P1G8>(shape, threads, guarded);
                 break;
             case (32, 32, 5, 2, 2):
-                CheckSimd<G32x9x9To32K5S2P2G2>(shape, threads);
+                CheckSimd<G32x9x9To32K5S2P2G2>(shape, threads, guarded);
                 break;
             case (24, 24, 3, 1, 6):
-                CheckSimd<G24x7x5To24K3S1P0G6>(shape, threads);
+                CheckSimd<G24x7x5To24K3S1P0G6>(shape, threads, guarded);
                 break;
             case (16, 16, 3, 1, 16):
-                CheckSimd<G16x5x11To16K3S1P1G16>(shape, threads);
+                CheckSimd<G16x5x11To16K3S1P1G16>(shape, threads, guarded);
                 break;
             case (32, 32, 3, 1, 2):
-                CheckSimd<G32x5x6To32K3S1P1G2>(shape, threads);
+                CheckSimd<G32x5x6To32K3S1P1G2>(shape, threads, guarded);
                 break;
             default:
                 throw new ArgumentException($"No geometry for {shape}.");
@@ -200,12 +243,18 @@ public sealed class GroupedConvTests : IClassFixture<SimdDeviceFixture>
         }
     }
 
-    private void CheckSimd<G>(ConvShape shape, int threads)
+    private void CheckSimd<G>(ConvShape shape, int threads, bool guarded)
         where G : struct, IConvGeometry
     {
         (float[] x, float[] wt, float[] b, float[] dy, float[] prior) = Data(shape);
         Device device = _fixture.Simd(threads, SimdWidth.Vector256);
         int inPixels = shape.Height * shape.Width, outPixels = shape.OutHeight * shape.OutWidth;
+        if (guarded)
+        {
+            CheckGuarded<G>(device, shape, x, wt, b, dy, prior, threads);
+            return;
+        }
+
         using Buffers buffers = new(device);
         ArrayView<float> y = buffers.Filled((int)shape.OutputElements, Garbage);
         ArrayView<float> dx = buffers.Upload(Layout.ToNhwc(prior, shape.N, shape.InChannels, inPixels));
@@ -231,6 +280,41 @@ public sealed class GroupedConvTests : IClassFixture<SimdDeviceFixture>
             Layout.ToNchw(buffers.Read(y), shape.N, shape.OutChannels, outPixels),
             Layout.ToNchw(buffers.Read(dx), shape.N, shape.InChannels, inPixels),
             buffers.Read(dw), shape.Bias ? buffers.Read(db) : null);
+    }
+
+    // The kernel on its own (as SimdBackend builds it), every tensor at the end of a mapping whose next page may not be
+    // touched; the same two passes and checks as CheckSimd.
+    private static void CheckGuarded<G>(Device device, ConvShape shape, float[] x, float[] wt, float[] b, float[] dy, float[] prior, int threads)
+        where G : struct, IConvGeometry
+    {
+        int inPixels = shape.Height * shape.Width, outPixels = shape.OutHeight * shape.OutWidth;
+        float[] priorNhwc = Layout.ToNhwc(prior, shape.N, shape.InChannels, inPixels);
+        using GuardedBlock gx = new(Layout.ToNhwc(x, shape.N, shape.InChannels, inPixels)), gw = new(wt), gb = new(shape.Bias ? b : [0f]);
+        using GuardedBlock gy = new(Enumerable.Repeat(Garbage, (int)shape.OutputElements).ToArray());
+        using GuardedBlock gdy = new(Layout.ToNhwc(dy, shape.N, shape.OutChannels, outPixels)), gdx = new(priorNhwc);
+        using GuardedBlock gdw = new(Enumerable.Repeat(Garbage, wt.Length).ToArray()), gdb = new(Enumerable.Repeat(Garbage, shape.OutChannels).ToArray());
+        var tensors = new ConvTensors(
+            gx.Address, gw.Address, shape.Bias ? gb.Address : IntPtr.Zero, gy.Address,
+            gdy.Address, gdx.Address, gdw.Address, shape.Bias ? gdb.Address : IntPtr.Zero);
+        using (SimdGroupedConvolution<G> kernel = new(device.Pool!, shape.N, shape.Bias, tensors))
+        {
+            // Twice, as CheckSimd: the second pass must not depend on what the first left in the scratch or the partial sums.
+            for (int pass = 0; pass < 2; pass++)
+            {
+                kernel.Forward(shape.N, weightsChanged: true);
+                kernel.Backward(data: true);
+                if (pass == 0)
+                {
+                    priorNhwc.CopyTo(gdx.Span);
+                }
+            }
+        }
+
+        Check(
+            $"SIMD {shape} {threads} threads{(SimdGroupedConvolution<G>.Fast ? ", fast path" : "")}, tensors at page ends", shape, x, wt, b, dy, prior,
+            Layout.ToNchw(gy.Read(), shape.N, shape.OutChannels, outPixels),
+            Layout.ToNchw(gdx.Read(), shape.N, shape.InChannels, inPixels),
+            gdw.Read(), shape.Bias ? gdb.Read() : null);
     }
 
     private readonly struct G4x7x5To6K3S1P1G2 : IConvGeometry

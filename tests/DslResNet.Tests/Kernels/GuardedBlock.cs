@@ -1,5 +1,7 @@
 using System;
 using System.Runtime.InteropServices;
+using DslResNet.Runtime;
+using ILGPU;
 
 namespace DslResNet.Tests.Kernels;
 
@@ -13,6 +15,7 @@ internal sealed unsafe partial class GuardedBlock : IDisposable
     private const int ProtNone = 0, ProtReadWrite = 3, MapPrivateAnonymous = 0x22;
     private byte* _mapping;
     private readonly nuint _length;
+    private HostBuffer? _view;
 
     /// <summary>Maps the block and copies <paramref name="values"/> into it.</summary>
     /// <param name="values">The contents (their start is aligned only as their length makes it: the SIMD kernels load and
@@ -54,13 +57,27 @@ internal sealed unsafe partial class GuardedBlock : IDisposable
     /// <summary>Floats.</summary>
     public int Length { get; }
 
+    /// <summary>The floats, in place.</summary>
+    public Span<float> Span => new(Pointer, Length);
+
     /// <summary>A copy of the contents.</summary>
     /// <returns>The floats.</returns>
     public float[] Read() => new ReadOnlySpan<float>(Pointer, Length).ToArray();
 
+    /// <summary>The block as a SIMD device's view (host memory the view borrows), for the kernels that take
+    /// <see cref="ArrayView{T}"/> bindings.</summary>
+    /// <returns>The view of the <see cref="Length"/> floats.</returns>
+    public ArrayView<float> View() => new((_view ??= new HostBuffer(Pointer, Length, sizeof(float))), 0, Length);
+
+    /// <summary>The block's 32-bit values as integers (labels), in a SIMD device's view.</summary>
+    /// <returns>The view of <see cref="Length"/> integers.</returns>
+    public ArrayView<int> IntView() => new((_view ??= new HostBuffer(Pointer, Length, sizeof(float))), 0, Length);
+
     /// <summary>Unmaps the block.</summary>
     public void Dispose()
     {
+        _view?.Dispose();
+        _view = null;
         if (_mapping is not null)
         {
             _ = Munmap(_mapping, _length);

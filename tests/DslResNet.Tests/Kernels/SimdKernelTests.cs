@@ -440,7 +440,34 @@ public sealed class SimdKernelTests : IClassFixture<SimdDeviceFixture>
     [InlineData(SimdWidth.Vector512, 2, 1, false)]
     [InlineData(SimdWidth.Vector256, 2, 2, true)]
     [InlineData(SimdWidth.Scalar, 1, 3, true)]
-    public void ConvWithFusedEpilogue(SimdWidth width, int threads, int images, bool winograd)
+    public void ConvWithFusedEpilogue(SimdWidth width, int threads, int images, bool winograd) =>
+        CheckConvWithFusedEpilogue(width, threads, images, winograd, guarded: false);
+
+    /// <summary>The cases of <see cref="ConvWithFusedEpilogue"/> with every tensor (input, weights, bias, the residual the store
+    /// adds and the output) at the end of a mapping whose next page may not be touched, the convolution built on its own from
+    /// their addresses and its epilogue fused as <see cref="SimdBackend.FuseEpilogue"/> fuses it: a read or write past one
+    /// stops the test run with a segmentation fault. Same checks as <see cref="ConvWithFusedEpilogue"/>.</summary>
+    /// <param name="width">Vector width.</param>
+    /// <param name="threads">Threads.</param>
+    /// <param name="images">Images to run (of 3).</param>
+    /// <param name="winograd">Whether Winograd may be used.</param>
+    [Theory]
+    [InlineData(SimdWidth.Vector512, 2, 3, true)]
+    [InlineData(SimdWidth.Vector512, 2, 1, true)]
+    [InlineData(SimdWidth.Vector512, 3, 1, true)]
+    [InlineData(SimdWidth.Vector512, 2, 3, false)]
+    [InlineData(SimdWidth.Vector512, 2, 1, false)]
+    [InlineData(SimdWidth.Vector256, 2, 2, true)]
+    [InlineData(SimdWidth.Scalar, 1, 3, true)]
+    public void ConvWithFusedEpilogueTouchesNothingPastItsTensors(SimdWidth width, int threads, int images, bool winograd)
+    {
+        if (OperatingSystem.IsLinux())
+        {
+            CheckConvWithFusedEpilogue(width, threads, images, winograd, guarded: true);
+        }
+    }
+
+    private void CheckConvWithFusedEpilogue(SimdWidth width, int threads, int images, bool winograd, bool guarded)
     {
         if (!Available(width))
         {
@@ -462,20 +489,40 @@ public sealed class SimdKernelTests : IClassFixture<SimdDeviceFixture>
         }
 
         Device device = _fixture.Simd(threads, width, winograd);
-        using Buffers buffers = new(device);
-        ArrayView<float> y = buffers.Filled((int)shape.OutputElements, Garbage);
-        ConvOp op = ConvOp.Create<G16x5x7To32K3S1P1>(device, shape, buffers.Upload(Layout.ToNhwc(x, n, cin, pixels)), buffers.Upload(wt), buffers.Upload(b), y);
-        EpilogueShape e = new(n, cout, pixels, false, false, Activation.ReLU, true, Activation.ReLU, 1e-5f, 0.1f);
-        EpilogueOp epilogue = new(device, e, y, default, default, buffers.Upload(Layout.ToNhwc(r, n, cout, pixels)), y);
-        op.FuseEpilogue(epilogue);
-        Assert.True(epilogue.FusedIntoConvolution);
-        op.Forward(images);
-        epilogue.Forward(images);
-        Assert.Equal(winograd, ((SimdConvolution)op.Kernel).UsedWinograd);
+        float[] actual;
+        if (guarded)
+        {
+            // The convolution on its own, its ReLU, add and ReLU fused into the store; each tensor at the end of a mapping
+            // whose next page may not be touched (see GuardedBlock).
+            using GuardedBlock gx = new(Layout.ToNhwc(x, n, cin, pixels)), gw = new(wt), gb = new(b);
+            using GuardedBlock gr = new(Layout.ToNhwc(r, n, cout, pixels)), gy = new(Enumerable.Repeat(Garbage, (int)shape.OutputElements).ToArray());
+            var tensors = new ConvTensors(gx.Address, gw.Address, gb.Address, gy.Address, IntPtr.Zero, IntPtr.Zero, IntPtr.Zero, IntPtr.Zero);
+            using (SimdConvolution kernel = SimdConvolution.Create<G16x5x7To32K3S1P1>(device.Pool!, width, n, true, tensors, winograd))
+            {
+                kernel.FuseEpilogue(relu1: true, gr.Address, relu2: true);
+                kernel.Forward(images, repack: true);
+                Assert.Equal(winograd, kernel.UsedWinograd);
+            }
 
-        float[] actual = buffers.Read(y);
+            actual = gy.Read();
+        }
+        else
+        {
+            using Buffers buffers = new(device);
+            ArrayView<float> y = buffers.Filled((int)shape.OutputElements, Garbage);
+            ConvOp op = ConvOp.Create<G16x5x7To32K3S1P1>(device, shape, buffers.Upload(Layout.ToNhwc(x, n, cin, pixels)), buffers.Upload(wt), buffers.Upload(b), y);
+            EpilogueShape e = new(n, cout, pixels, false, false, Activation.ReLU, true, Activation.ReLU, 1e-5f, 0.1f);
+            EpilogueOp epilogue = new(device, e, y, default, default, buffers.Upload(Layout.ToNhwc(r, n, cout, pixels)), y);
+            op.FuseEpilogue(epilogue);
+            Assert.True(epilogue.FusedIntoConvolution);
+            op.Forward(images);
+            epilogue.Forward(images);
+            Assert.Equal(winograd, ((SimdConvolution)op.Kernel).UsedWinograd);
+            actual = buffers.Read(y);
+        }
+
         int perImage = cout * pixels;
-        AssertClose($"fused epilogue, {images} images, {width}, {threads} threads, Winograd {winograd}", expected, Layout.ToNchw(actual[..(images * perImage)], images, cout, pixels));
+        AssertClose($"fused epilogue, {images} images, {width}, {threads} threads, Winograd {winograd}{(guarded ? ", tensors at page ends" : "")}", expected, Layout.ToNchw(actual[..(images * perImage)], images, cout, pixels));
         Assert.All(actual[(images * perImage)..], v => Assert.Equal(Garbage, v));
     }
 
@@ -638,6 +685,27 @@ public sealed class SimdKernelTests : IClassFixture<SimdDeviceFixture>
     {
         CheckTraining(width, 16, act1, act2);
         CheckTraining(width, 20, act1, act2);
+    }
+
+    /// <summary>The cases of <see cref="EpilogueTrainingInputActivations"/> with every tensor at the end of a mapping whose
+    /// next page may not be touched: a read or write past one (the activations' backward reading the input, the statistics
+    /// and the residual) stops the test run with a segmentation fault.</summary>
+    /// <param name="width">Vector width.</param>
+    /// <param name="act1">Activation after batch norm.</param>
+    /// <param name="act2">Activation after the add.</param>
+    [Theory]
+    [InlineData(SimdWidth.Vector256, Activation.GELU, Activation.SiLU)]
+    [InlineData(SimdWidth.Vector256, Activation.SiLU, Activation.GELU)]
+    [InlineData(SimdWidth.Scalar, Activation.None, Activation.GELU)]
+    [InlineData(SimdWidth.Scalar, Activation.Tanh, Activation.SiLU)]
+    [InlineData(SimdWidth.Vector512, Activation.ReLU, Activation.GELU)]
+    public void EpilogueTrainingInputActivationsTouchNothingPastTheirTensors(SimdWidth width, Activation act1, Activation act2)
+    {
+        if (OperatingSystem.IsLinux())
+        {
+            CheckTraining(width, 16, act1, act2, guarded: true);
+            CheckTraining(width, 20, act1, act2, guarded: true);
+        }
     }
 
     private void CheckTraining(SimdWidth width, int channels, Activation act1, Activation act2, bool guarded = false)
@@ -971,6 +1039,233 @@ public sealed class SimdKernelTests : IClassFixture<SimdDeviceFixture>
         float[] forward = Layout.ToNchw(buffers.Read(y), n, c, outPixels);
         op.Backward();
         return (forward, Layout.ToNchw(buffers.Read(dx), n, c, inPixels), dy, prior);
+    }
+
+    // ------------------------------------------------------------------------------------------------------------
+    // Shortcut, copy (flatten) and dropout
+    // ------------------------------------------------------------------------------------------------------------
+
+    /// <summary>The option-A shortcut on the SIMD backend (NHWC; the cases of <see cref="IlgpuKernelTests.Shortcut"/>, batch
+    /// split over 2 threads): subsampling, the copied channels between zero ones, forward (overwritten) and backward (on a
+    /// non-zero prior), against the reference.</summary>
+    /// <param name="n">Batch.</param>
+    /// <param name="cin">Input channels.</param>
+    /// <param name="h">Height.</param>
+    /// <param name="w">Width.</param>
+    /// <param name="cout">Output channels.</param>
+    /// <param name="stride">Stride.</param>
+    [Theory]
+    [InlineData(3, 3, 7, 9, 8, 2)]
+    [InlineData(1, 5, 9, 7, 5, 1)]
+    [InlineData(3, 3, 7, 7, 6, 2)]
+    [InlineData(1, 5, 7, 9, 10, 2)]
+    [InlineData(3, 3, 7, 7, 7, 3)]
+    [InlineData(1, 3, 1, 1, 4, 2)]
+    public void Shortcut(int n, int cin, int h, int w, int cout, int stride) => CheckShortcut(n, cin, h, w, cout, stride, guarded: false);
+
+    /// <summary>The cases of <see cref="Shortcut"/> with every tensor at the end of a mapping whose next page may not be
+    /// touched, the kernel built on its own from their addresses: a read or write past one stops the test run with a
+    /// segmentation fault. Same checks as <see cref="Shortcut"/>.</summary>
+    /// <param name="n">Batch.</param>
+    /// <param name="cin">Input channels.</param>
+    /// <param name="h">Height.</param>
+    /// <param name="w">Width.</param>
+    /// <param name="cout">Output channels.</param>
+    /// <param name="stride">Stride.</param>
+    [Theory]
+    [InlineData(3, 3, 7, 9, 8, 2)]
+    [InlineData(1, 5, 9, 7, 5, 1)]
+    [InlineData(3, 3, 7, 7, 6, 2)]
+    [InlineData(1, 5, 7, 9, 10, 2)]
+    [InlineData(3, 3, 7, 7, 7, 3)]
+    [InlineData(1, 3, 1, 1, 4, 2)]
+    public void ShortcutTouchesNothingPastItsTensors(int n, int cin, int h, int w, int cout, int stride)
+    {
+        if (OperatingSystem.IsLinux())
+        {
+            CheckShortcut(n, cin, h, w, cout, stride, guarded: true);
+        }
+    }
+
+    private void CheckShortcut(int n, int cin, int h, int w, int cout, int stride, bool guarded)
+    {
+        Random random = new(Seed(n, cin, h, w, cout, stride));
+        ShortcutShape shape = new(n, cin, h, w, cout, stride);
+        int inPixels = h * w, outPixels = shape.OutHeight * shape.OutWidth;
+        float[] x = RandomFloats(random, (int)shape.InputElements);
+        float[] dy = RandomFloats(random, (int)shape.OutputElements);
+        float[] prior = RandomFloats(random, x.Length);
+        Device device = _fixture.Simd(2, SimdWidth.Auto);
+        float[] y, dx;
+        if (guarded)
+        {
+            // Each tensor at the end of a mapping whose next page may not be touched (see GuardedBlock).
+            using GuardedBlock gx = new(Layout.ToNhwc(x, n, cin, inPixels)), gy = new(Enumerable.Repeat(Garbage, (int)shape.OutputElements).ToArray());
+            using GuardedBlock gdy = new(Layout.ToNhwc(dy, n, cout, outPixels)), gdx = new(Layout.ToNhwc(prior, n, cin, inPixels));
+            using (SimdShortcut shortcut = new(device.Pool!, shape, gx.Address, gy.Address, gdy.Address, gdx.Address))
+            {
+                shortcut.Forward(n);
+                shortcut.Backward();
+            }
+
+            (y, dx) = (gy.Read(), gdx.Read());
+        }
+        else
+        {
+            using Buffers buffers = new(device);
+            ArrayView<float> yView = buffers.Filled((int)shape.OutputElements, Garbage), dxView = buffers.Upload(Layout.ToNhwc(prior, n, cin, inPixels));
+            using ShortcutOp op = new(device, shape, buffers.Upload(Layout.ToNhwc(x, n, cin, inPixels)), yView, buffers.Upload(Layout.ToNhwc(dy, n, cout, outPixels)), dxView);
+            op.Forward();
+            op.Backward();
+            (y, dx) = (buffers.Read(yView), buffers.Read(dxView));
+        }
+
+        string what = $"SIMD {shape}{(guarded ? ", tensors at page ends" : "")}";
+        AssertClose($"{what}: y", Reference.ZeroPadShortcutForward(D(x), n, cin, h, w, cout, stride), Layout.ToNchw(y, n, cout, outPixels), 0);
+        AssertClose($"{what}: dx", Add(D(prior), Reference.ZeroPadShortcutBackward(n, cin, h, w, cout, stride, D(dy))), Layout.ToNchw(dx, n, cin, inPixels));
+    }
+
+    /// <summary>Copies on the SIMD backend (batch split over 2 threads): flatten reorders each image's NHWC values
+    /// channel-major (as PyTorch's flatten of NCHW; a 1x1 map is a plain copy), a copy keeps them; forward overwrites,
+    /// backward adds into a non-zero prior.</summary>
+    /// <param name="n">Images.</param>
+    /// <param name="channels">Channels per image (0: one flat image of <paramref name="spatial"/> values).</param>
+    /// <param name="spatial">Pixels per channel.</param>
+    /// <param name="flatten">Whether the output is flat.</param>
+    [Theory]
+    [InlineData(3, 19, 63, true)]
+    [InlineData(3, 19, 63, false)]
+    [InlineData(4, 64, 1, true)]
+    [InlineData(1, 0, 10007, false)]
+    public void Copy(int n, int channels, int spatial, bool flatten) => CheckCopy(n, channels, spatial, flatten, guarded: false);
+
+    /// <summary>The cases of <see cref="Copy"/> with every tensor at the end of a mapping whose next page may not be touched,
+    /// the kernel built on its own from their addresses: a read or write past one stops the test run with a segmentation
+    /// fault. Same checks as <see cref="Copy"/>.</summary>
+    /// <param name="n">Images.</param>
+    /// <param name="channels">Channels per image (0: one flat image of <paramref name="spatial"/> values).</param>
+    /// <param name="spatial">Pixels per channel.</param>
+    /// <param name="flatten">Whether the output is flat.</param>
+    [Theory]
+    [InlineData(3, 19, 63, true)]
+    [InlineData(3, 19, 63, false)]
+    [InlineData(4, 64, 1, true)]
+    [InlineData(1, 0, 10007, false)]
+    public void CopyTouchesNothingPastItsTensors(int n, int channels, int spatial, bool flatten)
+    {
+        if (OperatingSystem.IsLinux())
+        {
+            CheckCopy(n, channels, spatial, flatten, guarded: true);
+        }
+    }
+
+    private void CheckCopy(int n, int channels, int spatial, bool flatten, bool guarded)
+    {
+        // x, dy and the results in NCHW (a flat image: one channel); the tensors as the SIMD backend keeps them.
+        (int images, int c) = channels == 0 ? (1, 1) : (n, channels);
+        int count = images * c * spatial;
+        Random random = new(Seed("copy", n, channels, spatial, flatten));
+        float[] x = RandomFloats(random, count), dy = RandomFloats(random, count), prior = RandomFloats(random, count);
+        bool flat = flatten && c > 1 && spatial > 1;
+        float[] xs = Layout.ToNhwc(x, images, c, spatial), dys = flat ? dy : Layout.ToNhwc(dy, images, c, spatial), priors = Layout.ToNhwc(prior, images, c, spatial);
+        Device device = _fixture.Simd(2, SimdWidth.Auto);
+        float[] y, dx;
+        if (guarded)
+        {
+            // The kernel as SimdBackend.CreateCopy builds it, each tensor at the end of a mapping whose next page may not be touched.
+            (int batch, int ch, int hw) = new CopyShape(count, channels, spatial, flatten).Images("Copy");
+            using GuardedBlock gx = new(xs), gy = new(Enumerable.Repeat(Garbage, count).ToArray()), gdy = new(dys), gdx = new(priors);
+            using (SimdCopy copy = new(device.Pool!, batch, ch, hw, flatten, 0f, 0, gx.Address, gy.Address, gdy.Address, gdx.Address))
+            {
+                copy.Forward(batch, dropout: false, step: 0);
+                copy.Backward(dropout: false, step: 0);
+            }
+
+            (y, dx) = (gy.Read(), gdx.Read());
+        }
+        else
+        {
+            using Buffers buffers = new(device);
+            ArrayView<float> yView = buffers.Filled(count, Garbage), dxView = buffers.Upload(priors);
+            using CopyOp op = new(device, count, buffers.Upload(xs), yView, buffers.Upload(dys), dxView, channels, spatial, flatten);
+            op.Forward();
+            op.Backward();
+            (y, dx) = (buffers.Read(yView), buffers.Read(dxView));
+        }
+
+        string what = $"SIMD copy {n}x{channels}x{spatial}{(flatten ? " flatten" : "")}{(guarded ? ", tensors at page ends" : "")}";
+        AssertClose($"{what}: y", D(x), flat ? y : Layout.ToNchw(y, images, c, spatial), 0);
+        AssertClose($"{what}: dx", Add(D(prior), D(dy)), Layout.ToNchw(dx, images, c, spatial), 0);
+    }
+
+    /// <summary>Dropout (rate 0.5) on the SIMD backend (NHWC, batch split over 2 threads): each value's mask is that of
+    /// <see cref="DropoutMask.Uniform"/> at its channel-major index, as the reference kernels draw it; forward overwrites,
+    /// backward (the same step's mask) adds into a non-zero prior; against the reference.</summary>
+    /// <param name="n">Images.</param>
+    /// <param name="channels">Channels per image (0: one flat image of <paramref name="spatial"/> values).</param>
+    /// <param name="spatial">Pixels per channel.</param>
+    [Theory]
+    [InlineData(3, 19, 63)]
+    [InlineData(2, 8, 1)]
+    [InlineData(1, 0, 10007)]
+    public void Dropout(int n, int channels, int spatial) => CheckDropout(n, channels, spatial, guarded: false);
+
+    /// <summary>The cases of <see cref="Dropout"/> with every tensor at the end of a mapping whose next page may not be
+    /// touched, the kernel built on its own from their addresses: a read or write past one stops the test run with a
+    /// segmentation fault. Same checks as <see cref="Dropout"/>.</summary>
+    /// <param name="n">Images.</param>
+    /// <param name="channels">Channels per image (0: one flat image of <paramref name="spatial"/> values).</param>
+    /// <param name="spatial">Pixels per channel.</param>
+    [Theory]
+    [InlineData(3, 19, 63)]
+    [InlineData(2, 8, 1)]
+    [InlineData(1, 0, 10007)]
+    public void DropoutTouchesNothingPastItsTensors(int n, int channels, int spatial)
+    {
+        if (OperatingSystem.IsLinux())
+        {
+            CheckDropout(n, channels, spatial, guarded: true);
+        }
+    }
+
+    private void CheckDropout(int n, int channels, int spatial, bool guarded)
+    {
+        const float rate = 0.5f;
+        const int seed = 987654, step = 3;
+        (int images, int c) = channels == 0 ? (1, 1) : (n, channels);
+        int count = images * c * spatial;
+        Random random = new(Seed("dropout", n, channels, spatial));
+        float[] x = RandomFloats(random, count), dy = RandomFloats(random, count), prior = RandomFloats(random, count);
+        float[] xs = Layout.ToNhwc(x, images, c, spatial), dys = Layout.ToNhwc(dy, images, c, spatial), priors = Layout.ToNhwc(prior, images, c, spatial);
+        Device device = _fixture.Simd(2, SimdWidth.Auto);
+        float[] y, dx;
+        if (guarded)
+        {
+            // The kernel as SimdBackend.CreateDropout builds it, each tensor at the end of a mapping whose next page may not be touched.
+            (int batch, int ch, int hw) = new DropoutShape(count, rate, seed, channels, spatial).Images("Dropout");
+            using GuardedBlock gx = new(xs), gy = new(Enumerable.Repeat(Garbage, count).ToArray()), gdy = new(dys), gdx = new(priors);
+            using (SimdCopy dropout = new(device.Pool!, batch, ch, hw, false, rate, seed, gx.Address, gy.Address, gdy.Address, gdx.Address))
+            {
+                dropout.Forward(batch, dropout: true, step: step);
+                dropout.Backward(dropout: true, step: step);
+            }
+
+            (y, dx) = (gy.Read(), gdx.Read());
+        }
+        else
+        {
+            using Buffers buffers = new(device);
+            ArrayView<float> yView = buffers.Filled(count, Garbage), dxView = buffers.Upload(priors);
+            using DropoutOp op = new(device, count, rate, seed, buffers.Upload(xs), yView, buffers.Upload(dys), dxView, channels, spatial);
+            op.Forward(step);
+            op.Backward(step);
+            (y, dx) = (buffers.Read(yView), buffers.Read(dxView));
+        }
+
+        bool[] keep = Enumerable.Range(0, count).Select(i => DropoutMask.Uniform(seed, step, i) >= rate).ToArray();
+        string what = $"SIMD dropout {n}x{channels}x{spatial}{(guarded ? ", tensors at page ends" : "")}";
+        AssertClose($"{what}: y", Reference.DropoutForward(D(x), keep, rate), Layout.ToNchw(y, images, c, spatial), 0);
+        AssertClose($"{what}: dx", Add(D(prior), Reference.DropoutBackward(D(dy), keep, rate)), Layout.ToNchw(dx, images, c, spatial), 0);
     }
 
     private static bool Available(SimdWidth width) => width != SimdWidth.Vector512 || Vector512.IsHardwareAccelerated;

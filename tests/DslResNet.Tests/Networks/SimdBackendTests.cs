@@ -1,6 +1,8 @@
 using System;
 using System.Linq;
+using DslResNet.Kernels;
 using DslResNet.Kernels.Simd;
+using DslResNet.Tests.Kernels;
 using DslResNet.Runtime;
 using DslResNet.Training;
 using Xunit;
@@ -139,6 +141,52 @@ public sealed class SimdBackendTests
             {
                 Assert.True(Math.Abs(logits[i] - reference[i]) <= 1e-4 * scale, $"image {i / (logits.Length / batch)}: SIMD {logits[i]:R}, ILGPU {reference[i]:R}");
             }
+        }
+    }
+
+    /// <summary>
+    /// The loading of <see cref="ImagesLoadChannelsLastInPartsAsTheReferenceReadsThem"/> (the same images, 3 and 2 channels,
+    /// parts that split images on 2 threads) on the network host alone, with the caller's images and every buffer of the
+    /// host's binding at the end of a mapping whose next page may not be touched (see <see cref="GuardedBlock"/>): a read
+    /// past the caller's images or a write past the input stops the test run with a segmentation fault. A whole batch and
+    /// a short one (one image fewer); the input holds the images channels-last, and reading them back (as the input's
+    /// gradient is read) gives the caller's order.
+    /// </summary>
+    /// <param name="channels">Input channels (VectorResNet 3x12x12, TinyMixedNet 2x9x9).</param>
+    /// <param name="batch">Images.</param>
+    [Theory]
+    [InlineData(3, 77)]
+    [InlineData(2, 203)]
+    public void ImagesLoadChannelsLastAndTouchNothingPastTheirBuffers(int channels, int batch)
+    {
+        if (!OperatingSystem.IsLinux())
+        {
+            return;
+        }
+
+        const int classes = 10;
+        int pixels = channels == 3 ? 12 * 12 : 9 * 9, elements = channels * pixels;
+        using Device device = Device.Create(DeviceKind.Cpu, 2);
+        float[] images = NetworkData.Normal(new Random(8), batch * elements);
+        foreach (int count in new[] { batch, batch - 1 })
+        {
+            using GuardedBlock source = new(images.AsSpan(0, count * elements));
+            using GuardedBlock input = new(Enumerable.Repeat(12345.5f, batch * elements).ToArray()), labels = new(new float[batch]);
+            using GuardedBlock loss = new(new float[batch]), correct = new(new float[batch]);
+            var host = new SimdNetworkHost(
+                device.Pool!, new HostBinding(input.View(), labels.IntView(), loss.View(), correct.View(), batch, classes, channels, pixels));
+            host.LoadImages(source.Span, count);
+
+            float[] stored = input.Read();
+            float[] expected = Layout.ToNhwc(images[..(count * elements)], count, channels, pixels);
+            for (int i = 0; i < expected.Length; i++)
+            {
+                Assert.True(stored[i] == expected[i], $"{count} of {batch} images, {channels} channels: input {i} (image {i / elements}, pixel {i % elements / channels}, channel {i % channels}) is {stored[i]:R}, not {expected[i]:R}");
+            }
+
+            float[] back = new float[batch * elements];
+            host.ReadImages(input.View(), back);
+            Assert.Equal(images[..(count * elements)], back[..(count * elements)]);
         }
     }
 
