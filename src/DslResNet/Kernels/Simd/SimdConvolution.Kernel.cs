@@ -42,6 +42,7 @@ internal sealed unsafe partial class SimdConvolution<G, TS, TV> : SimdConvolutio
     private SimdConvolution? _dataConvolution;          // stride 1, or 1x1 unpadded: the input gradient as a forward pass (see Backward); set by Create
     private bool _flipSource;                           // _w holds the weights of the convolution this is the input gradient of
     private readonly bool _winogradAllowed;             // the geometry suits Winograd and the device allows it
+    private readonly bool _winogradWeights;             // the weight gradient runs as F(2x2, 3x3) (see WinogradWeights)
     private readonly bool _largeTiles;                  // inference may use F(4x4, 3x3) tiles
     private float* _winograd;                           // its transformed weights [planes][ic][oc], made on first use
     private int _phase;
@@ -80,13 +81,16 @@ internal sealed unsafe partial class SimdConvolution<G, TS, TV> : SimdConvolutio
         // 8: 250 MiB of such weights, zeroed and so resident, never read).
         _hasPartials = _dw is not null;
 
+        // The weight gradient of a layer the Winograd forward takes, by F(2x2, 3x3) transposed (see WinogradWeights).
+        _winogradWeights = _hasPartials && _winogradAllowed && WinogradWeights<G, TS, TV>.Applies;
+
         // The weight gradient is summed per slice of the batch (its images in order) and the slices in order, so that
         // threads can take slices as they finish with the same result every time: two slices a thread (a core slowed by
         // other work gets fewer) while the partial sums are small, one where they are large.
-        _slices = Math.Max(1, Math.Min(batch, (WeightsPadded + CoutP) <= (1 << 20) ? 2 * pool.Threads : pool.Threads));
+        _slices = Math.Max(1, Math.Min(batch, (PartialFloats + CoutP) <= (1 << 20) ? 2 * pool.Threads : pool.Threads));
         if (_hasPartials)
         {
-            pool.EnsurePartials(_slices * (WeightsPadded + CoutP));
+            pool.EnsurePartials(_slices * (PartialFloats + CoutP));
         }
 
         _statistics = Alloc(pool.Threads * 2 * CoutP);
@@ -98,6 +102,11 @@ internal sealed unsafe partial class SimdConvolution<G, TS, TV> : SimdConvolutio
         long forward = TileFloats + (Pointwise ? (G.Stride == 1 ? 0 : (long)SpanPixels * G.InChannels) : Unpadded ? 0 : PaddedHeight * RowStride);
         long weights = WeightPaddedFloats + WeightScratchFloats;
         long data = InputGradientIsConvolution ? 0 : (long)DataRows * PaddedWidth * CinP;
+        if (_winogradWeights)
+        {
+            weights = WinogradWeights<G, TS, TV>.ScratchFloats;
+        }
+
         pool.EnsureScratch(Math.Max(forward, Math.Max(_dw is null ? 0 : weights, _dx is null ? 0 : data)));
     }
 
@@ -194,6 +203,9 @@ internal sealed unsafe partial class SimdConvolution<G, TS, TV> : SimdConvolutio
     private static int SpanPixels => Math.Clamp(32768 / G.InChannels / 6 * 6, 24, 600);
 
     private static long WeightsPadded => (long)Taps * G.InChannels * CoutP;
+
+    // A slice's partial sums of the weight gradient (the bias's follow them): [tap][ic][CoutP], or Winograd's [plane][ic][oc].
+    private long PartialFloats => _winogradWeights ? WinogradWeights<G, TS, TV>.PartialFloats : WeightsPadded;
 
     // Rows of the padded input gradient: every row a tap can reach, at least the padded input.
     private static int DataRows => Math.Max(PaddedHeight, ((OutHeight - 1) * G.Stride) + G.Kernel);
@@ -530,7 +542,13 @@ internal sealed unsafe partial class SimdConvolution<G, TS, TV> : SimdConvolutio
             case PhaseWeights:
                 for (int slice = start; slice < end; slice++)
                 {
-                    new Span<float>(Partials + (slice * (WeightsPadded + CoutP)), (int)(WeightsPadded + CoutP)).Clear();
+                    new Span<float>(Partials + (slice * (PartialFloats + CoutP)), (int)(PartialFloats + CoutP)).Clear();
+                    if (_winogradWeights)
+                    {
+                        WinogradWeightsSlice(slice * _batch / _slices, (slice + 1) * _batch / _slices, thread, slice);
+                        continue;
+                    }
+
                     for (int n = slice * _batch / _slices; n < (slice + 1) * _batch / _slices; n++)
                     {
                         WeightsImage(n, thread, slice);
@@ -570,7 +588,7 @@ internal sealed unsafe partial class SimdConvolution<G, TS, TV> : SimdConvolutio
         ? $"conv {G.OutChannels}x{_scatterHeight}x{_scatterWidth}->{G.InChannels} k1s{_scatterStride} data (a 1x1 product of the flipped weights, added at the strided pixels)"
         : _accumulate
         ? $"conv {G.OutChannels}x{G.Height}x{G.Width}->{G.InChannels} k{G.Kernel}s1 data (a forward pass of the flipped weights{(_phase == PhaseWinograd ? ", Winograd" : "")})"
-        : $"conv {G.InChannels}x{G.Height}x{G.Width}->{G.OutChannels} k{G.Kernel}s{G.Stride} {_phase switch { PhaseForward or PhasePointwise => "forward", PhaseWinograd => "forward (Winograd)", PhaseWeights => "weights", PhaseData => "data", _ => "weight preparation" }}";
+        : $"conv {G.InChannels}x{G.Height}x{G.Width}->{G.OutChannels} k{G.Kernel}s{G.Stride} {_phase switch { PhaseForward or PhasePointwise => "forward", PhaseWinograd => "forward (Winograd)", PhaseWeights => _winogradWeights ? "weights (Winograd)" : "weights", PhaseData => "data", _ => "weight preparation" }}";
 
     public override void Dispose()
     {

@@ -195,7 +195,7 @@ internal static unsafe class Winograd<G, TS, TV, T>
 
     // Input rows [ih0, ih0 + count) with a zero column on the left and zeros past the right edge (and above and below).
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Pad(float* x, float* dst, int ih0, int count)
+    internal static void Pad(float* x, float* dst, int ih0, int count)
     {
         int rowFloats = PaddedColumns * G.InChannels;
         int middle = G.Width * G.InChannels;
@@ -217,7 +217,7 @@ internal static unsafe class Winograd<G, TS, TV, T>
 
     // V[xi][t][ic] = (B^T d B)[xi] for the patch d of every tile t, the pass's tiles counted from first.
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void TransformInput(float* padded, float* v, int rows, int tiles, int first, float* tmp)
+    internal static void TransformInput(float* padded, float* v, int rows, int tiles, int first, float* tmp)
     {
         // The geometry's values read once, before the transform is inlined: past the JIT's inlining budget, the property
         // getters in the loops were left as calls (seen in perf: TilesWide and G.Width as quick-jitted functions).
