@@ -23,6 +23,24 @@ public sealed class GroupedConvTests : IClassFixture<SimdDeviceFixture>
 
     private readonly SimdDeviceFixture _fixture;
 
+    /// <summary>The grouped convolution cases: N, Cin, H, W, Cout, K, stride, padding, groups, bias.</summary>
+    public static TheoryData<int, int, int, int, int, int, int, int, int, bool> Cases => new()
+    {
+        { 2, 4, 7, 5, 6, 3, 1, 1, 2, true },
+        { 2, 8, 9, 7, 12, 3, 2, 1, 4, false },
+        { 1, 64, 6, 5, 64, 3, 1, 1, 32, false },
+        { 2, 128, 5, 7, 128, 3, 2, 1, 32, true },
+        { 2, 12, 7, 6, 12, 3, 1, 1, 12, false },
+        { 1, 10, 9, 9, 20, 5, 2, 2, 10, true },
+        { 3, 32, 5, 5, 64, 1, 2, 0, 4, false },
+        { 2, 16, 9, 7, 16, 3, 2, 1, 16, true },
+        { 1, 64, 7, 6, 64, 3, 1, 1, 8, false },
+        { 2, 32, 9, 9, 32, 5, 2, 2, 2, true },
+        { 2, 24, 7, 5, 24, 3, 1, 0, 6, false },
+        { 1, 16, 5, 11, 16, 3, 1, 1, 16, false },
+        { 2, 32, 5, 6, 32, 3, 1, 1, 2, false },
+    };
+
     /// <summary>Takes the shared devices.</summary>
     /// <param name="fixture">The fixture.</param>
     public GroupedConvTests(SimdDeviceFixture fixture)
@@ -32,19 +50,7 @@ public sealed class GroupedConvTests : IClassFixture<SimdDeviceFixture>
 
     /// <summary>The ILGPU kernels (NCHW) against the reference.</summary>
     [Theory]
-        [InlineData(2, 4, 7, 5, 6, 3, 1, 1, 2, true)]
-        [InlineData(2, 8, 9, 7, 12, 3, 2, 1, 4, false)]
-        [InlineData(1, 64, 6, 5, 64, 3, 1, 1, 32, false)]
-        [InlineData(2, 128, 5, 7, 128, 3, 2, 1, 32, true)]
-        [InlineData(2, 12, 7, 6, 12, 3, 1, 1, 12, false)]
-        [InlineData(1, 10, 9, 9, 20, 5, 2, 2, 10, true)]
-        [InlineData(3, 32, 5, 5, 64, 1, 2, 0, 4, false)]
-        [InlineData(2, 16, 9, 7, 16, 3, 2, 1, 16, true)]
-        [InlineData(1, 64, 7, 6, 64, 3, 1, 1, 8, false)]
-        [InlineData(2, 32, 9, 9, 32, 5, 2, 2, 2, true)]
-        [InlineData(2, 24, 7, 5, 24, 3, 1, 0, 6, false)]
-        [InlineData(1, 16, 5, 11, 16, 3, 1, 1, 16, false)]
-        [InlineData(2, 32, 5, 6, 32, 3, 1, 1, 2, false)]
+    [MemberData(nameof(Cases))]
     public void Ilgpu(int n, int cin, int h, int w, int cout, int k, int stride, int pad, int groups, bool bias)
     {
         ConvShape shape = new(n, cin, h, w, cout, k, stride, pad, bias, groups);
@@ -61,19 +67,7 @@ public sealed class GroupedConvTests : IClassFixture<SimdDeviceFixture>
 
     /// <summary>The SIMD backend (NHWC, one and three threads) against the reference.</summary>
     [Theory]
-        [InlineData(2, 4, 7, 5, 6, 3, 1, 1, 2, true)]
-        [InlineData(2, 8, 9, 7, 12, 3, 2, 1, 4, false)]
-        [InlineData(1, 64, 6, 5, 64, 3, 1, 1, 32, false)]
-        [InlineData(2, 128, 5, 7, 128, 3, 2, 1, 32, true)]
-        [InlineData(2, 12, 7, 6, 12, 3, 1, 1, 12, false)]
-        [InlineData(1, 10, 9, 9, 20, 5, 2, 2, 10, true)]
-        [InlineData(3, 32, 5, 5, 64, 1, 2, 0, 4, false)]
-        [InlineData(2, 16, 9, 7, 16, 3, 2, 1, 16, true)]
-        [InlineData(1, 64, 7, 6, 64, 3, 1, 1, 8, false)]
-        [InlineData(2, 32, 9, 9, 32, 5, 2, 2, 2, true)]
-        [InlineData(2, 24, 7, 5, 24, 3, 1, 0, 6, false)]
-        [InlineData(1, 16, 5, 11, 16, 3, 1, 1, 16, false)]
-        [InlineData(2, 32, 5, 6, 32, 3, 1, 1, 2, false)]
+    [MemberData(nameof(Cases))]
     public void Simd(int n, int cin, int h, int w, int cout, int k, int stride, int pad, int groups, bool bias) =>
         RunSimdCase(n, cin, h, w, cout, k, stride, pad, groups, bias, guarded: false);
 
@@ -95,19 +89,7 @@ public sealed class GroupedConvTests : IClassFixture<SimdDeviceFixture>
     /// <param name="groups">Groups.</param>
     /// <param name="bias">Whether there is a bias.</param>
     [Theory]
-        [InlineData(2, 4, 7, 5, 6, 3, 1, 1, 2, true)]
-        [InlineData(2, 8, 9, 7, 12, 3, 2, 1, 4, false)]
-        [InlineData(1, 64, 6, 5, 64, 3, 1, 1, 32, false)]
-        [InlineData(2, 128, 5, 7, 128, 3, 2, 1, 32, true)]
-        [InlineData(2, 12, 7, 6, 12, 3, 1, 1, 12, false)]
-        [InlineData(1, 10, 9, 9, 20, 5, 2, 2, 10, true)]
-        [InlineData(3, 32, 5, 5, 64, 1, 2, 0, 4, false)]
-        [InlineData(2, 16, 9, 7, 16, 3, 2, 1, 16, true)]
-        [InlineData(1, 64, 7, 6, 64, 3, 1, 1, 8, false)]
-        [InlineData(2, 32, 9, 9, 32, 5, 2, 2, 2, true)]
-        [InlineData(2, 24, 7, 5, 24, 3, 1, 0, 6, false)]
-        [InlineData(1, 16, 5, 11, 16, 3, 1, 1, 16, false)]
-        [InlineData(2, 32, 5, 6, 32, 3, 1, 1, 2, false)]
+    [MemberData(nameof(Cases))]
     public void SimdTouchesNothingPastItsTensors(int n, int cin, int h, int w, int cout, int k, int stride, int pad, int groups, bool bias)
     {
         if (OperatingSystem.IsLinux())

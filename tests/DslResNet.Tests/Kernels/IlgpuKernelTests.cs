@@ -518,14 +518,20 @@ public sealed class IlgpuKernelTests : IClassFixture<CpuDeviceFixture>
     // Shortcut, copy, dropout
     // ------------------------------------------------------------------------------------------------------------
 
+    /// <summary>The option-A shortcut cases: N, Cin, H, W, Cout, stride (the SIMD tests take them too).</summary>
+    public static TheoryData<int, int, int, int, int, int> ShortcutCases => new()
+    {
+        { 3, 3, 7, 9, 8, 2 },
+        { 1, 5, 9, 7, 5, 1 },
+        { 3, 3, 7, 7, 6, 2 },
+        { 1, 5, 7, 9, 10, 2 },
+        { 3, 3, 7, 7, 7, 3 },
+        { 1, 3, 1, 1, 4, 2 },
+    };
+
     /// <summary>The option-A shortcut: subsampling and zero channels before and after, forward and backward.</summary>
     [Theory]
-    [InlineData(3, 3, 7, 9, 8, 2)]
-    [InlineData(1, 5, 9, 7, 5, 1)]
-    [InlineData(3, 3, 7, 7, 6, 2)]
-    [InlineData(1, 5, 7, 9, 10, 2)]
-    [InlineData(3, 3, 7, 7, 7, 3)]
-    [InlineData(1, 3, 1, 1, 4, 2)]
+    [MemberData(nameof(ShortcutCases))]
     public void Shortcut(int n, int cin, int h, int w, int cout, int stride)
     {
         Random random = new(Seed(n, cin, h, w, cout, stride));

@@ -850,32 +850,31 @@ public sealed class SimdKernelTests : IClassFixture<SimdDeviceFixture>
     // Helpers
     // ------------------------------------------------------------------------------------------------------------
 
+    /// <summary>The pooling cases: kind, N, channels, H, W, kernel, stride, padding, threads.</summary>
+    public static TheoryData<PoolKind, int, int, int, int, int, int, int, int> PoolCases => new()
+    {
+        { PoolKind.Max, 1, 19, 9, 7, 3, 2, 1, 2 },
+        { PoolKind.Max, 3, 64, 8, 8, 3, 2, 1, 1 },
+        { PoolKind.Max, 2, 5, 7, 9, 2, 2, 0, 2 },
+        { PoolKind.Max, 1, 19, 9, 9, 7, 2, 3, 2 },
+        { PoolKind.Average, 1, 19, 9, 7, 3, 2, 1, 2 },
+        { PoolKind.Average, 3, 24, 7, 7, 3, 1, 1, 1 },
+        { PoolKind.GlobalAverage, 3, 19, 7, 9, 0, 1, 0, 2 },
+        { PoolKind.GlobalAverage, 1, 2048, 7, 7, 0, 1, 0, 2 },
+    };
+
     /// <summary>
     /// Pooling on the SIMD backend (NHWC): forward vectorised over channels with a scalar tail (19 channels), split by
     /// output row (batch 1 on 2 threads), against the double-precision reference; backward on a non-zero prior.
     /// </summary>
     [Theory]
-    [InlineData(PoolKind.Max, 1, 19, 9, 7, 3, 2, 1, 2)]
-    [InlineData(PoolKind.Max, 3, 64, 8, 8, 3, 2, 1, 1)]
-    [InlineData(PoolKind.Max, 2, 5, 7, 9, 2, 2, 0, 2)]
-    [InlineData(PoolKind.Max, 1, 19, 9, 9, 7, 2, 3, 2)]
-    [InlineData(PoolKind.Average, 1, 19, 9, 7, 3, 2, 1, 2)]
-    [InlineData(PoolKind.Average, 3, 24, 7, 7, 3, 1, 1, 1)]
-    [InlineData(PoolKind.GlobalAverage, 3, 19, 7, 9, 0, 1, 0, 2)]
-    [InlineData(PoolKind.GlobalAverage, 1, 2048, 7, 7, 0, 1, 0, 2)]
+    [MemberData(nameof(PoolCases))]
     public void Pool(PoolKind kind, int n, int channels, int h, int w, int k, int stride, int pad, int threads) => CheckPool(kind, n, channels, h, w, k, stride, pad, threads, guarded: false);
 
     /// <summary>The cases of <see cref="Pool"/> with every tensor at the end of a mapping whose next page may not be touched:
     /// a read or write past one stops the test run with a segmentation fault.</summary>
     [Theory]
-    [InlineData(PoolKind.Max, 1, 19, 9, 7, 3, 2, 1, 2)]
-    [InlineData(PoolKind.Max, 3, 64, 8, 8, 3, 2, 1, 1)]
-    [InlineData(PoolKind.Max, 2, 5, 7, 9, 2, 2, 0, 2)]
-    [InlineData(PoolKind.Max, 1, 19, 9, 9, 7, 2, 3, 2)]
-    [InlineData(PoolKind.Average, 1, 19, 9, 7, 3, 2, 1, 2)]
-    [InlineData(PoolKind.Average, 3, 24, 7, 7, 3, 1, 1, 1)]
-    [InlineData(PoolKind.GlobalAverage, 3, 19, 7, 9, 0, 1, 0, 2)]
-    [InlineData(PoolKind.GlobalAverage, 1, 2048, 7, 7, 0, 1, 0, 2)]
+    [MemberData(nameof(PoolCases))]
     public void PoolTouchesNothingPastItsTensors(PoolKind kind, int n, int channels, int h, int w, int k, int stride, int pad, int threads)
     {
         if (OperatingSystem.IsLinux())
@@ -1055,12 +1054,7 @@ public sealed class SimdKernelTests : IClassFixture<SimdDeviceFixture>
     /// <param name="cout">Output channels.</param>
     /// <param name="stride">Stride.</param>
     [Theory]
-    [InlineData(3, 3, 7, 9, 8, 2)]
-    [InlineData(1, 5, 9, 7, 5, 1)]
-    [InlineData(3, 3, 7, 7, 6, 2)]
-    [InlineData(1, 5, 7, 9, 10, 2)]
-    [InlineData(3, 3, 7, 7, 7, 3)]
-    [InlineData(1, 3, 1, 1, 4, 2)]
+    [MemberData(nameof(IlgpuKernelTests.ShortcutCases), MemberType = typeof(IlgpuKernelTests))]
     public void Shortcut(int n, int cin, int h, int w, int cout, int stride) => CheckShortcut(n, cin, h, w, cout, stride, guarded: false);
 
     /// <summary>The cases of <see cref="Shortcut"/> with every tensor at the end of a mapping whose next page may not be
@@ -1073,12 +1067,7 @@ public sealed class SimdKernelTests : IClassFixture<SimdDeviceFixture>
     /// <param name="cout">Output channels.</param>
     /// <param name="stride">Stride.</param>
     [Theory]
-    [InlineData(3, 3, 7, 9, 8, 2)]
-    [InlineData(1, 5, 9, 7, 5, 1)]
-    [InlineData(3, 3, 7, 7, 6, 2)]
-    [InlineData(1, 5, 7, 9, 10, 2)]
-    [InlineData(3, 3, 7, 7, 7, 3)]
-    [InlineData(1, 3, 1, 1, 4, 2)]
+    [MemberData(nameof(IlgpuKernelTests.ShortcutCases), MemberType = typeof(IlgpuKernelTests))]
     public void ShortcutTouchesNothingPastItsTensors(int n, int cin, int h, int w, int cout, int stride)
     {
         if (OperatingSystem.IsLinux())

@@ -400,19 +400,27 @@ internal sealed unsafe partial class SimdConvolution<G, TS, TV>
             b0 = b1;
         }
 
-        if (_bias && _db is not null)
-        {
-            for (int oc = oc0; oc < oc1; oc++)
-            {
-                float* p = Partials + PartialFloats + oc;
-                float sum = p[0];
-                for (int t = 1; t < slices; t++)
-                {
-                    sum += p[t * stride];
-                }
+        ReduceBiasGradient(oc0, oc1, stride);
+    }
 
-                _db[oc] = sum;
+    // The bias's partial sums (after each slice's weights), added in slice order.
+    private void ReduceBiasGradient(int oc0, int oc1, long stride)
+    {
+        if (!_bias || _db is null)
+        {
+            return;
+        }
+
+        for (int oc = oc0; oc < oc1; oc++)
+        {
+            float* p = Partials + PartialFloats + oc;
+            float sum = p[0];
+            for (int t = 1; t < _slices; t++)
+            {
+                sum += p[t * stride];
             }
+
+            _db[oc] = sum;
         }
     }
 
@@ -458,20 +466,7 @@ internal sealed unsafe partial class SimdConvolution<G, TS, TV>
             }
         }
 
-        if (_bias && _db is not null)
-        {
-            for (int oc = oc0; oc < oc1; oc++)
-            {
-                float* p = Partials + PartialFloats + oc;
-                float sum = p[0];
-                for (int t = 1; t < slices; t++)
-                {
-                    sum += p[t * stride];
-                }
-
-                _db[oc] = sum;
-            }
-        }
+        ReduceBiasGradient(oc0, oc1, stride);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
