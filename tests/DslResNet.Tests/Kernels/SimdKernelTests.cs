@@ -423,6 +423,18 @@ public sealed class SimdKernelTests : IClassFixture<SimdDeviceFixture>
         Assert.All(actual[(images * perImage)..], v => Assert.Equal(Garbage, v));
     }
 
+    /// <summary>The cases of <see cref="ConvWithFusedEpilogue"/> (and of its guarded run).</summary>
+    public static TheoryData<SimdWidth, int, int, bool> ConvWithFusedEpilogueCases => new()
+    {
+        { SimdWidth.Vector512, 2, 3, true },
+        { SimdWidth.Vector512, 2, 1, true },
+        { SimdWidth.Vector512, 3, 1, true },
+        { SimdWidth.Vector512, 2, 3, false },
+        { SimdWidth.Vector512, 2, 1, false },
+        { SimdWidth.Vector256, 2, 2, true },
+        { SimdWidth.Scalar, 1, 3, true },
+    };
+
     /// <summary>
     /// An inference convolution (16 to 32 channels, 5x7, with bias) with ReLU, residual add and ReLU fused into its store, as a
     /// network's inference ops are built: with Winograd's F(2x2, 3x3) (odd width: half tiles) and without, on whole and
@@ -433,13 +445,7 @@ public sealed class SimdKernelTests : IClassFixture<SimdDeviceFixture>
     /// <param name="images">Images to run (of 3).</param>
     /// <param name="winograd">Whether Winograd may be used.</param>
     [Theory]
-    [InlineData(SimdWidth.Vector512, 2, 3, true)]
-    [InlineData(SimdWidth.Vector512, 2, 1, true)]
-    [InlineData(SimdWidth.Vector512, 3, 1, true)]
-    [InlineData(SimdWidth.Vector512, 2, 3, false)]
-    [InlineData(SimdWidth.Vector512, 2, 1, false)]
-    [InlineData(SimdWidth.Vector256, 2, 2, true)]
-    [InlineData(SimdWidth.Scalar, 1, 3, true)]
+    [MemberData(nameof(ConvWithFusedEpilogueCases))]
     public void ConvWithFusedEpilogue(SimdWidth width, int threads, int images, bool winograd) =>
         CheckConvWithFusedEpilogue(width, threads, images, winograd, guarded: false);
 
@@ -452,13 +458,7 @@ public sealed class SimdKernelTests : IClassFixture<SimdDeviceFixture>
     /// <param name="images">Images to run (of 3).</param>
     /// <param name="winograd">Whether Winograd may be used.</param>
     [Theory]
-    [InlineData(SimdWidth.Vector512, 2, 3, true)]
-    [InlineData(SimdWidth.Vector512, 2, 1, true)]
-    [InlineData(SimdWidth.Vector512, 3, 1, true)]
-    [InlineData(SimdWidth.Vector512, 2, 3, false)]
-    [InlineData(SimdWidth.Vector512, 2, 1, false)]
-    [InlineData(SimdWidth.Vector256, 2, 2, true)]
-    [InlineData(SimdWidth.Scalar, 1, 3, true)]
+    [MemberData(nameof(ConvWithFusedEpilogueCases))]
     public void ConvWithFusedEpilogueTouchesNothingPastItsTensors(SimdWidth width, int threads, int images, bool winograd)
     {
         if (OperatingSystem.IsLinux())
@@ -668,6 +668,16 @@ public sealed class SimdKernelTests : IClassFixture<SimdDeviceFixture>
         }
     }
 
+    /// <summary>The cases of <see cref="EpilogueTrainingInputActivations"/> (and of its guarded run).</summary>
+    public static TheoryData<SimdWidth, Activation, Activation> EpilogueTrainingInputActivationsCases => new()
+    {
+        { SimdWidth.Vector256, Activation.GELU, Activation.SiLU },
+        { SimdWidth.Vector256, Activation.SiLU, Activation.GELU },
+        { SimdWidth.Scalar, Activation.None, Activation.GELU },
+        { SimdWidth.Scalar, Activation.Tanh, Activation.SiLU },
+        { SimdWidth.Vector512, Activation.ReLU, Activation.GELU },
+    };
+
     /// <summary>
     /// The same with activations whose backward needs their input (GELU, SiLU; the scalar path recomputes it from x, the
     /// statistics and the residual), and with tanh before one of them.
@@ -676,11 +686,7 @@ public sealed class SimdKernelTests : IClassFixture<SimdDeviceFixture>
     /// <param name="act1">Activation after batch norm.</param>
     /// <param name="act2">Activation after the add.</param>
     [Theory]
-    [InlineData(SimdWidth.Vector256, Activation.GELU, Activation.SiLU)]
-    [InlineData(SimdWidth.Vector256, Activation.SiLU, Activation.GELU)]
-    [InlineData(SimdWidth.Scalar, Activation.None, Activation.GELU)]
-    [InlineData(SimdWidth.Scalar, Activation.Tanh, Activation.SiLU)]
-    [InlineData(SimdWidth.Vector512, Activation.ReLU, Activation.GELU)]
+    [MemberData(nameof(EpilogueTrainingInputActivationsCases))]
     public void EpilogueTrainingInputActivations(SimdWidth width, Activation act1, Activation act2)
     {
         CheckTraining(width, 16, act1, act2);
@@ -694,11 +700,7 @@ public sealed class SimdKernelTests : IClassFixture<SimdDeviceFixture>
     /// <param name="act1">Activation after batch norm.</param>
     /// <param name="act2">Activation after the add.</param>
     [Theory]
-    [InlineData(SimdWidth.Vector256, Activation.GELU, Activation.SiLU)]
-    [InlineData(SimdWidth.Vector256, Activation.SiLU, Activation.GELU)]
-    [InlineData(SimdWidth.Scalar, Activation.None, Activation.GELU)]
-    [InlineData(SimdWidth.Scalar, Activation.Tanh, Activation.SiLU)]
-    [InlineData(SimdWidth.Vector512, Activation.ReLU, Activation.GELU)]
+    [MemberData(nameof(EpilogueTrainingInputActivationsCases))]
     public void EpilogueTrainingInputActivationsTouchNothingPastTheirTensors(SimdWidth width, Activation act1, Activation act2)
     {
         if (OperatingSystem.IsLinux())
@@ -1114,6 +1116,15 @@ public sealed class SimdKernelTests : IClassFixture<SimdDeviceFixture>
         AssertClose($"{what}: dx", Add(D(prior), Reference.ZeroPadShortcutBackward(n, cin, h, w, cout, stride, D(dy))), Layout.ToNchw(dx, n, cin, inPixels));
     }
 
+    /// <summary>The cases of <see cref="Copy"/> (and of its guarded run).</summary>
+    public static TheoryData<int, int, int, bool> CopyCases => new()
+    {
+        { 3, 19, 63, true },
+        { 3, 19, 63, false },
+        { 4, 64, 1, true },
+        { 1, 0, 10007, false },
+    };
+
     /// <summary>Copies on the SIMD backend (batch split over 2 threads): flatten reorders each image's NHWC values
     /// channel-major (as PyTorch's flatten of NCHW; a 1x1 map is a plain copy), a copy keeps them; forward overwrites,
     /// backward adds into a non-zero prior.</summary>
@@ -1122,10 +1133,7 @@ public sealed class SimdKernelTests : IClassFixture<SimdDeviceFixture>
     /// <param name="spatial">Pixels per channel.</param>
     /// <param name="flatten">Whether the output is flat.</param>
     [Theory]
-    [InlineData(3, 19, 63, true)]
-    [InlineData(3, 19, 63, false)]
-    [InlineData(4, 64, 1, true)]
-    [InlineData(1, 0, 10007, false)]
+    [MemberData(nameof(CopyCases))]
     public void Copy(int n, int channels, int spatial, bool flatten) => CheckCopy(n, channels, spatial, flatten, guarded: false);
 
     /// <summary>The cases of <see cref="Copy"/> with every tensor at the end of a mapping whose next page may not be touched,
@@ -1136,10 +1144,7 @@ public sealed class SimdKernelTests : IClassFixture<SimdDeviceFixture>
     /// <param name="spatial">Pixels per channel.</param>
     /// <param name="flatten">Whether the output is flat.</param>
     [Theory]
-    [InlineData(3, 19, 63, true)]
-    [InlineData(3, 19, 63, false)]
-    [InlineData(4, 64, 1, true)]
-    [InlineData(1, 0, 10007, false)]
+    [MemberData(nameof(CopyCases))]
     public void CopyTouchesNothingPastItsTensors(int n, int channels, int spatial, bool flatten)
     {
         if (OperatingSystem.IsLinux())
@@ -1187,6 +1192,14 @@ public sealed class SimdKernelTests : IClassFixture<SimdDeviceFixture>
         AssertClose($"{what}: dx", Add(D(prior), D(dy)), Layout.ToNchw(dx, images, c, spatial), 0);
     }
 
+    /// <summary>The cases of <see cref="Dropout"/> (and of its guarded run).</summary>
+    public static TheoryData<int, int, int> DropoutCases => new()
+    {
+        { 3, 19, 63 },
+        { 2, 8, 1 },
+        { 1, 0, 10007 },
+    };
+
     /// <summary>Dropout (rate 0.5) on the SIMD backend (NHWC, batch split over 2 threads): each value's mask is that of
     /// <see cref="DropoutMask.Uniform"/> at its channel-major index, as the reference kernels draw it; forward overwrites,
     /// backward (the same step's mask) adds into a non-zero prior; against the reference.</summary>
@@ -1194,9 +1207,7 @@ public sealed class SimdKernelTests : IClassFixture<SimdDeviceFixture>
     /// <param name="channels">Channels per image (0: one flat image of <paramref name="spatial"/> values).</param>
     /// <param name="spatial">Pixels per channel.</param>
     [Theory]
-    [InlineData(3, 19, 63)]
-    [InlineData(2, 8, 1)]
-    [InlineData(1, 0, 10007)]
+    [MemberData(nameof(DropoutCases))]
     public void Dropout(int n, int channels, int spatial) => CheckDropout(n, channels, spatial, guarded: false);
 
     /// <summary>The cases of <see cref="Dropout"/> with every tensor at the end of a mapping whose next page may not be
@@ -1206,9 +1217,7 @@ public sealed class SimdKernelTests : IClassFixture<SimdDeviceFixture>
     /// <param name="channels">Channels per image (0: one flat image of <paramref name="spatial"/> values).</param>
     /// <param name="spatial">Pixels per channel.</param>
     [Theory]
-    [InlineData(3, 19, 63)]
-    [InlineData(2, 8, 1)]
-    [InlineData(1, 0, 10007)]
+    [MemberData(nameof(DropoutCases))]
     public void DropoutTouchesNothingPastItsTensors(int n, int channels, int spatial)
     {
         if (OperatingSystem.IsLinux())
