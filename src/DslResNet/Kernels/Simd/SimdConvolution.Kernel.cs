@@ -100,13 +100,8 @@ internal sealed unsafe partial class SimdConvolution<G, TS, TV> : SimdConvolutio
         // (none without padding: the image is read in place) and its panels; the input gradient's padded rows, unless that is
         // a convolution of its own (see Create), which reserves its own.
         long forward = TileFloats + (Pointwise ? (G.Stride == 1 ? 0 : (long)SpanPixels * G.InChannels) : Unpadded ? 0 : PaddedHeight * RowStride);
-        long weights = WeightPaddedFloats + WeightScratchFloats;
+        long weights = _winogradWeights ? WinogradWeights<G, TS, TV>.ScratchFloats : WeightPaddedFloats + WeightScratchFloats;
         long data = InputGradientIsConvolution ? 0 : (long)DataRows * PaddedWidth * CinP;
-        if (_winogradWeights)
-        {
-            weights = WinogradWeights<G, TS, TV>.ScratchFloats;
-        }
-
         pool.EnsureScratch(Math.Max(forward, Math.Max(_dw is null ? 0 : weights, _dx is null ? 0 : data)));
     }
 
