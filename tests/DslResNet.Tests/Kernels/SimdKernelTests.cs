@@ -467,6 +467,47 @@ public sealed class SimdKernelTests : IClassFixture<SimdDeviceFixture>
         }
     }
 
+    /// <summary>
+    /// Trained layers' Winograd forwards transform their weights into one block the pool shares (see
+    /// SimdPool.EnsureTransformed): a layer called again without new weights (repack false) after another layer used the
+    /// block transforms its own again, rather than reading the other layer's.
+    /// </summary>
+    /// <param name="width">Vector width.</param>
+    /// <param name="threads">Threads.</param>
+    [Theory]
+    [InlineData(SimdWidth.Vector512, 2)]
+    [InlineData(SimdWidth.Vector256, 2)]
+    [InlineData(SimdWidth.Scalar, 1)]
+    public void TrainedLayersShareTheirTransformedWeights(SimdWidth width, int threads)
+    {
+        if (!Available(width))
+        {
+            return;
+        }
+
+        const int n = 2, cin = 16, cout = 32, pixels = 5 * 7;
+        ConvShape shape = new(n, cin, 5, 7, cout, 3, 1, 1, false);
+        Random random = new(Seed(threads, 2, 13));
+        float[] x = RandomFloats(random, (int)shape.InputElements);
+        float[] wa = RandomFloats(random, (int)shape.WeightElements, 0.5), wb = RandomFloats(random, (int)shape.WeightElements, 0.5);
+        Device device = _fixture.Simd(threads, width);
+        using GuardedBlock gx = new(Layout.ToNhwc(x, n, cin, pixels)), gwa = new(wa), gwb = new(wb);
+        using GuardedBlock gya = new(new float[shape.OutputElements]), gyb = new(new float[shape.OutputElements]);
+        using GuardedBlock gdwa = new(new float[shape.WeightElements]), gdwb = new(new float[shape.WeightElements]);
+        using SimdConvolution a = SimdConvolution.Create<G16x5x7To32K3S1P1>(device.Pool!, width, n, false, new ConvTensors(gx.Address, gwa.Address, IntPtr.Zero, gya.Address, IntPtr.Zero, IntPtr.Zero, gdwa.Address, IntPtr.Zero), true);
+        using SimdConvolution b = SimdConvolution.Create<G16x5x7To32K3S1P1>(device.Pool!, width, n, false, new ConvTensors(gx.Address, gwb.Address, IntPtr.Zero, gyb.Address, IntPtr.Zero, IntPtr.Zero, gdwb.Address, IntPtr.Zero), true);
+        a.Forward(n, repack: true);
+        float[] first = gya.Read();
+        b.Forward(n, repack: true);
+        a.Forward(n, repack: false);
+        Assert.True(a.UsedWinograd && b.UsedWinograd);
+        Assert.Equal(2, a.WinogradTile);
+        string what = $"{width}, {threads} threads";
+        AssertClose($"layer A after layer B used the shared block, {what}", Reference.Conv2dForward(D(x), n, cin, 5, 7, D(wa), cout, 3, null, 1, 1), Layout.ToNchw(gya.Read(), n, cout, pixels));
+        AssertClose($"layer B, {what}", Reference.Conv2dForward(D(x), n, cin, 5, 7, D(wb), cout, 3, null, 1, 1), Layout.ToNchw(gyb.Read(), n, cout, pixels));
+        Assert.Equal(first, gya.Read());
+    }
+
     private void CheckConvWithFusedEpilogue(SimdWidth width, int threads, int images, bool winograd, bool guarded)
     {
         if (!Available(width))
@@ -536,9 +577,9 @@ public sealed class SimdKernelTests : IClassFixture<SimdDeviceFixture>
         bool winograd = threads > 0 && shape.Kernel == 3 && shape.Stride == 1 && shape.Padding == 1 && shape.InChannels % 16 == 0 && shape.OutChannels % 16 == 0;
         float[] x = Layout.ToNhwc(c.X, shape.N, shape.InChannels, inPixels), dy = Layout.ToNhwc(c.Dy, shape.N, shape.OutChannels, outPixels);
         float[] priorDx = Layout.ToNhwc(c.PriorDx, shape.N, shape.InChannels, inPixels);
-        float[] actualY, actualDx, actualDw, actualDb;
-        bool usedWinograd, usedWinogradForInputGradient;
-        int winogradTile;
+        float[] actualY, actualDx, actualDw, actualDb, inferenceY;
+        bool usedWinograd, usedWinogradForInputGradient, inferenceWinograd;
+        int winogradTile, inferenceTile;
         if (guarded)
         {
             // The kernel on its own, every tensor at the end of a mapping whose next page may not be touched.
@@ -551,6 +592,12 @@ public sealed class SimdKernelTests : IClassFixture<SimdDeviceFixture>
             kernel.Backward(data: true);
             usedWinogradForInputGradient = kernel.UsedWinogradForInputGradient;
             (actualY, actualDx, actualDw, actualDb) = (gy.Read(), gdx.Read(), gdw.Read(), gdb.Read());
+
+            // The same layer in an inference pass (no gradients bound).
+            using GuardedBlock gyi = new(Enumerable.Repeat(Garbage, (int)shape.OutputElements).ToArray());
+            using SimdConvolution inference = SimdConvolution.Create<G>(device.Pool!, width, shape.N, shape.Bias, new ConvTensors(gx.Address, gw.Address, shape.Bias ? gb.Address : IntPtr.Zero, gyi.Address, IntPtr.Zero, IntPtr.Zero, IntPtr.Zero, IntPtr.Zero), winograd: threads > 0);
+            inference.Forward(shape.N, repack: true);
+            (inferenceWinograd, inferenceTile, inferenceY) = (inference.UsedWinograd, inference.WinogradTile, gyi.Read());
         }
         else
         {
@@ -568,26 +615,37 @@ public sealed class SimdKernelTests : IClassFixture<SimdDeviceFixture>
             op.Backward(data: true);
             usedWinogradForInputGradient = ((SimdConvolution)op.Kernel).UsedWinogradForInputGradient;
             (actualY, actualDx, actualDw, actualDb) = (buffers.Read(y), buffers.Read(dx), buffers.Read(dw), shape.Bias ? buffers.Read(db) : []);
+
+            // The same layer in an inference pass (no gradients bound).
+            ArrayView<float> yi = buffers.Filled((int)shape.OutputElements, Garbage);
+            ConvOp inference = ConvOp.Create<G>(device, shape, buffers.Upload(x), buffers.Upload(c.W), shape.Bias ? buffers.Upload(c.B) : default, yi);
+            inference.Forward();
+            var inferenceKernel = (SimdConvolution)inference.Kernel;
+            (inferenceWinograd, inferenceTile, inferenceY) = (inferenceKernel.UsedWinograd, inferenceKernel.WinogradTile, buffers.Read(yi));
         }
 
         // 16 output channels: direct on AVX-512 (and the scalar blocks, sized as AVX-512's), Winograd on AVX2.
         int fewest = width == SimdWidth.Vector256 ? 16 : 32;
         Assert.Equal(winograd && shape.OutChannels >= fewest, usedWinograd);
-        // Inference takes F(4x4, 3x3) tiles unless the image has fewer than 9 of them and their transformed weights pass 1 MB
-        // (the cases with such weights are at batch 1: a pass takes one image).
+        Assert.Equal(usedWinograd, inferenceWinograd);
+        // Training takes F(2x2, 3x3) tiles; inference F(4x4, 3x3) unless the image has fewer than 9 of them and their
+        // transformed weights pass 1 MB (the cases with such weights are at batch 1: a pass takes one image).
         int tilesPerImage = ((shape.Height + 3) / 4) * ((shape.Width + 3) / 4);
         int tile = 36L * shape.InChannels * shape.OutChannels <= 256 * 1024 || tilesPerImage >= 9 ? 4 : 2;
-        Assert.Equal(usedWinograd ? tile : 0, winogradTile);
+        Assert.Equal(usedWinograd ? 2 : 0, winogradTile);
+        Assert.Equal(usedWinograd ? tile : 0, inferenceTile);
         Assert.Equal(winograd && shape.InChannels >= fewest, usedWinogradForInputGradient);
 
         string what = $"{shape} {width} {Math.Abs(threads)} threads{(threads > 0 ? "" : ", Winograd off")}{(guarded ? ", tensors at page ends" : "")}";
         actualY = Layout.ToNchw(actualY, shape.N, shape.OutChannels, outPixels);
         actualDx = Layout.ToNchw(actualDx, shape.N, shape.InChannels, inPixels);
+        inferenceY = Layout.ToNchw(inferenceY, shape.N, shape.OutChannels, outPixels);
         // F(4x4, 3x3)'s rounding: its transforms' coefficients (up to 5 on the input, 8 on the output) add errors of about
         // 1e-5 of the output's scale, up to 1.8e-4 by this measure at 128 input channels (F(2x2, 3x3) and the direct
         // convolution stay within 1e-4).
         double yTolerance = winogradTile == 4 ? 3e-4 : Tolerance;
         AssertClose($"y {what} vs reference", c.RefY, actualY, yTolerance);
+        AssertClose($"y {what}, inference pass, vs reference", c.RefY, inferenceY, inferenceTile == 4 ? 3e-4 : Tolerance);
         AssertClose($"dx {what} vs reference", c.RefDx, actualDx);
         AssertClose($"dw {what} vs reference", c.RefDw, actualDw);
         AssertClose($"y {what} vs ILGPU", D(c.IlgpuY), actualY, yTolerance);
@@ -791,6 +849,10 @@ public sealed class SimdKernelTests : IClassFixture<SimdDeviceFixture>
     /// <param name="channels">Channels.</param>
     /// <param name="threads">Threads.</param>
     /// <param name="kernel">The convolution's kernel: 3 (padded) or 1 (the 1x1 forward's runs of pixels).</param>
+    /// <param name="inChannels">The convolution's input channels: 8, or 16 for the layers Winograd's F(2x2, 3x3) takes in
+    /// training (16 output channels on AVX2 and in scalar code, 32 on AVX-512), the statistics then added up from its tiles.</param>
+    /// <param name="n">Images: 3, or 1 (a Winograd layer's image split by rows of tiles), or 4 of 5x5 (runs of two whole
+    /// images a pass).</param>
     [Theory]
     [InlineData(SimdWidth.Vector512, 16, 2)]
     [InlineData(SimdWidth.Vector512, 20, 2)]
@@ -800,16 +862,22 @@ public sealed class SimdKernelTests : IClassFixture<SimdDeviceFixture>
     [InlineData(SimdWidth.Scalar, 20, 2)]
     [InlineData(SimdWidth.Vector512, 20, 2, 1)]
     [InlineData(SimdWidth.Vector256, 16, 3, 1)]
-    public void EpilogueWithFusedStatistics(SimdWidth width, int channels, int threads, int kernel = 3)
+    [InlineData(SimdWidth.Vector256, 16, 2, 3, 16)]
+    [InlineData(SimdWidth.Vector256, 16, 2, 3, 16, 1)]
+    [InlineData(SimdWidth.Vector256, 16, 3, 3, 16, 4)]
+    [InlineData(SimdWidth.Vector512, 32, 2, 3, 16)]
+    [InlineData(SimdWidth.Vector512, 32, 3, 3, 16, 1)]
+    [InlineData(SimdWidth.Scalar, 32, 2, 3, 16)]
+    public void EpilogueWithFusedStatistics(SimdWidth width, int channels, int threads, int kernel = 3, int inChannels = 8, int n = 3)
     {
         if (!Available(width))
         {
             return;
         }
 
-        const int n = 3, spatial = 49;
-        Random random = new(Seed(channels, threads, 7 + kernel));
-        ConvShape convShape = new(n, 8, 7, 7, channels, kernel, 1, kernel / 2, true);
+        int size = n == 4 ? 5 : 7, spatial = size * size;
+        Random random = new(Seed(channels, threads, 7 + kernel + inChannels + n));
+        ConvShape convShape = new(n, inChannels, size, size, channels, kernel, 1, kernel / 2, true);
         EpilogueShape shape = new(n, channels, spatial, true, true, Activation.ReLU, true, Activation.ReLU, 1e-5f, 0.1f);
         int count = n * channels * spatial;
         float[] bn = BatchNormParameters(random, channels);
@@ -823,11 +891,14 @@ public sealed class SimdKernelTests : IClassFixture<SimdDeviceFixture>
         ArrayView<float> r = buffers.Upload(RandomFloats(random, count));
         ArrayView<float> bnFused = buffers.Upload(bn), bnUnfused = buffers.Upload(bn);
         ArrayView<float> yFused = buffers.Filled(count, Garbage), yUnfused = buffers.Filled(count, Garbage);
-        ConvOp conv = (channels, kernel) switch
+        ConvOp conv = (inChannels, channels, kernel, size) switch
         {
-            (16, 3) => ConvOp.Create<G8x7x7To16K3S1P1>(device, convShape, x, w, b, convY),
-            (20, 3) => ConvOp.Create<G8x7x7To20K3S1P1>(device, convShape, x, w, b, convY),
-            (16, _) => ConvOp.Create<G8x7x7To16K1S1P0>(device, convShape, x, w, b, convY),
+            (16, 16, 3, 5) => ConvOp.Create<G16x5x5To16K3S1P1>(device, convShape, x, w, b, convY),
+            (16, 16, 3, _) => ConvOp.Create<G16x7x7To16K3S1P1>(device, convShape, x, w, b, convY),
+            (16, 32, 3, _) => ConvOp.Create<G16x7x7To32K3S1P1>(device, convShape, x, w, b, convY),
+            (8, 16, 3, _) => ConvOp.Create<G8x7x7To16K3S1P1>(device, convShape, x, w, b, convY),
+            (8, 20, 3, _) => ConvOp.Create<G8x7x7To20K3S1P1>(device, convShape, x, w, b, convY),
+            (8, 16, 1, _) => ConvOp.Create<G8x7x7To16K1S1P0>(device, convShape, x, w, b, convY),
             _ => ConvOp.Create<G8x7x7To20K1S1P0>(device, convShape, x, w, b, convY),
         };
         EpilogueOp fused = new(device, shape, convY, bnFused, buffers.Filled(4 * channels, Garbage), r, yFused);
@@ -836,12 +907,13 @@ public sealed class SimdKernelTests : IClassFixture<SimdDeviceFixture>
         conv.FuseStatistics(fused);
 
         conv.Forward();
+        Assert.Equal(inChannels == 16, ((SimdConvolution)conv.Kernel).UsedWinograd);
         Assert.True(((SimdEpilogue)fused.Kernel).Sink!.Filled, "the convolution's forward pass did not fill the epilogue's statistics sink");
         fused.Forward();
         Assert.False(((SimdEpilogue)fused.Kernel).Sink!.Filled);
         unfused.Forward();
 
-        string what = $"fused statistics {width} {channels} channels {kernel}x{kernel} {threads} threads";
+        string what = $"fused statistics {width} {inChannels}->{channels} channels {kernel}x{kernel} {n} images {threads} threads";
         AssertClose($"{what}: y", D(buffers.Read(yUnfused)), buffers.Read(yFused));
         float[] expectedBn = buffers.Read(bnUnfused), actualBn = buffers.Read(bnFused);
         AssertClose($"{what}: running mean", D(expectedBn[(2 * channels)..(3 * channels)]), actualBn[(2 * channels)..(3 * channels)]);
@@ -1609,6 +1681,40 @@ public sealed class SimdKernelTests : IClassFixture<SimdDeviceFixture>
         public static int Width => 5;
 
         public static int OutChannels => 16;
+
+        public static int Kernel => 3;
+
+        public static int Stride => 1;
+
+        public static int Padding => 1;
+    }
+
+    private readonly struct G16x7x7To16K3S1P1 : IConvGeometry
+    {
+        public static int InChannels => 16;
+
+        public static int Height => 7;
+
+        public static int Width => 7;
+
+        public static int OutChannels => 16;
+
+        public static int Kernel => 3;
+
+        public static int Stride => 1;
+
+        public static int Padding => 1;
+    }
+
+    private readonly struct G16x7x7To32K3S1P1 : IConvGeometry
+    {
+        public static int InChannels => 16;
+
+        public static int Height => 7;
+
+        public static int Width => 7;
+
+        public static int OutChannels => 32;
 
         public static int Kernel => 3;
 
