@@ -909,6 +909,15 @@ public sealed class SimdKernelTests : IClassFixture<SimdDeviceFixture>
         conv.Forward();
         Assert.Equal(inChannels == 16, ((SimdConvolution)conv.Kernel).UsedWinograd);
         Assert.True(((SimdEpilogue)fused.Kernel).Sink!.Filled, "the convolution's forward pass did not fill the epilogue's statistics sink");
+
+        // The sums are taken around the first output pixel's values (image 0, pixel (0, 0): the first channels of y).
+        float[] shift;
+        unsafe
+        {
+            shift = new ReadOnlySpan<float>(((SimdEpilogue)fused.Kernel).Sink!.Shift, channels).ToArray();
+        }
+
+        AssertClose($"statistics' shift {width} {inChannels}->{channels} {kernel}x{kernel}", D(buffers.Read(convY)[..channels]), shift);
         fused.Forward();
         Assert.False(((SimdEpilogue)fused.Kernel).Sink!.Filled);
         unfused.Forward();

@@ -62,31 +62,26 @@ internal sealed unsafe partial class SimdConvolution<G, TS, TV>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void FirstPixel(float* shift, int oc0, int oc1)
     {
+        // The dot product of each output channel's weights with the gathered patch (see ComputeShift).
+        int length = G.InChannels * Taps;
+        int vectors = length - (length % System.Numerics.Vector<float>.Count);
         for (int oc = oc0; oc < oc1; oc++)
         {
-            float sum = _bias ? _b[oc] : 0f;
-            for (int ic = 0; ic < G.InChannels; ic++)
+            float* w = _w + ((long)oc * length);
+            System.Numerics.Vector<float> acc = default;
+            int i = 0;
+            for (; i < vectors; i += System.Numerics.Vector<float>.Count)
             {
-                for (int kh = 0; kh < G.Kernel; kh++)
-                {
-                    int ih = kh - G.Padding;
-                    if (ih < 0 || ih >= G.Height)
-                    {
-                        continue;
-                    }
-
-                    for (int kw = 0; kw < G.Kernel; kw++)
-                    {
-                        int iw = kw - G.Padding;
-                        if (iw >= 0 && iw < G.Width)
-                        {
-                            sum += _x[(((ih * G.Width) + iw) * G.InChannels) + ic] * _w[(((((oc * G.InChannels) + ic) * G.Kernel) + kh) * G.Kernel) + kw];
-                        }
-                    }
-                }
+                acc += Unsafe.Read<System.Numerics.Vector<float>>(w + i) * Unsafe.Read<System.Numerics.Vector<float>>(_firstPatch + i);
             }
 
-            shift[oc] = sum;
+            float sum = System.Numerics.Vector.Sum(acc);
+            for (; i < length; i++)
+            {
+                sum += w[i] * _firstPatch[i];
+            }
+
+            shift[oc] = sum + (_bias ? _b[oc] : 0f);
         }
     }
 
