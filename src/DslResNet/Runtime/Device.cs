@@ -51,7 +51,8 @@ public sealed partial class Device : IDisposable
     public const string SimdVariable = "DSLRESNET_SIMD";
 
     /// <summary>The environment variable that turns the SIMD backend's Winograd 3x3 convolutions off (<c>off</c>), on (<c>on</c>, the
-    /// default: F(4x4, 3x3) tiles in inference, F(2x2, 3x3) for input gradients) or on with F(2x2, 3x3) tiles only (<c>f2</c>).</summary>
+    /// default: F(4x4, 3x3) tiles in inference, F(2x2, 3x3) in training: the forward pass and the input gradient) or on with
+    /// F(2x2, 3x3) tiles only (<c>f2</c>).</summary>
     public const string WinogradVariable = "DSLRESNET_WINOGRAD";
 
     private readonly object _launchLock = new();
@@ -159,14 +160,14 @@ public sealed partial class Device : IDisposable
     public SimdWidth Width { get; }
 
     /// <summary>Whether the SIMD backend computes 3x3 convolutions at stride 1 with Winograd's F(2x2, 3x3) where it can: in
-    /// inference and for input gradients, with channel counts that are multiples of 16. 2.25 times fewer multiplications;
-    /// results differ from the direct convolution's by rounding. False on ILGPU devices.</summary>
+    /// inference and in training (the forward pass and the input gradient), with channel counts that are multiples of 16.
+    /// 2.25 times fewer multiplications; results differ from the direct convolution's by rounding. False on ILGPU devices.</summary>
     public bool Winograd { get; }
 
     /// <summary>Whether inference's Winograd convolutions use F(4x4, 3x3) tiles (4 times fewer multiplications than the
     /// direct convolution, with rounding errors about ten times F(2x2, 3x3)'s: around 1e-5 of the output's scale); the
     /// default where <see cref="Winograd"/> is on. <c>DSLRESNET_WINOGRAD=f2</c> keeps every Winograd convolution on
-    /// F(2x2, 3x3). Input gradients always use F(2x2, 3x3).</summary>
+    /// F(2x2, 3x3). Training (its forward pass and input gradients) always uses F(2x2, 3x3).</summary>
     public bool WinogradLargeTiles { get; }
 
     /// <summary>Threads to launch for <paramref name="work"/> independent items.</summary>
@@ -345,8 +346,8 @@ public sealed partial class Device : IDisposable
         return threads;
     }
 
-    /// <summary>Parses <see cref="WinogradVariable"/>: on (the default: F(4x4, 3x3) tiles in inference, F(2x2, 3x3) for
-    /// input gradients), f2 (F(2x2, 3x3) only) or off, or any of <see cref="ParseSwitch"/>'s words.</summary>
+    /// <summary>Parses <see cref="WinogradVariable"/>: on (the default: F(4x4, 3x3) tiles in inference, F(2x2, 3x3) in
+    /// training), f2 (F(2x2, 3x3) only) or off, or any of <see cref="ParseSwitch"/>'s words.</summary>
     /// <param name="text">The text.</param>
     /// <param name="source">Where it came from, for the error.</param>
     /// <returns>Whether Winograd is on, and whether inference uses F(4x4, 3x3) tiles.</returns>
@@ -366,7 +367,7 @@ public sealed partial class Device : IDisposable
         }
         catch (ArgumentException)
         {
-            throw new ArgumentException($"{source}: '{text}' is not on, off or f2 (on: F(4x4, 3x3) tiles in inference and F(2x2, 3x3) for input gradients, the default; f2: F(2x2, 3x3) only; off: direct convolutions).", source);
+            throw new ArgumentException($"{source}: '{text}' is not on, off or f2 (on: F(4x4, 3x3) tiles in inference and F(2x2, 3x3) in training, the default; f2: F(2x2, 3x3) only; off: direct convolutions).", source);
         }
     }
 
