@@ -280,14 +280,20 @@ internal sealed unsafe partial class SimdConvolution<G, TS, TV> : SimdConvolutio
         }
 
         _groups = sink is not null && _rowChunks == 1 ? Math.Min(images, 8 * _pool.Threads) : 0;
-        int units = _groups > 0 ? _groups : images * _rowChunks * _channelRuns;
+        RunForward(PhaseForward, _groups > 0 ? _groups : images * _rowChunks * _channelRuns, sink);
+    }
+
+    // Runs a forward phase over its units; with batch statistics, their per-unit partials made ready and the shift taken
+    // first, and the sink marked filled after.
+    private void RunForward(int phase, int units, StatisticsSink? sink)
+    {
         if (sink is not null)
         {
             sink.Prepare(units);
             ComputeShift();
         }
 
-        _phase = PhaseForward;
+        _phase = phase;
         _pool.Run(this, units, balanced: true);
         if (sink is not null)
         {
@@ -369,20 +375,8 @@ internal sealed unsafe partial class SimdConvolution<G, TS, TV> : SimdConvolutio
             _imageRuns = (runs + threads - 1) / threads * threads;
         }
 
-        int units = _imageRuns > 0 ? _imageRuns : images * _rowChunks * _channelRuns;
-        if (sink is not null)
-        {
-            // Batch statistics per unit, added up from each pass's stored tiles (see WinogradStatistics).
-            sink.Prepare(units);
-            ComputeShift();
-        }
-
-        _phase = PhaseWinograd;
-        _pool.Run(this, units, balanced: true);
-        if (sink is not null)
-        {
-            sink.Filled = true;
-        }
+        // Batch statistics per unit, added up from each pass's stored tiles (see WinogradStatistics).
+        RunForward(PhaseWinograd, _imageRuns > 0 ? _imageRuns : images * _rowChunks * _channelRuns, sink);
     }
 
     // The statistics' shift: the first output pixel's values (see FirstPixel), its input patch gathered first in the
