@@ -215,6 +215,13 @@ public sealed class SimdKernelTests : IClassFixture<SimdDeviceFixture>
         data.Add([1, 1024, 5, 13, 320, 1, 1, 0, true, SimdWidth.Vector512, 2]);
         data.Add([1, 1024, 9, 11, 320, 1, 2, 0, false, SimdWidth.Vector256, 2]);
         data.Add([1, 1024, 9, 11, 320, 1, 2, 0, true, SimdWidth.Scalar, 2]);
+
+        // The 1x1 weight gradient as one product of a slice's pixels (see WeightsPointwiseSlice), on 1 thread (2 slices):
+        // 4 images of 81 pixels (runs of 279 and 45 pixels on AVX2, across image boundaries) by 4 blocks of input channels,
+        // and at stride 2, 6 images of 49 pixels.
+        data.Add([8, 1024, 9, 9, 112, 1, 1, 0, true, SimdWidth.Vector256, 1]);
+        data.Add([12, 1024, 13, 13, 112, 1, 2, 0, false, SimdWidth.Vector256, 1]);
+        data.Add([8, 1024, 9, 9, 112, 1, 1, 0, false, SimdWidth.Scalar, 1]);
         return data;
     }
 

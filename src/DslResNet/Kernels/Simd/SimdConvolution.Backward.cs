@@ -56,6 +56,179 @@ internal sealed unsafe partial class SimdConvolution<G, TS, TV>
         }
     }
 
+    // The weight gradient of a 1x1 layer over images [n0, n1) (a slice), as one product of the slice's pixels: dW += X^T dY
+    // blocked as a GEMM is, its sums over the pixels (the product's depth) in runs of PointwiseDepth pixels across image
+    // boundaries. Per run and block of PointwiseChannels input channels, the input is packed into panels of each kernel's
+    // input channels side by side ([block][pixel][WeightPanelRows], from L2 for every output-channel group), and per
+    // output-channel group its output gradient into one panel ([pixel][16 * vectors], in L1 under every input block), so
+    // that a kernel sums PointwiseDepth pixels into its registers before it adds them into the partials. Row blocks of one
+    // image, as the other layers take (see WeightsImageBlocks), gave the kernels 21 pixels at ResNet-50's 7x7 stage (3 rows)
+    // and 28 at 14x14, each followed by a pass over its share of the partials (4 MB at 512x7x7->2048, from L3 or memory).
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private void WeightsPointwiseSlice(int n0, int n1, int thread, int slice)
+    {
+        float* scratch = _pool.Scratch(thread);
+        float* partial = Partials + (slice * (PartialFloats + CoutP));
+        int inputs = G.InChannels;
+        int coutP = CoutP;
+        int rows = WeightPanelRows;
+        int depth = PointwiseDepth;
+        int channels = PointwiseChannels;
+        long panelFloats = ((long)depth * rows) + 16;
+        float* gradientPanel = scratch;
+        float* inputPanels = scratch + ((long)depth * Blocks<TS, TV>.WidestGroup) + 16;
+        long total = (long)(n1 - n0) * OutPixels;
+        long first = (long)n0 * OutPixels;
+        for (long k0 = 0; k0 < total; k0 += depth)
+        {
+            int pixels = (int)Math.Min(depth, total - k0);
+            for (int ic0 = 0; ic0 < inputs; ic0 += channels)
+            {
+                int count = Math.Min(channels, inputs - ic0);
+                PackPointwiseInput(first + k0, pixels, ic0, count, inputPanels, panelFloats);
+                int oc0 = 0;
+                while (oc0 < coutP)
+                {
+                    int vectors = Blocks<TS, TV>.Vectors(coutP - oc0);
+                    PackGradientPanel(_dy + ((first + k0) * G.OutChannels), gradientPanel, pixels, oc0, 16 * vectors);
+                    for (int b0 = 0; b0 < count; b0 += rows)
+                    {
+                        float* a = inputPanels + ((b0 / rows) * panelFloats);
+                        float* dw = partial + ((long)(ic0 + b0) * coutP) + oc0;
+                        int block = Math.Min(rows, count - b0);
+                        switch (vectors)
+                        {
+                            case 4: MicroKernels<G, TS, TV>.BackwardWeights4(block, a, rows, 0, gradientPanel, 64, dw, 1, pixels); break;
+                            case 2: MicroKernels<G, TS, TV>.BackwardWeights2(block, a, rows, 0, gradientPanel, 32, dw, 1, pixels); break;
+                            default: MicroKernels<G, TS, TV>.BackwardWeights1(block, a, rows, 0, gradientPanel, 16, dw, 1, pixels); break;
+                        }
+                    }
+
+                    oc0 += 16 * vectors;
+                }
+            }
+        }
+
+        if (_bias)
+        {
+            for (int n = n0; n < n1; n++)
+            {
+                AddBiasGradient(_dy + ((long)n * OutPixels * G.OutChannels), partial + PartialFloats);
+            }
+        }
+    }
+
+    // Input channels [ic0, ic0 + count) of output pixels [q0, q0 + pixels) of the batch (at stride 2, the input pixels they
+    // read) as panels of WeightPanelRows channels, panel b's pixel k at panels + b * panelFloats + k * WeightPanelRows. A
+    // panel's channels are copied as whole vectors where the pixel has 16 channels from there on (the copy's tail is
+    // written over by the next pixel's, or lands in the 16 floats after the panel); the last ones one by one.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private void PackPointwiseInput(long q0, int pixels, int ic0, int count, float* panels, long panelFloats)
+    {
+        int inputs = G.InChannels;
+        int rows = WeightPanelRows;
+        int outPixels = OutPixels;
+        int outWidth = OutWidth;
+        for (int k = 0; k < pixels; k++)
+        {
+            long q = q0 + k;
+            float* src;
+            if (G.Stride == 1)
+            {
+                src = _x + (q * inputs) + ic0;
+            }
+            else
+            {
+                long n = q / outPixels;
+                int rest = (int)(q - (n * outPixels));
+                int oh = rest / outWidth;
+                int ow = rest - (oh * outWidth);
+                src = _x + ((((n * G.Height) + ((long)oh * G.Stride)) * G.Width) + ((long)ow * G.Stride)) * inputs + ic0;
+            }
+
+            float* dst = panels + ((long)k * rows);
+            for (int b0 = 0; b0 < count; b0 += rows)
+            {
+                if (ic0 + b0 + 16 <= inputs)
+                {
+                    TS.Store(dst, TS.Load(src + b0));
+                }
+                else
+                {
+                    int block = Math.Min(rows, count - b0);
+                    for (int c = 0; c < block; c++)
+                    {
+                        dst[c] = src[b0 + c];
+                    }
+                }
+
+                dst += panelFloats;
+            }
+        }
+    }
+
+    // Output-gradient channels [oc0, oc0 + width) of a run of pixels as one panel, [pixel][width], the channels past the
+    // last zero.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void PackGradientPanel(float* dy, float* panel, int pixels, int oc0, int width)
+    {
+        int valid = Math.Min(width, G.OutChannels - oc0);
+        int outputs = G.OutChannels;
+        for (int p = 0; p < pixels; p++)
+        {
+            float* src = dy + ((long)p * outputs) + oc0;
+            float* dst = panel + ((long)p * width);
+            int c = 0;
+            for (; c + 16 <= valid; c += 16)
+            {
+                TS.Store(dst + c, TS.Load(src + c));
+            }
+
+            for (; c < valid; c++)
+            {
+                dst[c] = src[c];
+            }
+
+            for (; c < width; c++)
+            {
+                dst[c] = 0f;
+            }
+        }
+    }
+
+    // Whether a 1x1 layer's weight gradient runs as one product of each slice's pixels (see WeightsPointwiseSlice) rather than
+    // image by image in row blocks (see WeightsImageBlocks): where an image's output is at most 14x14 (row blocks of 2 or 3
+    // rows), at stride 2 (whose input the row blocks read a pixel in two), or with 256 input and 128 output channels or
+    // more. Its packing passes are not overlapped with the multiply-adds, as the row blocks' reads from L2 are: the whole
+    // input of a layer with few output channels, or the output gradient of one with few input channels, streamed from
+    // memory between kernels. `profile resnet50-224 train 1 2`, per-layer minimum of 2 alternated rounds: 512x7x7->2048
+    // 56.4 -> 28.6 ms a step, 2048x7x7->512 35.3 -> 20.0, 256x14x14->1024 70.3 -> 60.1, 1024x14x14->256 60.2 -> 53.9,
+    // 256x56x56->512 stride 2 29.3 -> 21.6, 256x56x56->128 24.1 -> 21.6, 512x28x28->256 22.8 -> 20.6; but 64x56x56->256
+    // 45.2 -> 56.9, 128x28x28->512 47.4 -> 52.0, 256x56x56->64 24.3 -> 27.6, which keep the row blocks.
+    private static bool PointwiseWeights => Pointwise
+        && (OutPixels <= 196 || G.Stride > 1 || (G.InChannels >= 256 && G.OutChannels >= 128));
+
+    // Pixels a 1x1 weight-gradient kernel sums before adding into the partials (see WeightsPointwiseSlice): as many as
+    // keep its output-gradient panel and one input panel within 24 KB of L1.
+    private static int PointwiseDepth => Math.Clamp(6144 / (Blocks<TS, TV>.WidestGroup + WeightPanelRows), 32, 512);
+
+    // Input channels packed per run: their panels within 320 KB of L2, whole kernels' rows.
+    private static int PointwiseChannels
+    {
+        get
+        {
+            int rows = WeightPanelRows;
+            int most = Math.Max(rows, 81920 / PointwiseDepth / rows * rows);
+            int blocks = (G.InChannels + most - 1) / most;
+            return ((((G.InChannels + blocks - 1) / blocks) + rows - 1) / rows) * rows;
+        }
+    }
+
+    // Floats of scratch the 1x1 weight gradient takes: the output-gradient panel, then the input panels, each with 16
+    // floats of room after it.
+    private static long PointwiseScratchFloats => ((long)PointwiseDepth * Blocks<TS, TV>.WidestGroup) + 16
+        + (((long)PointwiseDepth * WeightPanelRows) + 16) * ((PointwiseChannels + WeightPanelRows - 1) / WeightPanelRows);
+
     private static void AddBiasGradient(float* dy, float* db)
     {
         for (int p = 0; p < OutPixels; p++)
@@ -269,7 +442,7 @@ internal sealed unsafe partial class SimdConvolution<G, TS, TV>
     private static long WeightPaddedFloats => G.Padding == 0 ? 0 : (long)PaddedHeight * RowStride;
 
     // Floats of scratch the weight gradient takes past the padded input (see WeightsImageBlocks and WeightsImageRow16).
-    private static long WeightScratchFloats => WeightsRow16
+    private static long WeightScratchFloats => PointwiseWeights ? PointwiseScratchFloats : WeightsRow16
         ? ((G.OutChannels & 15) == 0 ? 0 : (long)OutPixels * CoutP)
         : 16 + (WeightsPackInput ? (long)WeightRowBlock * OutWidth * WeightPanelRows : 0) + 16 + (WeightsPackGradient ? (long)WeightRowBlock * OutWidth * CoutP : 0);
 

@@ -661,6 +661,12 @@ internal sealed unsafe partial class SimdConvolution<G, TS, TV> : SimdConvolutio
                         continue;
                     }
 
+                    if (PointwiseWeights)
+                    {
+                        WeightsPointwiseSlice(slice * _batch / _slices, (slice + 1) * _batch / _slices, thread, slice);
+                        continue;
+                    }
+
                     for (int n = slice * _batch / _slices; n < (slice + 1) * _batch / _slices; n++)
                     {
                         WeightsImage(n, thread, slice);
