@@ -127,23 +127,33 @@ internal sealed unsafe partial class SimdConvolution<G, TS, TV>
     {
         int inputs = G.InChannels;
         int rows = WeightPanelRows;
-        int outPixels = OutPixels;
         int outWidth = OutWidth;
+        int outHeight = OutHeight;
+
+        // At stride 2 the output position is stepped along, not divided out for every pixel (see Gather).
+        long n = q0 / OutPixels;
+        int rest = (int)(q0 - (n * OutPixels));
+        int oh = rest / outWidth;
+        int ow = rest - (oh * outWidth);
         for (int k = 0; k < pixels; k++)
         {
-            long q = q0 + k;
             float* src;
             if (G.Stride == 1)
             {
-                src = _x + (q * inputs) + ic0;
+                src = _x + ((q0 + k) * inputs) + ic0;
             }
             else
             {
-                long n = q / outPixels;
-                int rest = (int)(q - (n * outPixels));
-                int oh = rest / outWidth;
-                int ow = rest - (oh * outWidth);
                 src = _x + ((((n * G.Height) + ((long)oh * G.Stride)) * G.Width) + ((long)ow * G.Stride)) * inputs + ic0;
+                if (++ow == outWidth)
+                {
+                    ow = 0;
+                    if (++oh == outHeight)
+                    {
+                        oh = 0;
+                        n++;
+                    }
+                }
             }
 
             float* dst = panels + ((long)k * rows);
@@ -204,8 +214,10 @@ internal sealed unsafe partial class SimdConvolution<G, TS, TV>
     // memory between kernels. `profile resnet50-224 train 1 2`, per-layer minimum of 2 alternated rounds: 512x7x7->2048
     // 56.4 -> 28.6 ms a step, 2048x7x7->512 35.3 -> 20.0, 256x14x14->1024 70.3 -> 60.1, 1024x14x14->256 60.2 -> 53.9,
     // 256x56x56->512 stride 2 29.3 -> 21.6, 256x56x56->128 24.1 -> 21.6, 512x28x28->256 22.8 -> 20.6; but 64x56x56->256
-    // 45.2 -> 56.9, 128x28x28->512 47.4 -> 52.0, 256x56x56->64 24.3 -> 27.6, which keep the row blocks.
-    private static bool PointwiseWeights => Pointwise
+    // 45.2 -> 56.9, 128x28x28->512 47.4 -> 52.0, 256x56x56->64 24.3 -> 27.6, which keep the row blocks; so do layers of
+    // fewer than 64 input channels (ResNet-20's stride-2 16x28x28->32 and 32x14x14->64: 0.70 -> 1.01 and 0.54 -> 0.74 ms
+    // a step, `profile resnet20 train 1 10`).
+    private static bool PointwiseWeights => Pointwise && G.InChannels >= 64
         && (OutPixels <= 196 || G.Stride > 1 || (G.InChannels >= 256 && G.OutChannels >= 128));
 
     // Pixels a 1x1 weight-gradient kernel sums before adding into the partials (see WeightsPointwiseSlice): as many as

@@ -199,15 +199,7 @@ internal sealed unsafe partial class SimdConvolution<G, TS, TV>
             if (G.Stride != 1)
             {
                 x = gathered;
-                for (int p = 0; p < pixels; p++)
-                {
-                    long n = (s0 + p) / OutPixels;
-                    int q = (int)(s0 + p - (n * OutPixels));
-                    int oh = q / OutWidth;
-                    int ow = q - (oh * OutWidth);
-                    float* src = _x + ((((n * G.Height) + (oh * G.Stride)) * G.Width) + (ow * G.Stride)) * G.InChannels;
-                    new ReadOnlySpan<float>(src, G.InChannels).CopyTo(new Span<float>(gathered + ((long)p * G.InChannels), G.InChannels));
-                }
+                Gather(s0, pixels, gathered);
             }
 
             float* y = _y + (s0 * G.OutChannels);
@@ -221,6 +213,49 @@ internal sealed unsafe partial class SimdConvolution<G, TS, TV>
 
             // Float sums over one span, double across spans.
             FlushStatistics(thread, unit);
+        }
+    }
+
+    // The input pixels that output pixels [q0, q0 + pixels) of a strided 1x1 layer read, side by side: the output position
+    // stepped along (one division per span, not three a pixel) and whole vectors copied where the channels are. With a
+    // division per pixel and a span copy of 16 channels, ResNet-20's 16x28x28->32 stride-2 layer ran at 15 GFLOP/s
+    // (`profile resnet20 infer 1`: 1.7 ms an inference of 59).
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private void Gather(long q0, int pixels, float* gathered)
+    {
+        int inputs = G.InChannels;
+        int outWidth = OutWidth;
+        int outHeight = OutHeight;
+        long n = q0 / OutPixels;
+        int rest = (int)(q0 - (n * OutPixels));
+        int oh = rest / outWidth;
+        int ow = rest - (oh * outWidth);
+        int whole = inputs & ~15;
+        float* dst = gathered;
+        for (int p = 0; p < pixels; p++)
+        {
+            float* src = _x + (((((n * G.Height) + ((long)oh * G.Stride)) * G.Width) + ((long)ow * G.Stride)) * inputs);
+            int c = 0;
+            for (; c < whole; c += 16)
+            {
+                TS.Store(dst + c, TS.Load(src + c));
+            }
+
+            for (; c < inputs; c++)
+            {
+                dst[c] = src[c];
+            }
+
+            dst += inputs;
+            if (++ow == outWidth)
+            {
+                ow = 0;
+                if (++oh == outHeight)
+                {
+                    oh = 0;
+                    n++;
+                }
+            }
         }
     }
 
@@ -324,13 +359,24 @@ internal sealed unsafe partial class SimdConvolution<G, TS, TV>
     {
         int valid = Math.Min(16 * vectors, G.OutChannels - oc0);
         int stride = _scatterStride;
-        for (int r = 0; r < count; r++)
+        int outWidth = OutWidth;
+        int outHeight = OutHeight;
+        long n = q0 / OutPixels;
+        int rest = (int)(q0 - (n * OutPixels));
+        int oh = rest / outWidth;
+        int ow = rest - (oh * outWidth);
+        for (int r = 0; r < count; r++, ow++)
         {
-            long q = q0 + r;
-            long n = q / OutPixels;
-            int rest = (int)(q - (n * OutPixels));
-            int oh = rest / OutWidth;
-            int ow = rest - (oh * OutWidth);
+            if (ow == outWidth)
+            {
+                ow = 0;
+                if (++oh == outHeight)
+                {
+                    oh = 0;
+                    n++;
+                }
+            }
+
             float* d = _y + (((((n * _scatterHeight) + ((long)oh * stride)) * _scatterWidth) + ((long)ow * stride)) * G.OutChannels) + oc0;
             float* t = tile + (r * 16 * vectors);
             int c = 0;
