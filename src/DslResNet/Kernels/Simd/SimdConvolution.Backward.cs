@@ -352,29 +352,7 @@ internal sealed unsafe partial class SimdConvolution<G, TS, TV>
         while (oc0 < CoutP)
         {
             int width = 16 * Blocks<TS, TV>.Vectors(CoutP - oc0);
-            float* panel = panels + ((long)oc0 * pixels);
-            int valid = Math.Min(width, G.OutChannels - oc0);
-            for (int p = 0; p < pixels; p++)
-            {
-                float* src = dy + ((long)p * G.OutChannels) + oc0;
-                float* dst = panel + ((long)p * width);
-                int c = 0;
-                for (; c + 16 <= valid; c += 16)
-                {
-                    TS.Store(dst + c, TS.Load(src + c));
-                }
-
-                for (; c < valid; c++)
-                {
-                    dst[c] = src[c];
-                }
-
-                for (; c < width; c++)
-                {
-                    dst[c] = 0f;
-                }
-            }
-
+            PackGradientPanel(dy, panels + ((long)oc0 * pixels), pixels, oc0, width);
             oc0 += width;
         }
     }
