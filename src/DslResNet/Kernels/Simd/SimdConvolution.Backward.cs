@@ -131,10 +131,7 @@ internal sealed unsafe partial class SimdConvolution<G, TS, TV>
         int outHeight = OutHeight;
 
         // At stride 2 the output position is stepped along, not divided out for every pixel (see Gather).
-        long n = q0 / OutPixels;
-        int rest = (int)(q0 - (n * OutPixels));
-        int oh = rest / outWidth;
-        int ow = rest - (oh * outWidth);
+        (long n, int oh, int ow) = OutputPosition(q0);
         for (int k = 0; k < pixels; k++)
         {
             float* src;
