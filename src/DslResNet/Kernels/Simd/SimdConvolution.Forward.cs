@@ -164,6 +164,31 @@ internal sealed unsafe partial class SimdConvolution<G, TS, TV>
         int ihStart = (oh0 * G.Stride) - G.Padding;
         int rows = ((oh1 - 1 - oh0) * G.Stride) + G.Kernel;
         PadInput(image, padded, ihStart, rows);
+
+        // Output channels split between the threads (large weights at batch 1, see Forward), no statistics: each group's
+        // weights under all the unit's rows, rather than all the unit's weights under each row, which streamed them once
+        // a row. `profile resnet50-224 latency 2 20`, per-layer minimum of 2 rounds each order: 512x14x14->512 stride 2
+        // 2.19 -> 1.82 and 2.19 -> 2.03 ms, 256x28x28->256 1.68 -> 1.51 and 1.51 -> 1.35. (Whole images at batch 8, where
+        // the weights stay in L3 from one image to the next: no gain, 12.00 vs 11.93 ms with this order first.)
+        if (_channelRuns > 1 && Statistics is null && oh1 - oh0 > 1)
+        {
+            int g0 = ocStart;
+            while (g0 < ocEnd)
+            {
+                int vectors = Blocks<TS, TV>.Vectors(ocEnd - g0);
+                for (int oh = oh0; oh < oh1; oh++)
+                {
+                    float* xRow = padded + ((long)(oh - oh0) * G.Stride * RowStride);
+                    float* yRow = yImage + ((long)oh * OutWidth * G.OutChannels);
+                    ForwardGroup<G>(vectors, xRow, RowStride, 0, G.Kernel, OutWidth, g0, yRow, tile, thread);
+                }
+
+                g0 += 16 * vectors;
+            }
+
+            return;
+        }
+
         for (int oh = oh0; oh < oh1; oh++)
         {
             float* xRow = padded + ((long)(oh - oh0) * G.Stride * RowStride);
