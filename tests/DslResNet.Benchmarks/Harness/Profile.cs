@@ -14,6 +14,9 @@ namespace DslResNet.Benchmarks.Harness;
 /// with the SIMD pool's profile on and prints each parallel operation's share of the wall time, its calls and its
 /// GFLOP/s (operations with a FLOP count), then the time outside the pool's operations (serial code, the pool's
 /// dispatch). From the repository root: <c>dotnet run -c Release --project tests/DslResNet.Benchmarks -- profile resnet50-224 infer 2</c>.
+/// <c>profile NETWORK TASK THREADS CALLS ab</c> compares two ways of the code under trial in one process (see
+/// <see cref="SimdPool.Experiment"/>): on this shared host, separate processes of one build differ by 5-20%, alternated calls
+/// of one process by a few percent.
 /// </summary>
 internal static class Profile
 {
@@ -49,6 +52,11 @@ internal static class Profile
             call();
         }
 
+        if (args.Count > 4 && args[4] == "ab")
+        {
+            return CompareVariants(network, task, threads, calls, batch, device.Pool!, call);
+        }
+
         SimdProfile profile = new();
         device.Pool!.Profile = profile;
         Stopwatch clock = Stopwatch.StartNew();
@@ -82,5 +90,47 @@ internal static class Profile
         }
 
         return 0;
+    }
+
+    // An A/B trial in one process: calls in the order A B B A (drift cancels), SimdPool.Experiment 0 for A and 1 for B, each
+    // variant profiled apart; per operation the sum of its calls' times per call, then each variant's median call.
+    private static int CompareVariants(string network, string task, int threads, int calls, int batch, SimdPool pool, Action call)
+    {
+        SimdProfile[] profiles = [new(), new()];
+        List<double>[] walls = [[], []];
+        for (int i = 0; i < calls; i++)
+        {
+            int variant = (i % 4) is 0 or 3 ? 0 : 1;
+            SimdPool.Experiment = variant;
+            pool.Profile = profiles[variant];
+            long t0 = Stopwatch.GetTimestamp();
+            call();
+            walls[variant].Add(Stopwatch.GetElapsedTime(t0).TotalMilliseconds);
+        }
+
+        pool.Profile = null;
+        SimdPool.Experiment = 0;
+        var b = profiles[1].Rows().ToDictionary(r => r.Name, r => r.Milliseconds / walls[1].Count);
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{network} {task}, batch {batch}, {threads} thread(s), {calls} calls alternated A B B A"));
+        Console.WriteLine("     A ms     B ms    B/A  operation");
+        double totalA = 0, totalB = 0;
+        foreach ((string name, double ms, int n, long flops) in profiles[0].Rows())
+        {
+            double a = ms / walls[0].Count;
+            double other = b.GetValueOrDefault(name);
+            totalA += a;
+            totalB += other;
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  {a,7:F3}  {other,7:F3}  {other / a,5:F3}  {name}"));
+        }
+
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  {totalA,7:F3}  {totalB,7:F3}  {totalB / totalA,5:F3}  all operations"));
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  {Median(walls[0]),7:F3}  {Median(walls[1]),7:F3}  {Median(walls[1]) / Median(walls[0]),5:F3}  median call"));
+        return 0;
+    }
+
+    private static double Median(List<double> values)
+    {
+        var sorted = values.Order().ToList();
+        return sorted.Count == 0 ? 0 : sorted.Count % 2 == 1 ? sorted[sorted.Count / 2] : (sorted[(sorted.Count / 2) - 1] + sorted[sorted.Count / 2]) / 2;
     }
 }

@@ -207,14 +207,18 @@ public sealed class SimdKernelTests : IClassFixture<SimdDeviceFixture>
         data.Add([1, 1024, 3, 7, 200, 1, 1, 0, true, SimdWidth.Vector512, 3]);
         data.Add([1, 1024, 5, 13, 200, 1, 2, 0, false, SimdWidth.Vector256, 3]);
 
-        // 1x1 at batch 1 with 1 MB of weights or more (1024 to 320 channels): the output channels split between the threads
-        // over all the pixels (5 packed groups of 64: 128 and 192 on 2 threads, 64, 128 and 128 on 3), at stride 1 (3 spans
-        // of 30 pixels in a unit) and 2.
+        // 1x1 at batch 1 with 1 MB of weights or more (1024 to 320 channels): the output channels split in runs that the
+        // threads take as they finish, over all the pixels (5 packed groups of 64, a run each), at stride 1 (3 spans of 30
+        // pixels in a unit) and 2; and 1024 to 1040 channels, runs of 128 (8 on 2 threads, 12 on 3, 16 groups of 64), the
+        // last taking the 16 channels left over.
         data.Add([1, 1024, 5, 13, 320, 1, 1, 0, true, SimdWidth.Vector256, 2]);
         data.Add([1, 1024, 5, 13, 320, 1, 1, 0, false, SimdWidth.Vector256, 3]);
         data.Add([1, 1024, 5, 13, 320, 1, 1, 0, true, SimdWidth.Vector512, 2]);
         data.Add([1, 1024, 9, 11, 320, 1, 2, 0, false, SimdWidth.Vector256, 2]);
         data.Add([1, 1024, 9, 11, 320, 1, 2, 0, true, SimdWidth.Scalar, 2]);
+        data.Add([1, 1024, 3, 5, 1040, 1, 1, 0, true, SimdWidth.Vector256, 2]);
+        data.Add([1, 1024, 3, 5, 1040, 1, 1, 0, false, SimdWidth.Vector512, 3]);
+        data.Add([1, 1024, 3, 5, 1040, 1, 1, 0, true, SimdWidth.Scalar, 2]);
 
         // The 1x1 weight gradient as one product of a slice's pixels (see WeightsPointwiseSlice), on 1 thread (2 slices):
         // 4 images of 81 pixels (runs of 279 and 45 pixels on AVX2, across image boundaries) by 4 blocks of input channels,
@@ -332,6 +336,9 @@ public sealed class SimdKernelTests : IClassFixture<SimdDeviceFixture>
                 break;
             case (1024, 9, 11, 320, 1, 2, 0):
                 CheckConv<G1024x9x11To320K1S2P0>(shape, width, threads, guarded);
+                break;
+            case (1024, 3, 5, 1040, 1, 1, 0):
+                CheckConv<G1024x3x5To1040K1S1P0>(shape, width, threads, guarded);
                 break;
             case (10, 1, 1, 10, 1, 1, 0):
                 CheckConv<G10x1x1To10K1S1P0>(shape, width, threads, guarded);
@@ -1782,6 +1789,23 @@ public sealed class SimdKernelTests : IClassFixture<SimdDeviceFixture>
         public static int Width => 7;
 
         public static int OutChannels => 200;
+
+        public static int Kernel => 1;
+
+        public static int Stride => 1;
+
+        public static int Padding => 0;
+    }
+
+    private readonly struct G1024x3x5To1040K1S1P0 : IConvGeometry
+    {
+        public static int InChannels => 1024;
+
+        public static int Height => 3;
+
+        public static int Width => 5;
+
+        public static int OutChannels => 1040;
 
         public static int Kernel => 1;
 

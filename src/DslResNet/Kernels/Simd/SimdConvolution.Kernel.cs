@@ -459,9 +459,13 @@ internal sealed unsafe partial class SimdConvolution<G, TS, TV> : SimdConvolutio
             // Fewer images than threads and 1 MB of weights or more (ResNet-50's last two stages at batch 1): split by
             // output channels only, so that each thread reads its share of the weights rather than all of them for its
             // pixels (`profile resnet50-224 latency 2`, per-layer minimum of 3 alternated runs, twice in either order:
-            // the 8 such layers 16.1 -> 15.6 and 16.5 -> 14.9 ms a call, 256x14x14->1024 4.5 -> 4.3 and 4.6 -> 3.9).
+            // the 8 such layers 16.1 -> 15.6 and 16.5 -> 14.9 ms a call, 256x14x14->1024 4.5 -> 4.3 and 4.6 -> 3.9). Four runs
+            // a thread, not one, so that a thread the host slows hands runs to the others (each run reads the span once from
+            // L2, its share of the weights once): `profile resnet50-224 latency 2 200 ab`, 100 calls each way alternated in
+            // one process, 512x7x7->2048 2.52 -> 2.27 ms a call, 2048x7x7->512 1.79 -> 1.60, 1024x14x14->2048 stride 2 1.73 ->
+            // 1.63, 256x14x14->1024 4.58 -> 4.36.
             _pixelRuns = 1;
-            _channelRuns = threads;
+            _channelRuns = Math.Min(G.OutChannels / 64, 4 * threads);
         }
         else if (spans > 0 && spans % threads != 0)
         {

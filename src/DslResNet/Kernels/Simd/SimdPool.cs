@@ -80,6 +80,13 @@ public sealed unsafe class SimdPool : IDisposable
         _wake.Wait(1);
     }
 
+    /// <summary>
+    /// A development switch for in-process A/B profiles (<c>profile NETWORK TASK THREADS CALLS ab</c> alternates it between 0
+    /// and 1 call by call): code under trial reads it to choose between two ways, and no committed code reads it once the
+    /// trial is decided. A process-wide value, never set by the library.
+    /// </summary>
+    internal static int Experiment { get; set; }
+
     /// <summary>Threads, the caller included.</summary>
     public int Threads { get; }
 
