@@ -216,6 +216,12 @@ public sealed class SimdKernelTests : IClassFixture<SimdDeviceFixture>
         data.Add([1, 1024, 5, 13, 320, 1, 1, 0, true, SimdWidth.Vector512, 2]);
         data.Add([1, 1024, 9, 11, 320, 1, 2, 0, false, SimdWidth.Vector256, 2]);
         data.Add([1, 1024, 9, 11, 320, 1, 2, 0, true, SimdWidth.Scalar, 2]);
+        // An image of 16 MFLOP or more at batch 1 (a 7x7 stride-2 stem, 19 MFLOP): its rows in four runs a thread (8 of 4
+        // output rows on 2 threads, 12 on 3), each padding its rows and their halo.
+        data.Add([1, 3, 64, 64, 64, 7, 2, 3, true, SimdWidth.Vector256, 2]);
+        data.Add([1, 3, 64, 64, 64, 7, 2, 3, false, SimdWidth.Vector256, 3]);
+        data.Add([1, 3, 64, 64, 64, 7, 2, 3, true, SimdWidth.Scalar, 2]);
+
         data.Add([1, 1024, 3, 5, 1040, 1, 1, 0, true, SimdWidth.Vector256, 2]);
         data.Add([1, 1024, 3, 5, 1040, 1, 1, 0, false, SimdWidth.Vector512, 3]);
         data.Add([1, 1024, 3, 5, 1040, 1, 1, 0, true, SimdWidth.Scalar, 2]);
@@ -336,6 +342,9 @@ public sealed class SimdKernelTests : IClassFixture<SimdDeviceFixture>
                 break;
             case (1024, 9, 11, 320, 1, 2, 0):
                 CheckConv<G1024x9x11To320K1S2P0>(shape, width, threads, guarded);
+                break;
+            case (3, 64, 64, 64, 7, 2, 3):
+                CheckConv<G3x64x64To64K7S2P3>(shape, width, threads, guarded);
                 break;
             case (1024, 3, 5, 1040, 1, 1, 0):
                 CheckConv<G1024x3x5To1040K1S1P0>(shape, width, threads, guarded);
@@ -1795,6 +1804,23 @@ public sealed class SimdKernelTests : IClassFixture<SimdDeviceFixture>
         public static int Stride => 1;
 
         public static int Padding => 0;
+    }
+
+    private readonly struct G3x64x64To64K7S2P3 : IConvGeometry
+    {
+        public static int InChannels => 3;
+
+        public static int Height => 64;
+
+        public static int Width => 64;
+
+        public static int OutChannels => 64;
+
+        public static int Kernel => 7;
+
+        public static int Stride => 2;
+
+        public static int Padding => 3;
     }
 
     private readonly struct G1024x3x5To1040K1S1P0 : IConvGeometry

@@ -205,6 +205,9 @@ internal sealed unsafe partial class SimdConvolution<G, TS, TV> : SimdConvolutio
     // micro-kernel's 6 pixels.
     private static int SpanPixels => Math.Clamp(32768 / G.InChannels / 6 * 6, 24, 600);
 
+    // Multiply-adds of one image's forward, counted twice.
+    private static long ImageFlops => 2L * OutPixels * G.OutChannels * G.InChannels * Taps;
+
     private static long WeightsPadded => (long)Taps * G.InChannels * CoutP;
 
     // A slice's partial sums of the weight gradient (the bias's follow them): [tap][ic][CoutP], or Winograd's [plane][ic][oc].
@@ -270,7 +273,12 @@ internal sealed unsafe partial class SimdConvolution<G, TS, TV> : SimdConvolutio
         // then a unit is a run of images, 8 units a thread at most (their partial sums are kept apart).
         // In inference, a padded layer with 1 MB of weights or more at fewer images than threads (the stride-2 3x3 layers
         // of ResNet-18 and ResNet-50 at batch 1: 1.2 to 9.4 MB) is split by output channels instead, as Winograd is.
-        _rowChunks = images >= _pool.Threads ? 1 : Math.Min(OutHeight, _pool.Threads);
+        // Rows of an image go out in four runs a thread where an image is 16 MFLOP or more (ResNet-50's stem and 128x56x56
+        // stride-2 layer at batch 1), so that a thread the host slows hands runs to the other (`profile resnet50-224 latency
+        // 2 200 ab`, 100 calls each way alternated: 3x224x224->64 2.19 -> 1.94 and 2.42 -> 1.95 ms a call, 128x56x56->128
+        // stride 2 2.15 -> 1.83 and 2.15 -> 1.80, each run padding its rows and their halo); ResNet-20's small layers were
+        // slower so (1x28x28->16 and 32x14x14->64 stride 2 15% a call).
+        _rowChunks = images >= _pool.Threads ? 1 : Math.Min(OutHeight, sink is null && ImageFlops >= 16_000_000 ? 4 * _pool.Threads : _pool.Threads);
         _channelRuns = 1;
         int channelGroups = G.OutChannels / Blocks<TS, TV>.WidestGroup;
         if (sink is null && !Unpadded && images < _pool.Threads && WeightsPadded >= LargeWeights && channelGroups >= 2)
@@ -479,6 +487,15 @@ internal sealed unsafe partial class SimdConvolution<G, TS, TV> : SimdConvolutio
             {
                 _pixelRuns = (spans + threads - 1) / threads * threads;
             }
+        }
+
+        // In inference, at least four units a thread where the channels allow (ResNet-50's 128x28x28->512 at batch 1: 4 runs
+        // of one span each, now 8 of half its channels), for the same reason: a unit reads its span from L2 and its share of
+        // the weights, whichever thread takes it (`profile resnet50-224 latency 2 200 ab`: 3.98 -> 3.41 and 4.26 -> 3.53 ms
+        // a call).
+        if (sink is null && _pixelRuns * _channelRuns < 4 * threads)
+        {
+            _channelRuns = Math.Max(_channelRuns, Math.Min(G.OutChannels / 64, ((4 * threads) + _pixelRuns - 1) / _pixelRuns));
         }
 
         _phase = PhasePointwise;
