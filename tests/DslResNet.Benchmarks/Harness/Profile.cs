@@ -16,7 +16,8 @@ namespace DslResNet.Benchmarks.Harness;
 /// dispatch). From the repository root: <c>dotnet run -c Release --project tests/DslResNet.Benchmarks -- profile resnet50-224 infer 2</c>.
 /// <c>profile NETWORK TASK THREADS CALLS ab</c> compares two ways of the code under trial in one process (see
 /// <see cref="SimdPool.Experiment"/>): on this shared host, separate processes of one build differ by 5-20%, alternated calls
-/// of one process by a few percent.
+/// of one process by a few percent. <c>abmodels</c> builds a second model under Experiment 1 (for a choice made when a model
+/// is built, such as its memory layout) and alternates the two models' calls; two models of one build read within 1%.
 /// </summary>
 internal static class Profile
 {
@@ -54,7 +55,29 @@ internal static class Profile
 
         if (args.Count > 4 && args[4] == "ab")
         {
-            return CompareVariants(network, task, threads, calls, batch, device.Pool!, call);
+            return CompareVariants(network, task, threads, calls, batch, device.Pool!, call, call);
+        }
+
+        if (args.Count > 4 && args[4] == "abmodels")
+        {
+            // The variant chosen when a model is built: a second model built under Experiment 1.
+            SimdPool.Experiment = 1;
+            using INetworkModel other = DslResNetEngine.Create(network, device, batch);
+            SimdPool.Experiment = 0;
+            other.AddParametersTo(new Sgd(0.01, momentum: 0.9, weightDecay: 1e-4));
+            float[] otherLogits = new float[batch * classes];
+            Action otherCall = task == "train" ? () => other.TrainStep(images, labels, sgd) : () => other.Predict(images, otherLogits);
+            if (task != "train")
+            {
+                other.Eval();
+            }
+
+            for (int i = 0; i < 3; i++)
+            {
+                otherCall();
+            }
+
+            return CompareVariants(network, task, threads, calls, batch, device.Pool!, call, otherCall);
         }
 
         SimdProfile profile = new();
@@ -94,7 +117,7 @@ internal static class Profile
 
     // An A/B trial in one process: calls in the order A B B A (drift cancels), SimdPool.Experiment 0 for A and 1 for B, each
     // variant profiled apart; per operation the sum of its calls' times per call, then each variant's median call.
-    private static int CompareVariants(string network, string task, int threads, int calls, int batch, SimdPool pool, Action call)
+    private static int CompareVariants(string network, string task, int threads, int calls, int batch, SimdPool pool, Action callA, Action callB)
     {
         SimdProfile[] profiles = [new(), new()];
         List<double>[] walls = [[], []];
@@ -104,7 +127,7 @@ internal static class Profile
             SimdPool.Experiment = variant;
             pool.Profile = profiles[variant];
             long t0 = Stopwatch.GetTimestamp();
-            call();
+            (variant == 0 ? callA : callB)();
             walls[variant].Add(Stopwatch.GetElapsedTime(t0).TotalMilliseconds);
         }
 
