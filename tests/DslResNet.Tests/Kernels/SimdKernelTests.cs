@@ -191,6 +191,12 @@ public sealed class SimdKernelTests : IClassFixture<SimdDeviceFixture>
         data.Add([1, 16, 11, 13, 16, 3, 1, 1, true, SimdWidth.Vector256, 2]);
         data.Add([1, 16, 11, 13, 16, 3, 1, 1, false, SimdWidth.Vector256, 3]);
 
+        // The same at 16 MFLOP an image or more (32x28x28 to 48 channels: 22 MFLOP, 7 rows of F(4x4, 3x3) tiles): a row of
+        // tiles a run.
+        data.Add([1, 32, 28, 28, 48, 3, 1, 1, true, SimdWidth.Vector256, 2]);
+        data.Add([1, 32, 28, 28, 48, 3, 1, 1, false, SimdWidth.Vector256, 3]);
+        data.Add([1, 32, 28, 28, 48, 3, 1, 1, true, SimdWidth.Scalar, 2]);
+
         // F(4x4, 3x3) at batch 1 on a 7x7 image: 4 tiles, fewer than a register block a thread if split by rows, so split
         // by AVX2's 16-channel groups (2 and 3 ways), each thread transforming the whole input.
         data.Add([1, 64, 7, 7, 64, 3, 1, 1, false, SimdWidth.Vector256, 2]);
@@ -342,6 +348,9 @@ public sealed class SimdKernelTests : IClassFixture<SimdDeviceFixture>
                 break;
             case (1024, 9, 11, 320, 1, 2, 0):
                 CheckConv<G1024x9x11To320K1S2P0>(shape, width, threads, guarded);
+                break;
+            case (32, 28, 28, 48, 3, 1, 1):
+                CheckConv<G32x28x28To48K3S1P1>(shape, width, threads, guarded);
                 break;
             case (3, 64, 64, 64, 7, 2, 3):
                 CheckConv<G3x64x64To64K7S2P3>(shape, width, threads, guarded);
@@ -1804,6 +1813,23 @@ public sealed class SimdKernelTests : IClassFixture<SimdDeviceFixture>
         public static int Stride => 1;
 
         public static int Padding => 0;
+    }
+
+    private readonly struct G32x28x28To48K3S1P1 : IConvGeometry
+    {
+        public static int InChannels => 32;
+
+        public static int Height => 28;
+
+        public static int Width => 28;
+
+        public static int OutChannels => 48;
+
+        public static int Kernel => 3;
+
+        public static int Stride => 1;
+
+        public static int Padding => 1;
     }
 
     private readonly struct G3x64x64To64K7S2P3 : IConvGeometry
