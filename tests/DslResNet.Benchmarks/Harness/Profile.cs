@@ -39,20 +39,7 @@ internal static class Profile
         (float[] images, int[] labels) = DslResNetEngine.RandomBatch(model, batch);
         int classes = (int)model.Definition.OutputShape.Elements;
 
-        Sgd sgd = new(0.01, momentum: 0.9, weightDecay: 1e-4);
-        model.AddParametersTo(sgd);
-        float[] logits = new float[batch * classes];
-        Action call = task == "train" ? () => model.TrainStep(images, labels, sgd) : () => model.Predict(images, logits);
-        if (task != "train")
-        {
-            model.Eval();
-        }
-
-        for (int i = 0; i < 3; i++)
-        {
-            call();
-        }
-
+        Action call = Prepare(model, task, images, labels, batch * classes);
         if (args.Count > 4 && args[4] == "ab")
         {
             return CompareVariants(network, task, threads, calls, batch, device.Pool!, call, call);
@@ -64,20 +51,7 @@ internal static class Profile
             SimdPool.Experiment = 1;
             using INetworkModel other = DslResNetEngine.Create(network, device, batch);
             SimdPool.Experiment = 0;
-            other.AddParametersTo(new Sgd(0.01, momentum: 0.9, weightDecay: 1e-4));
-            float[] otherLogits = new float[batch * classes];
-            Action otherCall = task == "train" ? () => other.TrainStep(images, labels, sgd) : () => other.Predict(images, otherLogits);
-            if (task != "train")
-            {
-                other.Eval();
-            }
-
-            for (int i = 0; i < 3; i++)
-            {
-                otherCall();
-            }
-
-            return CompareVariants(network, task, threads, calls, batch, device.Pool!, call, otherCall);
+            return CompareVariants(network, task, threads, calls, batch, device.Pool!, call, Prepare(other, task, images, labels, batch * classes));
         }
 
         SimdProfile profile = new();
@@ -113,6 +87,26 @@ internal static class Profile
         }
 
         return 0;
+    }
+
+    // The call to time, with its own optimiser (training) or logits, in eval mode for inference, after three warm-up calls.
+    private static Action Prepare(INetworkModel model, string task, float[] images, int[] labels, int logitCount)
+    {
+        Sgd sgd = new(0.01, momentum: 0.9, weightDecay: 1e-4);
+        model.AddParametersTo(sgd);
+        float[] logits = new float[logitCount];
+        Action call = task == "train" ? () => model.TrainStep(images, labels, sgd) : () => model.Predict(images, logits);
+        if (task != "train")
+        {
+            model.Eval();
+        }
+
+        for (int i = 0; i < 3; i++)
+        {
+            call();
+        }
+
+        return call;
     }
 
     // An A/B trial in one process: calls in the order A B B A (drift cancels), SimdPool.Experiment 0 for A and 1 for B, each
