@@ -478,13 +478,10 @@ internal sealed unsafe partial class SimdConvolution<G, TS, TV> : SimdConvolutio
             // Fewer images than threads and 1 MB of weights or more (ResNet-50's last two stages at batch 1): split by
             // output channels only, so that each thread reads its share of the weights rather than all of them for its
             // pixels (`profile resnet50-224 latency 2`, per-layer minimum of 3 alternated runs, twice in either order:
-            // the 8 such layers 16.1 -> 15.6 and 16.5 -> 14.9 ms a call, 256x14x14->1024 4.5 -> 4.3 and 4.6 -> 3.9). Four runs
-            // a thread, not one, so that a thread the host slows hands runs to the others (each run reads the span once from
-            // L2, its share of the weights once): `profile resnet50-224 latency 2 200 ab`, 100 calls each way alternated in
-            // one process, 512x7x7->2048 2.52 -> 2.27 ms a call, 2048x7x7->512 1.79 -> 1.60, 1024x14x14->2048 stride 2 1.73 ->
-            // 1.63, 256x14x14->1024 4.58 -> 4.36.
+            // the 8 such layers 16.1 -> 15.6 and 16.5 -> 14.9 ms a call, 256x14x14->1024 4.5 -> 4.3 and 4.6 -> 3.9); in four
+            // runs a thread, as below.
             _pixelRuns = 1;
-            _channelRuns = Math.Min(G.OutChannels / 64, 4 * threads);
+            _channelRuns = threads;
         }
         else if (spans > 0 && spans % threads != 0)
         {
@@ -500,10 +497,12 @@ internal sealed unsafe partial class SimdConvolution<G, TS, TV> : SimdConvolutio
             }
         }
 
-        // In inference, at least four units a thread where the channels allow (ResNet-50's 128x28x28->512 at batch 1: 4 runs
-        // of one span each, now 8 of half its channels), for the same reason: a unit reads its span from L2 and its share of
-        // the weights, whichever thread takes it (`profile resnet50-224 latency 2 200 ab`: 3.98 -> 3.41 and 4.26 -> 3.53 ms
-        // a call).
+        // In inference, at least four units a thread where the channels allow, so that a thread the host slows hands units
+        // to the others: a unit reads its span from L2 and its share of the weights once, whichever thread takes it.
+        // `profile resnet50-224 latency 2 200 ab` (100 calls each way alternated in one process), at batch 1: the layers
+        // with 1 MB of weights or more in 8 channel runs, not 2, 512x7x7->2048 2.52 -> 2.27 ms a call, 2048x7x7->512 1.79
+        // -> 1.60, 1024x14x14->2048 stride 2 1.73 -> 1.63, 256x14x14->1024 4.58 -> 4.36; 128x28x28->512 in 8 units of half
+        // its channels, not 4 runs of one span, 3.98 -> 3.41 and 4.26 -> 3.53.
         if (sink is null && _pixelRuns * _channelRuns < 4 * threads)
         {
             _channelRuns = Math.Max(_channelRuns, Math.Min(G.OutChannels / 64, ((4 * threads) + _pixelRuns - 1) / _pixelRuns));
