@@ -16,8 +16,8 @@ namespace DslResNet.Benchmarks.Harness;
 /// dispatch). From the repository root: <c>dotnet run -c Release --project tests/DslResNet.Benchmarks -- profile resnet50-224 infer 2</c>.
 /// <c>profile NETWORK TASK THREADS CALLS ab</c> compares two ways of the code under trial in one process (see
 /// <see cref="SimdPool.Experiment"/>): on this shared host, separate processes of one build differ by 5-20%, alternated calls
-/// of one process by a few percent. <c>abmodels</c> builds a second model under Experiment 1 (for a choice made when a model
-/// is built, such as its memory layout) and alternates the two models' calls; two models of one build read within 1%.
+/// of one process by a few percent. <c>abmodels</c> builds and warms up a second model under Experiment 1 (for a choice made
+/// when a model is built or first run, such as its memory layout) and alternates the two models' calls; two models of one build read within 1%.
 /// </summary>
 internal static class Profile
 {
@@ -47,11 +47,12 @@ internal static class Profile
 
         if (args.Count > 4 && args[4] == "abmodels")
         {
-            // The variant chosen when a model is built: a second model built under Experiment 1.
+            // The variant chosen when a model is built or first run: a second model built and warmed up under Experiment 1.
             SimdPool.Experiment = 1;
             using INetworkModel other = DslResNetEngine.Create(network, device, batch);
+            Action otherCall = Prepare(other, task, images, labels, batch * classes);
             SimdPool.Experiment = 0;
-            return CompareVariants(network, task, threads, calls, batch, device.Pool!, call, Prepare(other, task, images, labels, batch * classes));
+            return CompareVariants(network, task, threads, calls, batch, device.Pool!, call, otherCall);
         }
 
         SimdProfile profile = new();
