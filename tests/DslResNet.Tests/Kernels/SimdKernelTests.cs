@@ -191,6 +191,14 @@ public sealed class SimdKernelTests : IClassFixture<SimdDeviceFixture>
         data.Add([1, 16, 11, 13, 16, 3, 1, 1, true, SimdWidth.Vector256, 2]);
         data.Add([1, 16, 11, 13, 16, 3, 1, 1, false, SimdWidth.Vector256, 3]);
 
+        // Rows that do not share out evenly, under 16 MFLOP an image (ResNet-20's 16x28x28 layers: 7 rows of 7 tiles): even
+        // runs of tiles across row ends, 25:24 on 2 threads, 16:16:17 on 3, each in passes of at most two rows' tiles that
+        // start inside a row (2 and 3 passes of 12-13 and 8-9 tiles, spanning up to 3 rows); and 16x11x13 above on 2 threads,
+        // 6:6 tiles of 3 rows of 4.
+        data.Add([1, 16, 28, 28, 16, 3, 1, 1, true, SimdWidth.Vector256, 2]);
+        data.Add([1, 16, 28, 28, 16, 3, 1, 1, false, SimdWidth.Vector256, 3]);
+        data.Add([1, 16, 28, 28, 16, 3, 1, 1, true, SimdWidth.Scalar, 2]);
+
         // The same at 16 MFLOP an image or more (32x28x28 to 48 channels: 22 MFLOP, 7 rows of F(4x4, 3x3) tiles): a row of
         // tiles a run.
         data.Add([1, 32, 28, 28, 48, 3, 1, 1, true, SimdWidth.Vector256, 2]);
@@ -348,6 +356,9 @@ public sealed class SimdKernelTests : IClassFixture<SimdDeviceFixture>
                 break;
             case (1024, 9, 11, 320, 1, 2, 0):
                 CheckConv<G1024x9x11To320K1S2P0>(shape, width, threads, guarded);
+                break;
+            case (16, 28, 28, 16, 3, 1, 1):
+                CheckConv<G16x28x28To16K3S1P1>(shape, width, threads, guarded);
                 break;
             case (32, 28, 28, 48, 3, 1, 1):
                 CheckConv<G32x28x28To48K3S1P1>(shape, width, threads, guarded);
@@ -1813,6 +1824,23 @@ public sealed class SimdKernelTests : IClassFixture<SimdDeviceFixture>
         public static int Stride => 1;
 
         public static int Padding => 0;
+    }
+
+    private readonly struct G16x28x28To16K3S1P1 : IConvGeometry
+    {
+        public static int InChannels => 16;
+
+        public static int Height => 28;
+
+        public static int Width => 28;
+
+        public static int OutChannels => 16;
+
+        public static int Kernel => 3;
+
+        public static int Stride => 1;
+
+        public static int Padding => 1;
     }
 
     private readonly struct G32x28x28To48K3S1P1 : IConvGeometry

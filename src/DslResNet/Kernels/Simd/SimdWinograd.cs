@@ -60,7 +60,8 @@ internal static unsafe class Winograd<G, TS, TV, T>
     // Most tiles a pass takes.
     private static int PassTiles => Math.Max(ChunkRows * TilesWide, ImagesPerPass * TilesPerImage);
 
-    private static int PaddedRows => (T.Size * ChunkRows) + 2;
+    // A pass's input rows: those of ChunkRows tile rows, one more where its tiles start inside a row (see Tiles).
+    private static int PaddedRows => (T.Size * Math.Min(ChunkRows + 1, TilesHigh)) + 2;
 
     private static int PaddedColumns => (T.Size * TilesWide) + 2;
 
@@ -144,9 +145,43 @@ internal static unsafe class Winograd<G, TS, TV, T>
             int rows = Math.Min(ChunkRows, ty1 - ty);
             int tiles = rows * TilesWide;
             Pad(x, padded, (T.Size * ty) - 1, (T.Size * rows) + 2);
-            TransformInput(padded, v, rows, tiles, 0, tmp);
+            TransformInput(padded, v, 0, tiles, tiles, 0, tmp);
             Products(v, u, m, tiles, oc0, oc1);
-            TransformOutput(m, y, ty, rows, tiles, 0, 0, store, oc0, oc1, tmp);
+            TransformOutput(m, y, ty, 0, tiles, tiles, 0, 0, store, oc0, oc1, tmp);
+        }
+    }
+
+    /// <summary>Computes tiles [<paramref name="t0"/>, <paramref name="t1"/>) of one image, counted along its tile rows: a share
+    /// of an image that need not end on a row (ResNet-20's 28x28 layers at batch 1 have 7 rows of 7 tiles, which rows share
+    /// 4:3 between two threads and tiles 25:24), in passes of at most <see cref="ChunkRows"/> rows' tiles, as even as they
+    /// go, each reading the input rows its tiles span (one more than <see cref="ChunkRows"/> at most).</summary>
+    /// <param name="x">The image's input, NHWC.</param>
+    /// <param name="u">Transformed weights.</param>
+    /// <param name="y">The image's output.</param>
+    /// <param name="t0">First tile.</param>
+    /// <param name="t1">End of the tiles.</param>
+    /// <param name="scratch">The thread's scratch (<see cref="ScratchFloats"/>).</param>
+    /// <param name="store">Bias and fused epilogue.</param>
+    /// <param name="oc0">First output channel (the start of a packed group).</param>
+    /// <param name="oc1">End of the output channels (a group's end).</param>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void Tiles(float* x, float* u, float* y, int t0, int t1, float* scratch, in FusedStore store, int oc0, int oc1)
+    {
+        float* padded = scratch;
+        Layout(scratch, out float* v, out float* m, out float* tmp);
+        int wide = TilesWide;
+        int total = t1 - t0;
+        int passes = (total + (ChunkRows * wide) - 1) / (ChunkRows * wide);
+        for (int p = 0; p < passes; p++)
+        {
+            int a = t0 + (p * total / passes), b = t0 + ((p + 1) * total / passes);
+            int row = a / wide;
+            int rows = ((b - 1) / wide) - row + 1;
+            int skip = a - (row * wide);
+            Pad(x, padded, (T.Size * row) - 1, (T.Size * rows) + 2);
+            TransformInput(padded, v, skip, b - a, b - a, 0, tmp);
+            Products(v, u, m, b - a, oc0, oc1);
+            TransformOutput(m, y, row, skip, b - a, b - a, 0, 0, store, oc0, oc1, tmp);
         }
     }
 
@@ -173,13 +208,13 @@ internal static unsafe class Winograd<G, TS, TV, T>
         for (int i = 0; i < count; i++)
         {
             Pad(x + (i * inImage), padded, -1, (T.Size * TilesHigh) + 2);
-            TransformInput(padded, v, TilesHigh, tiles, i * TilesPerImage, tmp);
+            TransformInput(padded, v, 0, TilesPerImage, tiles, i * TilesPerImage, tmp);
         }
 
         Products(v, u, m, tiles, oc0, oc1);
         for (int i = 0; i < count; i++)
         {
-            TransformOutput(m, y, 0, TilesHigh, tiles, i * TilesPerImage, i * outImage, store, oc0, oc1, tmp);
+            TransformOutput(m, y, 0, 0, TilesPerImage, tiles, i * TilesPerImage, i * outImage, store, oc0, oc1, tmp);
         }
     }
 
@@ -215,9 +250,10 @@ internal static unsafe class Winograd<G, TS, TV, T>
         }
     }
 
-    // V[xi][t][ic] = (B^T d B)[xi] for the patch d of every tile t, the pass's tiles counted from first.
+    // V[xi][t][ic] = (B^T d B)[xi] for tiles [skip, skip + count) of the padded rows (counted along the rows from the first
+    // row's first tile), at t = first, first + 1, ... of planes of planeTiles tiles.
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    internal static void TransformInput(float* padded, float* v, int rows, int tiles, int first, float* tmp)
+    internal static void TransformInput(float* padded, float* v, int skip, int count, int planeTiles, int first, float* tmp)
     {
         // The geometry's values read once, before the transform is inlined: past the JIT's inlining budget, the property
         // getters in the loops were left as calls (seen in perf: TilesWide and G.Width as quick-jitted functions).
@@ -225,17 +261,21 @@ internal static unsafe class Winograd<G, TS, TV, T>
         int size = T.Size;
         int wide = TilesWide;
         long rowFloats = (long)PaddedColumns * ic;
-        long plane = (long)tiles * ic;
-        for (int r = 0; r < rows; r++)
+        long plane = (long)planeTiles * ic;
+        int r = skip / wide, tx = skip - (r * wide);
+        for (int t = 0; t < count; t++)
         {
-            for (int tx = 0; tx < wide; tx++)
+            float* patch = padded + (size * r * rowFloats) + (size * tx * ic);
+            float* dst = v + ((long)(first + t) * ic);
+            for (int c = 0; c < ic; c += 16)
             {
-                float* patch = padded + (size * r * rowFloats) + (size * tx * ic);
-                float* dst = v + ((long)(first + (r * wide) + tx) * ic);
-                for (int c = 0; c < ic; c += 16)
-                {
-                    T.TransformInput<TS, TV>(patch + c, rowFloats, ic, dst + c, plane, tmp);
-                }
+                T.TransformInput<TS, TV>(patch + c, rowFloats, ic, dst + c, plane, tmp);
+            }
+
+            if (++tx == wide)
+            {
+                tx = 0;
+                r++;
             }
         }
     }
@@ -283,10 +323,11 @@ internal static unsafe class Winograd<G, TS, TV, T>
         }
     }
 
-    // Y = A^T M A for every tile, then bias and epilogue, where the tile lies inside the output; the pass's tiles counted
-    // from first, the outputs from image floats past y.
+    // Y = A^T M A for tiles [skip, skip + count) counted along the tile rows from row ty's first tile, then bias and
+    // epilogue, where the tile lies inside the output; the products at t = first, first + 1, ... of planes of planeTiles
+    // tiles, the outputs from image floats past y.
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void TransformOutput(float* m, float* y, int ty, int rows, int tiles, int first, long image, in FusedStore store, int oc0, int oc1, float* tmp)
+    private static void TransformOutput(float* m, float* y, int ty, int skip, int count, int planeTiles, int first, long image, in FusedStore store, int oc0, int oc1, float* tmp)
     {
         // The geometry's values read once (see TransformInput).
         int oc = G.OutChannels;
@@ -294,22 +335,26 @@ internal static unsafe class Winograd<G, TS, TV, T>
         int wide = TilesWide;
         int height = G.Height;
         int width = G.Width;
-        long plane = (long)tiles * oc;
+        long plane = (long)planeTiles * oc;
         long row = (long)width * oc;
-        for (int r = 0; r < rows; r++)
+        int r = skip / wide, tx = skip - (r * wide);
+        for (int t = 0; t < count; t++)
         {
             int oh = size * (ty + r);
             int inside = Math.Min(size, height - oh);
-            for (int tx = 0; tx < wide; tx++)
+            int ow = size * tx;
+            int across = Math.Min(size, width - ow);
+            float* src = m + ((long)(first + t) * oc);
+            long at = image + ((((long)oh * width) + ow) * oc);
+            for (int c = oc0; c < oc1; c += 16)
             {
-                int ow = size * tx;
-                int across = Math.Min(size, width - ow);
-                float* src = m + ((long)(first + (r * wide) + tx) * oc);
-                long at = image + ((((long)oh * width) + ow) * oc);
-                for (int c = oc0; c < oc1; c += 16)
-                {
-                    T.TransformOutput<TS, TV>(src + c, plane, tmp, y, at + c, row, oc, inside, across, c, store);
-                }
+                T.TransformOutput<TS, TV>(src + c, plane, tmp, y, at + c, row, oc, inside, across, c, store);
+            }
+
+            if (++tx == wide)
+            {
+                tx = 0;
+                r++;
             }
         }
     }

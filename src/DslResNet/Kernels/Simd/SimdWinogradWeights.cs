@@ -77,7 +77,7 @@ internal static unsafe class WinogradWeights<G, TS, TV>
                 for (int i = 0; i < count; i++)
                 {
                     Winograd<G, TS, TV, WinogradF2>.Pad(x + ((i0 + i) * inImage), padded, -1, (2 * TilesHigh) + 2);
-                    Winograd<G, TS, TV, WinogradF2>.TransformInput(padded, v, TilesHigh, tiles, i * TilesPerImage, tmp);
+                    Winograd<G, TS, TV, WinogradF2>.TransformInput(padded, v, 0, TilesPerImage, tiles, i * TilesPerImage, tmp);
                     TransformGradient(dy + ((i0 + i) * outImage), m, 0, TilesHigh, tiles, i * TilesPerImage);
                 }
 
@@ -94,7 +94,7 @@ internal static unsafe class WinogradWeights<G, TS, TV>
                 int rows = Math.Min(ChunkRows, TilesHigh - ty);
                 int tiles = rows * TilesWide;
                 Winograd<G, TS, TV, WinogradF2>.Pad(x + (n * inImage), padded, (2 * ty) - 1, (2 * rows) + 2);
-                Winograd<G, TS, TV, WinogradF2>.TransformInput(padded, v, rows, tiles, 0, tmp);
+                Winograd<G, TS, TV, WinogradF2>.TransformInput(padded, v, 0, tiles, tiles, 0, tmp);
                 TransformGradient(dy + (n * outImage), m, ty, rows, tiles, 0);
                 Products(v, m, du, tiles);
             }
