@@ -128,6 +128,13 @@ public abstract partial class NetworkBase
             buffer?.Dispose();
         }
 
+        foreach (DeviceBuffer<float> buffer in _ownOutputs)
+        {
+            buffer.Dispose();
+        }
+
+        _ownOutputs.Clear();
+
         Store?.Dispose();
     }
 

@@ -37,6 +37,10 @@ public abstract partial class NetworkBase : INetworkModel
     private readonly DeviceBuffer<float> _loss;
     private readonly DeviceBuffer<float> _correct;
     private readonly DeviceBuffer<float> _evaluationGradient;
+
+    // Inference convolutions' outputs apart from the arena, where the plan writes a group's output over its residual and the
+    // backend adds the residual in a pass after the convolution (see AddConvolution).
+    private readonly List<DeviceBuffer<float>> _ownOutputs = [];
     private readonly Dictionary<int, (ArrayView<float> Output, ArrayView<float> InputGradient)> _traces = [];
     private readonly int _imageElements;
     private readonly int _classes;
@@ -134,7 +138,7 @@ public abstract partial class NetworkBase : INetworkModel
         BatchSize,
         Store.Bytes,
         (_training.Length + _gradients.Length + _scratch.Length + _labels.Length + _loss.Length + _correct.Length) * sizeof(float),
-        (_inference.Length + _input.Length + _evaluationGradient.Length) * sizeof(float));
+        (_inference.Length + _input.Length + _evaluationGradient.Length + _ownOutputs.Sum(b => b.View.Length)) * sizeof(float));
 
     /// <summary>The current training step (dropout masks derive from it).</summary>
     protected long Step => StepCount;

@@ -46,7 +46,7 @@ partial class ResNet32 : global::DslResNet.Runtime.NetworkBase, global::DslResNe
     public const long TrainingActivationBytesPerImage = 2048296;
 
     /// <summary>Activation bytes per image in inference (float32; buffers with disjoint lifetimes share memory).</summary>
-    public const long InferenceActivationBytesPerImage = 196608;
+    public const long InferenceActivationBytesPerImage = 131072;
 
     /// <summary>Everything the generator inferred, as data: layers, parameters, fusion plan, memory.</summary>
     public static global::DslResNet.NetworkInfo Info { get; } = new(
@@ -120,7 +120,7 @@ partial class ResNet32 : global::DslResNet.Runtime.NetworkBase, global::DslResNe
         s.Append("Total params: 464,154 (trainable; plus 2,303 buffer elements)\n");
         s.Append("Multiply-adds per image: 68,862,592\n");
         s.Append("Forward FLOPs per image: 138,781,962 (2 per multiply-add, 1 per element-wise operation)\n");
-        s.Append("Activation memory per image: training 1.95 MiB, inference 192.0 KiB\n");
+        s.Append("Activation memory per image: training 1.95 MiB, inference 128.0 KiB\n");
         s.Append("Fusion groups: 35 passes for 112 layers\n");
         return s.ToString();
     }
@@ -305,7 +305,7 @@ partial class ResNet32 : global::DslResNet.Runtime.NetworkBase, global::DslResNe
     /// <param name="batchSize">Images per training step (evaluation takes up to this many).</param>
     /// <param name="options">Seed and initialisation options; null for the defaults.</param>
     public ResNet32(global::DslResNet.Runtime.Device device, int batchSize, global::DslResNet.Runtime.NetworkOptions? options = null)
-        : base(device, batchSize, Info, options, new global::DslResNet.Runtime.NetworkLayout(446538, 65536, 49152, 466912))
+        : base(device, batchSize, Info, options, new global::DslResNet.Runtime.NetworkLayout(446538, 65536, 32768, 466912))
     {
         int n = batchSize;
 
@@ -334,8 +334,8 @@ partial class ResNet32 : global::DslResNet.Runtime.NetworkBase, global::DslResNe
             global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), GradientTensor(49152, 16384), Parameter("layer1.0.conv2.weight"), default, TrainingTensor(32768, 16384), GradientTensor(16384, 16384), GradientTensor(32768, 16384), ParameterGradient("layer1.0.conv2.weight"), default),
             new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 16, 1024, true, true, global::DslResNet.Kernels.Activation.None, true, global::DslResNet.Kernels.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(32768, 16384), BatchNormTensors("layer1.0.bn2"), Scratch(2896, 64), GradientTensor(16384, 16384), TrainingTensor(49152, 16384), GradientTensor(16384, 16384), GradientTensor(16384, 16384), GradientTensor(0, 16384), BatchNormGradients("layer1.0.bn2")),
             new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), Parameter("layer1.0.conv2.weight"), default, BatchNormTensors("layer1.0.bn2"), 1E-05f, Scratch(2960, 2304), Scratch(5264, 16)),
-            global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(16384, 16384), Scratch(2960, 2304), Scratch(5264, 16), InferenceTensor(32768, 16384)),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 16, 1024, false, false, global::DslResNet.Kernels.Activation.None, true, global::DslResNet.Kernels.Activation.ReLU, 0f, 0f), InferenceTensor(32768, 16384), default, default, InferenceTensor(0, 16384), InferenceTensor(32768, 16384)));
+            global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(16384, 16384), Scratch(2960, 2304), Scratch(5264, 16), InferenceTensor(0, 16384)),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 16, 1024, false, false, global::DslResNet.Kernels.Activation.None, true, global::DslResNet.Kernels.Activation.ReLU, 0f, 0f), InferenceTensor(0, 16384), default, default, InferenceTensor(0, 16384), InferenceTensor(0, 16384)));
         RegisterTrace(2, TrainingTensor(49152, 16384), GradientTensor(32768, 16384));
         ClearBeforeBackward(2, GradientTensor(0, 16384));
         ClearBeforeBackward(2, GradientTensor(32768, 16384));
@@ -346,8 +346,8 @@ partial class ResNet32 : global::DslResNet.Runtime.NetworkBase, global::DslResNe
             global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), TrainingTensor(49152, 16384), Parameter("layer1.1.conv1.weight"), default, TrainingTensor(65536, 16384), GradientTensor(0, 16384), GradientTensor(16384, 16384), ParameterGradient("layer1.1.conv1.weight"), default),
             new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 16, 1024, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(65536, 16384), BatchNormTensors("layer1.1.bn1"), Scratch(5280, 64), default, GradientTensor(32768, 16384), GradientTensor(0, 16384), GradientTensor(0, 16384), default, BatchNormGradients("layer1.1.bn1")),
             new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), Parameter("layer1.1.conv1.weight"), default, BatchNormTensors("layer1.1.bn1"), 1E-05f, Scratch(5344, 2304), Scratch(7648, 16)),
-            global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(32768, 16384), Scratch(5344, 2304), Scratch(7648, 16), InferenceTensor(0, 16384)),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 16, 1024, false, false, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 0f, 0f), InferenceTensor(0, 16384), default, default, default, InferenceTensor(0, 16384)));
+            global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(0, 16384), Scratch(5344, 2304), Scratch(7648, 16), InferenceTensor(16384, 16384)),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 16, 1024, false, false, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 0f, 0f), InferenceTensor(16384, 16384), default, default, default, InferenceTensor(16384, 16384)));
         RegisterTrace(3, GradientTensor(32768, 16384), GradientTensor(16384, 16384));
 
         // 4: Conv+BatchNorm+Add+ReLU layer1.1.conv2, layer1.1.bn2, layer1.1.add, layer1.1.relu2
@@ -355,16 +355,14 @@ partial class ResNet32 : global::DslResNet.Runtime.NetworkBase, global::DslResNe
             global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), GradientTensor(32768, 16384), Parameter("layer1.1.conv2.weight"), default, TrainingTensor(81920, 16384), GradientTensor(49152, 16384), GradientTensor(0, 16384), ParameterGradient("layer1.1.conv2.weight"), default),
             new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 16, 1024, true, true, global::DslResNet.Kernels.Activation.None, true, global::DslResNet.Kernels.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(81920, 16384), BatchNormTensors("layer1.1.bn2"), Scratch(7664, 64), TrainingTensor(49152, 16384), TrainingTensor(98304, 16384), GradientTensor(49152, 16384), GradientTensor(49152, 16384), GradientTensor(16384, 16384), BatchNormGradients("layer1.1.bn2")),
             new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), Parameter("layer1.1.conv2.weight"), default, BatchNormTensors("layer1.1.bn2"), 1E-05f, Scratch(7728, 2304), Scratch(10032, 16)),
-            global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(0, 16384), Scratch(7728, 2304), Scratch(10032, 16), InferenceTensor(16384, 16384)),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 16, 1024, false, false, global::DslResNet.Kernels.Activation.None, true, global::DslResNet.Kernels.Activation.ReLU, 0f, 0f), InferenceTensor(16384, 16384), default, default, InferenceTensor(32768, 16384), InferenceTensor(16384, 16384)));
+            global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(16384, 16384), Scratch(7728, 2304), Scratch(10032, 16), InferenceTensor(0, 16384)),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 16, 1024, false, false, global::DslResNet.Kernels.Activation.None, true, global::DslResNet.Kernels.Activation.ReLU, 0f, 0f), InferenceTensor(0, 16384), default, default, InferenceTensor(0, 16384), InferenceTensor(0, 16384)));
         RegisterTrace(4, TrainingTensor(98304, 16384), GradientTensor(0, 16384));
         ClearBeforeBackward(4, GradientTensor(0, 32768));
         RecomputeBeforeBackward(4, 3);
         {
             int[] __r0 = { 49152, 32768, 49152 };
-            int[] __r1 = { 16384, 32768, 16384 };
-            int[] __r2 = { 32768, 49152, 32768 };
-            int[] __r3 = { 32768, 16384, 32768 };
+            int[] __r1 = { 32768, 49152, 32768 };
             for (int r = 0; r < 3; r++)
             {
 
@@ -373,17 +371,17 @@ partial class ResNet32 : global::DslResNet.Runtime.NetworkBase, global::DslResNe
                     global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), TrainingTensor(98304 + 49152 * r, 16384), Parameter($"layer1.{2 + r}.conv1.weight"), default, TrainingTensor(114688 + 49152 * r, 16384), GradientTensor(0, 16384), GradientTensor(__r0[r], 16384), ParameterGradient($"layer1.{2 + r}.conv1.weight"), default),
                     new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 16, 1024, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(114688 + 49152 * r, 16384), BatchNormTensors($"layer1.{2 + r}.bn1"), Scratch(10048 + 4768 * r, 64), default, GradientTensor(16384, 16384), GradientTensor(0, 16384), GradientTensor(0, 16384), default, BatchNormGradients($"layer1.{2 + r}.bn1")),
                     new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), Parameter($"layer1.{2 + r}.conv1.weight"), default, BatchNormTensors($"layer1.{2 + r}.bn1"), 1E-05f, Scratch(10112 + 4768 * r, 2304), Scratch(12416 + 4768 * r, 16)),
-                    global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(__r1[r], 16384), Scratch(10112 + 4768 * r, 2304), Scratch(12416 + 4768 * r, 16), InferenceTensor(0, 16384)),
-                    new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 16, 1024, false, false, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 0f, 0f), InferenceTensor(0, 16384), default, default, default, InferenceTensor(0, 16384)));
+                    global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(0, 16384), Scratch(10112 + 4768 * r, 2304), Scratch(12416 + 4768 * r, 16), InferenceTensor(16384, 16384)),
+                    new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 16, 1024, false, false, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 0f, 0f), InferenceTensor(16384, 16384), default, default, default, InferenceTensor(16384, 16384)));
                 RegisterTrace(5 + 2 * r, GradientTensor(16384, 16384), GradientTensor(__r0[r], 16384));
 
                 // {6 + 2 * r}: Conv+BatchNorm+Add+ReLU layer1.{2 + r}.conv2, layer1.{2 + r}.bn2, layer1.{2 + r}.add, layer1.{2 + r}.relu2
                 AddConvolution(6 + 2 * r, false,
-                    global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), GradientTensor(16384, 16384), Parameter($"layer1.{2 + r}.conv2.weight"), default, TrainingTensor(131072 + 49152 * r, 16384), GradientTensor(__r2[r], 16384), GradientTensor(0, 16384), ParameterGradient($"layer1.{2 + r}.conv2.weight"), default),
-                    new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 16, 1024, true, true, global::DslResNet.Kernels.Activation.None, true, global::DslResNet.Kernels.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(131072 + 49152 * r, 16384), BatchNormTensors($"layer1.{2 + r}.bn2"), Scratch(12432 + 4768 * r, 64), TrainingTensor(98304 + 49152 * r, 16384), TrainingTensor(147456 + 49152 * r, 16384), GradientTensor(__r2[r], 16384), GradientTensor(__r2[r], 16384), GradientTensor(__r0[r], 16384), BatchNormGradients($"layer1.{2 + r}.bn2")),
+                    global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), GradientTensor(16384, 16384), Parameter($"layer1.{2 + r}.conv2.weight"), default, TrainingTensor(131072 + 49152 * r, 16384), GradientTensor(__r1[r], 16384), GradientTensor(0, 16384), ParameterGradient($"layer1.{2 + r}.conv2.weight"), default),
+                    new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 16, 1024, true, true, global::DslResNet.Kernels.Activation.None, true, global::DslResNet.Kernels.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(131072 + 49152 * r, 16384), BatchNormTensors($"layer1.{2 + r}.bn2"), Scratch(12432 + 4768 * r, 64), TrainingTensor(98304 + 49152 * r, 16384), TrainingTensor(147456 + 49152 * r, 16384), GradientTensor(__r1[r], 16384), GradientTensor(__r1[r], 16384), GradientTensor(__r0[r], 16384), BatchNormGradients($"layer1.{2 + r}.bn2")),
                     new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, false), Parameter($"layer1.{2 + r}.conv2.weight"), default, BatchNormTensors($"layer1.{2 + r}.bn2"), 1E-05f, Scratch(12496 + 4768 * r, 2304), Scratch(14800 + 4768 * r, 16)),
-                    global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(0, 16384), Scratch(12496 + 4768 * r, 2304), Scratch(14800 + 4768 * r, 16), InferenceTensor(__r3[r], 16384)),
-                    new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 16, 1024, false, false, global::DslResNet.Kernels.Activation.None, true, global::DslResNet.Kernels.Activation.ReLU, 0f, 0f), InferenceTensor(__r3[r], 16384), default, default, InferenceTensor(__r1[r], 16384), InferenceTensor(__r3[r], 16384)));
+                    global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To16K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 16, 32, 32, 16, 3, 1, 1, true), InferenceTensor(16384, 16384), Scratch(12496 + 4768 * r, 2304), Scratch(14800 + 4768 * r, 16), InferenceTensor(0, 16384)),
+                    new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 16, 1024, false, false, global::DslResNet.Kernels.Activation.None, true, global::DslResNet.Kernels.Activation.ReLU, 0f, 0f), InferenceTensor(0, 16384), default, default, InferenceTensor(0, 16384), InferenceTensor(0, 16384)));
                 RegisterTrace(6 + 2 * r, TrainingTensor(147456 + 49152 * r, 16384), GradientTensor(0, 16384));
                 ClearBeforeBackward(6 + 2 * r, GradientTensor(0, 16384));
                 ClearBeforeBackward(6 + 2 * r, GradientTensor(__r0[r], 16384));
@@ -396,14 +394,14 @@ partial class ResNet32 : global::DslResNet.Runtime.NetworkBase, global::DslResNe
             global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To32K3S2P1>(device, new global::DslResNet.Kernels.ConvShape(n, 16, 32, 32, 32, 3, 2, 1, false), TrainingTensor(245760, 16384), Parameter("layer2.0.conv1.weight"), default, TrainingTensor(262144, 8192), GradientTensor(0, 8192), GradientTensor(32768, 16384), ParameterGradient("layer2.0.conv1.weight"), default),
             new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 32, 256, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(262144, 8192), BatchNormTensors("layer2.0.bn1"), Scratch(24352, 128), default, GradientTensor(8192, 8192), GradientTensor(0, 8192), GradientTensor(0, 8192), default, BatchNormGradients("layer2.0.bn1")),
             new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 16, 32, 32, 32, 3, 2, 1, false), Parameter("layer2.0.conv1.weight"), default, BatchNormTensors("layer2.0.bn1"), 1E-05f, Scratch(24480, 4608), Scratch(29088, 32)),
-            global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To32K3S2P1>(device, new global::DslResNet.Kernels.ConvShape(n, 16, 32, 32, 32, 3, 2, 1, true), InferenceTensor(32768, 16384), Scratch(24480, 4608), Scratch(29088, 32), InferenceTensor(0, 8192)),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 32, 256, false, false, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 0f, 0f), InferenceTensor(0, 8192), default, default, default, InferenceTensor(0, 8192)));
+            global::DslResNet.Runtime.ConvOp.Create<Conv16x32x32To32K3S2P1>(device, new global::DslResNet.Kernels.ConvShape(n, 16, 32, 32, 32, 3, 2, 1, true), InferenceTensor(0, 16384), Scratch(24480, 4608), Scratch(29088, 32), InferenceTensor(16384, 8192)),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 32, 256, false, false, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 0f, 0f), InferenceTensor(16384, 8192), default, default, default, InferenceTensor(16384, 8192)));
         RegisterTrace(11, GradientTensor(8192, 8192), GradientTensor(32768, 16384));
 
         // 12: ZeroPadShortcut layer2.0.add.shortcut
         AddStep(12,
             new global::DslResNet.Runtime.ShortcutOp(device, new global::DslResNet.Kernels.ShortcutShape(n, 16, 32, 32, 32, 2), TrainingTensor(245760, 16384), GradientTensor(0, 8192), GradientTensor(16384, 8192), GradientTensor(32768, 16384)),
-            new global::DslResNet.Runtime.ShortcutOp(device, new global::DslResNet.Kernels.ShortcutShape(n, 16, 32, 32, 32, 2), InferenceTensor(32768, 16384), InferenceTensor(8192, 8192)));
+            new global::DslResNet.Runtime.ShortcutOp(device, new global::DslResNet.Kernels.ShortcutShape(n, 16, 32, 32, 32, 2), InferenceTensor(0, 16384), InferenceTensor(24576, 8192)));
         RegisterTrace(12, GradientTensor(0, 8192), GradientTensor(32768, 16384));
         ClearBeforeBackward(12, GradientTensor(32768, 16384));
 
@@ -412,17 +410,15 @@ partial class ResNet32 : global::DslResNet.Runtime.NetworkBase, global::DslResNe
             global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), GradientTensor(8192, 8192), Parameter("layer2.0.conv2.weight"), default, TrainingTensor(270336, 8192), GradientTensor(24576, 8192), GradientTensor(0, 8192), ParameterGradient("layer2.0.conv2.weight"), default),
             new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 32, 256, true, true, global::DslResNet.Kernels.Activation.None, true, global::DslResNet.Kernels.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(270336, 8192), BatchNormTensors("layer2.0.bn2"), Scratch(29120, 128), GradientTensor(0, 8192), TrainingTensor(278528, 8192), GradientTensor(24576, 8192), GradientTensor(24576, 8192), GradientTensor(16384, 8192), BatchNormGradients("layer2.0.bn2")),
             new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), Parameter("layer2.0.conv2.weight"), default, BatchNormTensors("layer2.0.bn2"), 1E-05f, Scratch(29248, 9216), Scratch(38464, 32)),
-            global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(0, 8192), Scratch(29248, 9216), Scratch(38464, 32), InferenceTensor(16384, 8192)),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 32, 256, false, false, global::DslResNet.Kernels.Activation.None, true, global::DslResNet.Kernels.Activation.ReLU, 0f, 0f), InferenceTensor(16384, 8192), default, default, InferenceTensor(8192, 8192), InferenceTensor(16384, 8192)));
+            global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(16384, 8192), Scratch(29248, 9216), Scratch(38464, 32), InferenceTensor(24576, 8192)),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 32, 256, false, false, global::DslResNet.Kernels.Activation.None, true, global::DslResNet.Kernels.Activation.ReLU, 0f, 0f), InferenceTensor(24576, 8192), default, default, InferenceTensor(24576, 8192), InferenceTensor(24576, 8192)));
         RegisterTrace(13, TrainingTensor(278528, 8192), GradientTensor(0, 8192));
         ClearBeforeBackward(13, GradientTensor(0, 8192));
         ClearBeforeBackward(13, GradientTensor(16384, 8192));
         RecomputeBeforeBackward(13, 11);
         {
             int[] __r0 = { 24576, 16384, 24576, 16384 };
-            int[] __r1 = { 16384, 8192, 16384, 8192 };
-            int[] __r2 = { 16384, 24576, 16384, 24576 };
-            int[] __r3 = { 8192, 16384, 8192, 16384 };
+            int[] __r1 = { 16384, 24576, 16384, 24576 };
             for (int r = 0; r < 4; r++)
             {
 
@@ -431,17 +427,17 @@ partial class ResNet32 : global::DslResNet.Runtime.NetworkBase, global::DslResNe
                     global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), TrainingTensor(278528 + 24576 * r, 8192), Parameter($"layer2.{1 + r}.conv1.weight"), default, TrainingTensor(286720 + 24576 * r, 8192), GradientTensor(0, 8192), GradientTensor(__r0[r], 8192), ParameterGradient($"layer2.{1 + r}.conv1.weight"), default),
                     new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 32, 256, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(286720 + 24576 * r, 8192), BatchNormTensors($"layer2.{1 + r}.bn1"), Scratch(38496 + 18752 * r, 128), default, GradientTensor(8192, 8192), GradientTensor(0, 8192), GradientTensor(0, 8192), default, BatchNormGradients($"layer2.{1 + r}.bn1")),
                     new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), Parameter($"layer2.{1 + r}.conv1.weight"), default, BatchNormTensors($"layer2.{1 + r}.bn1"), 1E-05f, Scratch(38624 + 18752 * r, 9216), Scratch(47840 + 18752 * r, 32)),
-                    global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(__r1[r], 8192), Scratch(38624 + 18752 * r, 9216), Scratch(47840 + 18752 * r, 32), InferenceTensor(0, 8192)),
+                    global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(24576, 8192), Scratch(38624 + 18752 * r, 9216), Scratch(47840 + 18752 * r, 32), InferenceTensor(0, 8192)),
                     new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 32, 256, false, false, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 0f, 0f), InferenceTensor(0, 8192), default, default, default, InferenceTensor(0, 8192)));
                 RegisterTrace(14 + 2 * r, GradientTensor(8192, 8192), GradientTensor(__r0[r], 8192));
 
                 // {15 + 2 * r}: Conv+BatchNorm+Add+ReLU layer2.{1 + r}.conv2, layer2.{1 + r}.bn2, layer2.{1 + r}.add, layer2.{1 + r}.relu2
                 AddConvolution(15 + 2 * r, false,
-                    global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), GradientTensor(8192, 8192), Parameter($"layer2.{1 + r}.conv2.weight"), default, TrainingTensor(294912 + 24576 * r, 8192), GradientTensor(__r2[r], 8192), GradientTensor(0, 8192), ParameterGradient($"layer2.{1 + r}.conv2.weight"), default),
-                    new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 32, 256, true, true, global::DslResNet.Kernels.Activation.None, true, global::DslResNet.Kernels.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(294912 + 24576 * r, 8192), BatchNormTensors($"layer2.{1 + r}.bn2"), Scratch(47872 + 18752 * r, 128), TrainingTensor(278528 + 24576 * r, 8192), TrainingTensor(303104 + 24576 * r, 8192), GradientTensor(__r2[r], 8192), GradientTensor(__r2[r], 8192), GradientTensor(__r0[r], 8192), BatchNormGradients($"layer2.{1 + r}.bn2")),
+                    global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), GradientTensor(8192, 8192), Parameter($"layer2.{1 + r}.conv2.weight"), default, TrainingTensor(294912 + 24576 * r, 8192), GradientTensor(__r1[r], 8192), GradientTensor(0, 8192), ParameterGradient($"layer2.{1 + r}.conv2.weight"), default),
+                    new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 32, 256, true, true, global::DslResNet.Kernels.Activation.None, true, global::DslResNet.Kernels.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(294912 + 24576 * r, 8192), BatchNormTensors($"layer2.{1 + r}.bn2"), Scratch(47872 + 18752 * r, 128), TrainingTensor(278528 + 24576 * r, 8192), TrainingTensor(303104 + 24576 * r, 8192), GradientTensor(__r1[r], 8192), GradientTensor(__r1[r], 8192), GradientTensor(__r0[r], 8192), BatchNormGradients($"layer2.{1 + r}.bn2")),
                     new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, false), Parameter($"layer2.{1 + r}.conv2.weight"), default, BatchNormTensors($"layer2.{1 + r}.bn2"), 1E-05f, Scratch(48000 + 18752 * r, 9216), Scratch(57216 + 18752 * r, 32)),
-                    global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(0, 8192), Scratch(48000 + 18752 * r, 9216), Scratch(57216 + 18752 * r, 32), InferenceTensor(__r3[r], 8192)),
-                    new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 32, 256, false, false, global::DslResNet.Kernels.Activation.None, true, global::DslResNet.Kernels.Activation.ReLU, 0f, 0f), InferenceTensor(__r3[r], 8192), default, default, InferenceTensor(__r1[r], 8192), InferenceTensor(__r3[r], 8192)));
+                    global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To32K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 32, 16, 16, 32, 3, 1, 1, true), InferenceTensor(0, 8192), Scratch(48000 + 18752 * r, 9216), Scratch(57216 + 18752 * r, 32), InferenceTensor(24576, 8192)),
+                    new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 32, 256, false, false, global::DslResNet.Kernels.Activation.None, true, global::DslResNet.Kernels.Activation.ReLU, 0f, 0f), InferenceTensor(24576, 8192), default, default, InferenceTensor(24576, 8192), InferenceTensor(24576, 8192)));
                 RegisterTrace(15 + 2 * r, TrainingTensor(303104 + 24576 * r, 8192), GradientTensor(0, 8192));
                 ClearBeforeBackward(15 + 2 * r, GradientTensor(0, 8192));
                 ClearBeforeBackward(15 + 2 * r, GradientTensor(__r0[r], 8192));
@@ -454,14 +450,14 @@ partial class ResNet32 : global::DslResNet.Runtime.NetworkBase, global::DslResNe
             global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To64K3S2P1>(device, new global::DslResNet.Kernels.ConvShape(n, 32, 16, 16, 64, 3, 2, 1, false), TrainingTensor(376832, 8192), Parameter("layer3.0.conv1.weight"), default, TrainingTensor(385024, 4096), GradientTensor(0, 4096), GradientTensor(24576, 8192), ParameterGradient("layer3.0.conv1.weight"), default),
             new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 64, 64, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(385024, 4096), BatchNormTensors("layer3.0.bn1"), Scratch(113504, 256), default, GradientTensor(4096, 4096), GradientTensor(0, 4096), GradientTensor(0, 4096), default, BatchNormGradients("layer3.0.bn1")),
             new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 32, 16, 16, 64, 3, 2, 1, false), Parameter("layer3.0.conv1.weight"), default, BatchNormTensors("layer3.0.bn1"), 1E-05f, Scratch(113760, 18432), Scratch(132192, 64)),
-            global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To64K3S2P1>(device, new global::DslResNet.Kernels.ConvShape(n, 32, 16, 16, 64, 3, 2, 1, true), InferenceTensor(16384, 8192), Scratch(113760, 18432), Scratch(132192, 64), InferenceTensor(0, 4096)),
+            global::DslResNet.Runtime.ConvOp.Create<Conv32x16x16To64K3S2P1>(device, new global::DslResNet.Kernels.ConvShape(n, 32, 16, 16, 64, 3, 2, 1, true), InferenceTensor(24576, 8192), Scratch(113760, 18432), Scratch(132192, 64), InferenceTensor(0, 4096)),
             new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 64, 64, false, false, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 0f, 0f), InferenceTensor(0, 4096), default, default, default, InferenceTensor(0, 4096)));
         RegisterTrace(22, GradientTensor(4096, 4096), GradientTensor(24576, 8192));
 
         // 23: ZeroPadShortcut layer3.0.add.shortcut
         AddStep(23,
             new global::DslResNet.Runtime.ShortcutOp(device, new global::DslResNet.Kernels.ShortcutShape(n, 32, 16, 16, 64, 2), TrainingTensor(376832, 8192), GradientTensor(0, 4096), GradientTensor(8192, 4096), GradientTensor(24576, 8192)),
-            new global::DslResNet.Runtime.ShortcutOp(device, new global::DslResNet.Kernels.ShortcutShape(n, 32, 16, 16, 64, 2), InferenceTensor(16384, 8192), InferenceTensor(4096, 4096)));
+            new global::DslResNet.Runtime.ShortcutOp(device, new global::DslResNet.Kernels.ShortcutShape(n, 32, 16, 16, 64, 2), InferenceTensor(24576, 8192), InferenceTensor(4096, 4096)));
         RegisterTrace(23, GradientTensor(0, 4096), GradientTensor(24576, 8192));
         ClearBeforeBackward(23, GradientTensor(24576, 8192));
 
@@ -470,17 +466,15 @@ partial class ResNet32 : global::DslResNet.Runtime.NetworkBase, global::DslResNe
             global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), GradientTensor(4096, 4096), Parameter("layer3.0.conv2.weight"), default, TrainingTensor(389120, 4096), GradientTensor(12288, 4096), GradientTensor(0, 4096), ParameterGradient("layer3.0.conv2.weight"), default),
             new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 64, 64, true, true, global::DslResNet.Kernels.Activation.None, true, global::DslResNet.Kernels.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(389120, 4096), BatchNormTensors("layer3.0.bn2"), Scratch(132256, 256), GradientTensor(0, 4096), TrainingTensor(393216, 4096), GradientTensor(12288, 4096), GradientTensor(12288, 4096), GradientTensor(8192, 4096), BatchNormGradients("layer3.0.bn2")),
             new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), Parameter("layer3.0.conv2.weight"), default, BatchNormTensors("layer3.0.bn2"), 1E-05f, Scratch(132512, 36864), Scratch(169376, 64)),
-            global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(0, 4096), Scratch(132512, 36864), Scratch(169376, 64), InferenceTensor(8192, 4096)),
-            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 64, 64, false, false, global::DslResNet.Kernels.Activation.None, true, global::DslResNet.Kernels.Activation.ReLU, 0f, 0f), InferenceTensor(8192, 4096), default, default, InferenceTensor(4096, 4096), InferenceTensor(8192, 4096)));
+            global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(0, 4096), Scratch(132512, 36864), Scratch(169376, 64), InferenceTensor(4096, 4096)),
+            new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 64, 64, false, false, global::DslResNet.Kernels.Activation.None, true, global::DslResNet.Kernels.Activation.ReLU, 0f, 0f), InferenceTensor(4096, 4096), default, default, InferenceTensor(4096, 4096), InferenceTensor(4096, 4096)));
         RegisterTrace(24, TrainingTensor(393216, 4096), GradientTensor(0, 4096));
         ClearBeforeBackward(24, GradientTensor(0, 4096));
         ClearBeforeBackward(24, GradientTensor(8192, 4096));
         RecomputeBeforeBackward(24, 22);
         {
             int[] __r0 = { 12288, 8192, 12288, 8192 };
-            int[] __r1 = { 8192, 4096, 8192, 4096 };
-            int[] __r2 = { 8192, 12288, 8192, 12288 };
-            int[] __r3 = { 4096, 8192, 4096, 8192 };
+            int[] __r1 = { 8192, 12288, 8192, 12288 };
             for (int r = 0; r < 4; r++)
             {
 
@@ -489,17 +483,17 @@ partial class ResNet32 : global::DslResNet.Runtime.NetworkBase, global::DslResNe
                     global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), TrainingTensor(393216 + 12288 * r, 4096), Parameter($"layer3.{1 + r}.conv1.weight"), default, TrainingTensor(397312 + 12288 * r, 4096), GradientTensor(0, 4096), GradientTensor(__r0[r], 4096), ParameterGradient($"layer3.{1 + r}.conv1.weight"), default),
                     new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 64, 64, true, true, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 1E-05f, 0.1f), TrainingTensor(397312 + 12288 * r, 4096), BatchNormTensors($"layer3.{1 + r}.bn1"), Scratch(169440 + 74368 * r, 256), default, GradientTensor(4096, 4096), GradientTensor(0, 4096), GradientTensor(0, 4096), default, BatchNormGradients($"layer3.{1 + r}.bn1")),
                     new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), Parameter($"layer3.{1 + r}.conv1.weight"), default, BatchNormTensors($"layer3.{1 + r}.bn1"), 1E-05f, Scratch(169696 + 74368 * r, 36864), Scratch(206560 + 74368 * r, 64)),
-                    global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(__r1[r], 4096), Scratch(169696 + 74368 * r, 36864), Scratch(206560 + 74368 * r, 64), InferenceTensor(0, 4096)),
+                    global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(4096, 4096), Scratch(169696 + 74368 * r, 36864), Scratch(206560 + 74368 * r, 64), InferenceTensor(0, 4096)),
                     new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 64, 64, false, false, global::DslResNet.Kernels.Activation.ReLU, false, global::DslResNet.Kernels.Activation.None, 0f, 0f), InferenceTensor(0, 4096), default, default, default, InferenceTensor(0, 4096)));
                 RegisterTrace(25 + 2 * r, GradientTensor(4096, 4096), GradientTensor(__r0[r], 4096));
 
                 // {26 + 2 * r}: Conv+BatchNorm+Add+ReLU layer3.{1 + r}.conv2, layer3.{1 + r}.bn2, layer3.{1 + r}.add, layer3.{1 + r}.relu2
                 AddConvolution(26 + 2 * r, false,
-                    global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), GradientTensor(4096, 4096), Parameter($"layer3.{1 + r}.conv2.weight"), default, TrainingTensor(401408 + 12288 * r, 4096), GradientTensor(__r2[r], 4096), GradientTensor(0, 4096), ParameterGradient($"layer3.{1 + r}.conv2.weight"), default),
-                    new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 64, 64, true, true, global::DslResNet.Kernels.Activation.None, true, global::DslResNet.Kernels.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(401408 + 12288 * r, 4096), BatchNormTensors($"layer3.{1 + r}.bn2"), Scratch(206624 + 74368 * r, 256), TrainingTensor(393216 + 12288 * r, 4096), TrainingTensor(405504 + 12288 * r, 4096), GradientTensor(__r2[r], 4096), GradientTensor(__r2[r], 4096), GradientTensor(__r0[r], 4096), BatchNormGradients($"layer3.{1 + r}.bn2")),
+                    global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), GradientTensor(4096, 4096), Parameter($"layer3.{1 + r}.conv2.weight"), default, TrainingTensor(401408 + 12288 * r, 4096), GradientTensor(__r1[r], 4096), GradientTensor(0, 4096), ParameterGradient($"layer3.{1 + r}.conv2.weight"), default),
+                    new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 64, 64, true, true, global::DslResNet.Kernels.Activation.None, true, global::DslResNet.Kernels.Activation.ReLU, 1E-05f, 0.1f), TrainingTensor(401408 + 12288 * r, 4096), BatchNormTensors($"layer3.{1 + r}.bn2"), Scratch(206624 + 74368 * r, 256), TrainingTensor(393216 + 12288 * r, 4096), TrainingTensor(405504 + 12288 * r, 4096), GradientTensor(__r1[r], 4096), GradientTensor(__r1[r], 4096), GradientTensor(__r0[r], 4096), BatchNormGradients($"layer3.{1 + r}.bn2")),
                     new global::DslResNet.Runtime.FoldOp(device, new global::DslResNet.Kernels.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, false), Parameter($"layer3.{1 + r}.conv2.weight"), default, BatchNormTensors($"layer3.{1 + r}.bn2"), 1E-05f, Scratch(206880 + 74368 * r, 36864), Scratch(243744 + 74368 * r, 64)),
-                    global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(0, 4096), Scratch(206880 + 74368 * r, 36864), Scratch(243744 + 74368 * r, 64), InferenceTensor(__r3[r], 4096)),
-                    new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 64, 64, false, false, global::DslResNet.Kernels.Activation.None, true, global::DslResNet.Kernels.Activation.ReLU, 0f, 0f), InferenceTensor(__r3[r], 4096), default, default, InferenceTensor(__r1[r], 4096), InferenceTensor(__r3[r], 4096)));
+                    global::DslResNet.Runtime.ConvOp.Create<Conv64x8x8To64K3S1P1>(device, new global::DslResNet.Kernels.ConvShape(n, 64, 8, 8, 64, 3, 1, 1, true), InferenceTensor(0, 4096), Scratch(206880 + 74368 * r, 36864), Scratch(243744 + 74368 * r, 64), InferenceTensor(4096, 4096)),
+                    new global::DslResNet.Runtime.EpilogueOp(device, new global::DslResNet.Kernels.EpilogueShape(n, 64, 64, false, false, global::DslResNet.Kernels.Activation.None, true, global::DslResNet.Kernels.Activation.ReLU, 0f, 0f), InferenceTensor(4096, 4096), default, default, InferenceTensor(4096, 4096), InferenceTensor(4096, 4096)));
                 RegisterTrace(26 + 2 * r, TrainingTensor(405504 + 12288 * r, 4096), GradientTensor(0, 4096));
                 ClearBeforeBackward(26 + 2 * r, GradientTensor(0, 4096));
                 ClearBeforeBackward(26 + 2 * r, GradientTensor(__r0[r], 4096));
@@ -510,7 +504,7 @@ partial class ResNet32 : global::DslResNet.Runtime.NetworkBase, global::DslResNe
         // 33: GlobalAvgPool avgpool
         AddStep(33,
             new global::DslResNet.Runtime.PoolOp(device, new global::DslResNet.Kernels.PoolShape(n, 64, 8, 8, 1, 1, 0, global::DslResNet.Kernels.PoolKind.GlobalAverage), TrainingTensor(442368, 4096), TrainingTensor(446464, 64), GradientTensor(0, 64), GradientTensor(12288, 4096)),
-            new global::DslResNet.Runtime.PoolOp(device, new global::DslResNet.Kernels.PoolShape(n, 64, 8, 8, 1, 1, 0, global::DslResNet.Kernels.PoolKind.GlobalAverage), InferenceTensor(8192, 4096), InferenceTensor(0, 64)));
+            new global::DslResNet.Runtime.PoolOp(device, new global::DslResNet.Kernels.PoolShape(n, 64, 8, 8, 1, 1, 0, global::DslResNet.Kernels.PoolKind.GlobalAverage), InferenceTensor(4096, 4096), InferenceTensor(0, 64)));
         RegisterTrace(33, TrainingTensor(446464, 64), GradientTensor(12288, 4096));
         ClearBeforeBackward(33, GradientTensor(12288, 4096));
 

@@ -44,7 +44,10 @@ public sealed class ConvOp : IDisposable
         }
 
         ConvBinding tensors = Bind(shape, x, w, b, y, dy, dx, dw, db);
-        return new ConvOp(backend, shape, tensors, backend.CreateConvolution<TGeometry>(shape, tensors));
+        return new ConvOp(backend, shape, tensors, backend.CreateConvolution<TGeometry>(shape, tensors))
+        {
+            _create = t => backend.CreateConvolution<TGeometry>(shape, t),
+        };
     }
 
     /// <summary>Binds the convolution on a backend that needs no compile-time geometry (the ILGPU kernels).</summary>
@@ -74,7 +77,24 @@ public sealed class ConvOp : IDisposable
         _tensors = tensors;
         _training = tensors.Training;
         _kernel = kernel ?? backend.CreateConvolution(shape, tensors);
+        _create = t => backend.CreateConvolution(shape, t);
     }
+
+    // Makes the backend's convolution for other tensors (the geometry's compiled code where Create bound one).
+    private Func<ConvBinding, IConvolution> _create;
+
+    /// <summary>The same convolution writing <paramref name="y"/> instead (a new operation; this one is left as it is).</summary>
+    /// <param name="y">The output.</param>
+    /// <returns>The convolution.</returns>
+    internal ConvOp WithOutput(ArrayView<float> y)
+    {
+        OpChecks.Need("Conv", nameof(y), y, _shape.OutputElements);
+        ConvBinding tensors = _tensors with { Y = y };
+        return new ConvOp(_backend, _shape, tensors, _create(tensors)) { _create = _create };
+    }
+
+    /// <summary>The output.</summary>
+    internal ArrayView<float> Output => _tensors.Y;
 
     // Validates the shape and the tensors' sizes.
     private static ConvBinding Bind(

@@ -90,6 +90,13 @@ public sealed class EpilogueOp : IDisposable
     /// <summary>The tensors.</summary>
     internal EpilogueBinding Tensors => _tensors;
 
+    /// <summary>The same pass reading <paramref name="x"/> instead (a new operation; this one is left as it is).</summary>
+    /// <param name="device">The device.</param>
+    /// <param name="x">The input.</param>
+    /// <returns>The pass.</returns>
+    internal EpilogueOp WithInput(Device device, ArrayView<float> x) =>
+        new(device, _shape, x, _tensors.Bn, _tensors.Stats, _tensors.R, _tensors.Y, _tensors.Dy, _tensors.Dx, _tensors.Dr, _tensors.Dbn);
+
     /// <summary>The backend's pass.</summary>
     internal IEpilogue Kernel => _kernel;
 
