@@ -170,21 +170,13 @@ public sealed class ShapeInferenceTests
     {
         // Groups: conv1+relu1 (4x8x8 floats: 1024 B), conv2+relu2 (1024 B), conv3+add+relu3 (1024 B), pool, fc. The add's
         // group writes over relu1's buffer, which nothing reads after it: 2048 B in all (3072 with its own buffer).
-        NetworkInfo info = Info("""
-            [Network(1, 8, 8)]
-            public partial class Net
-            {
-                [Conv(4, 3, Padding = 1)] Layer conv1;
-                [ReLU] Layer relu1;
-                [Conv(4, 3, Padding = 1)] Layer conv2;
-                [ReLU] Layer relu2;
-                [Conv(4, 3, Padding = 1)] Layer conv3;
-                [Residual(From = nameof(relu1))] Layer add;
-                [ReLU] Layer relu3;
-                [GlobalAvgPool] Layer pool;
-                [Dense(2)] Layer fc;
-            }
-            """, "Net");
+        NetworkInfo info = Info(AfterConv1("""
+            [Conv(4, 3, Padding = 1)] Layer conv2;
+            [ReLU] Layer relu2;
+            [Conv(4, 3, Padding = 1)] Layer conv3;
+            [Residual(From = nameof(relu1))] Layer add;
+            [ReLU] Layer relu3;
+            """), "Net");
         Assert.Equal(5, info.FusionGroups.Count);
         Assert.Equal(2048, info.InferenceBytesPerImage);
     }
@@ -196,24 +188,16 @@ public sealed class ShapeInferenceTests
         // group may not write over it, since the second reads it after. At conv3's group relu1, relu2 and its own output are
         // alive: 3072 B (2048 had it written over relu1; the second add's group writing over relu1 is what
         // An_add_writes_its_output_over_a_residual_nothing_reads_after_it checks).
-        NetworkInfo info = Info("""
-            [Network(1, 8, 8)]
-            public partial class Net
-            {
-                [Conv(4, 3, Padding = 1)] Layer conv1;
-                [ReLU] Layer relu1;
-                [Conv(4, 3, Padding = 1)] Layer conv2;
-                [ReLU] Layer relu2;
-                [Conv(4, 3, Padding = 1)] Layer conv3;
-                [Residual(From = nameof(relu1))] Layer add1;
-                [ReLU] Layer relu3;
-                [Conv(4, 3, Padding = 1)] Layer conv4;
-                [Residual(From = nameof(relu1))] Layer add2;
-                [ReLU] Layer relu4;
-                [GlobalAvgPool] Layer pool;
-                [Dense(2)] Layer fc;
-            }
-            """, "Net");
+        NetworkInfo info = Info(AfterConv1("""
+            [Conv(4, 3, Padding = 1)] Layer conv2;
+            [ReLU] Layer relu2;
+            [Conv(4, 3, Padding = 1)] Layer conv3;
+            [Residual(From = nameof(relu1))] Layer add1;
+            [ReLU] Layer relu3;
+            [Conv(4, 3, Padding = 1)] Layer conv4;
+            [Residual(From = nameof(relu1))] Layer add2;
+            [ReLU] Layer relu4;
+            """), "Net");
         Assert.Equal(6, info.FusionGroups.Count);
         Assert.Equal(3072, info.InferenceBytesPerImage);
     }
@@ -223,22 +207,27 @@ public sealed class ShapeInferenceTests
     {
         // conv2 reads relu1 and its group adds relu1: written over, relu1 would change under the convolution still reading
         // its neighbours. 2048 B (1024 written over).
-        NetworkInfo info = Info("""
-            [Network(1, 8, 8)]
-            public partial class Net
-            {
-                [Conv(4, 3, Padding = 1)] Layer conv1;
-                [ReLU] Layer relu1;
-                [Conv(4, 3, Padding = 1)] Layer conv2;
-                [Residual(From = nameof(relu1))] Layer add;
-                [ReLU] Layer relu2;
-                [GlobalAvgPool] Layer pool;
-                [Dense(2)] Layer fc;
-            }
-            """, "Net");
+        NetworkInfo info = Info(AfterConv1("""
+            [Conv(4, 3, Padding = 1)] Layer conv2;
+            [Residual(From = nameof(relu1))] Layer add;
+            [ReLU] Layer relu2;
+            """), "Net");
         Assert.Equal(4, info.FusionGroups.Count);
         Assert.Equal(2048, info.InferenceBytesPerImage);
     }
+
+    // A network of 1x8x8 images: conv1 (4 channels) and relu1, then body's layers, then pooling and a dense layer.
+    private static string AfterConv1(string body) => $$"""
+        [Network(1, 8, 8)]
+        public partial class Net
+        {
+            [Conv(4, 3, Padding = 1)] Layer conv1;
+            [ReLU] Layer relu1;
+        {{body}}
+            [GlobalAvgPool] Layer pool;
+            [Dense(2)] Layer fc;
+        }
+        """;
 
     [Fact]
     public void Conv_bn_relu_add_relu_fuse_into_one_group()
