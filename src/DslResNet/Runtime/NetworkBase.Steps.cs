@@ -2,7 +2,6 @@ using System;
 using System.Linq;
 using System.Collections.Generic;
 using ILGPU;
-using ILGPU.Runtime;
 
 namespace DslResNet.Runtime;
 
@@ -207,7 +206,7 @@ public abstract partial class NetworkBase
         if (inferenceEpilogue is not null)
         {
             inferenceConvolution.FuseEpilogue(inferenceEpilogue);
-            if (!inferenceEpilogue.FusedIntoConvolution && inferenceEpilogue.Shape.Add && Overlap(inferenceEpilogue.Residual, inferenceConvolution.Output))
+            if (!inferenceEpilogue.FusedIntoConvolution && inferenceEpilogue.Shape.Add && OpChecks.Overlap(inferenceEpilogue.Residual, inferenceConvolution.Output))
             {
                 // The plan writes this group's output over its residual (see the generator's Planner), which a convolution
                 // that stores its output before the add reads the residual would overwrite first: it gets a buffer of its own.
@@ -319,18 +318,6 @@ public abstract partial class NetworkBase
         ArgumentNullException.ThrowIfNull(inference);
         Own(training, inference);
         _steps.Add(new SimpleStep(group, forward, backward, infer));
-    }
-
-    // Whether two views share memory.
-    private static bool Overlap(ArrayView<float> a, ArrayView<float> b)
-    {
-        if (!a.IsValid || !b.IsValid || a.Length == 0 || b.Length == 0)
-        {
-            return false;
-        }
-
-        long x = a.LoadEffectiveAddressAsPtr().ToInt64(), y = b.LoadEffectiveAddressAsPtr().ToInt64();
-        return x < y + (b.Length * sizeof(float)) && y < x + (a.Length * sizeof(float));
     }
 
     private void OwnIfAny(params IDisposable?[] operations)

@@ -323,6 +323,27 @@ public sealed class IlgpuKernelTests : IClassFixture<CpuDeviceFixture>
         Assert.Equal(buffers.Read(separate), buffers.Read(xy));
     }
 
+    /// <summary>The input gradient may be the output gradient's own view (in place) or apart from it, but not overlap it
+    /// otherwise: that is refused, naming dx.</summary>
+    [Fact]
+    public void EpilogueInputGradientSharesTheOutputGradientWholeOrNotAtAll()
+    {
+        EpilogueShape shape = new(2, 4, 4, false, true, Activation.ReLU, false, Activation.None, 0f, 0f);
+        using Buffers buffers = new(_device);
+        ArrayView<float> x = buffers.Filled(32, 1f), y = buffers.Filled(32, 0f), gradients = buffers.Filled(64, 0f);
+        using (new EpilogueOp(_device, shape, x, default, default, default, y, gradients.SubView(0, 32), gradients.SubView(0, 32)))
+        {
+        }
+
+        using (new EpilogueOp(_device, shape, x, default, default, default, y, gradients.SubView(0, 32), gradients.SubView(32, 32)))
+        {
+        }
+
+        ArgumentException e = Assert.Throws<ArgumentException>(() => new EpilogueOp(_device, shape, x, default, default, default, y, gradients.SubView(0, 32), gradients.SubView(16, 32)));
+        Assert.Equal("dx", e.ParamName);
+        Assert.Contains("overlaps the output gradient", e.Message, StringComparison.Ordinal);
+    }
+
     internal static void CheckEpilogue(Device device, string name, int n, int channels, int spatial, bool norm, Activation act1, bool add, Activation act2, bool training)
     {
         const float eps = 1e-5f;

@@ -45,23 +45,17 @@ public sealed class EpilogueOp : IDisposable
     // Whether dx is dy (the plan's in-place input gradient); views that overlap otherwise are refused.
     private static bool SameView(ArrayView<float> dx, ArrayView<float> dy)
     {
-        if (!dx.IsValid || !dy.IsValid || dx.Length == 0 || dy.Length == 0)
+        if (!OpChecks.Overlap(dx, dy))
         {
             return false;
         }
 
-        long a = dx.LoadEffectiveAddressAsPtr().ToInt64(), b = dy.LoadEffectiveAddressAsPtr().ToInt64();
-        if (a == b && dx.Length == dy.Length)
+        if (dx.LoadEffectiveAddressAsPtr() == dy.LoadEffectiveAddressAsPtr() && dx.Length == dy.Length)
         {
             return true;
         }
 
-        if (a < b + (dy.Length * sizeof(float)) && b < a + (dx.Length * sizeof(float)))
-        {
-            throw new ArgumentException($"Epilogue: the input gradient ({dx.Length} floats) overlaps the output gradient ({dy.Length} floats) without being the same view; it may only share its memory whole.", nameof(dx));
-        }
-
-        return false;
+        throw new ArgumentException($"Epilogue: the input gradient ({dx.Length} floats) overlaps the output gradient ({dy.Length} floats) without being the same view; it may only share its memory whole.", nameof(dx));
     }
 
     /// <summary>Whether a convolution applies this pass as it stores (its own forward is then a no-op).</summary>

@@ -18,6 +18,18 @@ internal static class OpChecks
     // Raw address of a host-memory view; zero for an empty view.
     public static IntPtr Ptr(ArrayView<float> view) => HostView.Address(view);
 
+    // Whether two views share memory (empty and unbound views share none).
+    public static bool Overlap(ArrayView<float> a, ArrayView<float> b)
+    {
+        if (!a.IsValid || !b.IsValid || a.Length == 0 || b.Length == 0)
+        {
+            return false;
+        }
+
+        long x = a.LoadEffectiveAddressAsPtr().ToInt64(), y = b.LoadEffectiveAddressAsPtr().ToInt64();
+        return x < y + (b.Length * sizeof(float)) && y < x + (a.Length * sizeof(float));
+    }
+
     public static void Need(string op, string tensor, ArrayView<float> view, long elements)
     {
         if (view.Length < elements)
