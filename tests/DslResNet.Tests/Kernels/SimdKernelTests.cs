@@ -175,6 +175,8 @@ public sealed class SimdKernelTests : IClassFixture<SimdDeviceFixture>
         data.Add([2, 32, 6, 5, 64, 3, 1, 1, true, SimdWidth.Vector256, -3]);
         data.Add([1, 32, 6, 5, 64, 3, 1, 1, true, SimdWidth.Scalar, 2]);
         data.Add([1, 64, 7, 7, 64, 3, 1, 1, false, SimdWidth.Vector512, 2]);
+        // The same on 1 thread: F(4x4, 3x3), 4 tiles; on 2 (above), 2 tiles a thread, so F(2x2, 3x3).
+        data.Add([1, 64, 7, 7, 64, 3, 1, 1, true, SimdWidth.Vector512, 1]);
 
         // Winograd at batch 1 with large transformed weights (256K floats): split by output channels, on AVX2's 16-channel
         // groups (2 and 3 ways) and the wide blocks' 64-channel ones (the scalar width: 2 ways).
@@ -185,6 +187,11 @@ public sealed class SimdKernelTests : IClassFixture<SimdDeviceFixture>
         // The same with 9 F(4x4, 3x3) tiles an image (which then takes them; the tiles above are 2, so F(2x2, 3x3)).
         data.Add([1, 128, 12, 10, 128, 3, 1, 1, false, SimdWidth.Vector256, 2]);
         data.Add([1, 128, 12, 10, 128, 3, 1, 1, true, SimdWidth.Scalar, 3]);
+        // With 32 registers those 9 tiles take F(2x2, 3x3) at batch 1 on 2 or 3 threads (fewer than 36, with weights over
+        // 1 MB), 36 tiles (24x24) F(4x4, 3x3).
+        data.Add([1, 128, 12, 10, 128, 3, 1, 1, false, SimdWidth.Vector512, 2]);
+        data.Add([1, 128, 24, 24, 128, 3, 1, 1, true, SimdWidth.Vector512, 2]);
+        data.Add([1, 128, 24, 24, 128, 3, 1, 1, false, SimdWidth.Scalar, 3]);
 
         // Winograd at batch 1 split by rows of tiles with 16 output channels (one AVX2 group, so no channel split): 3 rows of
         // 4 tiles, 1 and 2 rows on 2 threads, a row each on 3.
@@ -344,6 +351,9 @@ public sealed class SimdKernelTests : IClassFixture<SimdDeviceFixture>
                 break;
             case (128, 12, 10, 128, 3, 1, 1):
                 CheckConv<G128x12x10To128K3S1P1>(shape, width, threads, guarded);
+                break;
+            case (128, 24, 24, 128, 3, 1, 1):
+                CheckConv<G128x24x24To128K3S1P1>(shape, width, threads, guarded);
                 break;
             case (1024, 3, 7, 200, 1, 1, 0):
                 CheckConv<G1024x3x7To200K1S1P0>(shape, width, threads, guarded);
@@ -672,9 +682,16 @@ public sealed class SimdKernelTests : IClassFixture<SimdDeviceFixture>
         Assert.Equal(winograd && shape.OutChannels >= fewest, usedWinograd);
         Assert.Equal(usedWinograd, inferenceWinograd);
         // Training takes F(2x2, 3x3) tiles; inference F(4x4, 3x3) unless the image has fewer than 9 of them and their
-        // transformed weights pass 1 MB (the cases with such weights are at batch 1: a pass takes one image).
+        // transformed weights pass 1 MB (the cases with such weights are at batch 1: a pass takes one image). With 32
+        // registers (AVX-512, scalar) and fewer images than threads, F(4x4, 3x3) also needs 36 tiles where the weights pass
+        // 1 MB and 6 tiles a thread where they do not.
         int tilesPerImage = ((shape.Height + 3) / 4) * ((shape.Width + 3) / 4);
-        int tile = 36L * shape.InChannels * shape.OutChannels <= 256 * 1024 || tilesPerImage >= 9 ? 4 : 2;
+        bool largeWeights = 36L * shape.InChannels * shape.OutChannels > 256 * 1024;
+        bool imageSplit = shape.N < Math.Abs(threads) && width != SimdWidth.Vector256;
+        int tile = largeWeights && tilesPerImage < 9 ? 2
+            : !imageSplit ? 4
+            : largeWeights ? (tilesPerImage >= 36 ? 4 : 2)
+            : (tilesPerImage / Math.Abs(threads) >= 6 ? 4 : 2);
         Assert.Equal(usedWinograd ? 2 : 0, winogradTile);
         Assert.Equal(usedWinograd ? tile : 0, inferenceTile);
         Assert.Equal(winograd && shape.InChannels >= fewest, usedWinogradForInputGradient);
@@ -2003,6 +2020,23 @@ public sealed class SimdKernelTests : IClassFixture<SimdDeviceFixture>
         public static int Height => 12;
 
         public static int Width => 10;
+
+        public static int OutChannels => 128;
+
+        public static int Kernel => 3;
+
+        public static int Stride => 1;
+
+        public static int Padding => 1;
+    }
+
+    private readonly struct G128x24x24To128K3S1P1 : IConvGeometry
+    {
+        public static int InChannels => 128;
+
+        public static int Height => 24;
+
+        public static int Width => 24;
 
         public static int OutChannels => 128;
 

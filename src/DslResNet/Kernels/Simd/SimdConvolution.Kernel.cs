@@ -531,8 +531,30 @@ internal sealed unsafe partial class SimdConvolution<G, TS, TV> : SimdConvolutio
     // streams all 38 MB of them with 4 tiles to reuse them on, and F(2x2, 3x3) (16 tiles, 17 MB) was the faster (`profile
     // resnet50-224 infer 2`, one image a pass: 16.9 against 19.2 ms a layer); ResNet-20's 64x7x7 layer (590 KB) ran at 262
     // against 191 GFLOP/s-equivalent as F(4x4, 3x3) with one image a pass.
-    private static bool LargeTilesPay(int batch, int threads) => Winograd<G, TS, TV, WinogradF4>.WeightFloats <= LargeWeights
-        || Winograd<G, TS, TV, WinogradF4>.TilesPerImage * Math.Min(Winograd<G, TS, TV, WinogradF4>.ImagesPerPass, Math.Max(1, batch / threads)) >= 9;
+    // With 32 registers and fewer images than threads (an image split, see ForwardWinograd), F(4x4, 3x3) also needs 6 tiles
+    // (a register block) a thread where the threads split its tiles, and 36 where they split the channels (weights over
+    // 1 MB, streamed once): ResNet-20's 64x7x7 layer at batch 1 on 2 threads (2 tiles a thread) took 0.75 of its time as
+    // F(2x2, 3x3) (`profile resnet20 latency 2 8000 abmodels`, call 0.925 and 0.934), ResNet-50's 256x14x14 layers (16
+    // tiles, 9.4 MB against 4.2) 0.85 and 0.86 (call 0.984 twice); its 128x28x28 layers (49 tiles) were slower so (1.11,
+    // 1.03), as were ResNet-20's 32x14x14 layers by rows (8 tiles a thread; 1.14, 0.97). Whole calls with and without
+    // (`abmodels`, 2 rounds): ResNet-20 latency 0.946 and 0.943, ResNet-50 0.988 twice, ResNet-18 0.999 and 0.986.
+    // Measured on AVX-512 (Zen 5) only; AVX2's 16 registers keep the rule above.
+    private static bool LargeTilesPay(int batch, int threads)
+    {
+        int tiles = Winograd<G, TS, TV, WinogradF4>.TilesPerImage * Math.Min(Winograd<G, TS, TV, WinogradF4>.ImagesPerPass, Math.Max(1, batch / threads));
+        bool large = Winograd<G, TS, TV, WinogradF4>.WeightFloats > LargeWeights;
+        if (large && tiles < 9)
+        {
+            return false;
+        }
+
+        if (batch < threads && Blocks<TS, TV>.Wide)
+        {
+            return large ? tiles >= 36 : tiles / threads >= 6;
+        }
+
+        return true;
+    }
 
     private long WinogradWeightFloats => WinogradTile == 4 ? Winograd<G, TS, TV, WinogradF4>.WeightFloats : Winograd<G, TS, TV, WinogradF2>.WeightFloats;
 
