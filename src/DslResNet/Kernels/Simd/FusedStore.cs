@@ -1,4 +1,5 @@
 using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics.X86;
 
 namespace DslResNet.Kernels.Simd;
 
@@ -15,6 +16,12 @@ internal unsafe interface IVectorStore
     void Store<TS, TV>(float* y, long offset, int channel, TV value)
         where TS : struct, ISimd<TV>
         where TV : struct;
+
+    /// <summary>Prefetches the cache line of the output at <paramref name="offset"/> floats from <paramref name="y"/>, and
+    /// what the store will read with it.</summary>
+    /// <param name="y">Where offsets count from in the output.</param>
+    /// <param name="offset">Offset of the line.</param>
+    void Prefetch(float* y, long offset);
 }
 
 /// <summary>Stores values as they are.</summary>
@@ -25,6 +32,12 @@ internal readonly unsafe struct PlainStore : IVectorStore
     public void Store<TS, TV>(float* y, long offset, int channel, TV value)
         where TS : struct, ISimd<TV>
         where TV : struct => TS.Store(y + offset, value);
+
+    /// <inheritdoc />
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public void Prefetch(float* y, long offset)
+    {
+    }
 }
 
 /// <summary>How a convolution's micro-kernel or Winograd output transform finishes a value before storing it:
@@ -34,7 +47,9 @@ internal readonly unsafe struct PlainStore : IVectorStore
 /// <param name="residual">Residual laid out as the output, at the point the caller's offsets count from, or null.</param>
 /// <param name="relu2">ReLU after the add.</param>
 /// <param name="accumulate">Add into the output instead of overwriting it.</param>
-internal readonly unsafe struct FusedStore(float* bias, bool relu1, float* residual, bool relu2, bool accumulate) : IVectorStore
+/// <param name="prefetch">Whether a forward micro-kernel prefetches the lines of its block's output (and residual) into L1
+/// before its loop over the inputs (see <see cref="Prefetch"/>).</param>
+internal readonly unsafe struct FusedStore(float* bias, bool relu1, float* residual, bool relu2, bool accumulate, bool prefetch = false) : IVectorStore
 {
     private float* Bias { get; } = bias;
 
@@ -45,6 +60,22 @@ internal readonly unsafe struct FusedStore(float* bias, bool relu1, float* resid
     private bool Relu2 { get; } = relu2;
 
     private bool Accumulate { get; } = accumulate;
+
+    private bool PrefetchLines { get; } = prefetch;
+
+    /// <inheritdoc />
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public void Prefetch(float* y, long offset)
+    {
+        if (PrefetchLines && Sse.IsSupported)
+        {
+            Sse.Prefetch0(y + offset);
+            if (Residual is not null && Residual != y)
+            {
+                Sse.Prefetch0(Residual + offset);
+            }
+        }
+    }
 
     /// <inheritdoc />
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

@@ -57,6 +57,10 @@ for v, rmax in FWD.items():
     w("    {")
     for line in LOCALS.split("\n"):
         w(line)
+    # The block's output lines (and residual), prefetched where the store says so, while the loop below runs (see
+    # SimdConvolution.PrefetchOutput).
+    for r in range(ROWS):
+        w("        " + " ".join(f"store.Prefetch(dst, ({r} * dstStride) + {16*j});" for j in range(v)))
     for r in range(ROWS):
         w("        " + " ".join(f"TV a{r}_{j} = TS.Zero;" for j in range(v)))
     # A kernel row's taps and input channels are one run, in the padded input (kw * InChannels + ic) as in the packed
