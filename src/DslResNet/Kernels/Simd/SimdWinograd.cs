@@ -43,9 +43,17 @@ internal static unsafe class Winograd<G, TS, TV, T>
     /// <summary>Tiles per image.</summary>
     public static int TilesPerImage => TilesHigh * TilesWide;
 
-    /// <summary>Images one pass takes (see <see cref="Images"/>): where a pass holds a whole image, enough of them for 14
-    /// tiles; otherwise 1.</summary>
-    public static int ImagesPerPass => ChunkRows < TilesHigh ? 1 : (14 + TilesPerImage - 1) / TilesPerImage;
+    /// <summary>Images one pass takes (see <see cref="Images"/>): where a pass holds a whole image, enough of them for
+    /// <see cref="PassTilesAtLeast"/> tiles; otherwise 1.</summary>
+    public static int ImagesPerPass => ChunkRows < TilesHigh ? 1 : (PassTilesAtLeast + TilesPerImage - 1) / TilesPerImage;
+
+    /// <summary>Transformed weights larger than the last-level cache holds beside the rest (16 MB): streamed from memory
+    /// on every pass.</summary>
+    public const long StreamedWeightFloats = 4L << 20;
+
+    // Tiles a pass of whole images takes at least: 14, a register block's worth, or 32 where the weights are streamed
+    // (ResNet-18's and ResNet-50's 512x7x7 layers as F(4x4, 3x3): 37.7 MB), so that each weight fetched serves 32 tiles.
+    private static int PassTilesAtLeast => T.Size == 4 && WeightFloats >= StreamedWeightFloats ? 32 : 14;
 
     /// <summary>Transformed-weight planes and products per tile: (m + 2)^2.</summary>
     public static int Planes => (T.Size + 2) * (T.Size + 2);
