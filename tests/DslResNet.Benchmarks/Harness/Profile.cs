@@ -18,6 +18,8 @@ namespace DslResNet.Benchmarks.Harness;
 /// <see cref="SimdPool.Experiment"/>): on this shared host, separate processes of one build differ by 5-20%, alternated calls
 /// of one process by a few percent. <c>abmodels</c> builds and warms up a second model under Experiment 1 (for a choice made
 /// when a model is built or first run, such as its memory layout) and alternates the two models' calls; two models of one build read within 1%.
+/// An argument <c>batch=N</c> after CALLS runs another batch than the harness's for the task (ResNet-50 inference at batch
+/// 2 against 8: where a layer's time per image depends on the batch).
 /// </summary>
 internal static class Profile
 {
@@ -34,7 +36,10 @@ internal static class Profile
         int threads = int.Parse(args[2], CultureInfo.InvariantCulture);
         int calls = args.Count > 3 ? int.Parse(args[3], CultureInfo.InvariantCulture) : 5;
         using Device device = Device.Create(DeviceKind.Cpu, threads);
-        int batch = new MeasureSpec("dslresnet", "default", network, task, threads, calls).Batch;
+        // The harness's batch for the task, unless a later argument names one (batch=N).
+        string? asked = args.Skip(4).FirstOrDefault(a => a.StartsWith("batch=", StringComparison.Ordinal));
+        int batch = asked is not null ? int.Parse(asked["batch=".Length..], CultureInfo.InvariantCulture) : new MeasureSpec("dslresnet", "default", network, task, threads, calls).Batch;
+        args = args.Where(a => !a.StartsWith("batch=", StringComparison.Ordinal)).ToList();
         using INetworkModel model = DslResNetEngine.Create(network, device, batch);
         (float[] images, int[] labels) = DslResNetEngine.RandomBatch(model, batch);
         int classes = (int)model.Definition.OutputShape.Elements;
