@@ -174,6 +174,34 @@ internal sealed unsafe class SimdPooling : IParallelWork, IPooling
                 }
 
                 int k = 0;
+                for (; max && k + width <= c; k += width)
+                {
+                    // The hardware's maximum, v > acc ? v : acc (the first of equal values stays, as in the rule below),
+                    // with the window's sum beside it: a NaN in the window (or infinities of both signs) leaves the sum
+                    // NaN, and then the rule below runs for these channels. Three operations a value instead of seven:
+                    // `profile resnet50-224 infer 2 48 ab`, twice, the pooling 0.90 and 0.80 of its time (ResNet-50's
+                    // 64x112x112 max pool at batch 8, about 2 ms a call).
+                    Vector<float> acc = Vector.Load(image + ((((long)y0 * _s.Width) + x0) * c) + k);
+                    Vector<float> sum = Vector<float>.Zero;
+                    for (int iy = y0; iy < y1; iy++)
+                    {
+                        float* row = image + ((long)iy * _s.Width * c) + k;
+                        for (int ix = x0; ix < x1; ix++)
+                        {
+                            Vector<float> v = Vector.Load(row + ((long)ix * c));
+                            acc = Vector.MaxNative(v, acc);
+                            sum += v;
+                        }
+                    }
+
+                    if (!Vector.EqualsAll(sum, sum))
+                    {
+                        break;
+                    }
+
+                    acc.Store(y + k);
+                }
+
                 for (; k + width <= c; k += width)
                 {
                     // Row-major over the window, as the scalar rule: a NaN wins over numbers and stays.
