@@ -58,6 +58,23 @@ internal interface IEpilogue : IDisposable
     ICommunicator? Synchronized { get; set; }
 }
 
+/// <summary>
+/// A backend operation whose inference forward can run on tensors at other addresses than those it was bound to, laid out
+/// as the bound ones are (image after image): a network runs its first layers a few images at a time through a small arena
+/// (see NetworkBase's inference windows). Each tensor's data is the operation's to read or write for the call only.
+/// </summary>
+internal interface IRelocatable
+{
+    /// <summary>The inference forward of <paramref name="images"/> images with the input, the output and the fused residual
+    /// (where there is one) at the given addresses.</summary>
+    /// <param name="x">The input's first image.</param>
+    /// <param name="y">The output's first image.</param>
+    /// <param name="residual">The fused residual's first image (zero where there is none).</param>
+    /// <param name="images">Images, 1 to the shape's N.</param>
+    /// <param name="weightsChanged">As <see cref="IConvolution.Forward"/>'s (ignored by operations without weights).</param>
+    void ForwardAt(IntPtr x, IntPtr y, IntPtr residual, int images, bool weightsChanged);
+}
+
 /// <summary>Max, average or global-average pooling over a <see cref="MapBinding"/>.</summary>
 internal interface IPooling : IDisposable
 {

@@ -1,6 +1,7 @@
 using System;
 using System.Linq;
 using System.Collections.Generic;
+using DslResNet.Kernels;
 using ILGPU;
 
 namespace DslResNet.Runtime;
@@ -270,7 +271,7 @@ public abstract partial class NetworkBase
     /// <param name="inference">The inference operation.</param>
     protected void AddStep(int group, EpilogueOp training, EpilogueOp inference)
     {
-        AddSimple(group, training, inference, training.Forward, training.Backward, inference.Forward);
+        AddSimple(group, training, inference, training.Forward, training.Backward, inference.Forward, [inference.Tensors.X, inference.Tensors.R], [inference.Tensors.Y]);
         if (training.Shape is { Norm: true, Training: true })
         {
             _steps[^1].Norm = training;
@@ -282,42 +283,43 @@ public abstract partial class NetworkBase
     /// <param name="training">The training operation.</param>
     /// <param name="inference">The inference operation.</param>
     protected void AddStep(int group, PoolOp training, PoolOp inference) =>
-        AddSimple(group, training, inference, training.Forward, training.Backward, inference.Forward);
+        AddSimple(group, training, inference, training.Forward, training.Backward, inference.Forward, [inference.Tensors.X], [inference.Tensors.Y], inference);
 
     /// <summary>Registers an option-A shortcut (subsample and zero-pad channels).</summary>
     /// <param name="group">The group's index.</param>
     /// <param name="training">The training operation.</param>
     /// <param name="inference">The inference operation.</param>
     protected void AddStep(int group, ShortcutOp training, ShortcutOp inference) =>
-        AddSimple(group, training, inference, training.Forward, training.Backward, inference.Forward);
+        AddSimple(group, training, inference, training.Forward, training.Backward, inference.Forward, [inference.Input], [inference.Output]);
 
     /// <summary>Registers a channel-wise scale (squeeze-and-excitation's <c>x * gate</c>).</summary>
     /// <param name="group">The group's index.</param>
     /// <param name="training">The training operation.</param>
     /// <param name="inference">The inference operation.</param>
     protected void AddStep(int group, ChannelScaleOp training, ChannelScaleOp inference) =>
-        AddSimple(group, training, inference, training.Forward, training.Backward, inference.Forward);
+        AddSimple(group, training, inference, training.Forward, training.Backward, inference.Forward, inference.Inputs, [inference.Output]);
 
     /// <summary>Registers a flatten (a copy into the flat layout).</summary>
     /// <param name="group">The group's index.</param>
     /// <param name="training">The training operation.</param>
     /// <param name="inference">The inference operation.</param>
     protected void AddStep(int group, CopyOp training, CopyOp inference) =>
-        AddSimple(group, training, inference, training.Forward, training.Backward, inference.Forward);
+        AddSimple(group, training, inference, training.Forward, training.Backward, inference.Forward, [inference.Input], [inference.Output]);
 
     /// <summary>Registers a dropout layer: masks drawn per training step; a copy in inference.</summary>
     /// <param name="group">The group's index.</param>
     /// <param name="training">The training operation.</param>
     /// <param name="inference">The inference operation.</param>
     protected void AddStep(int group, DropoutOp training, CopyOp inference) =>
-        AddSimple(group, training, inference, () => training.Forward(DropoutStep), () => training.Backward(DropoutStep), inference.Forward);
+        AddSimple(group, training, inference, () => training.Forward(DropoutStep), () => training.Backward(DropoutStep), inference.Forward, [inference.Input], [inference.Output]);
 
-    private void AddSimple(int group, IDisposable training, IDisposable inference, Action forward, Action backward, Action<int> infer)
+    private void AddSimple(
+        int group, IDisposable training, IDisposable inference, Action forward, Action backward, Action<int> infer, ArrayView<float>[] reads, ArrayView<float>[] writes, PoolOp? pool = null)
     {
         ArgumentNullException.ThrowIfNull(training);
         ArgumentNullException.ThrowIfNull(inference);
         Own(training, inference);
-        _steps.Add(new SimpleStep(group, forward, backward, infer));
+        _steps.Add(new SimpleStep(group, forward, backward, infer, reads, writes, pool));
     }
 
     private void OwnIfAny(params IDisposable?[] operations)
@@ -376,9 +378,26 @@ public abstract partial class NetworkBase
     /// <param name="images">The images to run (at most the batch size).</param>
     private void ForwardInference(int images)
     {
-        foreach (GroupStep step in _steps)
+        // The first steps a window of images at a time where the plan allows (see PlanWindows), then the rest.
+        int first = 0;
+        WindowPlan? plan = InferenceWindows ? Windows() : null;
+        if (plan is not null && images > plan.Images)
         {
-            step.Infer(images);
+            for (int image = 0; image < images; image += plan.Images)
+            {
+                int count = Math.Min(plan.Images, images - image);
+                for (int i = 0; i < plan.Steps; i++)
+                {
+                    _steps[i].InferAt(image, count);
+                }
+            }
+
+            first = plan.Steps;
+        }
+
+        for (int i = first; i < _steps.Count; i++)
+        {
+            _steps[i].Infer(images);
         }
     }
 
@@ -415,6 +434,28 @@ public abstract partial class NetworkBase
         public virtual void Fold()
         {
         }
+
+        // The per-image tensors the inference pass reads, and those it writes (unbound ones included).
+        public abstract IEnumerable<ArrayView<float>> InferenceReads { get; }
+
+        public abstract IEnumerable<ArrayView<float>> InferenceWrites { get; }
+
+        // Whether the inference pass runs a window of images at other addresses (see PlanWindows), and the pixels of the
+        // smaller of its input and output maps.
+        public virtual bool Relocatable(out long pixels)
+        {
+            pixels = 0;
+            return false;
+        }
+
+        // The tensors InferAt places, in its order (default where absent).
+        public virtual ArrayView<float>[] RelocatedTensors => [];
+
+        // Where InferAt finds them: set by the window plan.
+        public WindowPlacement[]? Placements { get; set; }
+
+        // The inference pass of images [first, first + images) at the placements.
+        public virtual void InferAt(int first, int images) => throw new InvalidOperationException($"group {Group}: this step does not run in windows.");
     }
 
     private sealed class ConvolutionStep(int group, bool readsNetworkInput, ConvOp conv, EpilogueOp? epilogue, FoldOp? fold,
@@ -447,10 +488,62 @@ public abstract partial class NetworkBase
         }
 
         public override void Fold() => fold?.Run();
+
+        public override IEnumerable<ArrayView<float>> InferenceReads
+        {
+            get
+            {
+                // The convolution's input and the epilogue's residual; the epilogue's input where it is not the
+                // convolution's output (which this step writes first).
+                yield return inferenceConv.Tensors.X;
+                if (inferenceEpilogue is not null)
+                {
+                    yield return inferenceEpilogue.Tensors.R;
+                    if (DslResNet.Kernels.HostView.Address(inferenceEpilogue.Tensors.X) != DslResNet.Kernels.HostView.Address(inferenceConv.Tensors.Y))
+                    {
+                        yield return inferenceEpilogue.Tensors.X;
+                    }
+                }
+            }
+        }
+
+        public override IEnumerable<ArrayView<float>> InferenceWrites =>
+            inferenceEpilogue is null ? [inferenceConv.Tensors.Y] : [inferenceConv.Tensors.Y, inferenceEpilogue.Tensors.Y];
+
+        public override bool Relocatable(out long pixels)
+        {
+            ConvShape shape = inferenceConv.Shape;
+            pixels = Math.Min((long)shape.Height * shape.Width, (long)shape.OutHeight * shape.OutWidth);
+            return inferenceConv.Relocatable && (inferenceEpilogue is null || inferenceEpilogue.FusedIntoConvolution);
+        }
+
+        public override ArrayView<float>[] RelocatedTensors =>
+            [inferenceConv.Tensors.X, inferenceConv.Tensors.Y, inferenceEpilogue is { Shape.Add: true } fused ? fused.Tensors.R : default];
+
+        public override void InferAt(int first, int images)
+        {
+            WindowPlacement[] at = Placements!;
+            inferenceConv.ForwardAt(at[0].At(first), at[1].At(first), at[2].At(first), images);
+        }
     }
 
-    private sealed class SimpleStep(int group, Action forward, Action backward, Action<int> infer) : GroupStep(group)
+    private sealed class SimpleStep(int group, Action forward, Action backward, Action<int> infer, ArrayView<float>[] reads, ArrayView<float>[] writes, PoolOp? pool)
+        : GroupStep(group)
     {
+        public override IEnumerable<ArrayView<float>> InferenceReads => reads;
+
+        public override IEnumerable<ArrayView<float>> InferenceWrites => writes;
+
+        public override bool Relocatable(out long pixels)
+        {
+            pixels = pool is null ? 0 : Math.Min((long)pool.Shape.Height * pool.Shape.Width, (long)pool.Shape.OutHeight * pool.Shape.OutWidth);
+            return pool is { Relocatable: true };
+        }
+
+        public override ArrayView<float>[] RelocatedTensors => pool is null ? [] : [pool.Tensors.X, pool.Tensors.Y];
+
+        public override void InferAt(int first, int images) => pool!.ForwardAt(Placements![0].At(first), Placements[1].At(first), images);
+
         public override void Forward() => forward();
 
         public override int Backward(StepPlan plan, bool inputGradient)

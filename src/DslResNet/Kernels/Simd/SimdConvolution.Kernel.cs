@@ -8,7 +8,7 @@ namespace DslResNet.Kernels.Simd;
 /// <typeparam name="G">Geometry.</typeparam>
 /// <typeparam name="TS">The vector operations.</typeparam>
 /// <typeparam name="TV">The vector type.</typeparam>
-internal sealed unsafe partial class SimdConvolution<G, TS, TV> : SimdConvolution, IParallelWork, ICountsFlops
+internal sealed unsafe partial class SimdConvolution<G, TS, TV> : SimdConvolution, IParallelWork, ICountsFlops, IRelocatable
     where G : struct, IConvGeometry
     where TS : struct, ISimd<TV>
     where TV : struct
@@ -33,7 +33,8 @@ internal sealed unsafe partial class SimdConvolution<G, TS, TV> : SimdConvolutio
     private readonly int _batch;
     private readonly int _slices;         // weight gradient: runs of images, each with its own partial sums
     private readonly bool _bias;
-    private readonly float* _x, _w, _b, _y, _dy, _dx, _dw, _db;
+    private readonly float* _w, _b, _dy, _dx, _dw, _db;
+    private float* _x, _y;                // the bound tensors, or for one call those given to ForwardAt
     private float* _packed;               // [kh][kw][ic][CoutP] in PackedGroups' layout; made by the first direct forward
     private float* _transposed;           // [kh][kw][oc][CinP]; made by the first scattering input gradient
     private readonly bool _hasPartials;
@@ -216,6 +217,30 @@ internal sealed unsafe partial class SimdConvolution<G, TS, TV> : SimdConvolutio
 
     // Rows of the padded input gradient: every row a tap can reach, at least the padded input.
     private static int DataRows => Math.Max(PaddedHeight, ((OutHeight - 1) * G.Stride) + G.Kernel);
+
+    /// <inheritdoc />
+    public void ForwardAt(IntPtr x, IntPtr y, IntPtr residual, int images, bool weightsChanged)
+    {
+        float* boundX = _x, boundY = _y, boundResidual = EpilogueResidual;
+        if ((boundResidual is null) != (residual == IntPtr.Zero) || Statistics is not null)
+        {
+            throw new InvalidOperationException("ForwardAt: an inference forward with a residual exactly where the bound one has one.");
+        }
+
+        _x = (float*)x;
+        _y = (float*)y;
+        MoveEpilogueResidual((float*)residual);
+        try
+        {
+            Forward(images, weightsChanged);
+        }
+        finally
+        {
+            _x = boundX;
+            _y = boundY;
+            MoveEpilogueResidual(boundResidual);
+        }
+    }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public override void Forward(int images, bool repack)

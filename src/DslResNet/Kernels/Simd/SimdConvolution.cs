@@ -68,6 +68,10 @@ public abstract unsafe class SimdConvolution : IDisposable, IConvolution
         EpilogueRelu2 = relu2;
     }
 
+    /// <summary>Points the fused residual elsewhere (for one call: see <see cref="IRelocatable"/>).</summary>
+    /// <param name="residual">The residual.</param>
+    private protected void MoveEpilogueResidual(float* residual) => EpilogueResidual = residual;
+
     /// <summary>Forward: <c>y = conv(x, w) + b</c> for the first <paramref name="images"/> images, statistics into <see cref="Statistics"/>.</summary>
     /// <param name="images">Images.</param>
     /// <param name="repack">Whether the weights changed since the last call (training always passes true).</param>

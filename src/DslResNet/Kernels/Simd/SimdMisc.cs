@@ -10,11 +10,12 @@ namespace DslResNet.Kernels.Simd;
 /// backward passes are split by image. Per channel, every value is computed in the same order as a scalar loop would,
 /// so the results do not depend on the vector width.
 /// </summary>
-internal sealed unsafe class SimdPooling : IParallelWork, IPooling
+internal sealed unsafe class SimdPooling : IParallelWork, IPooling, IRelocatable
 {
     private readonly SimdPool _pool;
     private readonly PoolShape _s;
-    private readonly float* _x, _y, _dy, _dx;
+    private readonly float* _dy, _dx;
+    private float* _x, _y; // the bound tensors, or for one call those given to ForwardAt
     private bool _backward;
 
     /// <summary>Binds the pooling.</summary>
@@ -41,6 +42,23 @@ internal sealed unsafe class SimdPooling : IParallelWork, IPooling
     {
         _backward = false;
         _pool.Run(this, _s.Kind == PoolKind.GlobalAverage ? images : images * _s.OutHeight, balanced: true);
+    }
+
+    /// <inheritdoc />
+    public void ForwardAt(IntPtr x, IntPtr y, IntPtr residual, int images, bool weightsChanged)
+    {
+        float* boundX = _x, boundY = _y;
+        _x = (float*)x;
+        _y = (float*)y;
+        try
+        {
+            Forward(images);
+        }
+        finally
+        {
+            _x = boundX;
+            _y = boundY;
+        }
     }
 
     /// <summary>Backward (accumulates).</summary>

@@ -14,6 +14,9 @@ public sealed class ChannelScaleOp : IDisposable
 {
     private readonly ChannelScaleShape _shape;
     private readonly IChannelScale _kernel;
+    private readonly ArrayView<float> _x;
+    private readonly ArrayView<float> _s;
+    private readonly ArrayView<float> _y;
 
     /// <summary>Binds the scale.</summary>
     /// <param name="device">The device.</param>
@@ -43,10 +46,17 @@ public sealed class ChannelScaleOp : IDisposable
 
         _shape = shape;
         _kernel = backend.CreateChannelScale(shape, new ChannelScaleBinding(x, s, y, dy, dx, ds));
+        (_x, _s, _y) = (x, s, y);
     }
 
     /// <summary>The backend's scale.</summary>
     internal IChannelScale Kernel => _kernel;
+
+    /// <summary>The map and the scale it reads.</summary>
+    internal ArrayView<float>[] Inputs => [_x, _s];
+
+    /// <summary>The output.</summary>
+    internal ArrayView<float> Output => _y;
 
     /// <summary>Forward for the first <paramref name="images"/> images (ILGPU kernels run the whole batch).</summary>
     /// <param name="images">Images.</param>

@@ -158,6 +158,25 @@ public sealed class ConvOp : IDisposable
     /// <summary><c>y = conv(x, w) + b</c>.</summary>
     public void Forward() => Forward(_shape.N);
 
+    /// <summary>Whether the backend's convolution runs on tensors at other addresses too (see <see cref="IRelocatable"/>).</summary>
+    internal bool Relocatable => _kernel is IRelocatable;
+
+    /// <summary>The tensors.</summary>
+    internal ConvBinding Tensors => _tensors;
+
+    /// <summary>The inference forward of <paramref name="images"/> images with its input, output and fused residual at the
+    /// given addresses (see <see cref="IRelocatable"/>); the weights repacked as <see cref="Forward(int)"/> does.</summary>
+    /// <param name="x">Input.</param>
+    /// <param name="y">Output.</param>
+    /// <param name="residual">The fused residual, or zero.</param>
+    /// <param name="images">Images.</param>
+    internal void ForwardAt(IntPtr x, IntPtr y, IntPtr residual, int images)
+    {
+        long version = _version?.Current ?? -1;
+        ((IRelocatable)_kernel).ForwardAt(x, y, residual, images, _training || version < 0 || version != _packed);
+        _packed = version;
+    }
+
     /// <summary>Gradients of the weights and bias (overwritten) and, when <paramref name="data"/> and bound, of the input (accumulated).</summary>
     /// <param name="data">Whether to compute the input's gradient.</param>
     /// <param name="weights">Whether to compute the weights' and bias's gradients (false for a frozen layer).</param>

@@ -9,6 +9,7 @@ namespace DslResNet.Runtime;
 public sealed class CopyOp : IDisposable
 {
     private readonly ICopy _kernel;
+    private readonly ArrayView<float> _x, _y;
 
     /// <summary>Binds the copy.</summary>
     /// <param name="device">The device.</param>
@@ -29,10 +30,17 @@ public sealed class CopyOp : IDisposable
         OpChecks.Need("Copy", nameof(x), x, count);
         OpChecks.Need("Copy", nameof(y), y, count);
         _kernel = backend.CreateCopy(new CopyShape(count, channels, spatial, flatten), new MapBinding(x, y, dy, dx));
+        (_x, _y) = (x, y);
     }
 
     /// <summary>The backend's copy.</summary>
     internal ICopy Kernel => _kernel;
+
+    /// <summary>The input.</summary>
+    internal ArrayView<float> Input => _x;
+
+    /// <summary>The output.</summary>
+    internal ArrayView<float> Output => _y;
 
     /// <summary><c>y = x</c> for the first <paramref name="images"/> images (ILGPU kernels copy everything).</summary>
     /// <param name="images">Images.</param>

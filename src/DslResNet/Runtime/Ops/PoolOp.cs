@@ -9,6 +9,7 @@ namespace DslResNet.Runtime;
 public sealed class PoolOp : IDisposable
 {
     private readonly PoolShape _shape;
+    private readonly MapBinding _tensors;
     private readonly IPooling _kernel;
 
     /// <summary>Binds the pooling.</summary>
@@ -25,7 +26,8 @@ public sealed class PoolOp : IDisposable
         OpChecks.Need("Pool", nameof(x), x, shape.InputElements);
         OpChecks.Need("Pool", nameof(y), y, shape.OutputElements);
         _shape = shape;
-        _kernel = backend.CreatePooling(shape, new MapBinding(x, y, dy, dx));
+        _tensors = new MapBinding(x, y, dy, dx);
+        _kernel = backend.CreatePooling(shape, _tensors);
     }
 
     /// <summary>The backend's pooling.</summary>
@@ -37,6 +39,21 @@ public sealed class PoolOp : IDisposable
 
     /// <summary>Forward.</summary>
     public void Forward() => _kernel.Forward(_shape.N);
+
+    /// <summary>The shape.</summary>
+    internal PoolShape Shape => _shape;
+
+    /// <summary>The tensors.</summary>
+    internal MapBinding Tensors => _tensors;
+
+    /// <summary>Whether the backend's pooling runs on tensors at other addresses too (see <see cref="IRelocatable"/>).</summary>
+    internal bool Relocatable => _kernel is IRelocatable;
+
+    /// <summary>The forward of <paramref name="images"/> images with its input and output at the given addresses.</summary>
+    /// <param name="x">Input.</param>
+    /// <param name="y">Output.</param>
+    /// <param name="images">Images.</param>
+    internal void ForwardAt(IntPtr x, IntPtr y, int images) => ((IRelocatable)_kernel).ForwardAt(x, y, IntPtr.Zero, images, false);
 
     /// <summary>Backward (accumulates into the input's gradient).</summary>
     public void Backward() => _kernel.Backward();

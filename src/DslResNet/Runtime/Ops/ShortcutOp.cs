@@ -10,6 +10,7 @@ public sealed class ShortcutOp : IDisposable
 {
     private readonly ShortcutShape _shape;
     private readonly IShortcut _kernel;
+    private readonly ArrayView<float> _x, _y;
 
     /// <summary>Binds the shortcut.</summary>
     /// <param name="device">The device.</param>
@@ -26,10 +27,17 @@ public sealed class ShortcutOp : IDisposable
         OpChecks.Need("Shortcut", nameof(y), y, shape.OutputElements);
         _shape = shape;
         _kernel = backend.CreateShortcut(shape, new MapBinding(x, y, dy, dx));
+        (_x, _y) = (x, y);
     }
 
     /// <summary>The backend's shortcut.</summary>
     internal IShortcut Kernel => _kernel;
+
+    /// <summary>The input.</summary>
+    internal ArrayView<float> Input => _x;
+
+    /// <summary>The output.</summary>
+    internal ArrayView<float> Output => _y;
 
     /// <summary>Forward for the first <paramref name="images"/> images (ILGPU kernels run the whole batch).</summary>
     /// <param name="images">Images.</param>
