@@ -7,7 +7,8 @@ namespace DslResNet.Benchmarks;
 
 /// <summary>
 /// Entry point. <c>sweep</c> runs the side-by-side harness (<see cref="Harness.Sweep"/>); <c>profile</c> prints where DslResNet's
-/// time goes (<see cref="Harness.Profile"/>); <c>measure</c> is one of its
+/// time goes (<see cref="Harness.Profile"/>); <c>poolprobe</c> what an empty parallel run costs (<see cref="Harness.PoolProbe"/>);
+/// <c>measure</c> is one of its
 /// measuring processes; anything else goes to BenchmarkDotNet's switcher, so <c>--filter</c>, <c>--job</c> and the other
 /// options work. From the repository root: <c>dotnet run -c Release --project tests/DslResNet.Benchmarks -- --filter '*' --job short</c>.
 /// </summary>
@@ -19,6 +20,11 @@ public static class Program
         if (args.Length > 0 && args[0] == "sweep")
         {
             return Harness.Sweep.Run(args[1..]);
+        }
+
+        if (args.Length > 0 && args[0] == "poolprobe")
+        {
+            return Harness.PoolProbe.Run();
         }
 
         if (args.Length > 0 && args[0] == "microkernel")

@@ -29,7 +29,16 @@ internal interface ICountsFlops
 /// </summary>
 public sealed unsafe class SimdPool : IDisposable
 {
-    private const int SpinIterations = 20_000;
+    // Waits poll in short spins: Thread.SpinWait(20) took about 1.3 microseconds here (Zen 5), so a worker noticed a new
+    // run 0.65 microseconds late on average, and an empty run of 2 units cost 0.98 microseconds end to end; polling every
+    // SpinWait(4) in the workers and SpinWait(1) in the caller, 0.23 (`poolprobe`). ResNet-20 at batch 1 runs about 25
+    // operations a call: `profile resnet20 latency 2 8000 ab`, twice, the call 0.952 of its time; ResNet-50 at batch 1, at
+    // batch 128 ResNet-20 inference and training unchanged (1.000, 0.992, 1.009). The iterations before a wait yields or
+    // sleeps keep the spin's length (about 26 ms for a worker).
+    private const int WorkerSpin = 4;
+    private const int WorkerSpinIterations = 100_000;
+    private const int CallerSpin = 1;
+    private const int CallerSpinIterations = 80_000;
     private readonly Thread[] _workers;
     private readonly ManualResetEventSlim _wake = new(false);
     private readonly float*[] _scratch;
@@ -294,9 +303,9 @@ public sealed unsafe class SimdPool : IDisposable
                 SpinWait spin = default;
                 while (Volatile.Read(ref _pending) != 0)
                 {
-                    if (++spins < SpinIterations)
+                    if (++spins < CallerSpinIterations)
                     {
-                        Thread.SpinWait(4);
+                        Thread.SpinWait(CallerSpin);
                     }
                     else
                     {
@@ -376,9 +385,9 @@ public sealed unsafe class SimdPool : IDisposable
             int spins = 0;
             while (Volatile.Read(ref _generation) == seen && !_stopping)
             {
-                if (++spins < SpinIterations)
+                if (++spins < WorkerSpinIterations)
                 {
-                    Thread.SpinWait(20);
+                    Thread.SpinWait(WorkerSpin);
                 }
                 else
                 {
