@@ -499,7 +499,7 @@ public abstract partial class NetworkBase
                 if (inferenceEpilogue is not null)
                 {
                     yield return inferenceEpilogue.Tensors.R;
-                    if (DslResNet.Kernels.HostView.Address(inferenceEpilogue.Tensors.X) != DslResNet.Kernels.HostView.Address(inferenceConv.Tensors.Y))
+                    if (HostView.Address(inferenceEpilogue.Tensors.X) != HostView.Address(inferenceConv.Tensors.Y))
                     {
                         yield return inferenceEpilogue.Tensors.X;
                     }
