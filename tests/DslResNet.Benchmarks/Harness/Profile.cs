@@ -90,6 +90,12 @@ internal static class Profile
             NetworkLayout layout = net.Layout;
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
                 $"memory: parameters {net.Store.Bytes / MiB:F1} MiB; per image: activations kept for backward {layout.TrainingElementsPerImage * 4 / MiB:F2} MiB, their gradients {layout.GradientElementsPerImage * 4 / MiB:F2} MiB, inference {layout.InferenceElementsPerImage * 4 / MiB:F2} MiB; scratch {layout.ScratchElements * 4 / MiB:F1} MiB; batch {batch}: arenas {net.Memory.TotalBytes / MiB:F1} MiB; native blocks {DslResNet.Kernels.Simd.NativeBlocks.LiveBytes / MiB:F1} MiB; managed heap {GC.GetTotalMemory(false) / MiB:F1} MiB; process RSS {Environment.WorkingSet / MiB:F0} MiB now, {System.Diagnostics.Process.GetCurrentProcess().PeakWorkingSet64 / MiB:F0} MiB peak"));
+            if (task != "train")
+            {
+                Console.WriteLine(net.WindowedSteps > 0
+                    ? string.Create(CultureInfo.InvariantCulture, $"inference windows: the first {net.WindowedSteps} steps ran {device.Threads} image(s) at a time")
+                    : "inference windows: none (no step with a 56x56 map first, or a batch of one window)");
+            }
         }
 
         return 0;
