@@ -34,7 +34,14 @@ internal sealed unsafe partial class SimdConvolution<G, TS, TV>
                 for (int tap = 0; tap < taps; tap++)
                 {
                     float* dst = group + ((((long)tap * inputs) + ic) * width) - oc0;
-                    if (flipped)
+                    if (flipped && taps == 1)
+                    {
+                        // A 1x1 layer's input gradient: the group's weights are a run of the source row. A copy, not a
+                        // value at a time (`profile resnet50-224 train 2 8 ab`: these packings 0.43-0.72 of their time,
+                        // about 2 ms a step).
+                        new ReadOnlySpan<float>(w + ((long)ic * outputs) + oc0, oc1 - oc0).CopyTo(new Span<float>(dst + oc0, oc1 - oc0));
+                    }
+                    else if (flipped)
                     {
                         float* src = w + ((long)ic * outputs * taps) + (taps - 1 - tap);
                         for (int oc = oc0; oc < oc1; oc++)
