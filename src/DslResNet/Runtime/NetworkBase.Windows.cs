@@ -6,8 +6,8 @@ using ILGPU;
 
 namespace DslResNet.Runtime;
 
-// Inference windows: on the SIMD device, the first steps of the inference pass (those whose input maps have at least
-// WindowPixels pixels: ResNet's stem, max pool and 56x56 stage at 224x224) run a window of images at a time, as many as the
+// Inference windows: on the SIMD device, the first steps of the inference pass (those whose input and output maps have
+// at least WindowPixels pixels: ResNet's stem, max pool and 56x56 stage at 224x224) run a window of images at a time, as many as the
 // device has threads, each window through all of them before the next, and only then the rest of the network over the
 // whole batch. At batch 8 the 56x56 stage's tensors are 25.7 MB each and come from memory; a window's fit the caches.
 // `profile resnet50-224 infer 2 N batch=2` against batch 8: that stage's layers took 0.77-0.94 of their time per image at
@@ -21,7 +21,7 @@ namespace DslResNet.Runtime;
 // writing an intermediate tensor would overwrite part of an earlier window's output of another shape.
 public abstract partial class NetworkBase
 {
-    // Input maps of at least this many pixels (56x56) run a window at a time.
+    // Steps whose input and output maps have at least this many pixels (56x56) run a window at a time.
     private const long WindowPixels = 56 * 56;
 
     private WindowPlan? _windowPlan;
@@ -31,7 +31,8 @@ public abstract partial class NetworkBase
     /// tests compare both ways, which give the same result bit for bit).</summary>
     internal bool InferenceWindows { get; set; } = true;
 
-    /// <summary>Whether the inference pass runs windows at this batch size (after a first call has planned them).</summary>
+    /// <summary>How many of the first steps the inference pass runs in windows (0: none, or not planned yet: the first
+    /// inference call plans them).</summary>
     internal int WindowedSteps => _windowPlan?.Steps ?? 0;
 
     // The first Steps steps run Images images at a time.
