@@ -1,4 +1,5 @@
 using System;
+using System.Runtime.CompilerServices;
 
 namespace DslResNet.Kernels;
 
@@ -29,10 +30,10 @@ public readonly record struct ConvShape(int N, int InChannels, int Height, int W
     public bool Bias => _bias != 0;
 
     /// <summary>Output height.</summary>
-    public int OutHeight => ((Height + (2 * Padding) - Kernel) / Stride) + 1;
+    public int OutHeight { [MethodImpl(MethodImplOptions.AggressiveInlining)] get => ((Height + (2 * Padding) - Kernel) / Stride) + 1; }
 
     /// <summary>Output width.</summary>
-    public int OutWidth => ((Width + (2 * Padding) - Kernel) / Stride) + 1;
+    public int OutWidth { [MethodImpl(MethodImplOptions.AggressiveInlining)] get => ((Width + (2 * Padding) - Kernel) / Stride) + 1; }
 
     /// <summary>Input elements.</summary>
     public long InputElements => (long)N * InChannels * Height * Width;
@@ -160,10 +161,10 @@ public enum PoolKind
 public readonly record struct PoolShape(int N, int Channels, int Height, int Width, int Kernel, int Stride, int Padding, PoolKind Kind)
 {
     /// <summary>Output height.</summary>
-    public int OutHeight => Kind == PoolKind.GlobalAverage ? 1 : ((Height + (2 * Padding) - Kernel) / Stride) + 1;
+    public int OutHeight { [MethodImpl(MethodImplOptions.AggressiveInlining)] get => Kind == PoolKind.GlobalAverage ? 1 : ((Height + (2 * Padding) - Kernel) / Stride) + 1; }
 
     /// <summary>Output width.</summary>
-    public int OutWidth => Kind == PoolKind.GlobalAverage ? 1 : ((Width + (2 * Padding) - Kernel) / Stride) + 1;
+    public int OutWidth { [MethodImpl(MethodImplOptions.AggressiveInlining)] get => Kind == PoolKind.GlobalAverage ? 1 : ((Width + (2 * Padding) - Kernel) / Stride) + 1; }
 
     /// <summary>Input elements.</summary>
     public long InputElements => (long)N * Channels * Height * Width;
@@ -198,10 +199,10 @@ public readonly record struct PoolShape(int N, int Channels, int Height, int Wid
 public readonly record struct ShortcutShape(int N, int InChannels, int Height, int Width, int OutChannels, int Stride)
 {
     /// <summary>Output height: ceil(H / stride).</summary>
-    public int OutHeight => ((Height - 1) / Stride) + 1;
+    public int OutHeight { [MethodImpl(MethodImplOptions.AggressiveInlining)] get => ((Height - 1) / Stride) + 1; }
 
     /// <summary>Output width: ceil(W / stride).</summary>
-    public int OutWidth => ((Width - 1) / Stride) + 1;
+    public int OutWidth { [MethodImpl(MethodImplOptions.AggressiveInlining)] get => ((Width - 1) / Stride) + 1; }
 
     /// <summary>Zero channels before the copied ones.</summary>
     public int PadBefore => (OutChannels - InChannels) / 2;

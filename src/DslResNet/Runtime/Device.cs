@@ -493,6 +493,7 @@ public sealed partial class Device : IDisposable
     /// at a time, since they share the accelerator's stream).</summary>
     /// <param name="network">The network, for the error message.</param>
     /// <param name="call">The call, for the error message.</param>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     internal void EnterCall(string network, string call)
     {
         Interlocked.Increment(ref _activeCalls);
@@ -531,6 +532,7 @@ public sealed partial class Device : IDisposable
     }
 
     /// <summary>Ends what <see cref="EnterCall"/> began.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     internal void ExitCall()
     {
         t_calls![--t_depth] = null;

@@ -32,6 +32,7 @@ public abstract partial class NetworkBase
     }
 
     // The number of images, after checking that there are whole ones, as many as allowed, all finite.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private int CheckImages(ReadOnlySpan<float> images, bool exact)
     {
         if (images.Length % _imageElements != 0)

@@ -1,6 +1,7 @@
 using System;
 using System.Linq;
 using System.Collections.Generic;
+using System.Runtime.CompilerServices;
 using DslResNet.Kernels;
 using ILGPU;
 
@@ -376,6 +377,7 @@ public abstract partial class NetworkBase
 
     /// <summary>The evaluation forward, batch norm folded: reads <see cref="InputView"/>, writes <see cref="InferenceOutput"/>.</summary>
     /// <param name="images">The images to run (at most the batch size).</param>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void ForwardInference(int images)
     {
         // The first steps a window of images at a time where the plan allows (see PlanWindows), then the rest.
@@ -481,6 +483,7 @@ public abstract partial class NetworkBase
             return plan.Weights ? 1 : 0;
         }
 
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public override void Infer(int images)
         {
             inferenceConv.Forward(images);
@@ -552,6 +555,7 @@ public abstract partial class NetworkBase
             return 0;
         }
 
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public override void Infer(int images) => infer(images);
     }
 }

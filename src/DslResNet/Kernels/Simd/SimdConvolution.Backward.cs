@@ -214,16 +214,21 @@ internal sealed unsafe partial class SimdConvolution<G, TS, TV>
     // 45.2 -> 56.9, 128x28x28->512 47.4 -> 52.0, 256x56x56->64 24.3 -> 27.6, which keep the row blocks; so do layers of
     // fewer than 64 input channels (ResNet-20's stride-2 16x28x28->32 and 32x14x14->64: 0.70 -> 1.01 and 0.54 -> 0.74 ms
     // a step, `profile resnet20 train 1 10`).
-    private static bool PointwiseWeights => Pointwise && G.InChannels >= 64
-        && (OutPixels <= 196 || G.Stride > 1 || (G.InChannels >= 256 && G.OutChannels >= 128));
+    private static bool PointwiseWeights
+    {
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        get => Pointwise && G.InChannels >= 64
+            && (OutPixels <= 196 || G.Stride > 1 || (G.InChannels >= 256 && G.OutChannels >= 128));
+    }
 
     // Pixels a 1x1 weight-gradient kernel sums before adding into the partials (see WeightsPointwiseSlice): as many as
     // keep its output-gradient panel and one input panel within 24 KB of L1.
-    private static int PointwiseDepth => Math.Clamp(6144 / (Blocks<TS, TV>.WidestGroup + WeightPanelRows), 32, 512);
+    private static int PointwiseDepth { [MethodImpl(MethodImplOptions.AggressiveInlining)] get => Math.Clamp(6144 / (Blocks<TS, TV>.WidestGroup + WeightPanelRows), 32, 512); }
 
     // Input channels packed per run: their panels within 320 KB of L2, whole kernels' rows.
     private static int PointwiseChannels
     {
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
         get
         {
             int rows = WeightPanelRows;
@@ -235,8 +240,12 @@ internal sealed unsafe partial class SimdConvolution<G, TS, TV>
 
     // Floats of scratch the 1x1 weight gradient takes: the output-gradient panel, then the input panels, each with 16
     // floats of room after it.
-    private static long PointwiseScratchFloats => ((long)PointwiseDepth * Blocks<TS, TV>.WidestGroup) + 16
-        + (((long)PointwiseDepth * WeightPanelRows) + 16) * ((PointwiseChannels + WeightPanelRows - 1) / WeightPanelRows);
+    private static long PointwiseScratchFloats
+    {
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        get => ((long)PointwiseDepth * Blocks<TS, TV>.WidestGroup) + 16
+            + (((long)PointwiseDepth * WeightPanelRows) + 16) * ((PointwiseChannels + WeightPanelRows - 1) / WeightPanelRows);
+    }
 
     private static void AddBiasGradient(float* dy, float* db)
     {
@@ -410,28 +419,35 @@ internal sealed unsafe partial class SimdConvolution<G, TS, TV>
 
     // Input channels of a weight-gradient block: the most the widest group's kernel takes, so that one input panel serves
     // every group (narrower groups take at least as many).
-    private static int WeightPanelRows => Blocks<TS, TV>.WeightRows(Blocks<TS, TV>.Vectors(CoutP));
+    private static int WeightPanelRows { [MethodImpl(MethodImplOptions.AggressiveInlining)] get => Blocks<TS, TV>.WeightRows(Blocks<TS, TV>.Vectors(CoutP)); }
 
     // Whether the weight gradient packs each tap's input channels (see WeightsImageBlocks): with several output-channel
     // groups to read them, a block's input rows larger than L1 (32 KB), and pixels read more than a cache line apart (the
     // 3-channel stem, stride 2, reads 6 floats a pixel: its lines are whole already, and packed it ran 15 -> 19 ms).
-    private static bool WeightsPackInput =>
-        CoutP > 16 * Blocks<TS, TV>.Vectors(CoutP)
-        && (long)((WeightRowBlock * G.Stride) + G.Kernel - G.Stride) * RowStride > 8192
-        && G.Stride * G.InChannels > 16;
+    private static bool WeightsPackInput
+    {
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        get => CoutP > 16 * Blocks<TS, TV>.Vectors(CoutP)
+            && (long)((WeightRowBlock * G.Stride) + G.Kernel - G.Stride) * RowStride > 8192
+            && G.Stride * G.InChannels > 16;
+    }
 
     // Whether the weight gradient packs the output gradient by group: where its channels are not whole vectors or its
     // pixels are 4 KB apart or more (see WeightsImageBlocks).
-    private static bool WeightsPackGradient => (G.OutChannels & 15) != 0 || G.OutChannels >= 1024;
+    private static bool WeightsPackGradient { [MethodImpl(MethodImplOptions.AggressiveInlining)] get => (G.OutChannels & 15) != 0 || G.OutChannels >= 1024; }
 
     // Floats of the weight gradient's padded copy of an image at the start of its scratch: none without padding (the image is
     // read where it is).
-    private static long WeightPaddedFloats => G.Padding == 0 ? 0 : (long)PaddedHeight * RowStride;
+    private static long WeightPaddedFloats { [MethodImpl(MethodImplOptions.AggressiveInlining)] get => G.Padding == 0 ? 0 : (long)PaddedHeight * RowStride; }
 
     // Floats of scratch the weight gradient takes past the padded input (see WeightsImageBlocks and WeightsImageRow16).
-    private static long WeightScratchFloats => PointwiseWeights ? PointwiseScratchFloats : WeightsRow16
-        ? ((G.OutChannels & 15) == 0 ? 0 : (long)OutPixels * CoutP)
-        : 16 + (WeightsPackInput ? (long)WeightRowBlock * OutWidth * WeightPanelRows : 0) + 16 + (WeightsPackGradient ? (long)WeightRowBlock * OutWidth * CoutP : 0);
+    private static long WeightScratchFloats
+    {
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        get => PointwiseWeights ? PointwiseScratchFloats : WeightsRow16
+            ? ((G.OutChannels & 15) == 0 ? 0 : (long)OutPixels * CoutP)
+            : 16 + (WeightsPackInput ? (long)WeightRowBlock * OutWidth * WeightPanelRows : 0) + 16 + (WeightsPackGradient ? (long)WeightRowBlock * OutWidth * CoutP : 0);
+    }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void WeightsImageRow16(float* copy, float* padded, float* dy, float* partial)
@@ -477,6 +493,7 @@ internal sealed unsafe partial class SimdConvolution<G, TS, TV>
     // 59/51 to 54/35 (1024x14x14->256).
     private static int WeightRowBlock
     {
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
         get
         {
             long rowFloats = ((long)OutWidth * CoutP) + ((long)G.Stride * RowStride);
@@ -492,7 +509,7 @@ internal sealed unsafe partial class SimdConvolution<G, TS, TV>
 
     // 16 input channels, stride 1, 3x3: the weight gradient with input pixels as vectors (see BackwardWeightsRow16); its 24
     // accumulators need the wide register file.
-    private static bool WeightsRow16 => G.InChannels == 16 && G.Stride == 1 && G.Kernel == 3 && Blocks<TS, TV>.Wide;
+    private static bool WeightsRow16 { [MethodImpl(MethodImplOptions.AggressiveInlining)] get => G.InChannels == 16 && G.Stride == 1 && G.Kernel == 3 && Blocks<TS, TV>.Wide; }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void ReduceWeightGradient(int oc0, int oc1)

@@ -172,51 +172,51 @@ internal sealed unsafe partial class SimdConvolution<G, TS, TV> : SimdConvolutio
     // Per slice: [kh][kw][ic][CoutP], then CoutP bias sums; the pool's block, shared by its convolutions (see EnsurePartials).
     private float* Partials => _hasPartials ? _pool.Partials : null;
 
-    private static int CinP => (G.InChannels + 15) & ~15;
+    private static int CinP { [MethodImpl(MethodImplOptions.AggressiveInlining)] get => (G.InChannels + 15) & ~15; }
 
-    private static int CoutP => (G.OutChannels + 15) & ~15;
+    private static int CoutP { [MethodImpl(MethodImplOptions.AggressiveInlining)] get => (G.OutChannels + 15) & ~15; }
 
-    private static int Taps => G.Kernel * G.Kernel;
+    private static int Taps { [MethodImpl(MethodImplOptions.AggressiveInlining)] get => G.Kernel * G.Kernel; }
 
-    private static int PaddedWidth => G.Width + (2 * G.Padding);
+    private static int PaddedWidth { [MethodImpl(MethodImplOptions.AggressiveInlining)] get => G.Width + (2 * G.Padding); }
 
-    private static int PaddedHeight => G.Height + (2 * G.Padding);
+    private static int PaddedHeight { [MethodImpl(MethodImplOptions.AggressiveInlining)] get => G.Height + (2 * G.Padding); }
 
     // 3x3, stride 1, padding 1, and few enough output channels that every group runs on a sliding kernel: the forward reads
     // the input unpadded (see ForwardRows).
     // A 1x1 convolution without padding: its forward is a product of pixels by weights (see ForwardPointwise).
-    private static bool Pointwise => G.Kernel == 1 && G.Padding == 0;
+    private static bool Pointwise { [MethodImpl(MethodImplOptions.AggressiveInlining)] get => G.Kernel == 1 && G.Padding == 0; }
 
     // Whether the input gradient runs as a convolution of its own (see Create and CreateDataConvolution): a forward pass of
     // the flipped weights at stride 1, a 1x1 product added at the strided pixels for a 1x1 layer at stride 2.
-    private static bool InputGradientIsConvolution => (G.Stride == 1 && G.Kernel - 1 - G.Padding >= 0) || (G.Kernel == 1 && G.Padding == 0);
+    private static bool InputGradientIsConvolution { [MethodImpl(MethodImplOptions.AggressiveInlining)] get => (G.Stride == 1 && G.Kernel - 1 - G.Padding >= 0) || (G.Kernel == 1 && G.Padding == 0); }
 
-    private static bool Unpadded => G.Stride == 1 && G.Kernel == 3 && G.Padding == 1 && CoutP < 64;
+    private static bool Unpadded { [MethodImpl(MethodImplOptions.AggressiveInlining)] get => G.Stride == 1 && G.Kernel == 3 && G.Padding == 1 && CoutP < 64; }
 
-    private static int RowStride => PaddedWidth * G.InChannels;
+    private static int RowStride { [MethodImpl(MethodImplOptions.AggressiveInlining)] get => PaddedWidth * G.InChannels; }
 
-    private static int OutHeight => ((G.Height + (2 * G.Padding) - G.Kernel) / G.Stride) + 1;
+    private static int OutHeight { [MethodImpl(MethodImplOptions.AggressiveInlining)] get => ((G.Height + (2 * G.Padding) - G.Kernel) / G.Stride) + 1; }
 
-    private static int OutWidth => ((G.Width + (2 * G.Padding) - G.Kernel) / G.Stride) + 1;
+    private static int OutWidth { [MethodImpl(MethodImplOptions.AggressiveInlining)] get => ((G.Width + (2 * G.Padding) - G.Kernel) / G.Stride) + 1; }
 
-    private static int InPixels => G.Height * G.Width;
+    private static int InPixels { [MethodImpl(MethodImplOptions.AggressiveInlining)] get => G.Height * G.Width; }
 
-    private static int OutPixels => OutHeight * OutWidth;
+    private static int OutPixels { [MethodImpl(MethodImplOptions.AggressiveInlining)] get => OutHeight * OutWidth; }
 
     // Output pixels per span of a 1x1 convolution (see ForwardPixels): about 128 KB of input, a multiple of the 64-channel
     // micro-kernel's 6 pixels.
-    private static int SpanPixels => Math.Clamp(32768 / G.InChannels / 6 * 6, 24, 600);
+    private static int SpanPixels { [MethodImpl(MethodImplOptions.AggressiveInlining)] get => Math.Clamp(32768 / G.InChannels / 6 * 6, 24, 600); }
 
     // Multiply-adds of one image's forward, counted twice.
-    private static long ImageFlops => 2L * OutPixels * G.OutChannels * G.InChannels * Taps;
+    private static long ImageFlops { [MethodImpl(MethodImplOptions.AggressiveInlining)] get => 2L * OutPixels * G.OutChannels * G.InChannels * Taps; }
 
-    private static long WeightsPadded => (long)Taps * G.InChannels * CoutP;
+    private static long WeightsPadded { [MethodImpl(MethodImplOptions.AggressiveInlining)] get => (long)Taps * G.InChannels * CoutP; }
 
     // A slice's partial sums of the weight gradient (the bias's follow them): [tap][ic][CoutP], or Winograd's [plane][ic][oc].
     private long PartialFloats => _winogradWeights ? WinogradWeights<G, TS, TV>.PartialFloats : WeightsPadded;
 
     // Rows of the padded input gradient: every row a tap can reach, at least the padded input.
-    private static int DataRows => Math.Max(PaddedHeight, ((OutHeight - 1) * G.Stride) + G.Kernel);
+    private static int DataRows { [MethodImpl(MethodImplOptions.AggressiveInlining)] get => Math.Max(PaddedHeight, ((OutHeight - 1) * G.Stride) + G.Kernel); }
 
     /// <inheritdoc />
     public void ForwardAt(IntPtr x, IntPtr y, IntPtr residual, int images, bool weightsChanged)
@@ -319,6 +319,7 @@ internal sealed unsafe partial class SimdConvolution<G, TS, TV> : SimdConvolutio
 
     // Runs a forward phase over its units; with batch statistics, their per-unit partials made ready and the shift taken
     // first, and the sink marked filled after.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void RunForward(int phase, int units, StatisticsSink? sink)
     {
         if (sink is not null)
@@ -480,6 +481,7 @@ internal sealed unsafe partial class SimdConvolution<G, TS, TV> : SimdConvolutio
     // row as the pass left them (in the cache), float sums per row and the unit's double partials across rows, as the
     // direct forward adds them up (flushing only every 1024 pixels, as the epilogue's own statistics pass sums its units,
     // made no measurable difference: `profile resnet20 train 2 20`, 3 alternated rounds).
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void WinogradStatistics(int n, int oh0, int oh1, int oc0, int oc1, int thread, int unit)
     {
         if (Statistics is null)
@@ -596,18 +598,28 @@ internal sealed unsafe partial class SimdConvolution<G, TS, TV> : SimdConvolutio
         return true;
     }
 
-    private long WinogradWeightFloats => WinogradTile == 4 ? Winograd<G, TS, TV, WinogradF4>.WeightFloats : Winograd<G, TS, TV, WinogradF2>.WeightFloats;
+    private long WinogradWeightFloats { [MethodImpl(MethodImplOptions.AggressiveInlining)] get => WinogradTile == 4 ? Winograd<G, TS, TV, WinogradF4>.WeightFloats : Winograd<G, TS, TV, WinogradF2>.WeightFloats; }
 
-    private int WinogradImagesPerPass => WinogradTile == 4 ? Winograd<G, TS, TV, WinogradF4>.ImagesPerPass : Winograd<G, TS, TV, WinogradF2>.ImagesPerPass;
+    private int WinogradImagesPerPass { [MethodImpl(MethodImplOptions.AggressiveInlining)] get => WinogradTile == 4 ? Winograd<G, TS, TV, WinogradF4>.ImagesPerPass : Winograd<G, TS, TV, WinogradF2>.ImagesPerPass; }
 
-    private int WinogradTilesHigh => WinogradTile == 4 ? Winograd<G, TS, TV, WinogradF4>.TilesHigh : Winograd<G, TS, TV, WinogradF2>.TilesHigh;
+    private int WinogradTilesHigh { [MethodImpl(MethodImplOptions.AggressiveInlining)] get => WinogradTile == 4 ? Winograd<G, TS, TV, WinogradF4>.TilesHigh : Winograd<G, TS, TV, WinogradF2>.TilesHigh; }
 
-    private int WinogradTilesWide => WinogradTile == 4 ? Winograd<G, TS, TV, WinogradF4>.TilesWide : Winograd<G, TS, TV, WinogradF2>.TilesWide;
+    private int WinogradTilesWide { [MethodImpl(MethodImplOptions.AggressiveInlining)] get => WinogradTile == 4 ? Winograd<G, TS, TV, WinogradF4>.TilesWide : Winograd<G, TS, TV, WinogradF2>.TilesWide; }
 
-    private static int Gcd(int a, int b) => b == 0 ? a : Gcd(b, a % b);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static int Gcd(int a, int b)
+    {
+        while (b != 0)
+        {
+            (a, b) = (b, a % b);
+        }
+
+        return a;
+    }
 
     // Output channels of part <paramref name="part"/> of _channelRuns, on boundaries of packed groups <paramref name="width"/>
     // wide (the last part takes the narrower groups at the end).
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private (int Start, int End) ChannelRun(int part, int width)
     {
         int groups = G.OutChannels / width;

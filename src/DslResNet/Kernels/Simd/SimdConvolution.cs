@@ -103,17 +103,17 @@ internal readonly unsafe record struct ConvTensors(IntPtr X, IntPtr W, IntPtr B,
 internal readonly struct TransposedGeometry<G> : IConvGeometry
     where G : struct, IConvGeometry
 {
-    public static int InChannels => G.OutChannels;
+    public static int InChannels { [MethodImpl(MethodImplOptions.AggressiveInlining)] get => G.OutChannels; }
 
-    public static int Height => ((G.Height + (2 * G.Padding) - G.Kernel) / G.Stride) + 1;
+    public static int Height { [MethodImpl(MethodImplOptions.AggressiveInlining)] get => ((G.Height + (2 * G.Padding) - G.Kernel) / G.Stride) + 1; }
 
-    public static int Width => ((G.Width + (2 * G.Padding) - G.Kernel) / G.Stride) + 1;
+    public static int Width { [MethodImpl(MethodImplOptions.AggressiveInlining)] get => ((G.Width + (2 * G.Padding) - G.Kernel) / G.Stride) + 1; }
 
-    public static int OutChannels => G.InChannels;
+    public static int OutChannels { [MethodImpl(MethodImplOptions.AggressiveInlining)] get => G.InChannels; }
 
-    public static int Kernel => G.Kernel;
+    public static int Kernel { [MethodImpl(MethodImplOptions.AggressiveInlining)] get => G.Kernel; }
 
-    public static int Stride => 1;
+    public static int Stride { [MethodImpl(MethodImplOptions.AggressiveInlining)] get => 1; }
 
-    public static int Padding => G.Kernel - 1 - G.Padding;
+    public static int Padding { [MethodImpl(MethodImplOptions.AggressiveInlining)] get => G.Kernel - 1 - G.Padding; }
 }

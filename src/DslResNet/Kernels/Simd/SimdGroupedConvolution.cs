@@ -84,27 +84,31 @@ internal sealed unsafe partial class SimdGroupedConvolution<G> : IConvolution, I
     }
 
     /// <summary>Whether the permute/broadcast path runs (see the class remarks).</summary>
-    internal static bool Fast => Avx2.IsSupported && Fma.IsSupported && Cig == Cog && G.InChannels % 8 == 0
-        && (8 % Cig == 0 || Cig % 8 == 0);
+    internal static bool Fast
+    {
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        get => Avx2.IsSupported && Fma.IsSupported && Cig == Cog && G.InChannels % 8 == 0
+            && (8 % Cig == 0 || Cig % 8 == 0);
+    }
 
     // The output-gradient row as the data pass reads it: u' = iw + Kernel - 1 - kw for every input column and tap.
-    private static int DilatedWidth => G.Width + G.Kernel - 1;
+    private static int DilatedWidth { [MethodImpl(MethodImplOptions.AggressiveInlining)] get => G.Width + G.Kernel - 1; }
 
-    private static int Taps => G.Kernel * G.Kernel;
+    private static int Taps { [MethodImpl(MethodImplOptions.AggressiveInlining)] get => G.Kernel * G.Kernel; }
 
-    private static int Cig => G.InChannels / GroupCount;
+    private static int Cig { [MethodImpl(MethodImplOptions.AggressiveInlining)] get => G.InChannels / GroupCount; }
 
-    private static int Cog => G.OutChannels / GroupCount;
+    private static int Cog { [MethodImpl(MethodImplOptions.AggressiveInlining)] get => G.OutChannels / GroupCount; }
 
-    private static int CoP => (G.OutChannels + VL - 1) / VL * VL;
+    private static int CoP { [MethodImpl(MethodImplOptions.AggressiveInlining)] get => (G.OutChannels + VL - 1) / VL * VL; }
 
-    private static int CiP => (G.InChannels + VL - 1) / VL * VL;
+    private static int CiP { [MethodImpl(MethodImplOptions.AggressiveInlining)] get => (G.InChannels + VL - 1) / VL * VL; }
 
-    private static int PaddedWidth => G.Width + (2 * G.Padding);
+    private static int PaddedWidth { [MethodImpl(MethodImplOptions.AggressiveInlining)] get => G.Width + (2 * G.Padding); }
 
-    private static int OutHeight => ((G.Height + (2 * G.Padding) - G.Kernel) / G.Stride) + 1;
+    private static int OutHeight { [MethodImpl(MethodImplOptions.AggressiveInlining)] get => ((G.Height + (2 * G.Padding) - G.Kernel) / G.Stride) + 1; }
 
-    private static int OutWidth => ((G.Width + (2 * G.Padding) - G.Kernel) / G.Stride) + 1;
+    private static int OutWidth { [MethodImpl(MethodImplOptions.AggressiveInlining)] get => ((G.Width + (2 * G.Padding) - G.Kernel) / G.Stride) + 1; }
 
     /// <inheritdoc />
     public void Forward(int images, bool weightsChanged)

@@ -336,6 +336,7 @@ public sealed unsafe class SimdPool : IDisposable
 
     // Runs the thread's own share from its front, a chunk at a time (so that a thread keeps the same units, and their data
     // in its caches, from one operation to the next), then takes chunks from the back of the other threads' shares.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void RunChunks(IParallelWork work, int units, int thread)
     {
         int chunk = _chunk;
@@ -354,6 +355,7 @@ public sealed unsafe class SimdPool : IDisposable
         }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private bool Take(int owner, bool fromFront, int chunk, out int start, out int end)
     {
         ref long range = ref _ranges[owner * 8];

@@ -27,25 +27,29 @@ internal static unsafe class Winograd<G, TS, TV, T>
     /// faster (measured: ResNet-20's 16-channel layers ran at 260 GFLOP/s-equivalent as Winograd, 330 GFLOP/s direct, on 2
     /// threads); on AVX2, whose sliding block is 4 pixels (8 ymm accumulators, each a chain of 3 multiply-adds a step),
     /// Winograd is the faster (149-153 against 133-139 GFLOP/s, `profile resnet20 infer 2 20`, 2 Zen 3 cores).</summary>
-    public static bool Applies => G.Kernel == 3 && G.Stride == 1 && G.Padding == 1 && (G.InChannels & 15) == 0 && (G.OutChannels & 15) == 0
-        && (G.OutChannels >= 32 || !Blocks<TS, TV>.Wide);
+    public static bool Applies
+    {
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        get => G.Kernel == 3 && G.Stride == 1 && G.Padding == 1 && (G.InChannels & 15) == 0 && (G.OutChannels & 15) == 0
+            && (G.OutChannels >= 32 || !Blocks<TS, TV>.Wide);
+    }
 
     /// <summary>Rows of tiles (the output is <c>G.Height</c> x <c>G.Width</c>; a size that is not a multiple of m leaves
     /// part of the last tiles unused).</summary>
-    public static int TilesHigh => (G.Height + T.Size - 1) / T.Size;
+    public static int TilesHigh { [MethodImpl(MethodImplOptions.AggressiveInlining)] get => (G.Height + T.Size - 1) / T.Size; }
 
     /// <summary>Tiles per row.</summary>
-    public static int TilesWide => (G.Width + T.Size - 1) / T.Size;
+    public static int TilesWide { [MethodImpl(MethodImplOptions.AggressiveInlining)] get => (G.Width + T.Size - 1) / T.Size; }
 
     /// <summary>Tile rows per pass: at least 14 tiles, so that the products have full register blocks.</summary>
-    public static int ChunkRows => Math.Min(TilesHigh, (14 + TilesWide - 1) / TilesWide);
+    public static int ChunkRows { [MethodImpl(MethodImplOptions.AggressiveInlining)] get => Math.Min(TilesHigh, (14 + TilesWide - 1) / TilesWide); }
 
     /// <summary>Tiles per image.</summary>
-    public static int TilesPerImage => TilesHigh * TilesWide;
+    public static int TilesPerImage { [MethodImpl(MethodImplOptions.AggressiveInlining)] get => TilesHigh * TilesWide; }
 
     /// <summary>Images one pass takes (see <see cref="Images"/>): where a pass holds a whole image, enough of them for
     /// <see cref="PassTilesAtLeast"/> tiles; otherwise 1.</summary>
-    public static int ImagesPerPass => ChunkRows < TilesHigh ? 1 : (PassTilesAtLeast + TilesPerImage - 1) / TilesPerImage;
+    public static int ImagesPerPass { [MethodImpl(MethodImplOptions.AggressiveInlining)] get => ChunkRows < TilesHigh ? 1 : (PassTilesAtLeast + TilesPerImage - 1) / TilesPerImage; }
 
     /// <summary>Transformed weights larger than the last-level cache holds beside the rest (16 MB): streamed from memory
     /// on every pass.</summary>
@@ -53,25 +57,25 @@ internal static unsafe class Winograd<G, TS, TV, T>
 
     // Tiles a pass of whole images takes at least: 14, a register block's worth, or 32 where the weights are streamed
     // (ResNet-18's and ResNet-50's 512x7x7 layers as F(4x4, 3x3): 37.7 MB), so that each weight fetched serves 32 tiles.
-    private static int PassTilesAtLeast => T.Size == 4 && WeightFloats >= StreamedWeightFloats ? 32 : 14;
+    private static int PassTilesAtLeast { [MethodImpl(MethodImplOptions.AggressiveInlining)] get => T.Size == 4 && WeightFloats >= StreamedWeightFloats ? 32 : 14; }
 
     /// <summary>Transformed-weight planes and products per tile: (m + 2)^2.</summary>
-    public static int Planes => (T.Size + 2) * (T.Size + 2);
+    public static int Planes { [MethodImpl(MethodImplOptions.AggressiveInlining)] get => (T.Size + 2) * (T.Size + 2); }
 
     /// <summary>Transformed weights: [planes][in channels][out channels].</summary>
-    public static long WeightFloats => (long)Planes * G.InChannels * G.OutChannels;
+    public static long WeightFloats { [MethodImpl(MethodImplOptions.AggressiveInlining)] get => (long)Planes * G.InChannels * G.OutChannels; }
 
     /// <summary>Scratch per thread: the padded input rows of a pass, its transformed inputs and its products, and a tile's
     /// transform.</summary>
-    public static long ScratchFloats => (PaddedRows * (long)PaddedColumns * G.InChannels) + ((long)Planes * PassTiles * (G.InChannels + G.OutChannels)) + (16L * Planes);
+    public static long ScratchFloats { [MethodImpl(MethodImplOptions.AggressiveInlining)] get => (PaddedRows * (long)PaddedColumns * G.InChannels) + ((long)Planes * PassTiles * (G.InChannels + G.OutChannels)) + (16L * Planes); }
 
     // Most tiles a pass takes.
-    private static int PassTiles => Math.Max(ChunkRows * TilesWide, ImagesPerPass * TilesPerImage);
+    private static int PassTiles { [MethodImpl(MethodImplOptions.AggressiveInlining)] get => Math.Max(ChunkRows * TilesWide, ImagesPerPass * TilesPerImage); }
 
     // A pass's input rows: those of ChunkRows tile rows, one more where its tiles start inside a row (see Tiles).
-    private static int PaddedRows => (T.Size * Math.Min(ChunkRows + 1, TilesHigh)) + 2;
+    private static int PaddedRows { [MethodImpl(MethodImplOptions.AggressiveInlining)] get => (T.Size * Math.Min(ChunkRows + 1, TilesHigh)) + 2; }
 
-    private static int PaddedColumns => (T.Size * TilesWide) + 2;
+    private static int PaddedColumns { [MethodImpl(MethodImplOptions.AggressiveInlining)] get => (T.Size * TilesWide) + 2; }
 
     /// <summary>U = G g G^T for input channels [<paramref name="i0"/>, <paramref name="i1"/>) of OIHW weights, into <paramref name="u"/>.</summary>
     /// <param name="w">Weights, OIHW; or, when <paramref name="flipped"/>, the weights of the convolution this one is the

@@ -26,31 +26,31 @@ internal static unsafe class WinogradWeights<G, TS, TV>
     private const int MinTiles = 48;
 
     /// <summary>Whether the geometry is one this handles (that of the Winograd forward).</summary>
-    public static bool Applies => Winograd<G, TS, TV, WinogradF2>.Applies;
+    public static bool Applies { [MethodImpl(MethodImplOptions.AggressiveInlining)] get => Winograd<G, TS, TV, WinogradF2>.Applies; }
 
     /// <summary>The partial sums of one slice: [plane][in channel][out channel].</summary>
-    public static long PartialFloats => (long)Planes * G.InChannels * G.OutChannels;
+    public static long PartialFloats { [MethodImpl(MethodImplOptions.AggressiveInlining)] get => (long)Planes * G.InChannels * G.OutChannels; }
 
     /// <summary>Scratch per thread: a pass's padded input rows, its transformed inputs and output gradients, a tile's
     /// transform.</summary>
-    public static long ScratchFloats => ((long)PaddedRows * PaddedColumns * G.InChannels) + ((long)Planes * PassTiles * (G.InChannels + G.OutChannels)) + (16L * Planes);
+    public static long ScratchFloats { [MethodImpl(MethodImplOptions.AggressiveInlining)] get => ((long)PaddedRows * PaddedColumns * G.InChannels) + ((long)Planes * PassTiles * (G.InChannels + G.OutChannels)) + (16L * Planes); }
 
-    private static int TilesHigh => (G.Height + 1) / 2;
+    private static int TilesHigh { [MethodImpl(MethodImplOptions.AggressiveInlining)] get => (G.Height + 1) / 2; }
 
-    private static int TilesWide => (G.Width + 1) / 2;
+    private static int TilesWide { [MethodImpl(MethodImplOptions.AggressiveInlining)] get => (G.Width + 1) / 2; }
 
-    private static int TilesPerImage => TilesHigh * TilesWide;
+    private static int TilesPerImage { [MethodImpl(MethodImplOptions.AggressiveInlining)] get => TilesHigh * TilesWide; }
 
     // Tile rows of an image a pass takes; where that is the whole image, whole images (as many as MinTiles needs).
-    private static int ChunkRows => Math.Min(TilesHigh, (MinTiles + TilesWide - 1) / TilesWide);
+    private static int ChunkRows { [MethodImpl(MethodImplOptions.AggressiveInlining)] get => Math.Min(TilesHigh, (MinTiles + TilesWide - 1) / TilesWide); }
 
-    private static int ImagesPerPass => ChunkRows < TilesHigh ? 1 : (MinTiles + TilesPerImage - 1) / TilesPerImage;
+    private static int ImagesPerPass { [MethodImpl(MethodImplOptions.AggressiveInlining)] get => ChunkRows < TilesHigh ? 1 : (MinTiles + TilesPerImage - 1) / TilesPerImage; }
 
-    private static int PassTiles => Math.Max(ChunkRows * TilesWide, ImagesPerPass * TilesPerImage);
+    private static int PassTiles { [MethodImpl(MethodImplOptions.AggressiveInlining)] get => Math.Max(ChunkRows * TilesWide, ImagesPerPass * TilesPerImage); }
 
-    private static int PaddedRows => (2 * ChunkRows) + 2;
+    private static int PaddedRows { [MethodImpl(MethodImplOptions.AggressiveInlining)] get => (2 * ChunkRows) + 2; }
 
-    private static int PaddedColumns => (2 * TilesWide) + 2;
+    private static int PaddedColumns { [MethodImpl(MethodImplOptions.AggressiveInlining)] get => (2 * TilesWide) + 2; }
 
     /// <summary>Adds the dU of <paramref name="images"/> images into <paramref name="du"/>.</summary>
     /// <param name="x">The first image's input, NHWC.</param>

@@ -1,4 +1,5 @@
 using System;
+using System.Runtime.CompilerServices;
 using DslResNet.Kernels;
 using ILGPU;
 using ILGPU.Runtime;
@@ -60,6 +61,7 @@ public sealed class ChannelScaleOp : IDisposable
 
     /// <summary>Forward for the first <paramref name="images"/> images (ILGPU kernels run the whole batch).</summary>
     /// <param name="images">Images.</param>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public void Forward(int images) => _kernel.Forward(images);
 
     /// <summary>Forward.</summary>

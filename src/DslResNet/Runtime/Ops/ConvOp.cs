@@ -1,4 +1,5 @@
 using System;
+using System.Runtime.CompilerServices;
 using DslResNet.Kernels;
 using ILGPU;
 using ILGPU.Runtime;
@@ -147,6 +148,7 @@ public sealed class ConvOp : IDisposable
 
     /// <summary><c>y = conv(x, w) + b</c> for the first <paramref name="images"/> images (ILGPU kernels run the whole batch).</summary>
     /// <param name="images">Images.</param>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public void Forward(int images)
     {
         // Inference repacks its (folded) weights only after its network's parameters changed; unbound, every time.

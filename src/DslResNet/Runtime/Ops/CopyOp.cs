@@ -1,4 +1,5 @@
 using System;
+using System.Runtime.CompilerServices;
 using DslResNet.Kernels;
 using ILGPU;
 using ILGPU.Runtime;
@@ -44,6 +45,7 @@ public sealed class CopyOp : IDisposable
 
     /// <summary><c>y = x</c> for the first <paramref name="images"/> images (ILGPU kernels copy everything).</summary>
     /// <param name="images">Images.</param>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public void Forward(int images) => _kernel.Forward(images);
 
     /// <summary><c>y = x</c>.</summary>

@@ -1,4 +1,5 @@
 using System;
+using System.Runtime.CompilerServices;
 using DslResNet.Kernels;
 using ILGPU;
 using ILGPU.Runtime;
@@ -96,6 +97,7 @@ public sealed class EpilogueOp : IDisposable
 
     /// <summary>Forward for the first <paramref name="images"/> images (ILGPU kernels run the whole batch).</summary>
     /// <param name="images">Images.</param>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public void Forward(int images)
     {
         if (!FusedIntoConvolution)
