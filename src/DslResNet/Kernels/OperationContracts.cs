@@ -75,6 +75,30 @@ internal interface IRelocatable
     void ForwardAt(IntPtr x, IntPtr y, IntPtr residual, int images, bool weightsChanged);
 }
 
+/// <summary>A gradient a backward adds into (see <see cref="IGradientOverwriter"/>).</summary>
+internal enum GradientTarget
+{
+    /// <summary>The input's gradient (a convolution's Dx, a fused pass's Dx).</summary>
+    Input,
+
+    /// <summary>A fused pass's residual gradient (Dr).</summary>
+    Residual,
+}
+
+/// <summary>
+/// A backend operation whose backward can overwrite a gradient it otherwise adds into, writing every element of it. A
+/// network zeroes each gradient buffer right before the backward that first adds into it (buffers share memory by
+/// lifetime); where that first writer is such an operation, it overwrites instead, and the buffer is zeroed only in a
+/// call where the operation does not run (see NetworkBase's PlanOverwrites).
+/// </summary>
+internal interface IGradientOverwriter
+{
+    /// <summary>Makes every later backward overwrite <paramref name="target"/> instead of adding into it.</summary>
+    /// <param name="target">The gradient.</param>
+    /// <returns>False, with nothing changed, where the backward would not write every element of it (or has none).</returns>
+    bool OverwriteGradient(GradientTarget target);
+}
+
 /// <summary>Max, average or global-average pooling over a <see cref="MapBinding"/>.</summary>
 internal interface IPooling : IDisposable
 {

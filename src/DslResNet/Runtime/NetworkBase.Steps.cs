@@ -18,6 +18,7 @@ public abstract partial class NetworkBase
     private readonly List<GroupStep> _steps = [];
     private readonly HashSet<string> _frozen = new(StringComparer.Ordinal);
     private StepPlan[]? _plans;
+    private bool _overwritesPlanned; // see PlanOverwrites
     private bool _frozenNormEval;
     private string[] _evalNorms = [];
 
@@ -246,8 +247,61 @@ public abstract partial class NetworkBase
     {
         GroupStep? step = _steps.LastOrDefault(s => s.Group == group)
             ?? throw new ArgumentException($"group {group}: register its step before the gradients it clears.", nameof(group));
-        step.Clears.Add(gradient);
+        step.Clears.Add(new GradientClear(gradient));
     }
+
+    /// <summary>
+    /// Once, before the first backward: each gradient buffer a step zeroes whose first writer in that step's backward can
+    /// overwrite it (the fused pass's residual or input gradient, then the convolution's input gradient as a forward pass
+    /// of the flipped weights: see <see cref="IGradientOverwriter"/>) is written by it instead; the zeroing then runs only
+    /// in a call where that writer does not (a frozen or skipped step, or no input gradient), so the buffer holds what a
+    /// zeroed one would. Saves a sweep over the buffer and the first writer's reading of it (ResNet-20: 20 clears a step).
+    /// </summary>
+    private void PlanOverwrites()
+    {
+        _overwritesPlanned = true;
+        if (!GradientOverwrites || !Device.IsSimd)
+        {
+            return;
+        }
+
+        foreach (GroupStep step in _steps)
+        {
+            // A zeroed range may hold several buffers (the generator merges adjacent ones): the writers' tensors within it
+            // are taken out of it, and what is left between them is zeroed as before.
+            var planned = new List<GradientClear>();
+            foreach (GradientClear clear in step.Clears)
+            {
+                long start = (long)HostView.Address(clear.View), at = 0;
+                foreach ((ArrayView<float> part, FirstWriter writer) in step.TakeFirstWrites(clear.View).OrderBy(p => (long)HostView.Address(p.View)))
+                {
+                    long offset = ((long)HostView.Address(part) - start) / sizeof(float);
+                    if (offset > at)
+                    {
+                        planned.Add(new GradientClear(clear.View.SubView(at, offset - at)));
+                    }
+
+                    planned.Add(new GradientClear(part) { Writer = writer });
+                    at = offset + part.Length;
+                }
+
+                if (at < clear.View.Length)
+                {
+                    planned.Add(new GradientClear(at == 0 ? clear.View : clear.View.SubView(at, clear.View.Length - at)));
+                }
+            }
+
+            step.Clears.Clear();
+            step.Clears.AddRange(planned);
+        }
+    }
+
+    /// <summary>Whether the first backward lets first writers overwrite gradient buffers (see <see cref="PlanOverwrites"/>);
+    /// set before it (tests compare with and without).</summary>
+    internal bool GradientOverwrites { get; set; } = true;
+
+    /// <summary>How many of the zeroings before a backward step its first writer replaces (after the first backward).</summary>
+    internal int OverwrittenClears => _steps.Sum(s => s.Clears.Count(c => c.Writer != FirstWriter.None));
 
     /// <summary>
     /// Makes the backward of group <paramref name="group"/> first write group <paramref name="producer"/>'s output again: a
@@ -349,16 +403,25 @@ public abstract partial class NetworkBase
     private void BackwardTraining(bool inputGradient)
     {
         StepPlan[] plans = Plans();
+        if (!_overwritesPlanned)
+        {
+            PlanOverwrites();
+        }
+
         int weightPasses = 0;
         for (int i = _steps.Count - 1; i >= 0; i--)
         {
             GroupStep step = _steps[i];
-            foreach (ArrayView<float> gradient in step.Clears)
+            bool runs = plans[i].Run || inputGradient;
+            foreach (GradientClear clear in step.Clears)
             {
-                _host.ClearGradient(gradient);
+                if (!runs || !step.Writes(clear.Writer, plans[i], inputGradient))
+                {
+                    _host.ClearGradient(clear.View);
+                }
             }
 
-            if (plans[i].Run || inputGradient)
+            if (runs)
             {
                 foreach (EpilogueOp pass in step.Recomputes)
                 {
@@ -420,8 +483,9 @@ public abstract partial class NetworkBase
         // The group's training-mode batch norm, if any.
         public EpilogueOp? Norm { get; set; }
 
-        // The gradient buffers this step's backward adds into first, zeroed right before it.
-        public List<ArrayView<float>> Clears { get; } = [];
+        // The gradient buffers this step's backward adds into first, zeroed right before it unless their first writer
+        // overwrites them (see PlanOverwrites).
+        public List<GradientClear> Clears { get; } = [];
 
         // The passes that write again, right before this step's backward, outputs the plan does not keep.
         public List<EpilogueOp> Recomputes { get; } = [];
@@ -436,6 +500,13 @@ public abstract partial class NetworkBase
         public virtual void Fold()
         {
         }
+
+        // Makes the operations of this step's backward that are the first writers of tensors within the zeroed range
+        // overwrite them, where they can (see PlanOverwrites): those tensors (disjoint) and their writers.
+        public virtual List<(ArrayView<float> View, FirstWriter Writer)> TakeFirstWrites(ArrayView<float> range) => [];
+
+        // Whether the writer TakeFirstWrite chose writes its buffer in a backward of this step that runs with this plan.
+        public virtual bool Writes(FirstWriter writer, StepPlan plan, bool inputGradient) => false;
 
         // The per-image tensors the inference pass reads, and those it writes (unbound ones included).
         public abstract IEnumerable<ArrayView<float>> InferenceReads { get; }
@@ -474,7 +545,7 @@ public abstract partial class NetworkBase
         public override int Backward(StepPlan plan, bool inputGradient)
         {
             epilogue?.Backward();
-            bool data = inputGradient || (!readsNetworkInput && plan.EarlierTrainable);
+            bool data = Data(plan, inputGradient);
             if (data || plan.Weights)
             {
                 conv.Backward(data, plan.Weights);
@@ -482,6 +553,55 @@ public abstract partial class NetworkBase
 
             return plan.Weights ? 1 : 0;
         }
+
+        // The epilogue's backward runs first, whenever the step's does (its residual gradient, then its input gradient
+        // where that is not the same memory); the convolution's input gradient only when data is asked for, and it is
+        // the first writer only where the epilogue writes none of it.
+        public override List<(ArrayView<float> View, FirstWriter Writer)> TakeFirstWrites(ArrayView<float> range)
+        {
+            var parts = new List<(ArrayView<float> View, FirstWriter Writer)>();
+            ArrayView<float> dr = epilogue is { Shape.Add: true } ? epilogue.Tensors.Dr : default;
+            ArrayView<float> dx = epilogue is not null ? epilogue.Tensors.Dx : default;
+            if (Within(dr, range) && epilogue!.OverwriteGradient(dr))
+            {
+                parts.Add((dr, FirstWriter.Epilogue));
+            }
+
+            if (Within(dx, range) && !OpChecks.Overlap(dx, dr) && epilogue!.OverwriteGradient(dx))
+            {
+                parts.Add((dx, FirstWriter.Epilogue));
+            }
+
+            ArrayView<float> input = conv.InputGradient;
+            if (Within(input, range) && !OpChecks.Overlap(input, dr) && !OpChecks.Overlap(input, dx) && conv.OverwriteGradient(input))
+            {
+                parts.Add((input, FirstWriter.Convolution));
+            }
+
+            return parts;
+        }
+
+        // Whether a bound tensor lies within the range.
+        private static bool Within(ArrayView<float> tensor, ArrayView<float> range)
+        {
+            if (!tensor.IsValid || tensor.Length == 0)
+            {
+                return false;
+            }
+
+            long t = (long)HostView.Address(tensor), r = (long)HostView.Address(range);
+            return t >= r && t + (tensor.Length * sizeof(float)) <= r + (range.Length * sizeof(float));
+        }
+
+        public override bool Writes(FirstWriter writer, StepPlan plan, bool inputGradient) => writer switch
+        {
+            FirstWriter.Epilogue => true,
+            FirstWriter.Convolution => Data(plan, inputGradient),
+            _ => false,
+        };
+
+        // Whether the backward computes the convolution's input gradient.
+        private bool Data(StepPlan plan, bool inputGradient) => inputGradient || (!readsNetworkInput && plan.EarlierTrainable);
 
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public override void Infer(int images)
@@ -557,5 +677,21 @@ public abstract partial class NetworkBase
 
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public override void Infer(int images) => infer(images);
+    }
+
+    // Which operation of a step's backward writes a gradient buffer first and overwrites it (see PlanOverwrites).
+    private enum FirstWriter
+    {
+        None,
+        Epilogue,
+        Convolution,
+    }
+
+    // A gradient buffer a step zeroes before its backward, and the writer that overwrites it instead where it runs.
+    private sealed class GradientClear(ArrayView<float> view)
+    {
+        public ArrayView<float> View { get; } = view;
+
+        public FirstWriter Writer { get; set; }
     }
 }

@@ -90,4 +90,62 @@ public sealed class GradientArenaTests(NetworkDeviceFixture fixture)
             Assert.True(fresh[i].AsSpan().SequenceEqual(second[i]), $"{what}: differs from a fresh network's");
         }
     }
+
+    /// <summary>
+    /// Where a step's first writer of a zeroed gradient buffer overwrites it instead (the fused pass's residual and input
+    /// gradients, the stride-1 convolutions' input gradients, on the SIMD device), the gradients are those of a twin that
+    /// zeroes every buffer, bit for bit: over an arena that holds an earlier pass's values, with every layer trainable,
+    /// then with the stem and the first stage frozen (their steps skipped or without the input gradient, so the zeroing
+    /// comes back where the writer does not run), and with the input's gradient asked for again.
+    /// </summary>
+    [Fact]
+    public void ResNet20_FirstWritersOverwriteAsZeroedBuffersWould()
+    {
+        const int batch = 2;
+        var random = new Random(11);
+        using var net = new ArenaResNet20(_device, batch, new NetworkOptions(Seed: 5));
+        using var zeroing = new ArenaResNet20(_device, batch, new NetworkOptions(Seed: 5)) { GradientOverwrites = false };
+        float[] images = NetworkData.Normal(random, batch * NetworkData.ImageElements(net));
+        float[] outputGradient = NetworkData.Normal(random, batch * NetworkData.Classes(net));
+        string[] names = NetworkData.Trainable(net).Select(p => p.Name).ToArray();
+
+        float[][] Pass(NetworkBase n, bool inputGradient)
+        {
+            n.Train();
+            n.ComputeInputGradient = inputGradient;
+            n.Forward(images);
+            n.Backward(outputGradient);
+            return inputGradient ? [.. names.Select(n.GetGradient), n.InputGradient()] : [.. names.Select(n.GetGradient)];
+        }
+
+        void Same(string when, bool inputGradient)
+        {
+            float[][] ours = Pass(net, inputGradient), theirs = Pass(zeroing, inputGradient);
+            for (int i = 0; i < ours.Length; i++)
+            {
+                string what = i < names.Length ? names[i] : "the input's gradient";
+                Assert.True(theirs[i].AsSpan().SequenceEqual(ours[i]), $"{when}: {what} differs from the zeroing twin's");
+            }
+        }
+
+        Same("all trainable, with the input's gradient", inputGradient: true);
+        if (_device.IsSimd)
+        {
+            // Worked out by hand: per block, the fused pass's residual gradient (the block input's, or the zero-pad
+            // shortcut output's) and the second convolution's input gradient (stride 1): 2 x 9; the stem's input
+            // gradient (the network input's) and the dense layer's (a 1x1 convolution on the pooled map). The rest (the
+            // stride-2 convolutions' and the shortcuts' input gradients, the pooling's) are zeroed as before.
+            Assert.Equal(20, net.OverwrittenClears);
+        }
+
+        Assert.Equal(0, zeroing.OverwrittenClears);
+        Same("all trainable, no input gradient", inputGradient: false);
+        net.Freeze("conv1", "bn1", "layer1");
+        zeroing.Freeze("conv1", "bn1", "layer1");
+        Same("stem and first stage frozen", inputGradient: false);
+        Same("stem and first stage frozen, with the input's gradient", inputGradient: true);
+        net.Unfreeze("conv1", "bn1", "layer1");
+        zeroing.Unfreeze("conv1", "bn1", "layer1");
+        Same("unfrozen again", inputGradient: false);
+    }
 }

@@ -8,7 +8,7 @@ namespace DslResNet.Kernels.Simd;
 /// <typeparam name="G">Geometry.</typeparam>
 /// <typeparam name="TS">The vector operations.</typeparam>
 /// <typeparam name="TV">The vector type.</typeparam>
-internal sealed unsafe partial class SimdConvolution<G, TS, TV> : SimdConvolution, IParallelWork, ICountsFlops, IRelocatable
+internal sealed unsafe partial class SimdConvolution<G, TS, TV> : SimdConvolution, IParallelWork, ICountsFlops, IRelocatable, IGradientOverwriter
     where G : struct, IConvGeometry
     where TS : struct, ISimd<TV>
     where TV : struct
@@ -59,7 +59,7 @@ internal sealed unsafe partial class SimdConvolution<G, TS, TV> : SimdConvolutio
     private bool _tileRuns;               // Winograd forward: an image's _rowChunks units are even runs of tiles, not of rows
     private bool _packedOnce;             // _packed holds the weights (the direct forward's)
     private bool _transformedOnce;        // _winograd holds them
-    private bool _accumulate;
+    private bool _accumulate;             // the output is added into (an input gradient's pass, unless it is the first writer)
     private int _scatterStride;           // a 1x1 strided layer's input gradient: the stride its pixels are added into dx at (0: none)
     private int _scatterHeight;           // and dx's height and width
     private int _scatterWidth;
@@ -167,6 +167,20 @@ internal sealed unsafe partial class SimdConvolution<G, TS, TV> : SimdConvolutio
         }
 
         return convolution;
+    }
+
+    // The input gradient as a forward pass of the flipped weights (stride 1, or 1x1 unpadded) writes every element of dx:
+    // the transposed geometry's output is the input's size. The strided 1x1 pass (added at every S-th pixel) and the
+    // stride-2 3x3 data pass do not overwrite.
+    public bool OverwriteGradient(GradientTarget target)
+    {
+        if (target != GradientTarget.Input || _dataConvolution is not SimdConvolution<TransposedGeometry<G>, TS, TV> data || data._scatterStride > 0)
+        {
+            return false;
+        }
+
+        data._accumulate = false;
+        return true;
     }
 
     // Per slice: [kh][kw][ic][CoutP], then CoutP bias sums; the pool's block, shared by its convolutions (see EnsurePartials).
@@ -834,10 +848,10 @@ internal sealed unsafe partial class SimdConvolution<G, TS, TV> : SimdConvolutio
     };
 
     public override string ToString() => !Computes
-        ? $"conv {G.InChannels}x{G.Height}x{G.Width}->{G.OutChannels} k{G.Kernel}s{G.Stride} {PreparationName}{(_accumulate ? " (input gradient)" : "")}"
+        ? $"conv {G.InChannels}x{G.Height}x{G.Width}->{G.OutChannels} k{G.Kernel}s{G.Stride} {PreparationName}{(_flipSource ? " (input gradient)" : "")}"
         : _scatterStride > 0
         ? $"conv {G.OutChannels}x{_scatterHeight}x{_scatterWidth}->{G.InChannels} k1s{_scatterStride} data (a 1x1 product of the flipped weights, added at the strided pixels)"
-        : _accumulate
+        : _flipSource
         ? $"conv {G.OutChannels}x{G.Height}x{G.Width}->{G.InChannels} k{G.Kernel}s1 data (a forward pass of the flipped weights{(_phase == PhaseWinograd ? ", Winograd" : "")})"
         : $"conv {G.InChannels}x{G.Height}x{G.Width}->{G.OutChannels} k{G.Kernel}s{G.Stride} {_phase switch { PhaseForward or PhasePointwise => "forward", PhaseWinograd => "forward (Winograd)", PhaseWeights => _winogradWeights ? "weights (Winograd)" : "weights", PhaseData => "data", _ => "weight preparation" }}";
 

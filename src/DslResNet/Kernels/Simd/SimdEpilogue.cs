@@ -64,7 +64,7 @@ public abstract class SimdEpilogue : IDisposable, IEpilogue
 /// <summary>The fused pass at one vector width.</summary>
 /// <typeparam name="TS">The vector operations.</typeparam>
 /// <typeparam name="TV">The vector type.</typeparam>
-internal sealed unsafe class SimdEpilogue<TS, TV> : SimdEpilogue, IParallelWork
+internal sealed unsafe class SimdEpilogue<TS, TV> : SimdEpilogue, IParallelWork, IGradientOverwriter
     where TS : struct, ISimd<TV>
     where TV : struct
 {
@@ -94,6 +94,8 @@ internal sealed unsafe class SimdEpilogue<TS, TV> : SimdEpilogue, IParallelWork
     private double[]? _synced;
     private double _syncedCount;
     private int _phase;
+    private bool _overwriteDx;           // the backward stores dx instead of adding into it (see IGradientOverwriter)
+    private bool _overwriteDr;           // and dr
 
     public SimdEpilogue(SimdPool pool, EpilogueShape shape, EpilogueTensors t)
     {
@@ -119,6 +121,22 @@ internal sealed unsafe class SimdEpilogue<TS, TV> : SimdEpilogue, IParallelWork
         _local = Alloc(pool.Threads * 4 * _cp);
         _reduce = NativeBlocks.Allocate<double>((long)SumUnits * 2 * _cp);
         _sink = shape.Norm && shape.Training ? new StatisticsSink(_c, Math.Max(Math.Max(8 * pool.Threads, SumUnits), pool.Threads * pool.Threads)) : null;
+    }
+
+    // The backward writes every element of dx and dr (a sweep over all pixels and channels).
+    public bool OverwriteGradient(GradientTarget target)
+    {
+        switch (target)
+        {
+            case GradientTarget.Input when _dx is not null:
+                _overwriteDx = true;
+                return true;
+            case GradientTarget.Residual when _s.Add && _dr is not null:
+                _overwriteDr = true;
+                return true;
+            default:
+                return false;
+        }
     }
 
     // Units of the summing passes over the whole batch.
@@ -560,7 +578,8 @@ internal sealed unsafe class SimdEpilogue<TS, TV> : SimdEpilogue, IParallelWork
         bool relu1 = _s.Act1 == Activation.ReLU;
         bool relu2 = _s.Act2 == Activation.ReLU;
         bool data = _dx is not null;
-        bool overwrite = _s.OverwritesInputGradient; // _dx is _dy: each element's dy is loaded before its dx is stored
+        bool overwrite = _s.OverwritesInputGradient || _overwriteDx; // _dx is _dy (each element's dy is loaded before its dx is stored), or the first writer
+        bool overwriteDr = _overwriteDr;
         for (int j = 0; j < _c; j += 16)
         {
             TV mean = TS.Load(_mean + j);
@@ -581,7 +600,7 @@ internal sealed unsafe class SimdEpilogue<TS, TV> : SimdEpilogue, IParallelWork
 
                 if (add)
                 {
-                    TS.Store(_dr + i, TS.Add(TS.Load(_dr + i), g));
+                    TS.Store(_dr + i, overwriteDr ? g : TS.Add(TS.Load(_dr + i), g));
                 }
 
                 if (!data)
@@ -635,7 +654,7 @@ internal sealed unsafe class SimdEpilogue<TS, TV> : SimdEpilogue, IParallelWork
                 float g = _dy[i] * ActivationMath.Gradient(pre2, _y[i], _s.Act2);
                 if (_s.Add && _dr is not null)
                 {
-                    _dr[i] += g;
+                    _dr[i] = (_overwriteDr ? 0f : _dr[i]) + g;
                 }
 
                 if (_dx is null)
@@ -648,12 +667,12 @@ internal sealed unsafe class SimdEpilogue<TS, TV> : SimdEpilogue, IParallelWork
                     float xhat = (_x[i] - _mean[c]) * _inv[c];
                     float pre1 = (xhat * _bn[c]) + _bn[_c + c];
                     g *= ActivationMath.Gradient(pre1, ActivationMath.Activate(pre1, _s.Act1), _s.Act1);
-                    _dx[i] = (_s.OverwritesInputGradient ? 0f : _dx[i]) + (_bn[c] * _inv[c] * (g - _meanG[c] - (xhat * _meanGx[c])));
+                    _dx[i] = (_s.OverwritesInputGradient || _overwriteDx ? 0f : _dx[i]) + (_bn[c] * _inv[c] * (g - _meanG[c] - (xhat * _meanGx[c])));
                 }
                 else
                 {
                     g *= ActivationMath.Gradient(_x[i], ActivationMath.Activate(_x[i], _s.Act1), _s.Act1);
-                    _dx[i] = (_s.OverwritesInputGradient ? 0f : _dx[i]) + g;
+                    _dx[i] = (_s.OverwritesInputGradient || _overwriteDx ? 0f : _dx[i]) + g;
                 }
             }
         }

@@ -160,6 +160,16 @@ public sealed class ConvOp : IDisposable
     /// <summary><c>y = conv(x, w) + b</c>.</summary>
     public void Forward() => Forward(_shape.N);
 
+    /// <summary>Makes the backward overwrite the input gradient instead of adding into it, where <paramref name="view"/> is
+    /// that gradient and the backend's pass writes every element of it (see <see cref="IGradientOverwriter"/>).</summary>
+    /// <param name="view">The gradient buffer the network would zero before this backward.</param>
+    /// <returns>Whether it overwrites it from now on.</returns>
+    internal bool OverwriteGradient(ArrayView<float> view) =>
+        _kernel is IGradientOverwriter kernel && OpChecks.Same(view, _tensors.Dx) && kernel.OverwriteGradient(GradientTarget.Input);
+
+    /// <summary>The input gradient (empty for inference).</summary>
+    internal ArrayView<float> InputGradient => _tensors.Dx;
+
     /// <summary>Whether the backend's convolution runs on tensors at other addresses too (see <see cref="IRelocatable"/>).</summary>
     internal bool Relocatable => _kernel is IRelocatable;
 

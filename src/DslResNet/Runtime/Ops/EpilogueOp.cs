@@ -43,6 +43,21 @@ public sealed class EpilogueOp : IDisposable
         _kernel = backend.CreateEpilogue(shape, _tensors);
     }
 
+    /// <summary>Makes the backward overwrite the residual gradient or the input gradient, whichever <paramref name="view"/> is
+    /// (the residual's first), instead of adding into it (see <see cref="IGradientOverwriter"/>).</summary>
+    /// <param name="view">The gradient buffer the network would zero before this backward.</param>
+    /// <returns>Whether it overwrites it from now on.</returns>
+    internal bool OverwriteGradient(ArrayView<float> view)
+    {
+        if (_kernel is not IGradientOverwriter kernel)
+        {
+            return false;
+        }
+
+        return (_shape.Add && OpChecks.Same(view, _tensors.Dr) && kernel.OverwriteGradient(GradientTarget.Residual))
+            || (OpChecks.Same(view, _tensors.Dx) && kernel.OverwriteGradient(GradientTarget.Input));
+    }
+
     // Whether dx is dy (the plan's in-place input gradient); views that overlap otherwise are refused.
     private static bool SameView(ArrayView<float> dx, ArrayView<float> dy)
     {
