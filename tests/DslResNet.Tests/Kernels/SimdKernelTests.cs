@@ -229,6 +229,12 @@ public sealed class SimdKernelTests : IClassFixture<SimdDeviceFixture>
         data.Add([1, 128, 6, 6, 256, 3, 2, 1, true, SimdWidth.Vector256, 2]);
         data.Add([1, 128, 6, 6, 256, 3, 2, 1, false, SimdWidth.Vector256, 3]);
         data.Add([1, 128, 6, 6, 256, 3, 2, 1, true, SimdWidth.Scalar, 2]);
+        // The same with 64-wide groups of weights past 768 KB (384 input channels: 864 KB): packed 32 wide, 4 and 3 groups a
+        // share; 96 channels leave a last group of 32 (packed 32 anyway); on 1 thread (no split) 64 wide.
+        data.Add([1, 384, 6, 6, 128, 3, 2, 1, true, SimdWidth.Vector512, 2]);
+        data.Add([1, 384, 6, 6, 128, 3, 2, 1, false, SimdWidth.Scalar, 3]);
+        data.Add([1, 384, 5, 5, 96, 3, 2, 1, true, SimdWidth.Scalar, 2]);
+        data.Add([1, 384, 5, 5, 96, 3, 2, 1, false, SimdWidth.Vector512, 1]);
 
         // 1x1: 9 spans over 3 images on 2 threads, runs across image boundaries (112 channels cannot be split: 10 runs);
         // the channel split 3 ways.
@@ -353,6 +359,12 @@ public sealed class SimdKernelTests : IClassFixture<SimdDeviceFixture>
                 break;
             case (128, 6, 6, 256, 3, 2, 1):
                 CheckConv<G128x6x6To256K3S2P1>(shape, width, threads, guarded);
+                break;
+            case (384, 6, 6, 128, 3, 2, 1):
+                CheckConv<G384x6x6To128K3S2P1>(shape, width, threads, guarded);
+                break;
+            case (384, 5, 5, 96, 3, 2, 1):
+                CheckConv<G384x5x5To96K3S2P1>(shape, width, threads, guarded);
                 break;
             case (128, 5, 4, 128, 3, 1, 1):
                 CheckConv<G128x5x4To128K3S1P1>(shape, width, threads, guarded);
@@ -2091,6 +2103,40 @@ public sealed class SimdKernelTests : IClassFixture<SimdDeviceFixture>
         public static int Width => 6;
 
         public static int OutChannels => 256;
+
+        public static int Kernel => 3;
+
+        public static int Stride => 2;
+
+        public static int Padding => 1;
+    }
+
+    private readonly struct G384x6x6To128K3S2P1 : IConvGeometry
+    {
+        public static int InChannels => 384;
+
+        public static int Height => 6;
+
+        public static int Width => 6;
+
+        public static int OutChannels => 128;
+
+        public static int Kernel => 3;
+
+        public static int Stride => 2;
+
+        public static int Padding => 1;
+    }
+
+    private readonly struct G384x5x5To96K3S2P1 : IConvGeometry
+    {
+        public static int InChannels => 384;
+
+        public static int Height => 5;
+
+        public static int Width => 5;
+
+        public static int OutChannels => 96;
 
         public static int Kernel => 3;
 

@@ -33,9 +33,9 @@ internal static class PackedGroups
     /// <summary>The width of the group that starts at <paramref name="oc0"/>: 64, 32 or 16.</summary>
     /// <param name="oc0">The group's first output channel.</param>
     /// <param name="coutP">Output channels padded to 16.</param>
-    /// <param name="widest">The widest group: 64 or 16.</param>
+    /// <param name="widest">The widest group: 64, 32 (a direct forward's narrow packing) or 16.</param>
     /// <returns>The width.</returns>
-    public static int Width(int oc0, int coutP, int widest) => widest == 16 ? 16 : (coutP - oc0) >= 64 ? 64 : (coutP - oc0) >= 32 ? 32 : 16;
+    public static int Width(int oc0, int coutP, int widest) => widest == 16 ? 16 : (coutP - oc0) >= 64 && widest == 64 ? 64 : (coutP - oc0) >= 32 ? 32 : 16;
 
     /// <summary>The first channel of the group that holds <paramref name="channel"/>.</summary>
     /// <param name="channel">An output channel.</param>

@@ -24,9 +24,9 @@ internal sealed unsafe partial class SimdConvolution<G, TS, TV>
         float* packed = _packed;
         float* w = _w;
         bool flipped = _flipSource;
-        for (int oc0 = 0; oc0 < outputs; oc0 += PackedGroups.Width(oc0, CoutP, Blocks<TS, TV>.WidestGroup))
+        for (int oc0 = 0; oc0 < outputs; oc0 += PackedGroups.Width(oc0, CoutP, _packWidth))
         {
-            int width = PackedGroups.Width(oc0, CoutP, Blocks<TS, TV>.WidestGroup);
+            int width = PackedGroups.Width(oc0, CoutP, _packWidth);
             int oc1 = Math.Min(oc0 + width, outputs);
             float* group = packed + PackedGroups.Start(oc0, rows);
             for (int ic = ic0; ic < ic1; ic++)
@@ -182,7 +182,7 @@ internal sealed unsafe partial class SimdConvolution<G, TS, TV>
             int g0 = ocStart;
             while (g0 < ocEnd)
             {
-                int vectors = Blocks<TS, TV>.Vectors(ocEnd - g0);
+                int vectors = PackedVectors(ocEnd - g0);
                 for (int oh = oh0; oh < oh1; oh++)
                 {
                     float* xRow = padded + ((long)(oh - oh0) * G.Stride * RowStride);
@@ -203,7 +203,7 @@ internal sealed unsafe partial class SimdConvolution<G, TS, TV>
             int oc0 = ocStart;
             while (oc0 < ocEnd)
             {
-                int vectors = Blocks<TS, TV>.Vectors(ocEnd - oc0);
+                int vectors = PackedVectors(ocEnd - oc0);
                 ForwardGroup<G>(vectors, xRow, RowStride, 0, G.Kernel, OutWidth, oc0, yRow, tile, thread);
                 oc0 += 16 * vectors;
             }

@@ -58,6 +58,7 @@ internal sealed unsafe partial class SimdConvolution<G, TS, TV> : SimdConvolutio
     private int _imageRuns;               // Winograd forward: runs of whole images, each one pass (0: by images or rows)
     private bool _tileRuns;               // Winograd forward: an image's _rowChunks units are even runs of tiles, not of rows
     private bool _packedOnce;             // _packed holds the weights (the direct forward's)
+    private readonly int _packWidth;      // the widest packed group (see PackWidth)
     private bool _transformedOnce;        // _winograd holds them
     private bool _accumulate;             // the output is added into (an input gradient's pass, unless it is the first writer)
     private int _scatterStride;           // a 1x1 strided layer's input gradient: the stride its pixels are added into dx at (0: none)
@@ -85,6 +86,7 @@ internal sealed unsafe partial class SimdConvolution<G, TS, TV> : SimdConvolutio
         // does not pack, and a stride-1 layer computes its input gradient as a forward pass of its own (ResNet-50 at batch
         // 8: 250 MiB of such weights, zeroed and so resident, never read).
         _hasPartials = _dw is not null;
+        _packWidth = PackWidth(batch, pool.Threads);
 
         // A trained layer's weights change every step, and its training forward transforms them again each time: into the
         // pool's shared block (see ForwardWinograd), as the input gradient's do.
@@ -320,7 +322,7 @@ internal sealed unsafe partial class SimdConvolution<G, TS, TV> : SimdConvolutio
         // slower so (1x28x28->16 and 32x14x14->64 stride 2 15% a call).
         _rowChunks = images >= _pool.Threads ? 1 : Math.Min(OutHeight, sink is null && ImageFlops >= 16_000_000 ? 4 * _pool.Threads : _pool.Threads);
         _channelRuns = 1;
-        int channelGroups = G.OutChannels / Blocks<TS, TV>.WidestGroup;
+        int channelGroups = G.OutChannels / _packWidth;
         if (sink is null && !Unpadded && images < _pool.Threads && WeightsPadded >= LargeWeights && channelGroups >= 2)
         {
             _rowChunks = 1;
@@ -633,6 +635,18 @@ internal sealed unsafe partial class SimdConvolution<G, TS, TV> : SimdConvolutio
 
     // Output channels of part <paramref name="part"/> of _channelRuns, on boundaries of packed groups <paramref name="width"/>
     // wide (the last part takes the narrower groups at the end).
+    // The widest group the direct forward's weights are packed in: 64 output channels (on AVX-512 and the scalar blocks),
+    // 32 where a 64-wide group's weights pass 768 KB and the batch has fewer images than threads, so that the forward is
+    // split by output channels (see Forward) and each thread runs every row of its share under one group at a time: the
+    // group then stays in L2 (1 MB a core) for all the rows instead of coming from L3 once a row (ResNet-18's and
+    // ResNet-50's 512x14x14->512 stride-2 layers at batch 1: 1.18 MB a 64-wide group, 7 rows).
+    private static int PackWidth(int batch, int threads) =>
+        Blocks<TS, TV>.WidestGroup == 64 && batch < threads && !Pointwise && (long)Taps * G.InChannels * 64 * sizeof(float) > 768 * 1024 ? 32 : Blocks<TS, TV>.WidestGroup;
+
+    // Vectors of the packed group that starts at oc0 (ends at ocEnd at most).
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private int PackedVectors(int remaining) => Math.Min(Blocks<TS, TV>.Vectors(remaining), _packWidth / 16);
+
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private (int Start, int End) ChannelRun(int part, int width)
     {
@@ -696,7 +710,7 @@ internal sealed unsafe partial class SimdConvolution<G, TS, TV> : SimdConvolutio
                 {
                     int n = u / (_rowChunks * _channelRuns);
                     int chunk = u / _channelRuns % _rowChunks;
-                    (int oc0, int oc1) = ChannelRun(u % _channelRuns, Blocks<TS, TV>.WidestGroup);
+                    (int oc0, int oc1) = ChannelRun(u % _channelRuns, _packWidth);
                     ForwardRows(n, chunk * OutHeight / _rowChunks, (chunk + 1) * OutHeight / _rowChunks, thread, u, oc0, oc1);
                 }
 
