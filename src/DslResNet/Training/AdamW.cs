@@ -104,7 +104,34 @@ public sealed class AdamW : Optimizer
         float stepSize = (float)(lr / biasCorrection1);
         float sqrtBiasCorrection2 = (float)Math.Sqrt(biasCorrection2);
         float eps = (float)Epsilon;
-        for (int i = 0; i < p.Length; i++)
+
+        // A vector at a time (ResNet-50's 25.6M values took 64 ms a step one at a time, a tenth of the step), with the
+        // scalar loop's operations in its order, unfused, so that every value is the same to the bit (as the device's).
+        int lanes = System.Numerics.Vector<float>.Count;
+        int at = 0;
+        var vShrink = new System.Numerics.Vector<float>(shrink);
+        var vB2 = new System.Numerics.Vector<float>(b2);
+        var vOneMinusB1 = new System.Numerics.Vector<float>(oneMinusB1);
+        var vOneMinusB2 = new System.Numerics.Vector<float>(oneMinusB2);
+        var vSqrtBias2 = new System.Numerics.Vector<float>(sqrtBiasCorrection2);
+        var vEps = new System.Numerics.Vector<float>(eps);
+        var vStepSize = new System.Numerics.Vector<float>(stepSize);
+        Span<float> ms = m, vs = v;
+        for (; at + lanes <= p.Length; at += lanes)
+        {
+            var g = new System.Numerics.Vector<float>(grad.Slice(at, lanes));
+            var pv = new System.Numerics.Vector<float>(p.Slice(at, lanes)) * vShrink;
+            var mv = new System.Numerics.Vector<float>(ms.Slice(at, lanes));
+            mv += vOneMinusB1 * (g - mv);
+            var vv = (vB2 * new System.Numerics.Vector<float>(vs.Slice(at, lanes))) + (vOneMinusB2 * g * g);
+            var denominator = (System.Numerics.Vector.SquareRoot(vv) / vSqrtBias2) + vEps;
+            pv -= vStepSize * mv / denominator;
+            mv.CopyTo(ms.Slice(at, lanes));
+            vv.CopyTo(vs.Slice(at, lanes));
+            pv.CopyTo(p.Slice(at, lanes));
+        }
+
+        for (int i = at; i < p.Length; i++)
         {
             float g = grad[i];
             p[i] *= shrink;
