@@ -505,7 +505,7 @@ public abstract partial class NetworkBase
         // overwrite them, where they can (see PlanOverwrites): those tensors (disjoint) and their writers.
         public virtual List<(ArrayView<float> View, FirstWriter Writer)> TakeFirstWrites(ArrayView<float> range) => [];
 
-        // Whether the writer TakeFirstWrite chose writes its buffer in a backward of this step that runs with this plan.
+        // Whether the writer TakeFirstWrites chose writes its buffer in a backward of this step that runs with this plan.
         public virtual bool Writes(FirstWriter writer, StepPlan plan, bool inputGradient) => false;
 
         // The per-image tensors the inference pass reads, and those it writes (unbound ones included).
