@@ -196,8 +196,9 @@ internal static class Planner
     /// only writer and the output gradient's last reader), and the convolution reads it after. The input's gradient is first added into by its last reader and read after the
     /// pass (<c>InputGradient</c>): [0, its last reader]. Intervals are closed (a step reads one buffer while it adds into
     /// another), so buffers of one step never share. Because shared memory holds a previous buffer's values, each buffer
-    /// is cleared right before the backward step that first adds into it (<see cref="GradientBufferSpec.ClearBefore"/>);
-    /// the last group's output gradient is written, not added into, by the loss, and is not cleared. Recomputed group
+    /// is cleared right before the backward step that first adds into it (<see cref="GradientBufferSpec.ClearBefore"/>;
+    /// at run time the SIMD device lets that step's first writer overwrite it instead where the writer covers it, see
+    /// NetworkBase.PlanOverwrites); the last group's output gradient is written, not added into, by the loss, and is not cleared. Recomputed group
     /// outputs (<see cref="GroupLayout.OutputNotKept"/>) are packed here too, over the same interval as their gradients.
     /// </summary>
     private static List<GradientBufferSpec> PlanGradients(
