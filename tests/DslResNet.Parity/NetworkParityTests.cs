@@ -209,7 +209,7 @@ public sealed class NetworkParityTests(ParityFixture fixture)
                 using Tensor logits = replica.Forward(ParityData.Images(network.Info, images), training: true);
                 using Tensor loss = F.cross_entropy(logits, ParityData.Labels(labels));
                 loss.backward();
-                optimizer.step();
+                TorchSteps.Step(optimizer);
                 if (replica == torchNet)
                 {
                     torchLosses[step] = loss.to(float64).item<double>();
@@ -335,7 +335,7 @@ public sealed class NetworkParityTests(ParityFixture fixture)
                 sgd.zero_grad();
                 using Tensor loss = F.cross_entropy(torchNet.Forward(ParityData.Images(network.Info, trainImages), training: true), ParityData.Labels(trainLabels));
                 loss.backward();
-                sgd.step();
+                TorchSteps.Step(sgd);
             }
         }
 

@@ -275,6 +275,39 @@ public sealed class Mismatches
     }
 }
 
+/// <summary>
+/// TorchSharp's optimizer steps with no garbage collection during them. Its optimizers pass doubles converted implicitly to
+/// <c>Scalar</c>s, which nothing keeps alive while libtorch reads them: a collection in the middle of a step can finalize
+/// one under libtorch's feet. Seen once in CI (2026-12-07, at 87365ce: <c>ThreeAdamWSteps(ResNetD)</c>, "Unknown scalar
+/// type" raised from <c>mul_(Scalar)</c> inside <c>AdamW.step</c>, the same test passing in the runs before and after);
+/// TorchSharp's open pull requests 1434 and 1496 dispose those scalars. A step allocates a few kilobytes of wrappers.
+/// </summary>
+public static class TorchSteps
+{
+    private static readonly object Gate = new();
+
+    /// <summary>Runs <paramref name="optimizer"/>'s step inside a no-GC region where the runtime grants one.</summary>
+    /// <param name="optimizer">The TorchSharp optimizer.</param>
+    public static void Step(optim.Optimizer optimizer)
+    {
+        lock (Gate)
+        {
+            bool region = System.GC.TryStartNoGCRegion(16L << 20);
+            try
+            {
+                optimizer.step();
+            }
+            finally
+            {
+                if (region && System.Runtime.GCSettings.LatencyMode == System.Runtime.GCLatencyMode.NoGCRegion)
+                {
+                    System.GC.EndNoGCRegion();
+                }
+            }
+        }
+    }
+}
+
 /// <summary>Random data and weight set-up shared by the tests.</summary>
 public static class ParityData
 {

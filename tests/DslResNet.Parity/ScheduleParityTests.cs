@@ -36,7 +36,7 @@ public sealed class ScheduleParityTests
                 problems.Add($"step {t}: DslResNet {actual:R}, TorchSharp {expected:R}");
             }
 
-            sgd.step();
+            TorchSteps.Step(sgd);
             scheduler.step();
         }
 
