@@ -66,7 +66,7 @@ public sealed class EpilogueOp : IDisposable
             return false;
         }
 
-        if (dx.LoadEffectiveAddressAsPtr() == dy.LoadEffectiveAddressAsPtr() && dx.Length == dy.Length)
+        if (OpChecks.Same(dx, dy))
         {
             return true;
         }
