@@ -152,6 +152,14 @@ internal static class Profile
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  {a,7:F3}  {other,7:F3}  {other / a,5:F3}  {name}"));
         }
 
+        // Operations only the second variant runs (a layer that changed its algorithm), counted in its total too.
+        var namesA = profiles[0].Rows().Select(r => r.Name).ToHashSet();
+        foreach ((string name, double ms) in b.Where(r => !namesA.Contains(r.Key)).OrderByDescending(r => r.Value))
+        {
+            totalB += ms;
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  {0,7:F3}  {ms,7:F3}      -  {name} (B only)"));
+        }
+
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  {totalA,7:F3}  {totalB,7:F3}  {totalB / totalA,5:F3}  all operations"));
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  {Median(walls[0]),7:F3}  {Median(walls[1]),7:F3}  {Median(walls[1]) / Median(walls[0]),5:F3}  median call"));
         return 0;

@@ -1,6 +1,7 @@
 using System;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
 
 namespace DslResNet.Kernels.Simd;
 
@@ -71,8 +72,43 @@ public sealed unsafe class StatisticsSink : IDisposable
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     internal void Flush(int slot, float* sum, float* squares)
     {
+        // A vector at a time where the CPU has them: each float widened to double exactly and added as the scalar loop adds
+        // it, so the partials are the same bit for bit. Called once a row or span of every unit of a forward with batch
+        // statistics (ResNet-20's 16-channel layers: 3,584 times a layer at batch 128), the scalar loop was 1.5% of a
+        // ResNet-20 training step's CPU time (perf).
         double* p = Partials + ((long)slot * 2 * PaddedChannels);
-        for (int c = 0; c < PaddedChannels; c++)
+        double* pq = p + PaddedChannels;
+        int c = 0;
+        if (Vector512.IsHardwareAccelerated)
+        {
+            for (; c + 16 <= PaddedChannels; c += 16)
+            {
+                (Vector512<double> s0, Vector512<double> s1) = Vector512.Widen(Vector512.Load(sum + c));
+                (Vector512<double> q0, Vector512<double> q1) = Vector512.Widen(Vector512.Load(squares + c));
+                Vector512.Store(Vector512.Load(p + c) + s0, p + c);
+                Vector512.Store(Vector512.Load(p + c + 8) + s1, p + c + 8);
+                Vector512.Store(Vector512.Load(pq + c) + q0, pq + c);
+                Vector512.Store(Vector512.Load(pq + c + 8) + q1, pq + c + 8);
+                Vector512.Store(Vector512<float>.Zero, sum + c);
+                Vector512.Store(Vector512<float>.Zero, squares + c);
+            }
+        }
+        else if (Vector256.IsHardwareAccelerated)
+        {
+            for (; c + 8 <= PaddedChannels; c += 8)
+            {
+                (Vector256<double> s0, Vector256<double> s1) = Vector256.Widen(Vector256.Load(sum + c));
+                (Vector256<double> q0, Vector256<double> q1) = Vector256.Widen(Vector256.Load(squares + c));
+                Vector256.Store(Vector256.Load(p + c) + s0, p + c);
+                Vector256.Store(Vector256.Load(p + c + 4) + s1, p + c + 4);
+                Vector256.Store(Vector256.Load(pq + c) + q0, pq + c);
+                Vector256.Store(Vector256.Load(pq + c + 4) + q1, pq + c + 4);
+                Vector256.Store(Vector256<float>.Zero, sum + c);
+                Vector256.Store(Vector256<float>.Zero, squares + c);
+            }
+        }
+
+        for (; c < PaddedChannels; c++)
         {
             p[c] += sum[c];
             p[PaddedChannels + c] += squares[c];
