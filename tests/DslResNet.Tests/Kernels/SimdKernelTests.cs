@@ -157,6 +157,12 @@ public sealed class SimdKernelTests : IClassFixture<SimdDeviceFixture>
             // threads (200 channels: 64 and 144 on 2 threads, 64, 64 and 80 on 3), at stride 1 and 2.
             [1, 1024, 3, 7, 200, 1, 1, 0, 1],
             [1, 1024, 5, 13, 200, 1, 2, 0, 0],
+
+            // One input channel, 3x3 (the nine taps' weight gradient side by side, see WeightsSingleInput): 32 output
+            // channels at stride 1, 16 at stride 2 unpadded, and an image in two row blocks (60x60: 47 and 13 rows).
+            [2, 1, 9, 11, 32, 3, 1, 1, 1],
+            [3, 1, 12, 10, 16, 3, 2, 0, 0],
+            [1, 1, 60, 60, 16, 3, 1, 1, 1],
         ];
         List<object[]> data = [];
         foreach (int[] g in geometries)
@@ -365,6 +371,15 @@ public sealed class SimdKernelTests : IClassFixture<SimdDeviceFixture>
                 break;
             case (384, 5, 5, 96, 3, 2, 1):
                 CheckConv<G384x5x5To96K3S2P1>(shape, width, threads, guarded);
+                break;
+            case (1, 9, 11, 32, 3, 1, 1):
+                CheckConv<G1x9x11To32K3S1P1>(shape, width, threads, guarded);
+                break;
+            case (1, 12, 10, 16, 3, 2, 0):
+                CheckConv<G1x12x10To16K3S2P0>(shape, width, threads, guarded);
+                break;
+            case (1, 60, 60, 16, 3, 1, 1):
+                CheckConv<G1x60x60To16K3S1P1>(shape, width, threads, guarded);
                 break;
             case (128, 5, 4, 128, 3, 1, 1):
                 CheckConv<G128x5x4To128K3S1P1>(shape, width, threads, guarded);
@@ -2141,6 +2156,57 @@ public sealed class SimdKernelTests : IClassFixture<SimdDeviceFixture>
         public static int Kernel => 3;
 
         public static int Stride => 2;
+
+        public static int Padding => 1;
+    }
+
+    private readonly struct G1x9x11To32K3S1P1 : IConvGeometry
+    {
+        public static int InChannels => 1;
+
+        public static int Height => 9;
+
+        public static int Width => 11;
+
+        public static int OutChannels => 32;
+
+        public static int Kernel => 3;
+
+        public static int Stride => 1;
+
+        public static int Padding => 1;
+    }
+
+    private readonly struct G1x12x10To16K3S2P0 : IConvGeometry
+    {
+        public static int InChannels => 1;
+
+        public static int Height => 12;
+
+        public static int Width => 10;
+
+        public static int OutChannels => 16;
+
+        public static int Kernel => 3;
+
+        public static int Stride => 2;
+
+        public static int Padding => 0;
+    }
+
+    private readonly struct G1x60x60To16K3S1P1 : IConvGeometry
+    {
+        public static int InChannels => 1;
+
+        public static int Height => 60;
+
+        public static int Width => 60;
+
+        public static int OutChannels => 16;
+
+        public static int Kernel => 3;
+
+        public static int Stride => 1;
 
         public static int Padding => 1;
     }
