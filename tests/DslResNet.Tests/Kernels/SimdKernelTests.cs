@@ -795,7 +795,8 @@ public sealed class SimdKernelTests : IClassFixture<SimdDeviceFixture>
     /// <summary>
     /// Training-mode batch norm, ReLU, residual add, ReLU: y and the running statistics, then dx and dr (accumulated),
     /// dgamma and dbeta (overwritten), against the reference composed in double. 16 channels take the vector path, 20 the scalar one;
-    /// 64 channels over 147 pixels split the backward's sums into 4 runs of channels (one unit of pixels, two threads).
+    /// 64 channels over 147 pixels split the backward's sums into 4 runs of channels (one unit of pixels, two threads);
+    /// 288 channels take the element-wise passes in two blocks (256 and 32, see SimdEpilogue's BlockChannels).
     /// </summary>
     /// <param name="width">Vector width.</param>
     /// <param name="channels">Channels.</param>
@@ -809,6 +810,8 @@ public sealed class SimdKernelTests : IClassFixture<SimdDeviceFixture>
     [InlineData(SimdWidth.Vector512, 64)]
     [InlineData(SimdWidth.Vector256, 64)]
     [InlineData(SimdWidth.Scalar, 64)]
+    [InlineData(SimdWidth.Vector512, 288)]
+    [InlineData(SimdWidth.Vector256, 288)]
     public void EpilogueTraining(SimdWidth width, int channels) => CheckTraining(width, channels, Activation.ReLU, Activation.ReLU);
 
     /// <summary>The cases of <see cref="EpilogueTraining"/> with every tensor at the end of a mapping whose next page may not be

@@ -78,6 +78,13 @@ internal sealed unsafe class SimdEpilogue<TS, TV> : SimdEpilogue, IParallelWork,
     // added in unit order, so that threads can take units as they finish and the sums still do not depend on who ran what.
     private const int SumUnit = 4 * Chunk;
 
+    // The element-wise passes (apply, reduce, backward) take the channels in blocks of at most this many and each block a
+    // pixel at a time, its channels in order: every tensor is read and written as runs of whole pixels (1 KB of a block),
+    // not as one 64-byte line a pixel for one channel vector at a time across the whole range of pixels, the range once
+    // for each vector (`profile resnet50-224 train 2 16 ab`: the apply passes 0.44-0.69 of their time, 37.9 -> 24.2 ms a
+    // step, with the whole channel range a pixel; blocks keep a block's scale, shift and sums in L1 at 2048 channels).
+    private const int BlockChannels = 256;
+
     private readonly SimdPool _pool;
     private readonly EpilogueShape _s;
     private readonly int _c;
@@ -420,39 +427,40 @@ internal sealed unsafe class SimdEpilogue<TS, TV> : SimdEpilogue, IParallelWork,
         bool add = _s.Add;
         bool relu1 = _s.Act1 == Activation.ReLU;
         bool relu2 = _s.Act2 == Activation.ReLU;
-        for (int j = 0; j < _c; j += 16)
+        for (int j0 = 0; j0 < _c; j0 += BlockChannels)
         {
-            TV mean = TS.Load(_mean + j);
-            TV inv = TS.Load(_inv + j);
-            TV scale = TS.Load(_scale + j);
-            TV shift = TS.Load(_shift + j);
-            long i = ((long)start * _c) + j;
-            for (int p = start; p < end; p++, i += _c)
+            int j1 = Math.Min(_c, j0 + BlockChannels);
+            for (int p = start; p < end; p++)
             {
-                // ((x - mean) / std) * gamma + beta, rounded step by step as the reference kernels and PyTorch do, and as
-                // the backward pass recomputes it: a ReLU that follows decides the same way in both passes.
-                TV v = TS.Load(_x + i);
-                if (norm)
+                long i0 = (long)p * _c;
+                for (int j = j0; j < j1; j += 16)
                 {
-                    v = Normalise(v, mean, inv, scale, shift);
-                }
+                    // ((x - mean) / std) * gamma + beta, rounded step by step as the reference kernels and PyTorch do, and
+                    // as the backward pass recomputes it: a ReLU that follows decides the same way in both passes.
+                    long i = i0 + j;
+                    TV v = TS.Load(_x + i);
+                    if (norm)
+                    {
+                        v = Normalise(v, TS.Load(_mean + j), TS.Load(_inv + j), TS.Load(_scale + j), TS.Load(_shift + j));
+                    }
 
-                if (relu1)
-                {
-                    v = TS.Relu(v);
-                }
+                    if (relu1)
+                    {
+                        v = TS.Relu(v);
+                    }
 
-                if (add)
-                {
-                    v = TS.Add(v, TS.Load(_r + i));
-                }
+                    if (add)
+                    {
+                        v = TS.Add(v, TS.Load(_r + i));
+                    }
 
-                if (relu2)
-                {
-                    v = TS.Relu(v);
-                }
+                    if (relu2)
+                    {
+                        v = TS.Relu(v);
+                    }
 
-                TS.Store(_y + i, v);
+                    TS.Store(_y + i, v);
+                }
             }
         }
     }
@@ -504,7 +512,43 @@ internal sealed unsafe class SimdEpilogue<TS, TV> : SimdEpilogue, IParallelWork,
             for (int p0 = unit * SumUnit; p0 < last; p0 += Chunk)
             {
                 int p1 = Math.Min(last, p0 + Chunk);
-                if (_vector)
+                if (_vector && c1 - c0 > 16)
+                {
+                    // A block of channels a pixel at a time (see BlockChannels), the sums in L1 (zero here: Flush below
+                    // zeroes them), each channel's added over the pixels in order as the one-vector loop adds them.
+                    bool relu1 = _s.Act1 == Activation.ReLU;
+                    bool relu2 = _s.Act2 == Activation.ReLU;
+                    for (int j0 = c0; j0 < c1; j0 += BlockChannels)
+                    {
+                        int j1 = Math.Min(c1, j0 + BlockChannels);
+                        for (int p = p0; p < p1; p++)
+                        {
+                            long i0 = (long)p * _c;
+                            for (int j = j0; j < j1; j += 16)
+                            {
+                                long i = i0 + j;
+                                TV g = TS.Load(_dy + i);
+                                if (relu2)
+                                {
+                                    g = TS.ReluMask(TS.Load(_y + i), g);
+                                }
+
+                                TV x = TS.Load(_x + i);
+                                TV mean = TS.Load(_mean + j);
+                                TV inv = TS.Load(_inv + j);
+                                if (relu1)
+                                {
+                                    g = TS.ReluMask(Normalise(x, mean, inv, TS.Load(_scale + j), TS.Load(_shift + j)), g);
+                                }
+
+                                TV xhat = TS.Multiply(TS.Subtract(x, mean), inv);
+                                TS.Store(sumG + j, TS.Add(TS.Load(sumG + j), g));
+                                TS.Store(sumGx + j, TS.Fma(g, xhat, TS.Load(sumGx + j)));
+                            }
+                        }
+                    }
+                }
+                else if (_vector)
                 {
                     bool relu1 = _s.Act1 == Activation.ReLU;
                     bool relu2 = _s.Act2 == Activation.ReLU;
@@ -580,54 +624,55 @@ internal sealed unsafe class SimdEpilogue<TS, TV> : SimdEpilogue, IParallelWork,
         bool data = _dx is not null;
         bool overwrite = _s.OverwritesInputGradient || _overwriteDx; // _dx is _dy (each element's dy is loaded before its dx is stored), or the first writer
         bool overwriteDr = _overwriteDr;
-        for (int j = 0; j < _c; j += 16)
+        for (int j0 = 0; j0 < _c; j0 += BlockChannels)
         {
-            TV mean = TS.Load(_mean + j);
-            TV inv = TS.Load(_inv + j);
-            TV scale = TS.Load(_scale + j);
-            TV shift = TS.Load(_shift + j);
-            TV gammaInv = norm ? TS.Multiply(TS.Load(_bn + j), inv) : TS.Zero;
-            TV meanG = TS.Load(_meanG + j);
-            TV meanGx = TS.Load(_meanGx + j);
-            long i = ((long)start * _c) + j;
-            for (int p = start; p < end; p++, i += _c)
+            int j1 = Math.Min(_c, j0 + BlockChannels);
+            for (int p = start; p < end; p++)
             {
-                TV g = TS.Load(_dy + i);
-                if (relu2)
+                long i0 = (long)p * _c;
+                for (int j = j0; j < j1; j += 16)
                 {
-                    g = TS.ReluMask(TS.Load(_y + i), g);
-                }
-
-                if (add)
-                {
-                    TS.Store(_dr + i, overwriteDr ? g : TS.Add(TS.Load(_dr + i), g));
-                }
-
-                if (!data)
-                {
-                    continue;
-                }
-
-                TV x = TS.Load(_x + i);
-                if (norm)
-                {
-                    if (relu1)
+                    long i = i0 + j;
+                    TV g = TS.Load(_dy + i);
+                    if (relu2)
                     {
-                        g = TS.ReluMask(Normalise(x, mean, inv, scale, shift), g);
+                        g = TS.ReluMask(TS.Load(_y + i), g);
                     }
 
-                    TV xhat = TS.Multiply(TS.Subtract(x, mean), inv);
-                    TV centred = TS.Subtract(TS.Subtract(g, meanG), TS.Multiply(xhat, meanGx));
-                    TS.Store(_dx + i, TS.Fma(gammaInv, centred, overwrite ? TS.Zero : TS.Load(_dx + i)));
-                }
-                else
-                {
-                    if (relu1)
+                    if (add)
                     {
-                        g = TS.ReluMask(x, g);
+                        TS.Store(_dr + i, overwriteDr ? g : TS.Add(TS.Load(_dr + i), g));
                     }
 
-                    TS.Store(_dx + i, overwrite ? g : TS.Add(TS.Load(_dx + i), g));
+                    if (!data)
+                    {
+                        continue;
+                    }
+
+                    TV x = TS.Load(_x + i);
+                    if (norm)
+                    {
+                        TV mean = TS.Load(_mean + j);
+                        TV inv = TS.Load(_inv + j);
+                        if (relu1)
+                        {
+                            g = TS.ReluMask(Normalise(x, mean, inv, TS.Load(_scale + j), TS.Load(_shift + j)), g);
+                        }
+
+                        TV xhat = TS.Multiply(TS.Subtract(x, mean), inv);
+                        TV centred = TS.Subtract(TS.Subtract(g, TS.Load(_meanG + j)), TS.Multiply(xhat, TS.Load(_meanGx + j)));
+                        TV gammaInv = TS.Multiply(TS.Load(_bn + j), inv);
+                        TS.Store(_dx + i, TS.Fma(gammaInv, centred, overwrite ? TS.Zero : TS.Load(_dx + i)));
+                    }
+                    else
+                    {
+                        if (relu1)
+                        {
+                            g = TS.ReluMask(x, g);
+                        }
+
+                        TS.Store(_dx + i, overwrite ? g : TS.Add(TS.Load(_dx + i), g));
+                    }
                 }
             }
         }
