@@ -125,6 +125,14 @@ internal static class Profile
     // variant profiled apart; per operation the sum of its calls' times per call, then each variant's median call.
     private static int CompareVariants(string network, string task, int threads, int calls, int batch, SimdPool pool, Action callA, Action callB)
     {
+        // Variant B warmed up as A was (see Prepare): code that only B runs is compiled in these calls, not in the timed ones.
+        SimdPool.Experiment = 1;
+        for (int i = 0; i < 2; i++)
+        {
+            callB();
+        }
+
+        SimdPool.Experiment = 0;
         SimdProfile[] profiles = [new(), new()];
         List<double>[] walls = [[], []];
         for (int i = 0; i < calls; i++)

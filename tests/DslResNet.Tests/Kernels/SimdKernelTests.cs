@@ -961,6 +961,8 @@ public sealed class SimdKernelTests : IClassFixture<SimdDeviceFixture>
     /// training (16 output channels on AVX2 and in scalar code, 32 on AVX-512), the statistics then added up from its tiles.</param>
     /// <param name="n">Images: 3, or 1 (a Winograd layer's image split by rows of tiles), or 4 of 5x5 (runs of two whole
     /// images a pass).</param>
+    /// <param name="bias">Whether the convolution has a bias; without one, a layer with more output channels than input
+    /// ones and at least 64 multiply-adds a value adds its statistics up as it stores its blocks (StatisticsStore).</param>
     [Theory]
     [InlineData(SimdWidth.Vector512, 16, 2)]
     [InlineData(SimdWidth.Vector512, 20, 2)]
@@ -976,7 +978,12 @@ public sealed class SimdKernelTests : IClassFixture<SimdDeviceFixture>
     [InlineData(SimdWidth.Vector512, 32, 2, 3, 16)]
     [InlineData(SimdWidth.Vector512, 32, 3, 3, 16, 1)]
     [InlineData(SimdWidth.Scalar, 32, 2, 3, 16)]
-    public void EpilogueWithFusedStatistics(SimdWidth width, int channels, int threads, int kernel = 3, int inChannels = 8, int n = 3)
+    [InlineData(SimdWidth.Vector512, 16, 2, 3, 8, 3, false)]
+    [InlineData(SimdWidth.Vector256, 20, 3, 3, 8, 3, false)]
+    [InlineData(SimdWidth.Scalar, 16, 2, 3, 8, 1, false)]
+    [InlineData(SimdWidth.Vector512, 128, 2, 1, 64, 3, false)]
+    [InlineData(SimdWidth.Vector256, 128, 3, 1, 64, 1, false)]
+    public void EpilogueWithFusedStatistics(SimdWidth width, int channels, int threads, int kernel = 3, int inChannels = 8, int n = 3, bool bias = true)
     {
         if (!Available(width))
         {
@@ -985,7 +992,7 @@ public sealed class SimdKernelTests : IClassFixture<SimdDeviceFixture>
 
         int size = n == 4 ? 5 : 7, spatial = size * size;
         Random random = new(Seed(channels, threads, 7 + kernel + inChannels + n));
-        ConvShape convShape = new(n, inChannels, size, size, channels, kernel, 1, kernel / 2, true);
+        ConvShape convShape = new(n, inChannels, size, size, channels, kernel, 1, kernel / 2, bias);
         EpilogueShape shape = new(n, channels, spatial, true, true, Activation.ReLU, true, Activation.ReLU, 1e-5f, 0.1f);
         int count = n * channels * spatial;
         float[] bn = BatchNormParameters(random, channels);
@@ -994,7 +1001,7 @@ public sealed class SimdKernelTests : IClassFixture<SimdDeviceFixture>
         using Buffers buffers = new(device);
         ArrayView<float> x = buffers.Upload(RandomFloats(random, (int)convShape.InputElements));
         ArrayView<float> w = buffers.Upload(RandomFloats(random, (int)convShape.WeightElements, 0.5));
-        ArrayView<float> b = buffers.Upload(RandomFloats(random, channels));
+        ArrayView<float> b = bias ? buffers.Upload(RandomFloats(random, channels)) : default;
         ArrayView<float> convY = buffers.Filled(count, Garbage);
         ArrayView<float> r = buffers.Upload(RandomFloats(random, count));
         ArrayView<float> bnFused = buffers.Upload(bn), bnUnfused = buffers.Upload(bn);
@@ -1007,6 +1014,7 @@ public sealed class SimdKernelTests : IClassFixture<SimdDeviceFixture>
             (8, 16, 3, _) => ConvOp.Create<G8x7x7To16K3S1P1>(device, convShape, x, w, b, convY),
             (8, 20, 3, _) => ConvOp.Create<G8x7x7To20K3S1P1>(device, convShape, x, w, b, convY),
             (8, 16, 1, _) => ConvOp.Create<G8x7x7To16K1S1P0>(device, convShape, x, w, b, convY),
+            (64, 128, 1, _) => ConvOp.Create<G64x7x7To128K1S1P0>(device, convShape, x, w, b, convY),
             _ => ConvOp.Create<G8x7x7To20K1S1P0>(device, convShape, x, w, b, convY),
         };
         EpilogueOp fused = new(device, shape, convY, bnFused, buffers.Filled(4 * channels, Garbage), r, yFused);
@@ -2212,5 +2220,22 @@ public sealed class SimdKernelTests : IClassFixture<SimdDeviceFixture>
         public static int Stride => 1;
 
         public static int Padding => 1;
+    }
+
+    private readonly struct G64x7x7To128K1S1P0 : IConvGeometry
+    {
+        public static int InChannels => 64;
+
+        public static int Height => 7;
+
+        public static int Width => 7;
+
+        public static int OutChannels => 128;
+
+        public static int Kernel => 1;
+
+        public static int Stride => 1;
+
+        public static int Padding => 0;
     }
 }

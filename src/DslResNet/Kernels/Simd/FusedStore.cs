@@ -111,3 +111,38 @@ internal readonly unsafe struct FusedStore(float* bias, bool relu1, float* resid
         TS.Store(y + offset, value);
     }
 }
+
+/// <summary>Stores values as they are and adds each into the batch statistics of its channels: the sum of
+/// <c>value - shift</c> and of its square, kept per thread in L1. A micro-kernel stores its block a pixel at a time in
+/// order, so each channel's sums take the pixels in the order that reading the block back took them, and come out the
+/// same; the block is not read back.</summary>
+/// <param name="sums">Sums at the block's first channel.</param>
+/// <param name="squares">Sums of squares at the block's first channel.</param>
+/// <param name="shift">The value each channel's sums are taken around, at the block's first channel.</param>
+internal readonly unsafe struct StatisticsStore(float* sums, float* squares, float* shift) : IVectorStore
+{
+    private float* Sums { get; } = sums;
+
+    private float* Squares { get; } = squares;
+
+    private float* Shift { get; } = shift;
+
+    /// <inheritdoc />
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public void Store<TS, TV>(float* y, long offset, int channel, TV value)
+        where TS : struct, ISimd<TV>
+        where TV : struct
+    {
+        TS.Store(y + offset, value);
+
+        TV d = TS.Subtract(value, TS.Load(Shift + channel));
+        TS.Store(Sums + channel, TS.Add(TS.Load(Sums + channel), d));
+        TS.Store(Squares + channel, TS.Fma(d, d, TS.Load(Squares + channel)));
+    }
+
+    /// <inheritdoc />
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public void Prefetch(float* y, long offset)
+    {
+    }
+}
