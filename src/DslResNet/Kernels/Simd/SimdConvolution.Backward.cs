@@ -68,6 +68,7 @@ internal sealed unsafe partial class SimdConvolution<G, TS, TV>
     // that a kernel sums PointwiseDepth pixels into its registers before it adds them into the partials. Row blocks of one
     // image, as the other layers take (see WeightsImageBlocks), gave the kernels 21 pixels at ResNet-50's 7x7 stage (3 rows)
     // and 28 at 14x14, each followed by a pass over its share of the partials (4 MB at 512x7x7->2048, from L3 or memory).
+    // Where the batch has few pixels the product is not split by slices at all (see DirectPointwiseWeights).
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void WeightsPointwiseSlice(int n0, int n1, int thread, int slice)
     {
@@ -118,6 +119,185 @@ internal sealed unsafe partial class SimdConvolution<G, TS, TV>
             for (int n = n0; n < n1; n++)
             {
                 AddBiasGradient(_dy + ((long)n * OutPixels * G.OutChannels), partial + PartialFloats);
+            }
+        }
+    }
+
+    // Whether a 1x1 layer's weight gradient is summed straight into the gradient (OIHW), the threads taking runs of its
+    // output channels or of its input channels, each over the whole batch, rather than per slice of the batch into partial
+    // sums added up and transposed afterwards: where the batch has few pixels (ResNet-50's last two stages), so that a
+    // slice's sums are short and its partial sums (4 MB at 2048x7x7->512) are written, read back and added for little work.
+    // The product is taken transposed (dW^T = dY^T X: the output gradient's channels broadcast, the input's as vectors), so
+    // that its rows are the gradient's: the input channels a multiple of 16. ResNet-50 in training (`profile resnet50-224
+    // train 2 16 abmodels`): its 7x7 and 14x14 stages' 1x1 weight gradients with their reductions 48.7 -> 31.2 ms a step
+    // (1024x14x14->2048 stride 2 8.6 -> 4.1, 512x7x7->2048 8.9 -> 5.8, 2048x7x7->512 6.8 -> 4.0, the classifier's 2.9 ->
+    // 0.4), the call 0.967.
+    private static bool DirectPointwiseWeights(int batch)
+        => PointwiseWeights && (G.InChannels & 15) == 0 && (long)batch * OutPixels <= 1568;
+
+    // Runs of the direct 1x1 weight gradient: of output channels where there are at least as many as input channels (each
+    // run packs the whole input, the smaller), else of input channels in whole kernel widths (each packs the whole output
+    // gradient).
+    private static int DirectWeightRuns(int threads)
+        => G.OutChannels >= G.InChannels ? Math.Max(1, Math.Min(2 * threads, G.OutChannels / 16)) : Math.Max(1, Math.Min(2 * threads, G.InChannels / 64));
+
+    // Output-gradient channels broadcast per kernel call in the direct 1x1 weight gradient, and per packed block.
+    private static int DirectRows { [MethodImpl(MethodImplOptions.AggressiveInlining)] get => Blocks<TS, TV>.WeightRows(Blocks<TS, TV>.Vectors(G.InChannels)); }
+
+    private static int DirectDepth { [MethodImpl(MethodImplOptions.AggressiveInlining)] get => Math.Clamp(6144 / (Blocks<TS, TV>.WidestGroup + DirectRows), 32, 512); }
+
+    private static int DirectChannels { [MethodImpl(MethodImplOptions.AggressiveInlining)] get => Math.Max(DirectRows, 81920 / DirectDepth / DirectRows * DirectRows); }
+
+    private static long DirectPointwiseScratchFloats
+    {
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        get => ((long)DirectDepth * Blocks<TS, TV>.WidestGroup) + 16 + ((((long)DirectDepth * DirectRows) + 16) * (DirectChannels / DirectRows));
+    }
+
+    // One run of the direct 1x1 weight gradient (see DirectPointwiseWeights): its block of the gradient cleared, then per
+    // run of DirectDepth pixels of the batch and block of DirectChannels output channels, the output gradient packed into
+    // panels of DirectRows channels side by side (L2), and per kernel width of input channels the input into one panel
+    // (L1), each kernel summing the run's pixels before it adds them into the gradient. The first run also sums the bias
+    // gradient.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private void DirectPointwiseRun(int run, int thread)
+    {
+        int inputs = G.InChannels;
+        int outputs = G.OutChannels;
+        int oc0 = 0, oc1 = outputs, ic0 = 0, ic1 = inputs;
+        if (outputs >= inputs)
+        {
+            int units = outputs / 16;
+            oc0 = run * units / _weightRuns * 16;
+            oc1 = run == _weightRuns - 1 ? outputs : (run + 1) * units / _weightRuns * 16;
+        }
+        else
+        {
+            int units = inputs / 64;
+            ic0 = run * units / _weightRuns * 64;
+            ic1 = run == _weightRuns - 1 ? inputs : (run + 1) * units / _weightRuns * 64;
+        }
+
+        float* dw = _dw;
+        for (int oc = oc0; oc < oc1; oc++)
+        {
+            new Span<float>(dw + ((long)oc * inputs) + ic0, ic1 - ic0).Clear();
+        }
+
+        float* scratch = _pool.Scratch(thread);
+        int rows = DirectRows;
+        int depth = DirectDepth;
+        int channels = DirectChannels;
+        long panelFloats = ((long)depth * rows) + 16;
+        float* inputPanel = scratch;
+        float* gradientPanels = scratch + ((long)depth * Blocks<TS, TV>.WidestGroup) + 16;
+        long total = (long)_batch * OutPixels;
+        for (long k0 = 0; k0 < total; k0 += depth)
+        {
+            int pixels = (int)Math.Min(depth, total - k0);
+            for (int c0 = oc0; c0 < oc1; c0 += channels)
+            {
+                int count = Math.Min(channels, oc1 - c0);
+                PackGradientRows(k0, pixels, c0, count, gradientPanels, panelFloats);
+                int i0 = ic0;
+                while (i0 < ic1)
+                {
+                    int vectors = Blocks<TS, TV>.Vectors(ic1 - i0);
+                    PackInputPanel(k0, pixels, i0, 16 * vectors, inputPanel);
+                    for (int b0 = 0; b0 < count; b0 += rows)
+                    {
+                        float* a = gradientPanels + ((b0 / rows) * panelFloats);
+                        float* d = dw + ((long)(c0 + b0) * inputs) + i0;
+                        int block = Math.Min(rows, count - b0);
+                        switch (vectors)
+                        {
+                            case 4: MicroKernels<TransposedGeometry<G>, TS, TV>.BackwardWeights4(block, a, rows, 0, inputPanel, 64, d, 1, pixels); break;
+                            case 2: MicroKernels<TransposedGeometry<G>, TS, TV>.BackwardWeights2(block, a, rows, 0, inputPanel, 32, d, 1, pixels); break;
+                            default: MicroKernels<TransposedGeometry<G>, TS, TV>.BackwardWeights1(block, a, rows, 0, inputPanel, 16, d, 1, pixels); break;
+                        }
+                    }
+
+                    i0 += 16 * vectors;
+                }
+            }
+        }
+
+        if (_bias && _db is not null && run == 0)
+        {
+            new Span<float>(_db, outputs).Clear();
+            for (int n = 0; n < _batch; n++)
+            {
+                AddBiasGradient(_dy + ((long)n * OutPixels * outputs), _db);
+            }
+        }
+    }
+
+    // Output-gradient channels [c0, c0 + count) of output pixels [q0, q0 + pixels) as panels of DirectRows channels, panel
+    // b's pixel k at panels + b * panelFloats + k * DirectRows (whole vectors copied where 16 channels follow, as
+    // PackPointwiseInput copies).
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private void PackGradientRows(long q0, int pixels, int c0, int count, float* panels, long panelFloats)
+    {
+        int outputs = G.OutChannels;
+        int rows = DirectRows;
+        for (int k = 0; k < pixels; k++)
+        {
+            float* src = _dy + ((q0 + k) * outputs) + c0;
+            float* dst = panels + ((long)k * rows);
+            for (int b0 = 0; b0 < count; b0 += rows)
+            {
+                if (c0 + b0 + 16 <= outputs)
+                {
+                    TS.Store(dst, TS.Load(src + b0));
+                }
+                else
+                {
+                    int block = Math.Min(rows, count - b0);
+                    for (int c = 0; c < block; c++)
+                    {
+                        dst[c] = src[b0 + c];
+                    }
+                }
+
+                dst += panelFloats;
+            }
+        }
+    }
+
+    // Input channels [ic0, ic0 + width) at output pixels [q0, q0 + pixels) (at stride 2, the input pixels they read) as one
+    // panel, [pixel][width]; the input channels are a multiple of 16 (see DirectPointwiseWeights).
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private void PackInputPanel(long q0, int pixels, int ic0, int width, float* panel)
+    {
+        int inputs = G.InChannels;
+        int outWidth = OutWidth;
+        int outHeight = OutHeight;
+        (long n, int oh, int ow) = OutputPosition(q0);
+        for (int k = 0; k < pixels; k++)
+        {
+            float* src;
+            if (G.Stride == 1)
+            {
+                src = _x + ((q0 + k) * inputs) + ic0;
+            }
+            else
+            {
+                src = _x + ((((n * G.Height) + ((long)oh * G.Stride)) * G.Width) + ((long)ow * G.Stride)) * inputs + ic0;
+                if (++ow == outWidth)
+                {
+                    ow = 0;
+                    if (++oh == outHeight)
+                    {
+                        oh = 0;
+                        n++;
+                    }
+                }
+            }
+
+            float* dst = panel + ((long)k * width);
+            for (int c = 0; c < width; c += 16)
+            {
+                TS.Store(dst + c, TS.Load(src + c));
             }
         }
     }

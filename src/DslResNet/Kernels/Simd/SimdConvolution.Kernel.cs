@@ -32,6 +32,7 @@ internal sealed unsafe partial class SimdConvolution<G, TS, TV> : SimdConvolutio
     private readonly SimdPool _pool;
     private readonly int _batch;
     private readonly int _slices;         // weight gradient: runs of images, each with its own partial sums
+    private readonly int _weightRuns;     // 1x1 weight gradient straight into OIHW (see DirectPointwiseWeights): runs, or 0
     private readonly bool _bias;
     private readonly float* _w, _b, _dy, _dx, _dw, _db;
     private float* _x, _y;                // the bound tensors, or for one call those given to ForwardAt
@@ -92,14 +93,21 @@ internal sealed unsafe partial class SimdConvolution<G, TS, TV> : SimdConvolutio
         // pool's shared block (see ForwardWinograd), as the input gradient's do.
         _sharedTransform = _hasPartials;
 
-        // The weight gradient of a layer the Winograd forward takes, by F(2x2, 3x3) transposed (see WinogradWeights).
-        _winogradWeights = _hasPartials && _winogradAllowed && WinogradWeights<G, TS, TV>.Applies;
+        // The weight gradient of a layer the Winograd forward takes, by F(2x2, 3x3) transposed (see WinogradWeights), but for
+        // images of at most 49 pixels: 16 tiles an image of 7x7, 25% of them padding, and partial sums of 16 planes
+        // (ResNet-50's 512x7x7 layers in training: 17.1 ms a step as F(2x2, 3x3) with its reduction, 11.3 direct, `profile
+        // resnet50-224 train 2 12 abmodels`).
+        _winogradWeights = _hasPartials && _winogradAllowed && WinogradWeights<G, TS, TV>.Applies && G.Height * G.Width > 49;
 
         // The weight gradient is summed per slice of the batch (its images in order) and the slices in order, so that
         // threads can take slices as they finish with the same result every time: two slices a thread (a core slowed by
         // other work gets fewer) while the partial sums are small, one where they are large.
         _slices = Math.Max(1, Math.Min(batch, (PartialFloats + CoutP) <= (1 << 20) ? 2 * pool.Threads : pool.Threads));
-        if (_hasPartials)
+        if (_hasPartials && DirectPointwiseWeights(batch))
+        {
+            _weightRuns = DirectWeightRuns(pool.Threads);
+        }
+        else if (_hasPartials)
         {
             pool.EnsurePartials(_slices * (PartialFloats + CoutP));
         }
@@ -111,7 +119,7 @@ internal sealed unsafe partial class SimdConvolution<G, TS, TV> : SimdConvolutio
         // (none without padding: the image is read in place) and its panels; the input gradient's padded rows, unless that is
         // a convolution of its own (see Create), which reserves its own.
         long forward = TileFloats + (Pointwise ? (G.Stride == 1 ? 0 : (long)SpanPixels * G.InChannels) : Unpadded ? 0 : PaddedHeight * RowStride);
-        long weights = _winogradWeights ? WinogradWeights<G, TS, TV>.ScratchFloats : WeightPaddedFloats + WeightScratchFloats;
+        long weights = _winogradWeights ? WinogradWeights<G, TS, TV>.ScratchFloats : _weightRuns > 0 ? DirectPointwiseScratchFloats : WeightPaddedFloats + WeightScratchFloats;
         long data = InputGradientIsConvolution ? 0 : (long)DataRows * PaddedWidth * CinP;
         pool.EnsureScratch(Math.Max(forward, Math.Max(_dw is null ? 0 : weights, _dx is null ? 0 : data)));
     }
@@ -660,16 +668,25 @@ internal sealed unsafe partial class SimdConvolution<G, TS, TV> : SimdConvolutio
         _images = _batch;
         if (weights && _dw is not null)
         {
-            // The pool's partial sums are shared with every convolution of every network on the device, some possibly on
-            // other threads: held from clearing to reducing.
-            lock (_pool.PartialsLock)
+            if (_weightRuns > 0)
             {
-                // Each slice's partial sums are cleared by the thread that fills them, as it starts (a clear of all of them on
-                // the calling thread was up to 38 MB for one ResNet-50 layer, with the other threads waiting).
+                // Straight into the gradient, without partial sums (see DirectPointwiseWeights).
                 _phase = PhaseWeights;
-                _pool.Run(this, _slices, balanced: true);
-                _phase = PhaseReduce;
-                _pool.Run(this, (G.OutChannels + 15) / 16, balanced: true);
+                _pool.Run(this, _weightRuns, balanced: true);
+            }
+            else
+            {
+                // The pool's partial sums are shared with every convolution of every network on the device, some possibly on
+                // other threads: held from clearing to reducing.
+                lock (_pool.PartialsLock)
+                {
+                    // Each slice's partial sums are cleared by the thread that fills them, as it starts (a clear of all of them on
+                    // the calling thread was up to 38 MB for one ResNet-50 layer, with the other threads waiting).
+                    _phase = PhaseWeights;
+                    _pool.Run(this, _slices, balanced: true);
+                    _phase = PhaseReduce;
+                    _pool.Run(this, (G.OutChannels + 15) / 16, balanced: true);
+                }
             }
         }
 
@@ -811,6 +828,13 @@ internal sealed unsafe partial class SimdConvolution<G, TS, TV> : SimdConvolutio
                 break;
             case PhasePackTransposed:
                 PackTransposed(start, end);
+                break;
+            case PhaseWeights when _weightRuns > 0:
+                for (int run = start; run < end; run++)
+                {
+                    DirectPointwiseRun(run, thread);
+                }
+
                 break;
             case PhaseWeights:
                 for (int slice = start; slice < end; slice++)
