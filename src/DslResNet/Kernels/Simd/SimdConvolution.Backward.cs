@@ -68,7 +68,7 @@ internal sealed unsafe partial class SimdConvolution<G, TS, TV>
     // that a kernel sums PointwiseDepth pixels into its registers before it adds them into the partials. Row blocks of one
     // image, as the other layers take (see WeightsImageBlocks), gave the kernels 21 pixels at ResNet-50's 7x7 stage (3 rows)
     // and 28 at 14x14, each followed by a pass over its share of the partials (4 MB at 512x7x7->2048, from L3 or memory).
-    // Where the batch has few pixels the product is not split by slices at all (see DirectPointwiseWeights).
+    // Where the batch has few pixels the product is not split by slices at all (see DirectWeights).
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void WeightsPointwiseSlice(int n0, int n1, int thread, int slice)
     {
@@ -123,47 +123,55 @@ internal sealed unsafe partial class SimdConvolution<G, TS, TV>
         }
     }
 
-    // Whether a 1x1 layer's weight gradient is summed straight into the gradient (OIHW), the threads taking runs of its
-    // output channels or of its input channels, each over the whole batch, rather than per slice of the batch into partial
-    // sums added up and transposed afterwards: where the batch has few pixels (ResNet-50's last two stages), so that a
-    // slice's sums are short and its partial sums (4 MB at 2048x7x7->512) are written, read back and added for little work.
-    // The product is taken transposed (dW^T = dY^T X: the output gradient's channels broadcast, the input's as vectors), so
-    // that its rows are the gradient's: the input channels a multiple of 16. ResNet-50 in training (`profile resnet50-224
-    // train 2 16 abmodels`): its 7x7 and 14x14 stages' 1x1 weight gradients with their reductions 48.7 -> 31.2 ms a step
-    // (1024x14x14->2048 stride 2 8.6 -> 4.1, 512x7x7->2048 8.9 -> 5.8, 2048x7x7->512 6.8 -> 4.0, the classifier's 2.9 ->
-    // 0.4), the call 0.967.
-    private static bool DirectPointwiseWeights(int batch)
-        => PointwiseWeights && (G.InChannels & 15) == 0 && (long)batch * OutPixels <= 1568;
+    // Whether a layer's weight gradient is summed over the whole batch at once, the threads taking runs of its output
+    // channels or of its input channels, rather than per slice of the batch into partial sums added up and transposed
+    // afterwards: where the batch has few pixels (ResNet-50's last two stages), so that a slice's sums are short and its
+    // partial sums (4 MB at 2048x7x7->512) are written, read back and added for little work. The product is taken
+    // transposed (dW^T = dY^T X, per tap: the output gradient's channels broadcast, the input's as vectors), so that its
+    // rows are the gradient's: a 1x1 layer's sums go straight into OIHW, a larger kernel's into [tap][out][in], each run's
+    // block then interleaved into OIHW by the run's thread. The input channels are a multiple of 16. ResNet-50 in training
+    // (`profile resnet50-224 train 2 16 abmodels`): its 7x7 and 14x14 stages' 1x1 weight gradients with their reductions
+    // 48.7 -> 31.2 ms a step (1024x14x14->2048 stride 2 8.6 -> 4.1, 512x7x7->2048 8.9 -> 5.8, 2048x7x7->512 6.8 -> 4.0,
+    // the classifier's 2.9 -> 0.4), the call 0.967; over 1568 pixels the slices' kernels ran faster than these (28x28:
+    // 512x28x28->128 1.2x slower so, 256x56x56->128 1.43x). 3x3 layers (not Winograd's) up to 784 pixels: 512x7x7->512
+    // with its reduction 12.9 -> 9.6 ms a step, 512x14x14->512 stride 2 6.8 -> 5.6, the call 0.988; 256x28x28->256 stride 2
+    // (1568 pixels, 64 output channels a run) 4.6 -> 5.8, so not there; a run a thread rather than two: 1.03.
+    private static bool DirectWeights(int batch, bool winograd)
+        => (G.InChannels & 15) == 0 && (long)batch * OutPixels <= (Pointwise ? 1568 : 784)
+            && (PointwiseWeights || (!Pointwise && !winograd && G.InChannels >= 64 && G.Kernel <= 7));
 
-    // Runs of the direct 1x1 weight gradient: of output channels where there are at least as many as input channels (each
+    // Runs of the direct weight gradient: of output channels where there are at least as many as input channels (each
     // run packs the whole input, the smaller), else of input channels in whole kernel widths (each packs the whole output
     // gradient).
     private static int DirectWeightRuns(int threads)
         => G.OutChannels >= G.InChannels ? Math.Max(1, Math.Min(2 * threads, G.OutChannels / 16)) : Math.Max(1, Math.Min(2 * threads, G.InChannels / 64));
 
-    // Output-gradient channels broadcast per kernel call in the direct 1x1 weight gradient, and per packed block.
+    // Output-gradient channels broadcast per kernel call in the direct weight gradient, and per packed block.
     private static int DirectRows { [MethodImpl(MethodImplOptions.AggressiveInlining)] get => Blocks<TS, TV>.WeightRows(Blocks<TS, TV>.Vectors(G.InChannels)); }
 
     private static int DirectDepth { [MethodImpl(MethodImplOptions.AggressiveInlining)] get => Math.Clamp(6144 / (Blocks<TS, TV>.WidestGroup + DirectRows), 32, 512); }
 
     private static int DirectChannels { [MethodImpl(MethodImplOptions.AggressiveInlining)] get => Math.Max(DirectRows, 81920 / DirectDepth / DirectRows * DirectRows); }
 
-    private static long DirectPointwiseScratchFloats
+    private static long DirectScratchFloats
     {
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         get => ((long)DirectDepth * Blocks<TS, TV>.WidestGroup) + 16 + ((((long)DirectDepth * DirectRows) + 16) * (DirectChannels / DirectRows));
     }
 
-    // One run of the direct 1x1 weight gradient (see DirectPointwiseWeights): its block of the gradient cleared, then per
-    // run of DirectDepth pixels of the batch and block of DirectChannels output channels, the output gradient packed into
-    // panels of DirectRows channels side by side (L2), and per kernel width of input channels the input into one panel
-    // (L1), each kernel summing the run's pixels before it adds them into the gradient. The first run also sums the bias
-    // gradient.
+    // The direct weight gradient's sums of a larger kernel, [tap][out][in], in the pool's partials.
+    private static long DirectPartialFloats => Pointwise ? 0 : (long)Taps * G.OutChannels * G.InChannels;
+
+    // One run of the direct weight gradient (see DirectWeights): its block of the sums cleared, then per run of DirectDepth
+    // pixels of the batch and block of DirectChannels output channels, the output gradient packed into panels of
+    // DirectRows channels side by side (L2), and per tap and kernel width of input channels the input into one panel (L1),
+    // each kernel summing the run's pixels before it adds them into the sums. The first run also sums the bias gradient.
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private void DirectPointwiseRun(int run, int thread)
+    private void DirectWeightsRun(int run, int thread)
     {
         int inputs = G.InChannels;
         int outputs = G.OutChannels;
+        int taps = Taps;
         int oc0 = 0, oc1 = outputs, ic0 = 0, ic1 = inputs;
         if (outputs >= inputs)
         {
@@ -178,10 +186,14 @@ internal sealed unsafe partial class SimdConvolution<G, TS, TV>
             ic1 = run == _weightRuns - 1 ? inputs : (run + 1) * units / _weightRuns * 64;
         }
 
-        float* dw = _dw;
-        for (int oc = oc0; oc < oc1; oc++)
+        // The sums' rows: OIHW's for a 1x1 layer, [tap][out][in] in the partials for a larger one.
+        float* sums = taps == 1 ? _dw : Partials;
+        for (int tap = 0; tap < taps; tap++)
         {
-            new Span<float>(dw + ((long)oc * inputs) + ic0, ic1 - ic0).Clear();
+            for (int oc = oc0; oc < oc1; oc++)
+            {
+                new Span<float>(sums + ((((long)tap * outputs) + oc) * inputs) + ic0, ic1 - ic0).Clear();
+            }
         }
 
         float* scratch = _pool.Scratch(thread);
@@ -199,27 +211,35 @@ internal sealed unsafe partial class SimdConvolution<G, TS, TV>
             {
                 int count = Math.Min(channels, oc1 - c0);
                 PackGradientRows(k0, pixels, c0, count, gradientPanels, panelFloats);
-                int i0 = ic0;
-                while (i0 < ic1)
+                for (int tap = 0; tap < taps; tap++)
                 {
-                    int vectors = Blocks<TS, TV>.Vectors(ic1 - i0);
-                    PackInputPanel(k0, pixels, i0, 16 * vectors, inputPanel);
-                    for (int b0 = 0; b0 < count; b0 += rows)
+                    int i0 = ic0;
+                    while (i0 < ic1)
                     {
-                        float* a = gradientPanels + ((b0 / rows) * panelFloats);
-                        float* d = dw + ((long)(c0 + b0) * inputs) + i0;
-                        int block = Math.Min(rows, count - b0);
-                        switch (vectors)
+                        int vectors = Blocks<TS, TV>.Vectors(ic1 - i0);
+                        PackInputPanel(k0, pixels, tap, i0, 16 * vectors, inputPanel);
+                        for (int b0 = 0; b0 < count; b0 += rows)
                         {
-                            case 4: MicroKernels<TransposedGeometry<G>, TS, TV>.BackwardWeights4(block, a, rows, 0, inputPanel, 64, d, 1, pixels); break;
-                            case 2: MicroKernels<TransposedGeometry<G>, TS, TV>.BackwardWeights2(block, a, rows, 0, inputPanel, 32, d, 1, pixels); break;
-                            default: MicroKernels<TransposedGeometry<G>, TS, TV>.BackwardWeights1(block, a, rows, 0, inputPanel, 16, d, 1, pixels); break;
+                            float* a = gradientPanels + ((b0 / rows) * panelFloats);
+                            float* d = sums + ((((long)tap * outputs) + c0 + b0) * inputs) + i0;
+                            int block = Math.Min(rows, count - b0);
+                            switch (vectors)
+                            {
+                                case 4: MicroKernels<TransposedGeometry<G>, TS, TV>.BackwardWeights4(block, a, rows, 0, inputPanel, 64, d, 1, pixels); break;
+                                case 2: MicroKernels<TransposedGeometry<G>, TS, TV>.BackwardWeights2(block, a, rows, 0, inputPanel, 32, d, 1, pixels); break;
+                                default: MicroKernels<TransposedGeometry<G>, TS, TV>.BackwardWeights1(block, a, rows, 0, inputPanel, 16, d, 1, pixels); break;
+                            }
                         }
-                    }
 
-                    i0 += 16 * vectors;
+                        i0 += 16 * vectors;
+                    }
                 }
             }
+        }
+
+        if (taps > 1)
+        {
+            InterleaveTaps(sums, oc0, oc1, ic0, ic1);
         }
 
         if (_bias && _db is not null && run == 0)
@@ -228,6 +248,37 @@ internal sealed unsafe partial class SimdConvolution<G, TS, TV>
             for (int n = 0; n < _batch; n++)
             {
                 AddBiasGradient(_dy + ((long)n * OutPixels * outputs), _db);
+            }
+        }
+    }
+
+    // A run's block of the direct sums, [tap][out][in], into OIHW: 16 input channels of every tap loaded as vectors, then
+    // written out in the gradient's order (in, tap).
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private void InterleaveTaps(float* sums, int oc0, int oc1, int ic0, int ic1)
+    {
+        int inputs = G.InChannels;
+        int outputs = G.OutChannels;
+        int taps = Taps;
+        float* block = stackalloc float[16 * 49];
+        for (int oc = oc0; oc < oc1; oc++)
+        {
+            float* d = _dw + ((long)oc * inputs * taps);
+            for (int i0 = ic0; i0 < ic1; i0 += 16)
+            {
+                for (int tap = 0; tap < taps; tap++)
+                {
+                    TS.Store(block + (tap * 16), TS.Load(sums + ((((long)tap * outputs) + oc) * inputs) + i0));
+                }
+
+                float* row = d + ((long)i0 * taps);
+                for (int c = 0; c < 16; c++)
+                {
+                    for (int tap = 0; tap < taps; tap++)
+                    {
+                        row[(c * taps) + tap] = block[(tap * 16) + c];
+                    }
+                }
             }
         }
     }
@@ -264,40 +315,57 @@ internal sealed unsafe partial class SimdConvolution<G, TS, TV>
         }
     }
 
-    // Input channels [ic0, ic0 + width) at output pixels [q0, q0 + pixels) (at stride 2, the input pixels they read) as one
-    // panel, [pixel][width]; the input channels are a multiple of 16 (see DirectPointwiseWeights).
+    // Input channels [ic0, ic0 + width) that tap `tap` of output pixels [q0, q0 + pixels) reads as one panel, [pixel][width],
+    // zeros where it falls in the padding; the input channels are a multiple of 16 (see DirectWeights).
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private void PackInputPanel(long q0, int pixels, int ic0, int width, float* panel)
+    private void PackInputPanel(long q0, int pixels, int tap, int ic0, int width, float* panel)
     {
         int inputs = G.InChannels;
         int outWidth = OutWidth;
         int outHeight = OutHeight;
+        int kh = tap / G.Kernel;
+        int kw = tap % G.Kernel;
         (long n, int oh, int ow) = OutputPosition(q0);
         for (int k = 0; k < pixels; k++)
         {
-            float* src;
-            if (G.Stride == 1)
+            float* dst = panel + ((long)k * width);
+            if (G.Stride == 1 && G.Kernel == 1)
             {
-                src = _x + ((q0 + k) * inputs) + ic0;
+                float* src = _x + ((q0 + k) * inputs) + ic0;
+                for (int c = 0; c < width; c += 16)
+                {
+                    TS.Store(dst + c, TS.Load(src + c));
+                }
+
+                continue;
+            }
+
+            int ih = (oh * G.Stride) - G.Padding + kh;
+            int iw = (ow * G.Stride) - G.Padding + kw;
+            if ((uint)ih < (uint)G.Height && (uint)iw < (uint)G.Width)
+            {
+                float* src = _x + ((((n * G.Height) + ih) * G.Width) + iw) * inputs + ic0;
+                for (int c = 0; c < width; c += 16)
+                {
+                    TS.Store(dst + c, TS.Load(src + c));
+                }
             }
             else
             {
-                src = _x + ((((n * G.Height) + ((long)oh * G.Stride)) * G.Width) + ((long)ow * G.Stride)) * inputs + ic0;
-                if (++ow == outWidth)
+                for (int c = 0; c < width; c += 16)
                 {
-                    ow = 0;
-                    if (++oh == outHeight)
-                    {
-                        oh = 0;
-                        n++;
-                    }
+                    TS.Store(dst + c, TS.Zero);
                 }
             }
 
-            float* dst = panel + ((long)k * width);
-            for (int c = 0; c < width; c += 16)
+            if (++ow == outWidth)
             {
-                TS.Store(dst + c, TS.Load(src + c));
+                ow = 0;
+                if (++oh == outHeight)
+                {
+                    oh = 0;
+                    n++;
+                }
             }
         }
     }

@@ -32,7 +32,7 @@ internal sealed unsafe partial class SimdConvolution<G, TS, TV> : SimdConvolutio
     private readonly SimdPool _pool;
     private readonly int _batch;
     private readonly int _slices;         // weight gradient: runs of images, each with its own partial sums
-    private readonly int _weightRuns;     // 1x1 weight gradient straight into OIHW (see DirectPointwiseWeights): runs, or 0
+    private readonly int _weightRuns;     // weight gradient over the whole batch at once (see DirectWeights): runs, or 0
     private readonly bool _bias;
     private readonly float* _w, _b, _dy, _dx, _dw, _db;
     private float* _x, _y;                // the bound tensors, or for one call those given to ForwardAt
@@ -103,9 +103,10 @@ internal sealed unsafe partial class SimdConvolution<G, TS, TV> : SimdConvolutio
         // threads can take slices as they finish with the same result every time: two slices a thread (a core slowed by
         // other work gets fewer) while the partial sums are small, one where they are large.
         _slices = Math.Max(1, Math.Min(batch, (PartialFloats + CoutP) <= (1 << 20) ? 2 * pool.Threads : pool.Threads));
-        if (_hasPartials && DirectPointwiseWeights(batch))
+        if (_hasPartials && DirectWeights(batch, _winogradWeights))
         {
             _weightRuns = DirectWeightRuns(pool.Threads);
+            pool.EnsurePartials(DirectPartialFloats);
         }
         else if (_hasPartials)
         {
@@ -119,7 +120,7 @@ internal sealed unsafe partial class SimdConvolution<G, TS, TV> : SimdConvolutio
         // (none without padding: the image is read in place) and its panels; the input gradient's padded rows, unless that is
         // a convolution of its own (see Create), which reserves its own.
         long forward = TileFloats + (Pointwise ? (G.Stride == 1 ? 0 : (long)SpanPixels * G.InChannels) : Unpadded ? 0 : PaddedHeight * RowStride);
-        long weights = _winogradWeights ? WinogradWeights<G, TS, TV>.ScratchFloats : _weightRuns > 0 ? DirectPointwiseScratchFloats : WeightPaddedFloats + WeightScratchFloats;
+        long weights = _winogradWeights ? WinogradWeights<G, TS, TV>.ScratchFloats : _weightRuns > 0 ? DirectScratchFloats : WeightPaddedFloats + WeightScratchFloats;
         long data = InputGradientIsConvolution ? 0 : (long)DataRows * PaddedWidth * CinP;
         pool.EnsureScratch(Math.Max(forward, Math.Max(_dw is null ? 0 : weights, _dx is null ? 0 : data)));
     }
@@ -670,9 +671,13 @@ internal sealed unsafe partial class SimdConvolution<G, TS, TV> : SimdConvolutio
         {
             if (_weightRuns > 0)
             {
-                // Straight into the gradient, without partial sums (see DirectPointwiseWeights).
+                // Over the whole batch at once, a 1x1 layer's straight into the gradient (see DirectWeights); a larger
+                // kernel's sums are in the pool's partials, shared as below.
                 _phase = PhaseWeights;
-                _pool.Run(this, _weightRuns, balanced: true);
+                lock (_pool.PartialsLock)
+                {
+                    _pool.Run(this, _weightRuns, balanced: true);
+                }
             }
             else
             {
@@ -832,7 +837,7 @@ internal sealed unsafe partial class SimdConvolution<G, TS, TV> : SimdConvolutio
             case PhaseWeights when _weightRuns > 0:
                 for (int run = start; run < end; run++)
                 {
-                    DirectPointwiseRun(run, thread);
+                    DirectWeightsRun(run, thread);
                 }
 
                 break;
