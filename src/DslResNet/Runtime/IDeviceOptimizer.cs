@@ -14,4 +14,9 @@ internal interface IDeviceOptimizer : IOptimizer
     /// <summary>Updates every registered parameter on the device from its device gradient, then counts the step.</summary>
     /// <param name="store">The store that holds every registered parameter (the network checked this).</param>
     void StepOnDevice(ParameterStore store);
+
+    /// <summary>As <see cref="IOptimizer.Step"/> on the host, the parameters' updates shared among the SIMD backend's
+    /// threads where the optimizer allows.</summary>
+    /// <param name="pool">The network's SIMD threads, or null.</param>
+    void Step(Kernels.Simd.SimdPool? pool);
 }

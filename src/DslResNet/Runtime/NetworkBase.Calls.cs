@@ -193,14 +193,22 @@ public abstract partial class NetworkBase
             return result;
         }
 
-        if (!double.IsFinite(result.Loss) || Store.FirstNonFiniteGradient() is not null || FirstNonFiniteRunningStatistic() is not null)
+        if (!double.IsFinite(result.Loss) || Store.FirstNonFiniteGradient(Device.Pool) is not null || FirstNonFiniteRunningStatistic() is not null)
         {
             string location = Diagnose();
             StepCount = step - 1;
             throw new TrainingDivergedException(step, location, result.Loss);
         }
 
-        optimizer.Step();
+        if (optimizer is IDeviceOptimizer own)
+        {
+            own.Step(Device.Pool);
+        }
+        else
+        {
+            optimizer.Step();
+        }
+
         Store.PushValues();
         Store.CountBatch();
         return result;

@@ -286,10 +286,22 @@ public sealed partial class ParameterStore : IDisposable
     /// <summary>The first non-finite gradient among the trainable parameters in the host copy, in reverse state-dict order (the order backward produces them), or null.</summary>
     /// <returns>The parameter's name, or null.</returns>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public string? FirstNonFiniteGradient()
+    public string? FirstNonFiniteGradient() => FirstNonFiniteGradient(null);
+
+    /// <summary>As <see cref="FirstNonFiniteGradient()"/>, the check shared among the SIMD backend's threads (the parameters
+    /// in runs of about equal elements); the one to name is then looked for in order only if a run found one.</summary>
+    /// <param name="pool">The network's SIMD threads, or null.</param>
+    /// <returns>The parameter's name, or null.</returns>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    internal string? FirstNonFiniteGradient(Kernels.Simd.SimdPool? pool)
     {
         // Over ranges listed once: a training step allocates nothing here.
         _trainable ??= [.. Parameters.Where(p => p.IsTrainable).Select(p => (p.Name, (int)Entry(p.Name).Offset, (int)p.Elements))];
+        if (pool is { Threads: > 1 } && _trainable.Count > 1 && (_finiteCheck ??= new FiniteCheck(this, _trainable, pool.Threads)).AllFinite(pool))
+        {
+            return null;
+        }
+
         for (int i = _trainable.Count - 1; i >= 0; i--)
         {
             (string name, int offset, int length) = _trainable[i];
@@ -314,6 +326,61 @@ public sealed partial class ParameterStore : IDisposable
     {
         _device.Backend.Write(source, target);
         TransferredFloats += source.Length;
+    }
+
+    private FiniteCheck? _finiteCheck;
+
+    // The trainable parameters' gradients checked in runs of about equal elements, each run's verdict kept apart.
+    private sealed class FiniteCheck : Kernels.Simd.IParallelWork
+    {
+        private readonly ParameterStore _store;
+        private readonly List<(string Name, int Offset, int Length)> _ranges;
+        private readonly int[] _bounds;
+        private readonly bool[] _finite;
+
+        public FiniteCheck(ParameterStore store, List<(string Name, int Offset, int Length)> ranges, int threads)
+        {
+            _store = store;
+            _ranges = ranges;
+            int runs = Math.Min(ranges.Count, 4 * threads);
+            long total = ranges.Sum(r => (long)r.Length);
+            List<int> bounds = [0];
+            long seen = 0;
+            for (int i = 0; i < ranges.Count; i++)
+            {
+                seen += ranges[i].Length;
+                if (seen * runs >= total * bounds.Count && bounds.Count < runs && i + 1 < ranges.Count)
+                {
+                    bounds.Add(i + 1);
+                }
+            }
+
+            bounds.Add(ranges.Count);
+            _bounds = [.. bounds];
+            _finite = new bool[_bounds.Length - 1];
+        }
+
+        public bool AllFinite(Kernels.Simd.SimdPool pool)
+        {
+            pool.Run(this, _finite.Length, balanced: true);
+            return Array.TrueForAll(_finite, f => f);
+        }
+
+        public void Run(int start, int end, int thread)
+        {
+            for (int u = start; u < end; u++)
+            {
+                bool finite = true;
+                for (int i = _bounds[u]; finite && i < _bounds[u + 1]; i++)
+                {
+                    finite = ParameterStore.AllFinite(_store._hostGradients.AsSpan(_ranges[i].Offset, _ranges[i].Length));
+                }
+
+                _finite[u] = finite;
+            }
+        }
+
+        public override string ToString() => "gradient check";
     }
 
     /// <summary>Whether every value is finite.</summary>

@@ -82,16 +82,22 @@ public sealed class AdamW : Optimizer
     {
         Span<float> p = parameter.Value.Span;
         ReadOnlySpan<float> grad = parameter.Gradient.Span;
-        if (!_expAvg.TryGetValue(parameter.Name, out float[]? m))
+        float[]? m;
+        float[]? v;
+        lock (_expAvg)
         {
-            m = new float[p.Length];
-            _expAvg[parameter.Name] = m;
-        }
+            // Parameters may be updated side by side (see UpdatesConcurrently).
+            if (!_expAvg.TryGetValue(parameter.Name, out m))
+            {
+                m = new float[p.Length];
+                _expAvg[parameter.Name] = m;
+            }
 
-        if (!_expAvgSq.TryGetValue(parameter.Name, out float[]? v))
-        {
-            v = new float[p.Length];
-            _expAvgSq[parameter.Name] = v;
+            if (!_expAvgSq.TryGetValue(parameter.Name, out v))
+            {
+                v = new float[p.Length];
+                _expAvgSq[parameter.Name] = v;
+            }
         }
 
         double lr = LearningRate * parameter.LearningRateScale;
@@ -144,6 +150,8 @@ public sealed class AdamW : Optimizer
 
     /// <inheritdoc/>
     private protected override bool SupportsDevice => true;
+
+    private protected override bool UpdatesConcurrently => true;
 
     /// <inheritdoc/>
     private protected override bool UpdateOnDevice(ParameterSlot parameter, long step, ParameterStore store, bool hasState)

@@ -33,6 +33,9 @@ public abstract partial class Optimizer : IDeviceOptimizer
     bool IDeviceOptimizer.CanStepOnDevice => SupportsDevice;
 
     /// <inheritdoc />
+    void IDeviceOptimizer.Step(Kernels.Simd.SimdPool? pool) => Step(pool);
+
+    /// <inheritdoc />
     void IDeviceOptimizer.StepOnDevice(ParameterStore store)
     {
         ArgumentNullException.ThrowIfNull(store);

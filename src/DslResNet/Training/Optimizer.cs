@@ -9,7 +9,7 @@ namespace DslResNet.Training;
 
 /// <summary>
 /// A first-order optimizer over named float parameters. Register the parameters once with <see cref="Add(ParameterSlot)"/>,
-/// then call <see cref="Step"/> after each backward pass; schedules set <see cref="LearningRate"/> before a step.
+/// then call <see cref="Step()"/> after each backward pass; schedules set <see cref="LearningRate"/> before a step.
 /// State is exported and imported by name (<see cref="ExportState"/>, <see cref="ImportState"/>) so that a run can
 /// resume exactly from a checkpoint.
 /// </summary>
@@ -27,7 +27,7 @@ public abstract partial class Optimizer : IOptimizer
         LearningRate = learningRate;
     }
 
-    /// <summary>The learning rate used by the next <see cref="Step"/>; at least 0.</summary>
+    /// <summary>The learning rate used by the next <see cref="Step()"/>; at least 0.</summary>
     /// <exception cref="ArgumentException">Set to a negative or non-finite value.</exception>
     public double LearningRate
     {
@@ -111,17 +111,89 @@ public abstract partial class Optimizer : IOptimizer
 
     /// <summary>Updates every registered parameter from its gradient (on the host), then counts the step.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public void Step()
+    public void Step() => Step(null);
+
+    /// <summary>As <see cref="Step()"/>, the parameters' updates shared among the SIMD backend's threads where the optimizer
+    /// allows (see <see cref="UpdatesConcurrently"/>): each parameter's values are the same to the bit however they are
+    /// shared, since no update reads another parameter's.</summary>
+    /// <param name="pool">The network's SIMD threads, or null.</param>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    internal void Step(Kernels.Simd.SimdPool? pool)
     {
         SynchronizeToHost();
         HostChanged();
         long step = StepCount + 1;
-        foreach (ParameterSlot parameter in _parameters)
+        if (pool is { Threads: > 1 } && UpdatesConcurrently && _parameters.Count > 1)
         {
-            Update(parameter, step);
+            (_updates ??= new UpdateWork(this)).Run(pool, step);
+        }
+        else
+        {
+            foreach (ParameterSlot parameter in _parameters)
+            {
+                Update(parameter, step);
+            }
         }
 
         StepCount = step;
+    }
+
+    /// <summary>Whether <see cref="Update"/> may run for different parameters at once (its state kept per parameter, any
+    /// shared structure locked). A ResNet-50 step's update is memory-bound: 9 ms on one of two cores.</summary>
+    private protected virtual bool UpdatesConcurrently => false;
+
+    private UpdateWork? _updates;
+
+    // The parameters in runs of about equal elements, run on the pool's threads as they finish them.
+    private sealed class UpdateWork(Optimizer optimizer) : Kernels.Simd.IParallelWork
+    {
+        private int[] _bounds = [];
+        private int _count = -1;
+        private long _step;
+
+        public void Run(Kernels.Simd.SimdPool pool, long step)
+        {
+            List<ParameterSlot> parameters = optimizer._parameters;
+            if (_count != parameters.Count)
+            {
+                // Contiguous runs of the parameter list, split where the running count of elements passes each share.
+                int runs = Math.Min(parameters.Count, 4 * pool.Threads);
+                long total = 0;
+                foreach (ParameterSlot parameter in parameters)
+                {
+                    total += parameter.Value.Length;
+                }
+
+                List<int> bounds = [0];
+                long seen = 0;
+                for (int i = 0; i < parameters.Count; i++)
+                {
+                    seen += parameters[i].Value.Length;
+                    if (seen * runs >= total * bounds.Count && bounds.Count < runs && i + 1 < parameters.Count)
+                    {
+                        bounds.Add(i + 1);
+                    }
+                }
+
+                bounds.Add(parameters.Count);
+                _bounds = [.. bounds];
+                _count = parameters.Count;
+            }
+
+            _step = step;
+            pool.Run(this, _bounds.Length - 1, balanced: true);
+        }
+
+        public void Run(int start, int end, int thread)
+        {
+            List<ParameterSlot> parameters = optimizer._parameters;
+            for (int i = _bounds[start]; i < _bounds[end]; i++)
+            {
+                optimizer.Update(parameters[i], _step);
+            }
+        }
+
+        public override string ToString() => "optimizer step";
     }
 
     /// <summary>

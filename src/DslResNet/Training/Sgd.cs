@@ -94,11 +94,17 @@ public sealed class Sgd : Optimizer
 
         float momentum = (float)Momentum;
         float keep = (float)(1 - Dampening);
-        bool first = !_momentum.TryGetValue(parameter.Name, out float[]? buf);
-        if (buf is null)
+        bool first;
+        float[]? buf;
+        lock (_momentum)
         {
-            buf = new float[p.Length];
-            _momentum[parameter.Name] = buf;
+            // Parameters may be updated side by side (see UpdatesConcurrently).
+            first = !_momentum.TryGetValue(parameter.Name, out buf);
+            if (buf is null)
+            {
+                buf = new float[p.Length];
+                _momentum[parameter.Name] = buf;
+            }
         }
 
         // One pass, a vector at a time (ResNet-50's 25.6M values are memory-bound: two scalar passes took 1.2% of a step),
@@ -133,6 +139,8 @@ public sealed class Sgd : Optimizer
 
     /// <inheritdoc/>
     private protected override bool SupportsDevice => true;
+
+    private protected override bool UpdatesConcurrently => true;
 
     /// <inheritdoc/>
     private protected override bool UpdateOnDevice(ParameterSlot parameter, long step, ParameterStore store, bool hasState)

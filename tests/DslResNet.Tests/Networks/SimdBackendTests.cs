@@ -50,6 +50,41 @@ public sealed class SimdBackendTests
     }
 
     /// <summary>
+    /// The check for non-finite gradients before an update is shared among the threads (the parameters in runs): a NaN or
+    /// an infinity in any trainable parameter's gradient, first, middle or last element, is found and named as the serial
+    /// check names it, and a clean set of gradients passes.
+    /// </summary>
+    [Fact]
+    public void TheSharedGradientCheckFindsEveryNonFiniteValue()
+    {
+        using Device device = Device.Create(DeviceKind.Cpu, 2);
+        using var net = new VectorResNet(device, 4, new NetworkOptions(Seed: 3));
+        Random random = new(8);
+        var sgd = new Sgd(0.01);
+        net.AddParametersTo(sgd);
+        net.TrainStep(NetworkData.Normal(random, 4 * NetworkData.ImageElements(net)), [1, 2, 3, 4], sgd);
+        ParameterStore store = net.Store;
+        SimdPool pool = device.Pool!;
+        Assert.Null(store.FirstNonFiniteGradient(pool));
+        string[] trainable = [.. net.Definition.Parameters.Where(p => p.IsTrainable).Select(p => p.Name)];
+        Assert.True(trainable.Length > 8);
+        foreach (string name in trainable)
+        {
+            Span<float> gradient = store.HostGradient(name).Span;
+            foreach (int at in new[] { 0, gradient.Length / 2, gradient.Length - 1 })
+            {
+                float kept = gradient[at];
+                gradient[at] = at == 0 ? float.NaN : float.PositiveInfinity;
+                Assert.Equal(name, store.FirstNonFiniteGradient(pool));
+                Assert.Equal(name, store.FirstNonFiniteGradient());
+                gradient[at] = kept;
+            }
+        }
+
+        Assert.Null(store.FirstNonFiniteGradient(pool));
+    }
+
+    /// <summary>
     /// A long Predict or Evaluate runs in passes of a few images (see NetworkBase.InferencePassImages): CIFAR ResNet-20 at
     /// batch 64 on two threads takes more than one (after it, Output refuses, as its logits are not all held), and gives
     /// the very logits of a single evaluation-mode Forward over the whole batch (each image is computed alone either way),
