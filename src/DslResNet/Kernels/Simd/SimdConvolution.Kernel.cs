@@ -94,10 +94,11 @@ internal sealed unsafe partial class SimdConvolution<G, TS, TV> : SimdConvolutio
         _sharedTransform = _hasPartials;
 
         // The weight gradient of a layer the Winograd forward takes, by F(2x2, 3x3) transposed (see WinogradWeights), but for
-        // images of at most 49 pixels: 16 tiles an image of 7x7, 25% of them padding, and partial sums of 16 planes
-        // (ResNet-50's 512x7x7 layers in training: 17.1 ms a step as F(2x2, 3x3) with its reduction, 11.3 direct, `profile
-        // resnet50-224 train 2 12 abmodels`).
-        _winogradWeights = _hasPartials && _winogradAllowed && WinogradWeights<G, TS, TV>.Applies && G.Height * G.Width > 49;
+        // images of at most 49 pixels in a batch of few pixels: 16 tiles an image of 7x7, 25% of them padding, and partial
+        // sums of 16 planes (ResNet-50's 512x7x7 layers in training at batch 8: 17.1 ms a step as F(2x2, 3x3) with its
+        // reduction, 11.3 direct, `profile resnet50-224 train 2 12 abmodels`; ResNet-20's 64x7x7 at batch 128 (6272 pixels)
+        // kept F(2x2, 3x3): 4.63 against 4.99 ms direct, `profile resnet20 train 2 80 abmodels`).
+        _winogradWeights = _hasPartials && _winogradAllowed && WinogradWeights<G, TS, TV>.Applies && (G.Height * G.Width > 49 || (long)batch * OutPixels > 1568);
 
         // The weight gradient is summed per slice of the batch (its images in order) and the slices in order, so that
         // threads can take slices as they finish with the same result every time: two slices a thread (a core slowed by
