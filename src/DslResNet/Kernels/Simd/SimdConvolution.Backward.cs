@@ -293,25 +293,32 @@ internal sealed unsafe partial class SimdConvolution<G, TS, TV>
         int rows = DirectRows;
         for (int k = 0; k < pixels; k++)
         {
-            float* src = _dy + ((q0 + k) * outputs) + c0;
-            float* dst = panels + ((long)k * rows);
-            for (int b0 = 0; b0 < count; b0 += rows)
-            {
-                if (c0 + b0 + 16 <= outputs)
-                {
-                    TS.Store(dst, TS.Load(src + b0));
-                }
-                else
-                {
-                    int block = Math.Min(rows, count - b0);
-                    for (int c = 0; c < block; c++)
-                    {
-                        dst[c] = src[b0 + c];
-                    }
-                }
+            SpreadPixel(_dy + ((q0 + k) * outputs) + c0, panels + ((long)k * rows), c0, count, outputs, rows, panelFloats);
+        }
+    }
 
-                dst += panelFloats;
+    // Channels [c0, c0 + count) of one pixel (at src; the pixel has `channels`) into consecutive panels, `rows` channels a
+    // panel, panelFloats apart: as whole vectors where 16 channels follow (a vector's tail is written over by the next
+    // pixel's, or lands in the 16 floats after the panel), the last ones one by one.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void SpreadPixel(float* src, float* dst, int c0, int count, int channels, int rows, long panelFloats)
+    {
+        for (int b0 = 0; b0 < count; b0 += rows)
+        {
+            if (c0 + b0 + 16 <= channels)
+            {
+                TS.Store(dst, TS.Load(src + b0));
             }
+            else
+            {
+                int block = Math.Min(rows, count - b0);
+                for (int c = 0; c < block; c++)
+                {
+                    dst[c] = src[b0 + c];
+                }
+            }
+
+            dst += panelFloats;
         }
     }
 
@@ -405,24 +412,7 @@ internal sealed unsafe partial class SimdConvolution<G, TS, TV>
                 }
             }
 
-            float* dst = panels + ((long)k * rows);
-            for (int b0 = 0; b0 < count; b0 += rows)
-            {
-                if (ic0 + b0 + 16 <= inputs)
-                {
-                    TS.Store(dst, TS.Load(src + b0));
-                }
-                else
-                {
-                    int block = Math.Min(rows, count - b0);
-                    for (int c = 0; c < block; c++)
-                    {
-                        dst[c] = src[b0 + c];
-                    }
-                }
-
-                dst += panelFloats;
-            }
+            SpreadPixel(src, panels + ((long)k * rows), ic0, count, inputs, rows, panelFloats);
         }
     }
 
