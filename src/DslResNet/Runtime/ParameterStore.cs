@@ -342,21 +342,7 @@ public sealed partial class ParameterStore : IDisposable
         {
             _store = store;
             _ranges = ranges;
-            int runs = Math.Min(ranges.Count, 4 * threads);
-            long total = ranges.Sum(r => (long)r.Length);
-            List<int> bounds = [0];
-            long seen = 0;
-            for (int i = 0; i < ranges.Count; i++)
-            {
-                seen += ranges[i].Length;
-                if (seen * runs >= total * bounds.Count && bounds.Count < runs && i + 1 < ranges.Count)
-                {
-                    bounds.Add(i + 1);
-                }
-            }
-
-            bounds.Add(ranges.Count);
-            _bounds = [.. bounds];
+            _bounds = ElementRuns.Split(ranges.Count, i => ranges[i].Length, 4 * threads);
             _finite = new bool[_bounds.Length - 1];
         }
 

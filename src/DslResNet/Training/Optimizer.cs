@@ -153,35 +153,20 @@ public abstract partial class Optimizer : IOptimizer
 
         public void Run(Kernels.Simd.SimdPool pool, long step)
         {
-            List<ParameterSlot> parameters = optimizer._parameters;
-            if (_count != parameters.Count)
+            if (_count != optimizer._parameters.Count)
             {
-                // Contiguous runs of the parameter list, split where the running count of elements passes each share.
-                int runs = Math.Min(parameters.Count, 4 * pool.Threads);
-                long total = 0;
-                foreach (ParameterSlot parameter in parameters)
-                {
-                    total += parameter.Value.Length;
-                }
-
-                List<int> bounds = [0];
-                long seen = 0;
-                for (int i = 0; i < parameters.Count; i++)
-                {
-                    seen += parameters[i].Value.Length;
-                    if (seen * runs >= total * bounds.Count && bounds.Count < runs && i + 1 < parameters.Count)
-                    {
-                        bounds.Add(i + 1);
-                    }
-                }
-
-                bounds.Add(parameters.Count);
-                _bounds = [.. bounds];
-                _count = parameters.Count;
+                // Apart, so that a step allocates nothing (the lambda's closure) once the runs are made.
+                Split(optimizer._parameters, pool.Threads);
             }
 
             _step = step;
             pool.Run(this, _bounds.Length - 1, balanced: true);
+        }
+
+        private void Split(List<ParameterSlot> parameters, int threads)
+        {
+            _bounds = ElementRuns.Split(parameters.Count, i => parameters[i].Value.Length, 4 * threads);
+            _count = parameters.Count;
         }
 
         public void Run(int start, int end, int thread)
