@@ -963,6 +963,8 @@ public sealed class SimdKernelTests : IClassFixture<SimdDeviceFixture>
     /// images a pass).</param>
     /// <param name="bias">Whether the convolution has a bias; without one, a layer with more output channels than input
     /// ones and at least 64 multiply-adds a value adds its statistics up as it stores its blocks (StatisticsStore).</param>
+    /// <param name="size">Image height and width (0: 5 for 4 images, else 7); 32 with 16 images of 128 channels gives an
+    /// 8 MB output, which AVX-512 stores past the caches (non-temporal stores).</param>
     [Theory]
     [InlineData(SimdWidth.Vector512, 16, 2)]
     [InlineData(SimdWidth.Vector512, 20, 2)]
@@ -983,14 +985,17 @@ public sealed class SimdKernelTests : IClassFixture<SimdDeviceFixture>
     [InlineData(SimdWidth.Scalar, 16, 2, 3, 8, 1, false)]
     [InlineData(SimdWidth.Vector512, 128, 2, 1, 64, 3, false)]
     [InlineData(SimdWidth.Vector256, 128, 3, 1, 64, 1, false)]
-    public void EpilogueWithFusedStatistics(SimdWidth width, int channels, int threads, int kernel = 3, int inChannels = 8, int n = 3, bool bias = true)
+    [InlineData(SimdWidth.Vector512, 128, 2, 1, 64, 16, false, 32)]
+    [InlineData(SimdWidth.Vector256, 128, 2, 1, 64, 16, false, 32)]
+    public void EpilogueWithFusedStatistics(SimdWidth width, int channels, int threads, int kernel = 3, int inChannels = 8, int n = 3, bool bias = true, int size = 0)
     {
         if (!Available(width))
         {
             return;
         }
 
-        int size = n == 4 ? 5 : 7, spatial = size * size;
+        size = size > 0 ? size : n == 4 ? 5 : 7;
+        int spatial = size * size;
         Random random = new(Seed(channels, threads, 7 + kernel + inChannels + n));
         ConvShape convShape = new(n, inChannels, size, size, channels, kernel, 1, kernel / 2, bias);
         EpilogueShape shape = new(n, channels, spatial, true, true, Activation.ReLU, true, Activation.ReLU, 1e-5f, 0.1f);
@@ -1014,6 +1019,7 @@ public sealed class SimdKernelTests : IClassFixture<SimdDeviceFixture>
             (8, 16, 3, _) => ConvOp.Create<G8x7x7To16K3S1P1>(device, convShape, x, w, b, convY),
             (8, 20, 3, _) => ConvOp.Create<G8x7x7To20K3S1P1>(device, convShape, x, w, b, convY),
             (8, 16, 1, _) => ConvOp.Create<G8x7x7To16K1S1P0>(device, convShape, x, w, b, convY),
+            (64, 128, 1, 32) => ConvOp.Create<G64x32x32To128K1S1P0>(device, convShape, x, w, b, convY),
             (64, 128, 1, _) => ConvOp.Create<G64x7x7To128K1S1P0>(device, convShape, x, w, b, convY),
             _ => ConvOp.Create<G8x7x7To20K1S1P0>(device, convShape, x, w, b, convY),
         };
@@ -1034,6 +1040,13 @@ public sealed class SimdKernelTests : IClassFixture<SimdDeviceFixture>
         }
 
         AssertClose($"statistics' shift {width} {inChannels}->{channels} {kernel}x{kernel}", D(buffers.Read(convY)[..channels]), shift);
+
+        // The convolution's output itself, against the reference (the unfused epilogue below reads the same tensor). An
+        // output of 8 MB or more is stored past the caches on AVX-512 (SimdConvolution.StreamOutput).
+        Assert.Equal(width == SimdWidth.Vector512 && count * sizeof(float) >= (8 << 20), ((SimdConvolution)conv.Kernel).StreamedOutput);
+        double[] expectedY = Reference.Conv2dForward(
+            D(Layout.ToNchw(buffers.Read(x), n, inChannels, spatial)), n, inChannels, size, size, D(buffers.Read(w)), channels, kernel, bias ? D(buffers.Read(b)) : null, 1, kernel / 2);
+        AssertClose($"convolution output {width} {inChannels}->{channels} {kernel}x{kernel} {n} images", expectedY, Layout.ToNchw(buffers.Read(convY), n, channels, spatial));
         fused.Forward();
         Assert.False(((SimdEpilogue)fused.Kernel).Sink!.Filled);
         unfused.Forward();
@@ -2220,6 +2233,23 @@ public sealed class SimdKernelTests : IClassFixture<SimdDeviceFixture>
         public static int Stride => 1;
 
         public static int Padding => 1;
+    }
+
+    private readonly struct G64x32x32To128K1S1P0 : IConvGeometry
+    {
+        public static int InChannels => 64;
+
+        public static int Height => 32;
+
+        public static int Width => 32;
+
+        public static int OutChannels => 128;
+
+        public static int Kernel => 1;
+
+        public static int Stride => 1;
+
+        public static int Padding => 0;
     }
 
     private readonly struct G64x7x7To128K1S1P0 : IConvGeometry

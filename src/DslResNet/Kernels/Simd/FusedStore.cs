@@ -1,4 +1,5 @@
 using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
 
 namespace DslResNet.Kernels.Simd;
@@ -119,8 +120,11 @@ internal readonly unsafe struct FusedStore(float* bias, bool relu1, float* resid
 /// <param name="sums">Sums at the block's first channel.</param>
 /// <param name="squares">Sums of squares at the block's first channel.</param>
 /// <param name="shift">The value each channel's sums are taken around, at the block's first channel.</param>
-internal readonly unsafe struct StatisticsStore(float* sums, float* squares, float* shift) : IVectorStore
+/// <param name="stream">Whether the values are stored past the caches (non-temporal stores: 512-bit vectors, 64-byte aligned).</param>
+internal readonly unsafe struct StatisticsStore(float* sums, float* squares, float* shift, bool stream = false) : IVectorStore
 {
+    private bool Stream { get; } = stream;
+
     private float* Sums { get; } = sums;
 
     private float* Squares { get; } = squares;
@@ -133,7 +137,15 @@ internal readonly unsafe struct StatisticsStore(float* sums, float* squares, flo
         where TS : struct, ISimd<TV>
         where TV : struct
     {
-        TS.Store(y + offset, value);
+        if (Stream && typeof(TV) == typeof(Vector512<float>))
+        {
+            // Aligned (the caller's promise); the caller fences after its block (see SimdConvolution.StreamOutput).
+            Avx512F.StoreAlignedNonTemporal(y + offset, Unsafe.As<TV, Vector512<float>>(ref value));
+        }
+        else
+        {
+            TS.Store(y + offset, value);
+        }
 
         TV d = TS.Subtract(value, TS.Load(Shift + channel));
         TS.Store(Sums + channel, TS.Add(TS.Load(Sums + channel), d));

@@ -314,6 +314,7 @@ internal sealed unsafe partial class SimdConvolution<G, TS, TV> : SimdConvolutio
         UsedWinograd = false;
         _images = images;
         StatisticsSink? sink = Statistics;
+        StreamedOutput = sink is not null && FusedStatistics && !(_bias || HasEpilogue || _accumulate) && StreamOutput;
         if (Pointwise)
         {
             ForwardPointwise(images, sink);
@@ -407,6 +408,7 @@ internal sealed unsafe partial class SimdConvolution<G, TS, TV> : SimdConvolutio
         }
 
         UsedWinograd = true;
+        StreamedOutput = false;
 
         // Fewer images than threads: split each image by rows of tiles, or by output channels where the transformed
         // weights are large (ResNet-50's last stages at batch 1: 4 and 16 MB), so that each thread reads only its share
