@@ -23,6 +23,11 @@ internal unsafe interface IVectorStore
     /// <param name="y">Where offsets count from in the output.</param>
     /// <param name="offset">Offset of the line.</param>
     void Prefetch(float* y, long offset);
+
+    /// <summary>Prefetches the weights at a distance the store knows from those at <paramref name="w"/>, which a forward
+    /// micro-kernel reads now.</summary>
+    /// <param name="w">The weights read now.</param>
+    void PrefetchWeights(float* w);
 }
 
 /// <summary>Stores values as they are.</summary>
@@ -39,6 +44,12 @@ internal readonly unsafe struct PlainStore : IVectorStore
     public void Prefetch(float* y, long offset)
     {
     }
+
+    /// <inheritdoc />
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public void PrefetchWeights(float* w)
+    {
+    }
 }
 
 /// <summary>How a convolution's micro-kernel or Winograd output transform finishes a value before storing it:
@@ -50,8 +61,22 @@ internal readonly unsafe struct PlainStore : IVectorStore
 /// <param name="accumulate">Add into the output instead of overwriting it.</param>
 /// <param name="prefetch">Whether a forward micro-kernel prefetches the lines of its block's output (and residual) into L1
 /// before its loop over the inputs (see <see cref="Prefetch"/>).</param>
-internal readonly unsafe struct FusedStore(float* bias, bool relu1, float* residual, bool relu2, bool accumulate, bool prefetch = false) : IVectorStore
+/// <param name="ahead">Floats from the weights a forward micro-kernel reads to those it prefetches a line of at each step
+/// (0: none; see <see cref="PrefetchWeights"/>).</param>
+internal readonly unsafe struct FusedStore(float* bias, bool relu1, float* residual, bool relu2, bool accumulate, bool prefetch = false, nint ahead = 0) : IVectorStore
 {
+    private nint Ahead { get; } = ahead;
+
+    /// <inheritdoc />
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public void PrefetchWeights(float* w)
+    {
+        if (Ahead != 0 && Sse.IsSupported)
+        {
+            Sse.Prefetch1(w + Ahead);
+        }
+    }
+
     private float* Bias { get; } = bias;
 
     private bool Relu1 { get; } = relu1;
@@ -155,6 +180,12 @@ internal readonly unsafe struct StatisticsStore(float* sums, float* squares, flo
     /// <inheritdoc />
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public void Prefetch(float* y, long offset)
+    {
+    }
+
+    /// <inheritdoc />
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public void PrefetchWeights(float* w)
     {
     }
 }

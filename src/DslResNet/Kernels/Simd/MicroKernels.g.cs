@@ -39,6 +39,7 @@ internal static unsafe class MicroKernels<G, TS, TV>
             for (int i = 0; i < G.Kernel * G.InChannels; i++)
             {
                 TV w0 = TS.Load(wp + 0);
+                store.PrefetchWeights(wp);
                 a0_0 = TS.Fma(w0, TS.Broadcast(xp[0]), a0_0);
                 xp++;
                 wp += 16;
@@ -77,6 +78,7 @@ internal static unsafe class MicroKernels<G, TS, TV>
             for (int i = 0; i < G.Kernel * G.InChannels; i++)
             {
                 TV w0 = TS.Load(wp + 0);
+                store.PrefetchWeights(wp);
                 a0_0 = TS.Fma(w0, TS.Broadcast(xp[0]), a0_0);
                 a1_0 = TS.Fma(w0, TS.Broadcast(xp[1 * G.Stride * G.InChannels]), a1_0);
                 xp++;
@@ -119,6 +121,7 @@ internal static unsafe class MicroKernels<G, TS, TV>
             for (int i = 0; i < G.Kernel * G.InChannels; i++)
             {
                 TV w0 = TS.Load(wp + 0);
+                store.PrefetchWeights(wp);
                 a0_0 = TS.Fma(w0, TS.Broadcast(xp[0]), a0_0);
                 a1_0 = TS.Fma(w0, TS.Broadcast(xp[1 * G.Stride * G.InChannels]), a1_0);
                 a2_0 = TS.Fma(w0, TS.Broadcast(xp[2 * G.Stride * G.InChannels]), a2_0);
@@ -165,6 +168,7 @@ internal static unsafe class MicroKernels<G, TS, TV>
             for (int i = 0; i < G.Kernel * G.InChannels; i++)
             {
                 TV w0 = TS.Load(wp + 0);
+                store.PrefetchWeights(wp);
                 a0_0 = TS.Fma(w0, TS.Broadcast(xp[0]), a0_0);
                 a1_0 = TS.Fma(w0, TS.Broadcast(xp[1 * G.Stride * G.InChannels]), a1_0);
                 a2_0 = TS.Fma(w0, TS.Broadcast(xp[2 * G.Stride * G.InChannels]), a2_0);
@@ -215,6 +219,7 @@ internal static unsafe class MicroKernels<G, TS, TV>
             for (int i = 0; i < G.Kernel * G.InChannels; i++)
             {
                 TV w0 = TS.Load(wp + 0);
+                store.PrefetchWeights(wp);
                 a0_0 = TS.Fma(w0, TS.Broadcast(xp[0]), a0_0);
                 a1_0 = TS.Fma(w0, TS.Broadcast(xp[1 * G.Stride * G.InChannels]), a1_0);
                 a2_0 = TS.Fma(w0, TS.Broadcast(xp[2 * G.Stride * G.InChannels]), a2_0);
@@ -269,6 +274,7 @@ internal static unsafe class MicroKernels<G, TS, TV>
             for (int i = 0; i < G.Kernel * G.InChannels; i++)
             {
                 TV w0 = TS.Load(wp + 0);
+                store.PrefetchWeights(wp);
                 a0_0 = TS.Fma(w0, TS.Broadcast(xp[0]), a0_0);
                 a1_0 = TS.Fma(w0, TS.Broadcast(xp[1 * G.Stride * G.InChannels]), a1_0);
                 a2_0 = TS.Fma(w0, TS.Broadcast(xp[2 * G.Stride * G.InChannels]), a2_0);
@@ -327,6 +333,7 @@ internal static unsafe class MicroKernels<G, TS, TV>
             for (int i = 0; i < G.Kernel * G.InChannels; i++)
             {
                 TV w0 = TS.Load(wp + 0);
+                store.PrefetchWeights(wp);
                 a0_0 = TS.Fma(w0, TS.Broadcast(xp[0]), a0_0);
                 a1_0 = TS.Fma(w0, TS.Broadcast(xp[1 * G.Stride * G.InChannels]), a1_0);
                 a2_0 = TS.Fma(w0, TS.Broadcast(xp[2 * G.Stride * G.InChannels]), a2_0);
@@ -389,6 +396,7 @@ internal static unsafe class MicroKernels<G, TS, TV>
             for (int i = 0; i < G.Kernel * G.InChannels; i++)
             {
                 TV w0 = TS.Load(wp + 0);
+                store.PrefetchWeights(wp);
                 a0_0 = TS.Fma(w0, TS.Broadcast(xp[0]), a0_0);
                 a1_0 = TS.Fma(w0, TS.Broadcast(xp[1 * G.Stride * G.InChannels]), a1_0);
                 a2_0 = TS.Fma(w0, TS.Broadcast(xp[2 * G.Stride * G.InChannels]), a2_0);
@@ -455,6 +463,7 @@ internal static unsafe class MicroKernels<G, TS, TV>
             for (int i = 0; i < G.Kernel * G.InChannels; i++)
             {
                 TV w0 = TS.Load(wp + 0);
+                store.PrefetchWeights(wp);
                 a0_0 = TS.Fma(w0, TS.Broadcast(xp[0]), a0_0);
                 a1_0 = TS.Fma(w0, TS.Broadcast(xp[1 * G.Stride * G.InChannels]), a1_0);
                 a2_0 = TS.Fma(w0, TS.Broadcast(xp[2 * G.Stride * G.InChannels]), a2_0);
@@ -525,6 +534,7 @@ internal static unsafe class MicroKernels<G, TS, TV>
             for (int i = 0; i < G.Kernel * G.InChannels; i++)
             {
                 TV w0 = TS.Load(wp + 0);
+                store.PrefetchWeights(wp);
                 a0_0 = TS.Fma(w0, TS.Broadcast(xp[0]), a0_0);
                 a1_0 = TS.Fma(w0, TS.Broadcast(xp[1 * G.Stride * G.InChannels]), a1_0);
                 a2_0 = TS.Fma(w0, TS.Broadcast(xp[2 * G.Stride * G.InChannels]), a2_0);
@@ -599,6 +609,7 @@ internal static unsafe class MicroKernels<G, TS, TV>
             for (int i = 0; i < G.Kernel * G.InChannels; i++)
             {
                 TV w0 = TS.Load(wp + 0);
+                store.PrefetchWeights(wp);
                 a0_0 = TS.Fma(w0, TS.Broadcast(xp[0]), a0_0);
                 a1_0 = TS.Fma(w0, TS.Broadcast(xp[1 * G.Stride * G.InChannels]), a1_0);
                 a2_0 = TS.Fma(w0, TS.Broadcast(xp[2 * G.Stride * G.InChannels]), a2_0);
@@ -677,6 +688,7 @@ internal static unsafe class MicroKernels<G, TS, TV>
             for (int i = 0; i < G.Kernel * G.InChannels; i++)
             {
                 TV w0 = TS.Load(wp + 0);
+                store.PrefetchWeights(wp);
                 a0_0 = TS.Fma(w0, TS.Broadcast(xp[0]), a0_0);
                 a1_0 = TS.Fma(w0, TS.Broadcast(xp[1 * G.Stride * G.InChannels]), a1_0);
                 a2_0 = TS.Fma(w0, TS.Broadcast(xp[2 * G.Stride * G.InChannels]), a2_0);
@@ -759,6 +771,7 @@ internal static unsafe class MicroKernels<G, TS, TV>
             for (int i = 0; i < G.Kernel * G.InChannels; i++)
             {
                 TV w0 = TS.Load(wp + 0);
+                store.PrefetchWeights(wp);
                 a0_0 = TS.Fma(w0, TS.Broadcast(xp[0]), a0_0);
                 a1_0 = TS.Fma(w0, TS.Broadcast(xp[1 * G.Stride * G.InChannels]), a1_0);
                 a2_0 = TS.Fma(w0, TS.Broadcast(xp[2 * G.Stride * G.InChannels]), a2_0);
@@ -845,6 +858,7 @@ internal static unsafe class MicroKernels<G, TS, TV>
             for (int i = 0; i < G.Kernel * G.InChannels; i++)
             {
                 TV w0 = TS.Load(wp + 0);
+                store.PrefetchWeights(wp);
                 a0_0 = TS.Fma(w0, TS.Broadcast(xp[0]), a0_0);
                 a1_0 = TS.Fma(w0, TS.Broadcast(xp[1 * G.Stride * G.InChannels]), a1_0);
                 a2_0 = TS.Fma(w0, TS.Broadcast(xp[2 * G.Stride * G.InChannels]), a2_0);
@@ -935,6 +949,7 @@ internal static unsafe class MicroKernels<G, TS, TV>
             for (int i = 0; i < G.Kernel * G.InChannels; i++)
             {
                 TV w0 = TS.Load(wp + 0);
+                store.PrefetchWeights(wp);
                 a0_0 = TS.Fma(w0, TS.Broadcast(xp[0]), a0_0);
                 a1_0 = TS.Fma(w0, TS.Broadcast(xp[1 * G.Stride * G.InChannels]), a1_0);
                 a2_0 = TS.Fma(w0, TS.Broadcast(xp[2 * G.Stride * G.InChannels]), a2_0);
@@ -1029,6 +1044,7 @@ internal static unsafe class MicroKernels<G, TS, TV>
             for (int i = 0; i < G.Kernel * G.InChannels; i++)
             {
                 TV w0 = TS.Load(wp + 0);
+                store.PrefetchWeights(wp);
                 a0_0 = TS.Fma(w0, TS.Broadcast(xp[0]), a0_0);
                 a1_0 = TS.Fma(w0, TS.Broadcast(xp[1 * G.Stride * G.InChannels]), a1_0);
                 a2_0 = TS.Fma(w0, TS.Broadcast(xp[2 * G.Stride * G.InChannels]), a2_0);
@@ -1127,6 +1143,7 @@ internal static unsafe class MicroKernels<G, TS, TV>
             for (int i = 0; i < G.Kernel * G.InChannels; i++)
             {
                 TV w0 = TS.Load(wp + 0);
+                store.PrefetchWeights(wp);
                 a0_0 = TS.Fma(w0, TS.Broadcast(xp[0]), a0_0);
                 a1_0 = TS.Fma(w0, TS.Broadcast(xp[1 * G.Stride * G.InChannels]), a1_0);
                 a2_0 = TS.Fma(w0, TS.Broadcast(xp[2 * G.Stride * G.InChannels]), a2_0);
@@ -1229,6 +1246,7 @@ internal static unsafe class MicroKernels<G, TS, TV>
             for (int i = 0; i < G.Kernel * G.InChannels; i++)
             {
                 TV w0 = TS.Load(wp + 0);
+                store.PrefetchWeights(wp);
                 a0_0 = TS.Fma(w0, TS.Broadcast(xp[0]), a0_0);
                 a1_0 = TS.Fma(w0, TS.Broadcast(xp[1 * G.Stride * G.InChannels]), a1_0);
                 a2_0 = TS.Fma(w0, TS.Broadcast(xp[2 * G.Stride * G.InChannels]), a2_0);
@@ -1335,6 +1353,7 @@ internal static unsafe class MicroKernels<G, TS, TV>
             for (int i = 0; i < G.Kernel * G.InChannels; i++)
             {
                 TV w0 = TS.Load(wp + 0);
+                store.PrefetchWeights(wp);
                 a0_0 = TS.Fma(w0, TS.Broadcast(xp[0]), a0_0);
                 a1_0 = TS.Fma(w0, TS.Broadcast(xp[1 * G.Stride * G.InChannels]), a1_0);
                 a2_0 = TS.Fma(w0, TS.Broadcast(xp[2 * G.Stride * G.InChannels]), a2_0);
@@ -1445,6 +1464,7 @@ internal static unsafe class MicroKernels<G, TS, TV>
             for (int i = 0; i < G.Kernel * G.InChannels; i++)
             {
                 TV w0 = TS.Load(wp + 0);
+                store.PrefetchWeights(wp);
                 a0_0 = TS.Fma(w0, TS.Broadcast(xp[0]), a0_0);
                 a1_0 = TS.Fma(w0, TS.Broadcast(xp[1 * G.Stride * G.InChannels]), a1_0);
                 a2_0 = TS.Fma(w0, TS.Broadcast(xp[2 * G.Stride * G.InChannels]), a2_0);
@@ -1559,6 +1579,7 @@ internal static unsafe class MicroKernels<G, TS, TV>
             for (int i = 0; i < G.Kernel * G.InChannels; i++)
             {
                 TV w0 = TS.Load(wp + 0);
+                store.PrefetchWeights(wp);
                 a0_0 = TS.Fma(w0, TS.Broadcast(xp[0]), a0_0);
                 a1_0 = TS.Fma(w0, TS.Broadcast(xp[1 * G.Stride * G.InChannels]), a1_0);
                 a2_0 = TS.Fma(w0, TS.Broadcast(xp[2 * G.Stride * G.InChannels]), a2_0);
@@ -1677,6 +1698,7 @@ internal static unsafe class MicroKernels<G, TS, TV>
             for (int i = 0; i < G.Kernel * G.InChannels; i++)
             {
                 TV w0 = TS.Load(wp + 0);
+                store.PrefetchWeights(wp);
                 a0_0 = TS.Fma(w0, TS.Broadcast(xp[0]), a0_0);
                 a1_0 = TS.Fma(w0, TS.Broadcast(xp[1 * G.Stride * G.InChannels]), a1_0);
                 a2_0 = TS.Fma(w0, TS.Broadcast(xp[2 * G.Stride * G.InChannels]), a2_0);
@@ -1799,6 +1821,7 @@ internal static unsafe class MicroKernels<G, TS, TV>
             for (int i = 0; i < G.Kernel * G.InChannels; i++)
             {
                 TV w0 = TS.Load(wp + 0);
+                store.PrefetchWeights(wp);
                 a0_0 = TS.Fma(w0, TS.Broadcast(xp[0]), a0_0);
                 a1_0 = TS.Fma(w0, TS.Broadcast(xp[1 * G.Stride * G.InChannels]), a1_0);
                 a2_0 = TS.Fma(w0, TS.Broadcast(xp[2 * G.Stride * G.InChannels]), a2_0);
@@ -1925,6 +1948,7 @@ internal static unsafe class MicroKernels<G, TS, TV>
             for (int i = 0; i < G.Kernel * G.InChannels; i++)
             {
                 TV w0 = TS.Load(wp + 0);
+                store.PrefetchWeights(wp);
                 a0_0 = TS.Fma(w0, TS.Broadcast(xp[0]), a0_0);
                 a1_0 = TS.Fma(w0, TS.Broadcast(xp[1 * G.Stride * G.InChannels]), a1_0);
                 a2_0 = TS.Fma(w0, TS.Broadcast(xp[2 * G.Stride * G.InChannels]), a2_0);
@@ -2055,6 +2079,7 @@ internal static unsafe class MicroKernels<G, TS, TV>
             for (int i = 0; i < G.Kernel * G.InChannels; i++)
             {
                 TV w0 = TS.Load(wp + 0);
+                store.PrefetchWeights(wp);
                 a0_0 = TS.Fma(w0, TS.Broadcast(xp[0]), a0_0);
                 a1_0 = TS.Fma(w0, TS.Broadcast(xp[1 * G.Stride * G.InChannels]), a1_0);
                 a2_0 = TS.Fma(w0, TS.Broadcast(xp[2 * G.Stride * G.InChannels]), a2_0);
@@ -2189,6 +2214,7 @@ internal static unsafe class MicroKernels<G, TS, TV>
             for (int i = 0; i < G.Kernel * G.InChannels; i++)
             {
                 TV w0 = TS.Load(wp + 0);
+                store.PrefetchWeights(wp);
                 a0_0 = TS.Fma(w0, TS.Broadcast(xp[0]), a0_0);
                 a1_0 = TS.Fma(w0, TS.Broadcast(xp[1 * G.Stride * G.InChannels]), a1_0);
                 a2_0 = TS.Fma(w0, TS.Broadcast(xp[2 * G.Stride * G.InChannels]), a2_0);
@@ -2327,6 +2353,7 @@ internal static unsafe class MicroKernels<G, TS, TV>
             for (int i = 0; i < G.Kernel * G.InChannels; i++)
             {
                 TV w0 = TS.Load(wp + 0);
+                store.PrefetchWeights(wp);
                 a0_0 = TS.Fma(w0, TS.Broadcast(xp[0]), a0_0);
                 a1_0 = TS.Fma(w0, TS.Broadcast(xp[1 * G.Stride * G.InChannels]), a1_0);
                 a2_0 = TS.Fma(w0, TS.Broadcast(xp[2 * G.Stride * G.InChannels]), a2_0);
@@ -2469,6 +2496,7 @@ internal static unsafe class MicroKernels<G, TS, TV>
             for (int i = 0; i < G.Kernel * G.InChannels; i++)
             {
                 TV w0 = TS.Load(wp + 0);
+                store.PrefetchWeights(wp);
                 a0_0 = TS.Fma(w0, TS.Broadcast(xp[0]), a0_0);
                 a1_0 = TS.Fma(w0, TS.Broadcast(xp[1 * G.Stride * G.InChannels]), a1_0);
                 a2_0 = TS.Fma(w0, TS.Broadcast(xp[2 * G.Stride * G.InChannels]), a2_0);
@@ -2560,6 +2588,7 @@ internal static unsafe class MicroKernels<G, TS, TV>
             {
                 TV w0 = TS.Load(wp + 0);
                 TV w1 = TS.Load(wp + 16);
+                store.PrefetchWeights(wp);
                 { TV b0 = TS.Broadcast(xp[0]); a0_0 = TS.Fma(w0, b0, a0_0); a0_1 = TS.Fma(w1, b0, a0_1); }
                 xp++;
                 wp += 32;
@@ -2599,6 +2628,7 @@ internal static unsafe class MicroKernels<G, TS, TV>
             {
                 TV w0 = TS.Load(wp + 0);
                 TV w1 = TS.Load(wp + 16);
+                store.PrefetchWeights(wp);
                 { TV b0 = TS.Broadcast(xp[0]); a0_0 = TS.Fma(w0, b0, a0_0); a0_1 = TS.Fma(w1, b0, a0_1); }
                 { TV b1 = TS.Broadcast(xp[1 * G.Stride * G.InChannels]); a1_0 = TS.Fma(w0, b1, a1_0); a1_1 = TS.Fma(w1, b1, a1_1); }
                 xp++;
@@ -2642,6 +2672,7 @@ internal static unsafe class MicroKernels<G, TS, TV>
             {
                 TV w0 = TS.Load(wp + 0);
                 TV w1 = TS.Load(wp + 16);
+                store.PrefetchWeights(wp);
                 { TV b0 = TS.Broadcast(xp[0]); a0_0 = TS.Fma(w0, b0, a0_0); a0_1 = TS.Fma(w1, b0, a0_1); }
                 { TV b1 = TS.Broadcast(xp[1 * G.Stride * G.InChannels]); a1_0 = TS.Fma(w0, b1, a1_0); a1_1 = TS.Fma(w1, b1, a1_1); }
                 { TV b2 = TS.Broadcast(xp[2 * G.Stride * G.InChannels]); a2_0 = TS.Fma(w0, b2, a2_0); a2_1 = TS.Fma(w1, b2, a2_1); }
@@ -2689,6 +2720,7 @@ internal static unsafe class MicroKernels<G, TS, TV>
             {
                 TV w0 = TS.Load(wp + 0);
                 TV w1 = TS.Load(wp + 16);
+                store.PrefetchWeights(wp);
                 { TV b0 = TS.Broadcast(xp[0]); a0_0 = TS.Fma(w0, b0, a0_0); a0_1 = TS.Fma(w1, b0, a0_1); }
                 { TV b1 = TS.Broadcast(xp[1 * G.Stride * G.InChannels]); a1_0 = TS.Fma(w0, b1, a1_0); a1_1 = TS.Fma(w1, b1, a1_1); }
                 { TV b2 = TS.Broadcast(xp[2 * G.Stride * G.InChannels]); a2_0 = TS.Fma(w0, b2, a2_0); a2_1 = TS.Fma(w1, b2, a2_1); }
@@ -2740,6 +2772,7 @@ internal static unsafe class MicroKernels<G, TS, TV>
             {
                 TV w0 = TS.Load(wp + 0);
                 TV w1 = TS.Load(wp + 16);
+                store.PrefetchWeights(wp);
                 { TV b0 = TS.Broadcast(xp[0]); a0_0 = TS.Fma(w0, b0, a0_0); a0_1 = TS.Fma(w1, b0, a0_1); }
                 { TV b1 = TS.Broadcast(xp[1 * G.Stride * G.InChannels]); a1_0 = TS.Fma(w0, b1, a1_0); a1_1 = TS.Fma(w1, b1, a1_1); }
                 { TV b2 = TS.Broadcast(xp[2 * G.Stride * G.InChannels]); a2_0 = TS.Fma(w0, b2, a2_0); a2_1 = TS.Fma(w1, b2, a2_1); }
@@ -2795,6 +2828,7 @@ internal static unsafe class MicroKernels<G, TS, TV>
             {
                 TV w0 = TS.Load(wp + 0);
                 TV w1 = TS.Load(wp + 16);
+                store.PrefetchWeights(wp);
                 { TV b0 = TS.Broadcast(xp[0]); a0_0 = TS.Fma(w0, b0, a0_0); a0_1 = TS.Fma(w1, b0, a0_1); }
                 { TV b1 = TS.Broadcast(xp[1 * G.Stride * G.InChannels]); a1_0 = TS.Fma(w0, b1, a1_0); a1_1 = TS.Fma(w1, b1, a1_1); }
                 { TV b2 = TS.Broadcast(xp[2 * G.Stride * G.InChannels]); a2_0 = TS.Fma(w0, b2, a2_0); a2_1 = TS.Fma(w1, b2, a2_1); }
@@ -2854,6 +2888,7 @@ internal static unsafe class MicroKernels<G, TS, TV>
             {
                 TV w0 = TS.Load(wp + 0);
                 TV w1 = TS.Load(wp + 16);
+                store.PrefetchWeights(wp);
                 { TV b0 = TS.Broadcast(xp[0]); a0_0 = TS.Fma(w0, b0, a0_0); a0_1 = TS.Fma(w1, b0, a0_1); }
                 { TV b1 = TS.Broadcast(xp[1 * G.Stride * G.InChannels]); a1_0 = TS.Fma(w0, b1, a1_0); a1_1 = TS.Fma(w1, b1, a1_1); }
                 { TV b2 = TS.Broadcast(xp[2 * G.Stride * G.InChannels]); a2_0 = TS.Fma(w0, b2, a2_0); a2_1 = TS.Fma(w1, b2, a2_1); }
@@ -2917,6 +2952,7 @@ internal static unsafe class MicroKernels<G, TS, TV>
             {
                 TV w0 = TS.Load(wp + 0);
                 TV w1 = TS.Load(wp + 16);
+                store.PrefetchWeights(wp);
                 { TV b0 = TS.Broadcast(xp[0]); a0_0 = TS.Fma(w0, b0, a0_0); a0_1 = TS.Fma(w1, b0, a0_1); }
                 { TV b1 = TS.Broadcast(xp[1 * G.Stride * G.InChannels]); a1_0 = TS.Fma(w0, b1, a1_0); a1_1 = TS.Fma(w1, b1, a1_1); }
                 { TV b2 = TS.Broadcast(xp[2 * G.Stride * G.InChannels]); a2_0 = TS.Fma(w0, b2, a2_0); a2_1 = TS.Fma(w1, b2, a2_1); }
@@ -2984,6 +3020,7 @@ internal static unsafe class MicroKernels<G, TS, TV>
             {
                 TV w0 = TS.Load(wp + 0);
                 TV w1 = TS.Load(wp + 16);
+                store.PrefetchWeights(wp);
                 { TV b0 = TS.Broadcast(xp[0]); a0_0 = TS.Fma(w0, b0, a0_0); a0_1 = TS.Fma(w1, b0, a0_1); }
                 { TV b1 = TS.Broadcast(xp[1 * G.Stride * G.InChannels]); a1_0 = TS.Fma(w0, b1, a1_0); a1_1 = TS.Fma(w1, b1, a1_1); }
                 { TV b2 = TS.Broadcast(xp[2 * G.Stride * G.InChannels]); a2_0 = TS.Fma(w0, b2, a2_0); a2_1 = TS.Fma(w1, b2, a2_1); }
@@ -3055,6 +3092,7 @@ internal static unsafe class MicroKernels<G, TS, TV>
             {
                 TV w0 = TS.Load(wp + 0);
                 TV w1 = TS.Load(wp + 16);
+                store.PrefetchWeights(wp);
                 { TV b0 = TS.Broadcast(xp[0]); a0_0 = TS.Fma(w0, b0, a0_0); a0_1 = TS.Fma(w1, b0, a0_1); }
                 { TV b1 = TS.Broadcast(xp[1 * G.Stride * G.InChannels]); a1_0 = TS.Fma(w0, b1, a1_0); a1_1 = TS.Fma(w1, b1, a1_1); }
                 { TV b2 = TS.Broadcast(xp[2 * G.Stride * G.InChannels]); a2_0 = TS.Fma(w0, b2, a2_0); a2_1 = TS.Fma(w1, b2, a2_1); }
@@ -3130,6 +3168,7 @@ internal static unsafe class MicroKernels<G, TS, TV>
             {
                 TV w0 = TS.Load(wp + 0);
                 TV w1 = TS.Load(wp + 16);
+                store.PrefetchWeights(wp);
                 { TV b0 = TS.Broadcast(xp[0]); a0_0 = TS.Fma(w0, b0, a0_0); a0_1 = TS.Fma(w1, b0, a0_1); }
                 { TV b1 = TS.Broadcast(xp[1 * G.Stride * G.InChannels]); a1_0 = TS.Fma(w0, b1, a1_0); a1_1 = TS.Fma(w1, b1, a1_1); }
                 { TV b2 = TS.Broadcast(xp[2 * G.Stride * G.InChannels]); a2_0 = TS.Fma(w0, b2, a2_0); a2_1 = TS.Fma(w1, b2, a2_1); }
@@ -3209,6 +3248,7 @@ internal static unsafe class MicroKernels<G, TS, TV>
             {
                 TV w0 = TS.Load(wp + 0);
                 TV w1 = TS.Load(wp + 16);
+                store.PrefetchWeights(wp);
                 { TV b0 = TS.Broadcast(xp[0]); a0_0 = TS.Fma(w0, b0, a0_0); a0_1 = TS.Fma(w1, b0, a0_1); }
                 { TV b1 = TS.Broadcast(xp[1 * G.Stride * G.InChannels]); a1_0 = TS.Fma(w0, b1, a1_0); a1_1 = TS.Fma(w1, b1, a1_1); }
                 { TV b2 = TS.Broadcast(xp[2 * G.Stride * G.InChannels]); a2_0 = TS.Fma(w0, b2, a2_0); a2_1 = TS.Fma(w1, b2, a2_1); }
@@ -3292,6 +3332,7 @@ internal static unsafe class MicroKernels<G, TS, TV>
             {
                 TV w0 = TS.Load(wp + 0);
                 TV w1 = TS.Load(wp + 16);
+                store.PrefetchWeights(wp);
                 { TV b0 = TS.Broadcast(xp[0]); a0_0 = TS.Fma(w0, b0, a0_0); a0_1 = TS.Fma(w1, b0, a0_1); }
                 { TV b1 = TS.Broadcast(xp[1 * G.Stride * G.InChannels]); a1_0 = TS.Fma(w0, b1, a1_0); a1_1 = TS.Fma(w1, b1, a1_1); }
                 { TV b2 = TS.Broadcast(xp[2 * G.Stride * G.InChannels]); a2_0 = TS.Fma(w0, b2, a2_0); a2_1 = TS.Fma(w1, b2, a2_1); }
@@ -3379,6 +3420,7 @@ internal static unsafe class MicroKernels<G, TS, TV>
             {
                 TV w0 = TS.Load(wp + 0);
                 TV w1 = TS.Load(wp + 16);
+                store.PrefetchWeights(wp);
                 { TV b0 = TS.Broadcast(xp[0]); a0_0 = TS.Fma(w0, b0, a0_0); a0_1 = TS.Fma(w1, b0, a0_1); }
                 { TV b1 = TS.Broadcast(xp[1 * G.Stride * G.InChannels]); a1_0 = TS.Fma(w0, b1, a1_0); a1_1 = TS.Fma(w1, b1, a1_1); }
                 { TV b2 = TS.Broadcast(xp[2 * G.Stride * G.InChannels]); a2_0 = TS.Fma(w0, b2, a2_0); a2_1 = TS.Fma(w1, b2, a2_1); }
@@ -3444,6 +3486,7 @@ internal static unsafe class MicroKernels<G, TS, TV>
                 TV w1 = TS.Load(wp + 16);
                 TV w2 = TS.Load(wp + 32);
                 TV w3 = TS.Load(wp + 48);
+                store.PrefetchWeights(wp);
                 { TV b0 = TS.Broadcast(xp[0]); a0_0 = TS.Fma(w0, b0, a0_0); a0_1 = TS.Fma(w1, b0, a0_1); a0_2 = TS.Fma(w2, b0, a0_2); a0_3 = TS.Fma(w3, b0, a0_3); }
                 xp++;
                 wp += 64;
@@ -3485,6 +3528,7 @@ internal static unsafe class MicroKernels<G, TS, TV>
                 TV w1 = TS.Load(wp + 16);
                 TV w2 = TS.Load(wp + 32);
                 TV w3 = TS.Load(wp + 48);
+                store.PrefetchWeights(wp);
                 { TV b0 = TS.Broadcast(xp[0]); a0_0 = TS.Fma(w0, b0, a0_0); a0_1 = TS.Fma(w1, b0, a0_1); a0_2 = TS.Fma(w2, b0, a0_2); a0_3 = TS.Fma(w3, b0, a0_3); }
                 { TV b1 = TS.Broadcast(xp[1 * G.Stride * G.InChannels]); a1_0 = TS.Fma(w0, b1, a1_0); a1_1 = TS.Fma(w1, b1, a1_1); a1_2 = TS.Fma(w2, b1, a1_2); a1_3 = TS.Fma(w3, b1, a1_3); }
                 xp++;
@@ -3530,6 +3574,7 @@ internal static unsafe class MicroKernels<G, TS, TV>
                 TV w1 = TS.Load(wp + 16);
                 TV w2 = TS.Load(wp + 32);
                 TV w3 = TS.Load(wp + 48);
+                store.PrefetchWeights(wp);
                 { TV b0 = TS.Broadcast(xp[0]); a0_0 = TS.Fma(w0, b0, a0_0); a0_1 = TS.Fma(w1, b0, a0_1); a0_2 = TS.Fma(w2, b0, a0_2); a0_3 = TS.Fma(w3, b0, a0_3); }
                 { TV b1 = TS.Broadcast(xp[1 * G.Stride * G.InChannels]); a1_0 = TS.Fma(w0, b1, a1_0); a1_1 = TS.Fma(w1, b1, a1_1); a1_2 = TS.Fma(w2, b1, a1_2); a1_3 = TS.Fma(w3, b1, a1_3); }
                 { TV b2 = TS.Broadcast(xp[2 * G.Stride * G.InChannels]); a2_0 = TS.Fma(w0, b2, a2_0); a2_1 = TS.Fma(w1, b2, a2_1); a2_2 = TS.Fma(w2, b2, a2_2); a2_3 = TS.Fma(w3, b2, a2_3); }
@@ -3579,6 +3624,7 @@ internal static unsafe class MicroKernels<G, TS, TV>
                 TV w1 = TS.Load(wp + 16);
                 TV w2 = TS.Load(wp + 32);
                 TV w3 = TS.Load(wp + 48);
+                store.PrefetchWeights(wp);
                 { TV b0 = TS.Broadcast(xp[0]); a0_0 = TS.Fma(w0, b0, a0_0); a0_1 = TS.Fma(w1, b0, a0_1); a0_2 = TS.Fma(w2, b0, a0_2); a0_3 = TS.Fma(w3, b0, a0_3); }
                 { TV b1 = TS.Broadcast(xp[1 * G.Stride * G.InChannels]); a1_0 = TS.Fma(w0, b1, a1_0); a1_1 = TS.Fma(w1, b1, a1_1); a1_2 = TS.Fma(w2, b1, a1_2); a1_3 = TS.Fma(w3, b1, a1_3); }
                 { TV b2 = TS.Broadcast(xp[2 * G.Stride * G.InChannels]); a2_0 = TS.Fma(w0, b2, a2_0); a2_1 = TS.Fma(w1, b2, a2_1); a2_2 = TS.Fma(w2, b2, a2_2); a2_3 = TS.Fma(w3, b2, a2_3); }
@@ -3632,6 +3678,7 @@ internal static unsafe class MicroKernels<G, TS, TV>
                 TV w1 = TS.Load(wp + 16);
                 TV w2 = TS.Load(wp + 32);
                 TV w3 = TS.Load(wp + 48);
+                store.PrefetchWeights(wp);
                 { TV b0 = TS.Broadcast(xp[0]); a0_0 = TS.Fma(w0, b0, a0_0); a0_1 = TS.Fma(w1, b0, a0_1); a0_2 = TS.Fma(w2, b0, a0_2); a0_3 = TS.Fma(w3, b0, a0_3); }
                 { TV b1 = TS.Broadcast(xp[1 * G.Stride * G.InChannels]); a1_0 = TS.Fma(w0, b1, a1_0); a1_1 = TS.Fma(w1, b1, a1_1); a1_2 = TS.Fma(w2, b1, a1_2); a1_3 = TS.Fma(w3, b1, a1_3); }
                 { TV b2 = TS.Broadcast(xp[2 * G.Stride * G.InChannels]); a2_0 = TS.Fma(w0, b2, a2_0); a2_1 = TS.Fma(w1, b2, a2_1); a2_2 = TS.Fma(w2, b2, a2_2); a2_3 = TS.Fma(w3, b2, a2_3); }
@@ -3689,6 +3736,7 @@ internal static unsafe class MicroKernels<G, TS, TV>
                 TV w1 = TS.Load(wp + 16);
                 TV w2 = TS.Load(wp + 32);
                 TV w3 = TS.Load(wp + 48);
+                store.PrefetchWeights(wp);
                 { TV b0 = TS.Broadcast(xp[0]); a0_0 = TS.Fma(w0, b0, a0_0); a0_1 = TS.Fma(w1, b0, a0_1); a0_2 = TS.Fma(w2, b0, a0_2); a0_3 = TS.Fma(w3, b0, a0_3); }
                 { TV b1 = TS.Broadcast(xp[1 * G.Stride * G.InChannels]); a1_0 = TS.Fma(w0, b1, a1_0); a1_1 = TS.Fma(w1, b1, a1_1); a1_2 = TS.Fma(w2, b1, a1_2); a1_3 = TS.Fma(w3, b1, a1_3); }
                 { TV b2 = TS.Broadcast(xp[2 * G.Stride * G.InChannels]); a2_0 = TS.Fma(w0, b2, a2_0); a2_1 = TS.Fma(w1, b2, a2_1); a2_2 = TS.Fma(w2, b2, a2_2); a2_3 = TS.Fma(w3, b2, a2_3); }

@@ -803,11 +803,11 @@ internal sealed unsafe partial class SimdConvolution<G, TS, TV> : SimdConvolutio
 
                     if (WinogradTile == 4)
                     {
-                        Winograd<G, TS, TV, WinogradF4>.Rows(x, _winograd, _y + image, ty0, ty1, _pool.Scratch(thread), store, oc0, oc1, whole: _channelRuns > 1);
+                        Winograd<G, TS, TV, WinogradF4>.Rows(x, _winograd, _y + image, ty0, ty1, _pool.Scratch(thread), store, oc0, oc1, whole: _channelRuns > 1, ahead: _channelRuns > 1 && Statistics is null && _images < _pool.Threads);
                     }
                     else
                     {
-                        Winograd<G, TS, TV, WinogradF2>.Rows(x, _winograd, _y + image, ty0, ty1, _pool.Scratch(thread), store, oc0, oc1, whole: _channelRuns > 1);
+                        Winograd<G, TS, TV, WinogradF2>.Rows(x, _winograd, _y + image, ty0, ty1, _pool.Scratch(thread), store, oc0, oc1, whole: _channelRuns > 1, ahead: _channelRuns > 1 && Statistics is null && _images < _pool.Threads);
                     }
 
                     WinogradStatistics(n, ty0 * WinogradTile, Math.Min(OutHeight, ty1 * WinogradTile), oc0, oc1, thread, u);

@@ -181,8 +181,9 @@ internal static unsafe class Winograd<G, TS, TV, T>
     /// output channels at batch 1 then reads its share of the weights from L3 once, not once every <see cref="ChunkRows"/>
     /// rows (ResNet-50's 256x14x14 layers, 4.2 MB of them as F(2x2, 3x3): 4 passes of 2 rows of 7 tiles each; `profile
     /// resnet50-224 latency 2 300 ab`, the layers 0.883 and 0.959 of their time, the call 0.986 and 0.983).</param>
+    /// <param name="ahead">Whether the products prefetch the next weight panel as they run (weights streamed once a pass).</param>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void Rows(float* x, float* u, float* y, int ty0, int ty1, float* scratch, in FusedStore store, int oc0, int oc1, bool whole = false)
+    public static void Rows(float* x, float* u, float* y, int ty0, int ty1, float* scratch, in FusedStore store, int oc0, int oc1, bool whole = false, bool ahead = false)
     {
         float* padded = scratch;
         Layout(scratch, out float* v, out float* m, out float* tmp);
@@ -193,7 +194,7 @@ internal static unsafe class Winograd<G, TS, TV, T>
             int tiles = rows * TilesWide;
             Pad(x, padded, (T.Size * ty) - 1, (T.Size * rows) + 2);
             TransformInput(padded, v, 0, tiles, tiles, 0, tmp);
-            Products(v, u, m, tiles, oc0, oc1);
+            Products(v, u, m, tiles, oc0, oc1, ahead);
             TransformOutput(m, y, ty, 0, tiles, tiles, 0, 0, store, oc0, oc1, tmp);
         }
     }
@@ -329,7 +330,7 @@ internal static unsafe class Winograd<G, TS, TV, T>
 
     // M[xi] = V[xi] U[xi] for every plane: tiles x out channels, on the forward micro-kernels.
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Products(float* v, float* u, float* m, int tiles, int first, int end)
+    private static void Products(float* v, float* u, float* m, int tiles, int first, int end, bool ahead = false)
     {
         int ic = G.InChannels;
         int oc = G.OutChannels;
@@ -349,17 +350,36 @@ internal static unsafe class Winograd<G, TS, TV, T>
                 int small = tiles / blocks;
                 int large = blocks - (tiles % blocks);
                 int t0 = 0;
+                // With ahead, the next group's weights (or the next plane's first) prefetched a line a step as the blocks run,
+                // where there are as many blocks as vectors (see SimdConvolution.ForwardGroup's aheadPanel): at batch 1, split
+                // by output channels, the transformed weights stream from memory once a pass. ResNet-50's 256x14x14 layers
+                // (7 blocks, 64 KB groups) 0.82-0.91 of their time in four runs; its 512x7x7 layers (3 blocks: with two lines a
+                // step, 1.05-1.08 of their time, their 16.8 MB of weights the bound) do not.
+                nint delta = oc0 + (16 * vectors) < end ? (nint)16 * vectors * ic : xi + 1 < planes ? ((nint)ic * oc) + ((nint)(first - oc0) * ic) : 0;
                 for (int b = 0; b < blocks; b++)
                 {
                     int count = b < large ? small : small + 1;
                     float* a = vx + ((long)t0 * ic);
                     float* w = ux + PackedGroups.Start(oc0, ic);
                     float* d = mx + ((long)t0 * oc) + oc0;
-                    switch (vectors)
+                    if (ahead && delta != 0 && blocks >= vectors)
                     {
-                        case 4: MicroKernels<PointwiseGeometry<G>, TS, TV>.Forward4(count, a, w, d, oc, plain); break;
-                        case 2: MicroKernels<PointwiseGeometry<G>, TS, TV>.Forward2(count, a, w, d, oc, plain); break;
-                        default: MicroKernels<PointwiseGeometry<G>, TS, TV>.Forward1(count, a, w, d, oc, plain); break;
+                        FusedStore fetching = new(null, false, null, false, false, false, delta + (16 * (b % vectors)));
+                        switch (vectors)
+                        {
+                            case 4: MicroKernels<PointwiseGeometry<G>, TS, TV>.Forward4(count, a, w, d, oc, fetching); break;
+                            case 2: MicroKernels<PointwiseGeometry<G>, TS, TV>.Forward2(count, a, w, d, oc, fetching); break;
+                            default: MicroKernels<PointwiseGeometry<G>, TS, TV>.Forward1(count, a, w, d, oc, fetching); break;
+                        }
+                    }
+                    else
+                    {
+                        switch (vectors)
+                        {
+                            case 4: MicroKernels<PointwiseGeometry<G>, TS, TV>.Forward4(count, a, w, d, oc, plain); break;
+                            case 2: MicroKernels<PointwiseGeometry<G>, TS, TV>.Forward2(count, a, w, d, oc, plain); break;
+                            default: MicroKernels<PointwiseGeometry<G>, TS, TV>.Forward1(count, a, w, d, oc, plain); break;
+                        }
                     }
 
                     t0 += count;

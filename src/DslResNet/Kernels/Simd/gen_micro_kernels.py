@@ -73,6 +73,8 @@ for v, rmax in FWD.items():
     w("            {")
     for j in range(v):
         w(f"                TV w{j} = TS.Load(wp + {16*j});")
+    # A line of the weights the store names (the next output-channel group's), one a step (see FusedStore.PrefetchWeights).
+    w("                store.PrefetchWeights(wp);")
     for r in range(ROWS):
         off = f"xp[{r} * G.Stride * G.InChannels]" if r else "xp[0]"
         if v == 1:
