@@ -61,20 +61,12 @@ internal readonly unsafe struct PlainStore : IVectorStore
 /// <param name="accumulate">Add into the output instead of overwriting it.</param>
 /// <param name="prefetch">Whether a forward micro-kernel prefetches the lines of its block's output (and residual) into L1
 /// before its loop over the inputs (see <see cref="Prefetch"/>).</param>
-/// <param name="ahead">Floats from the weights a forward micro-kernel reads to those it prefetches a line of at each step
-/// (0: none; see <see cref="PrefetchWeights"/>).</param>
-internal readonly unsafe struct FusedStore(float* bias, bool relu1, float* residual, bool relu2, bool accumulate, bool prefetch = false, nint ahead = 0) : IVectorStore
+internal readonly unsafe struct FusedStore(float* bias, bool relu1, float* residual, bool relu2, bool accumulate, bool prefetch = false) : IVectorStore
 {
-    private nint Ahead { get; } = ahead;
-
     /// <inheritdoc />
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public void PrefetchWeights(float* w)
     {
-        if (Ahead != 0 && Sse.IsSupported)
-        {
-            Sse.Prefetch1(w + Ahead);
-        }
     }
 
     private float* Bias { get; } = bias;
@@ -187,5 +179,40 @@ internal readonly unsafe struct StatisticsStore(float* sums, float* squares, flo
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public void PrefetchWeights(float* w)
     {
+    }
+}
+
+/// <summary>Stores as <typeparamref name="TE"/> does, and has a forward micro-kernel prefetch (into L2) the line of weights
+/// <paramref name="ahead"/> floats past the weights it reads at each step: the next output-channel group's, where a
+/// layer's weights stream from memory once (see SimdConvolution.ForwardGroup). A type of its own, so that the kernels of
+/// every other store have no prefetch in their loop.</summary>
+/// <typeparam name="TE">The store.</typeparam>
+/// <param name="inner">The store.</param>
+/// <param name="ahead">Floats from the weights read to those prefetched.</param>
+internal readonly unsafe struct AheadStore<TE>(TE inner, nint ahead) : IVectorStore
+    where TE : struct, IVectorStore
+{
+    private TE Inner { get; } = inner;
+
+    private nint Ahead { get; } = ahead;
+
+    /// <inheritdoc />
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public void Store<TS, TV>(float* y, long offset, int channel, TV value)
+        where TS : struct, ISimd<TV>
+        where TV : struct => Inner.Store<TS, TV>(y, offset, channel, value);
+
+    /// <inheritdoc />
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public void Prefetch(float* y, long offset) => Inner.Prefetch(y, offset);
+
+    /// <inheritdoc />
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public void PrefetchWeights(float* w)
+    {
+        if (Sse.IsSupported)
+        {
+            Sse.Prefetch1(w + Ahead);
+        }
     }
 }

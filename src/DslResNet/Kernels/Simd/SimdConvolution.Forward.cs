@@ -529,9 +529,16 @@ internal sealed unsafe partial class SimdConvolution<G, TS, TV>
                     HasEpilogue && EpilogueResidual is not null ? EpilogueResidual + (y - _y) : null,
                     HasEpilogue && EpilogueRelu2,
                     _accumulate,
-                    PrefetchOutput,
-                    aheadPanel > 0 && blocks >= vectors ? (nint)(aheadPanel + (16 * (b % vectors))) : 0);
-                Block<GK, FusedStore>(slide ? -vectors : vectors, count, x, rowStride, kh0, kh1, Edges(ow0, count, pixels), w, y, G.OutChannels, store);
+                    PrefetchOutput);
+                if (aheadPanel > 0 && blocks >= vectors)
+                {
+                    AheadStore<FusedStore> ahead = new(store, (nint)(aheadPanel + (16 * (b % vectors))));
+                    Block<GK, AheadStore<FusedStore>>(vectors, count, x, rowStride, kh0, kh1, Edges(ow0, count, pixels), w, y, G.OutChannels, ahead);
+                }
+                else
+                {
+                    Block<GK, FusedStore>(slide ? -vectors : vectors, count, x, rowStride, kh0, kh1, Edges(ow0, count, pixels), w, y, G.OutChannels, store);
+                }
             }
             else if (fusedStatistics)
             {

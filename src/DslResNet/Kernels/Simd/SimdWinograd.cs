@@ -364,7 +364,7 @@ internal static unsafe class Winograd<G, TS, TV, T>
                     float* d = mx + ((long)t0 * oc) + oc0;
                     if (ahead && delta != 0 && blocks >= vectors)
                     {
-                        FusedStore fetching = new(null, false, null, false, false, false, delta + (16 * (b % vectors)));
+                        AheadStore<PlainStore> fetching = new(plain, delta + (16 * (b % vectors)));
                         switch (vectors)
                         {
                             case 4: MicroKernels<PointwiseGeometry<G>, TS, TV>.Forward4(count, a, w, d, oc, fetching); break;
