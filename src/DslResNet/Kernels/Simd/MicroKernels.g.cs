@@ -8995,6 +8995,490 @@ internal static unsafe class MicroKernels<G, TS, TV>
         { TS.Store(dw + (2 * G.OutChannels * 16) + (7 * 16), TS.Add(TS.Load(dw + (2 * G.OutChannels * 16) + (7 * 16)), a2_7)); }
     }
 
+    /// <summary>Backward to the weights as <see cref="BackwardWeightsRow16R1"/>, the input unpadded (padding 1): the
+    /// columns left and right of each row are zero and not read.</summary>
+    /// <param name="x">The image's input at the input row of the first output row (column 0; 16 channels per pixel).</param>
+    /// <param name="dy">Output gradient of the image at the first output row and the block's first output channel, pixels DyStride apart.</param>
+    /// <param name="dw">Weight-gradient partial [kh][kw][out channels][16] at the row and the block's first output channel; added to.</param>
+    /// <param name="rows">Output rows.</param>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void BackwardWeightsRow16UnpaddedR1(float* x, float* dy, float* dw, int rows)
+    {
+        // Constants once the JIT has specialised the method (locals, so that nothing is a call).
+        int CinP = (G.InChannels + 15) & ~15;
+        int CoutP = (G.OutChannels + 15) & ~15;
+        int RowStride = (G.Width + (2 * G.Padding)) * G.InChannels;
+        int OutWidth = ((G.Width + (2 * G.Padding) - G.Kernel) / G.Stride) + 1;
+        int OutHeight = ((G.Height + (2 * G.Padding) - G.Kernel) / G.Stride) + 1;
+        int DyStride = (G.OutChannels & 15) == 0 ? G.OutChannels : CoutP;
+        TV a0_0 = TS.Zero;
+        TV a1_0 = TS.Zero;
+        TV a2_0 = TS.Zero;
+        for (int oh = 0; oh < rows; oh++)
+        {
+            float* xp = x + (oh * G.Width * 16);
+            float* dp = dy + (oh * OutWidth * DyStride);
+            TV x0 = TS.Zero;
+            TV x1 = TS.Load(xp);
+            for (int ow = 0; ow < OutWidth - 1; ow++)
+            {
+                TV x2 = TS.Load(xp + ((ow + 1) * 16));
+                { TV b = TS.Broadcast(dp[0]); a0_0 = TS.Fma(x0, b, a0_0); a1_0 = TS.Fma(x1, b, a1_0); a2_0 = TS.Fma(x2, b, a2_0); }
+                x0 = x1;
+                x1 = x2;
+                dp += DyStride;
+            }
+
+            // The last column: the one right of the image is zero.
+            { TV b = TS.Broadcast(dp[0]); a0_0 = TS.Fma(x0, b, a0_0); a1_0 = TS.Fma(x1, b, a1_0); }
+        }
+
+        { TS.Store(dw + (0 * G.OutChannels * 16) + (0 * 16), TS.Add(TS.Load(dw + (0 * G.OutChannels * 16) + (0 * 16)), a0_0)); }
+        { TS.Store(dw + (1 * G.OutChannels * 16) + (0 * 16), TS.Add(TS.Load(dw + (1 * G.OutChannels * 16) + (0 * 16)), a1_0)); }
+        { TS.Store(dw + (2 * G.OutChannels * 16) + (0 * 16), TS.Add(TS.Load(dw + (2 * G.OutChannels * 16) + (0 * 16)), a2_0)); }
+    }
+
+    /// <summary>Backward to the weights as <see cref="BackwardWeightsRow16R2"/>, the input unpadded (padding 1): the
+    /// columns left and right of each row are zero and not read.</summary>
+    /// <param name="x">The image's input at the input row of the first output row (column 0; 16 channels per pixel).</param>
+    /// <param name="dy">Output gradient of the image at the first output row and the block's first output channel, pixels DyStride apart.</param>
+    /// <param name="dw">Weight-gradient partial [kh][kw][out channels][16] at the row and the block's first output channel; added to.</param>
+    /// <param name="rows">Output rows.</param>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void BackwardWeightsRow16UnpaddedR2(float* x, float* dy, float* dw, int rows)
+    {
+        // Constants once the JIT has specialised the method (locals, so that nothing is a call).
+        int CinP = (G.InChannels + 15) & ~15;
+        int CoutP = (G.OutChannels + 15) & ~15;
+        int RowStride = (G.Width + (2 * G.Padding)) * G.InChannels;
+        int OutWidth = ((G.Width + (2 * G.Padding) - G.Kernel) / G.Stride) + 1;
+        int OutHeight = ((G.Height + (2 * G.Padding) - G.Kernel) / G.Stride) + 1;
+        int DyStride = (G.OutChannels & 15) == 0 ? G.OutChannels : CoutP;
+        TV a0_0 = TS.Zero; TV a0_1 = TS.Zero;
+        TV a1_0 = TS.Zero; TV a1_1 = TS.Zero;
+        TV a2_0 = TS.Zero; TV a2_1 = TS.Zero;
+        for (int oh = 0; oh < rows; oh++)
+        {
+            float* xp = x + (oh * G.Width * 16);
+            float* dp = dy + (oh * OutWidth * DyStride);
+            TV x0 = TS.Zero;
+            TV x1 = TS.Load(xp);
+            for (int ow = 0; ow < OutWidth - 1; ow++)
+            {
+                TV x2 = TS.Load(xp + ((ow + 1) * 16));
+                { TV b = TS.Broadcast(dp[0]); a0_0 = TS.Fma(x0, b, a0_0); a1_0 = TS.Fma(x1, b, a1_0); a2_0 = TS.Fma(x2, b, a2_0); }
+                { TV b = TS.Broadcast(dp[1]); a0_1 = TS.Fma(x0, b, a0_1); a1_1 = TS.Fma(x1, b, a1_1); a2_1 = TS.Fma(x2, b, a2_1); }
+                x0 = x1;
+                x1 = x2;
+                dp += DyStride;
+            }
+
+            // The last column: the one right of the image is zero.
+            { TV b = TS.Broadcast(dp[0]); a0_0 = TS.Fma(x0, b, a0_0); a1_0 = TS.Fma(x1, b, a1_0); }
+            { TV b = TS.Broadcast(dp[1]); a0_1 = TS.Fma(x0, b, a0_1); a1_1 = TS.Fma(x1, b, a1_1); }
+        }
+
+        { TS.Store(dw + (0 * G.OutChannels * 16) + (0 * 16), TS.Add(TS.Load(dw + (0 * G.OutChannels * 16) + (0 * 16)), a0_0)); }
+        { TS.Store(dw + (0 * G.OutChannels * 16) + (1 * 16), TS.Add(TS.Load(dw + (0 * G.OutChannels * 16) + (1 * 16)), a0_1)); }
+        { TS.Store(dw + (1 * G.OutChannels * 16) + (0 * 16), TS.Add(TS.Load(dw + (1 * G.OutChannels * 16) + (0 * 16)), a1_0)); }
+        { TS.Store(dw + (1 * G.OutChannels * 16) + (1 * 16), TS.Add(TS.Load(dw + (1 * G.OutChannels * 16) + (1 * 16)), a1_1)); }
+        { TS.Store(dw + (2 * G.OutChannels * 16) + (0 * 16), TS.Add(TS.Load(dw + (2 * G.OutChannels * 16) + (0 * 16)), a2_0)); }
+        { TS.Store(dw + (2 * G.OutChannels * 16) + (1 * 16), TS.Add(TS.Load(dw + (2 * G.OutChannels * 16) + (1 * 16)), a2_1)); }
+    }
+
+    /// <summary>Backward to the weights as <see cref="BackwardWeightsRow16R3"/>, the input unpadded (padding 1): the
+    /// columns left and right of each row are zero and not read.</summary>
+    /// <param name="x">The image's input at the input row of the first output row (column 0; 16 channels per pixel).</param>
+    /// <param name="dy">Output gradient of the image at the first output row and the block's first output channel, pixels DyStride apart.</param>
+    /// <param name="dw">Weight-gradient partial [kh][kw][out channels][16] at the row and the block's first output channel; added to.</param>
+    /// <param name="rows">Output rows.</param>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void BackwardWeightsRow16UnpaddedR3(float* x, float* dy, float* dw, int rows)
+    {
+        // Constants once the JIT has specialised the method (locals, so that nothing is a call).
+        int CinP = (G.InChannels + 15) & ~15;
+        int CoutP = (G.OutChannels + 15) & ~15;
+        int RowStride = (G.Width + (2 * G.Padding)) * G.InChannels;
+        int OutWidth = ((G.Width + (2 * G.Padding) - G.Kernel) / G.Stride) + 1;
+        int OutHeight = ((G.Height + (2 * G.Padding) - G.Kernel) / G.Stride) + 1;
+        int DyStride = (G.OutChannels & 15) == 0 ? G.OutChannels : CoutP;
+        TV a0_0 = TS.Zero; TV a0_1 = TS.Zero; TV a0_2 = TS.Zero;
+        TV a1_0 = TS.Zero; TV a1_1 = TS.Zero; TV a1_2 = TS.Zero;
+        TV a2_0 = TS.Zero; TV a2_1 = TS.Zero; TV a2_2 = TS.Zero;
+        for (int oh = 0; oh < rows; oh++)
+        {
+            float* xp = x + (oh * G.Width * 16);
+            float* dp = dy + (oh * OutWidth * DyStride);
+            TV x0 = TS.Zero;
+            TV x1 = TS.Load(xp);
+            for (int ow = 0; ow < OutWidth - 1; ow++)
+            {
+                TV x2 = TS.Load(xp + ((ow + 1) * 16));
+                { TV b = TS.Broadcast(dp[0]); a0_0 = TS.Fma(x0, b, a0_0); a1_0 = TS.Fma(x1, b, a1_0); a2_0 = TS.Fma(x2, b, a2_0); }
+                { TV b = TS.Broadcast(dp[1]); a0_1 = TS.Fma(x0, b, a0_1); a1_1 = TS.Fma(x1, b, a1_1); a2_1 = TS.Fma(x2, b, a2_1); }
+                { TV b = TS.Broadcast(dp[2]); a0_2 = TS.Fma(x0, b, a0_2); a1_2 = TS.Fma(x1, b, a1_2); a2_2 = TS.Fma(x2, b, a2_2); }
+                x0 = x1;
+                x1 = x2;
+                dp += DyStride;
+            }
+
+            // The last column: the one right of the image is zero.
+            { TV b = TS.Broadcast(dp[0]); a0_0 = TS.Fma(x0, b, a0_0); a1_0 = TS.Fma(x1, b, a1_0); }
+            { TV b = TS.Broadcast(dp[1]); a0_1 = TS.Fma(x0, b, a0_1); a1_1 = TS.Fma(x1, b, a1_1); }
+            { TV b = TS.Broadcast(dp[2]); a0_2 = TS.Fma(x0, b, a0_2); a1_2 = TS.Fma(x1, b, a1_2); }
+        }
+
+        { TS.Store(dw + (0 * G.OutChannels * 16) + (0 * 16), TS.Add(TS.Load(dw + (0 * G.OutChannels * 16) + (0 * 16)), a0_0)); }
+        { TS.Store(dw + (0 * G.OutChannels * 16) + (1 * 16), TS.Add(TS.Load(dw + (0 * G.OutChannels * 16) + (1 * 16)), a0_1)); }
+        { TS.Store(dw + (0 * G.OutChannels * 16) + (2 * 16), TS.Add(TS.Load(dw + (0 * G.OutChannels * 16) + (2 * 16)), a0_2)); }
+        { TS.Store(dw + (1 * G.OutChannels * 16) + (0 * 16), TS.Add(TS.Load(dw + (1 * G.OutChannels * 16) + (0 * 16)), a1_0)); }
+        { TS.Store(dw + (1 * G.OutChannels * 16) + (1 * 16), TS.Add(TS.Load(dw + (1 * G.OutChannels * 16) + (1 * 16)), a1_1)); }
+        { TS.Store(dw + (1 * G.OutChannels * 16) + (2 * 16), TS.Add(TS.Load(dw + (1 * G.OutChannels * 16) + (2 * 16)), a1_2)); }
+        { TS.Store(dw + (2 * G.OutChannels * 16) + (0 * 16), TS.Add(TS.Load(dw + (2 * G.OutChannels * 16) + (0 * 16)), a2_0)); }
+        { TS.Store(dw + (2 * G.OutChannels * 16) + (1 * 16), TS.Add(TS.Load(dw + (2 * G.OutChannels * 16) + (1 * 16)), a2_1)); }
+        { TS.Store(dw + (2 * G.OutChannels * 16) + (2 * 16), TS.Add(TS.Load(dw + (2 * G.OutChannels * 16) + (2 * 16)), a2_2)); }
+    }
+
+    /// <summary>Backward to the weights as <see cref="BackwardWeightsRow16R4"/>, the input unpadded (padding 1): the
+    /// columns left and right of each row are zero and not read.</summary>
+    /// <param name="x">The image's input at the input row of the first output row (column 0; 16 channels per pixel).</param>
+    /// <param name="dy">Output gradient of the image at the first output row and the block's first output channel, pixels DyStride apart.</param>
+    /// <param name="dw">Weight-gradient partial [kh][kw][out channels][16] at the row and the block's first output channel; added to.</param>
+    /// <param name="rows">Output rows.</param>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void BackwardWeightsRow16UnpaddedR4(float* x, float* dy, float* dw, int rows)
+    {
+        // Constants once the JIT has specialised the method (locals, so that nothing is a call).
+        int CinP = (G.InChannels + 15) & ~15;
+        int CoutP = (G.OutChannels + 15) & ~15;
+        int RowStride = (G.Width + (2 * G.Padding)) * G.InChannels;
+        int OutWidth = ((G.Width + (2 * G.Padding) - G.Kernel) / G.Stride) + 1;
+        int OutHeight = ((G.Height + (2 * G.Padding) - G.Kernel) / G.Stride) + 1;
+        int DyStride = (G.OutChannels & 15) == 0 ? G.OutChannels : CoutP;
+        TV a0_0 = TS.Zero; TV a0_1 = TS.Zero; TV a0_2 = TS.Zero; TV a0_3 = TS.Zero;
+        TV a1_0 = TS.Zero; TV a1_1 = TS.Zero; TV a1_2 = TS.Zero; TV a1_3 = TS.Zero;
+        TV a2_0 = TS.Zero; TV a2_1 = TS.Zero; TV a2_2 = TS.Zero; TV a2_3 = TS.Zero;
+        for (int oh = 0; oh < rows; oh++)
+        {
+            float* xp = x + (oh * G.Width * 16);
+            float* dp = dy + (oh * OutWidth * DyStride);
+            TV x0 = TS.Zero;
+            TV x1 = TS.Load(xp);
+            for (int ow = 0; ow < OutWidth - 1; ow++)
+            {
+                TV x2 = TS.Load(xp + ((ow + 1) * 16));
+                { TV b = TS.Broadcast(dp[0]); a0_0 = TS.Fma(x0, b, a0_0); a1_0 = TS.Fma(x1, b, a1_0); a2_0 = TS.Fma(x2, b, a2_0); }
+                { TV b = TS.Broadcast(dp[1]); a0_1 = TS.Fma(x0, b, a0_1); a1_1 = TS.Fma(x1, b, a1_1); a2_1 = TS.Fma(x2, b, a2_1); }
+                { TV b = TS.Broadcast(dp[2]); a0_2 = TS.Fma(x0, b, a0_2); a1_2 = TS.Fma(x1, b, a1_2); a2_2 = TS.Fma(x2, b, a2_2); }
+                { TV b = TS.Broadcast(dp[3]); a0_3 = TS.Fma(x0, b, a0_3); a1_3 = TS.Fma(x1, b, a1_3); a2_3 = TS.Fma(x2, b, a2_3); }
+                x0 = x1;
+                x1 = x2;
+                dp += DyStride;
+            }
+
+            // The last column: the one right of the image is zero.
+            { TV b = TS.Broadcast(dp[0]); a0_0 = TS.Fma(x0, b, a0_0); a1_0 = TS.Fma(x1, b, a1_0); }
+            { TV b = TS.Broadcast(dp[1]); a0_1 = TS.Fma(x0, b, a0_1); a1_1 = TS.Fma(x1, b, a1_1); }
+            { TV b = TS.Broadcast(dp[2]); a0_2 = TS.Fma(x0, b, a0_2); a1_2 = TS.Fma(x1, b, a1_2); }
+            { TV b = TS.Broadcast(dp[3]); a0_3 = TS.Fma(x0, b, a0_3); a1_3 = TS.Fma(x1, b, a1_3); }
+        }
+
+        { TS.Store(dw + (0 * G.OutChannels * 16) + (0 * 16), TS.Add(TS.Load(dw + (0 * G.OutChannels * 16) + (0 * 16)), a0_0)); }
+        { TS.Store(dw + (0 * G.OutChannels * 16) + (1 * 16), TS.Add(TS.Load(dw + (0 * G.OutChannels * 16) + (1 * 16)), a0_1)); }
+        { TS.Store(dw + (0 * G.OutChannels * 16) + (2 * 16), TS.Add(TS.Load(dw + (0 * G.OutChannels * 16) + (2 * 16)), a0_2)); }
+        { TS.Store(dw + (0 * G.OutChannels * 16) + (3 * 16), TS.Add(TS.Load(dw + (0 * G.OutChannels * 16) + (3 * 16)), a0_3)); }
+        { TS.Store(dw + (1 * G.OutChannels * 16) + (0 * 16), TS.Add(TS.Load(dw + (1 * G.OutChannels * 16) + (0 * 16)), a1_0)); }
+        { TS.Store(dw + (1 * G.OutChannels * 16) + (1 * 16), TS.Add(TS.Load(dw + (1 * G.OutChannels * 16) + (1 * 16)), a1_1)); }
+        { TS.Store(dw + (1 * G.OutChannels * 16) + (2 * 16), TS.Add(TS.Load(dw + (1 * G.OutChannels * 16) + (2 * 16)), a1_2)); }
+        { TS.Store(dw + (1 * G.OutChannels * 16) + (3 * 16), TS.Add(TS.Load(dw + (1 * G.OutChannels * 16) + (3 * 16)), a1_3)); }
+        { TS.Store(dw + (2 * G.OutChannels * 16) + (0 * 16), TS.Add(TS.Load(dw + (2 * G.OutChannels * 16) + (0 * 16)), a2_0)); }
+        { TS.Store(dw + (2 * G.OutChannels * 16) + (1 * 16), TS.Add(TS.Load(dw + (2 * G.OutChannels * 16) + (1 * 16)), a2_1)); }
+        { TS.Store(dw + (2 * G.OutChannels * 16) + (2 * 16), TS.Add(TS.Load(dw + (2 * G.OutChannels * 16) + (2 * 16)), a2_2)); }
+        { TS.Store(dw + (2 * G.OutChannels * 16) + (3 * 16), TS.Add(TS.Load(dw + (2 * G.OutChannels * 16) + (3 * 16)), a2_3)); }
+    }
+
+    /// <summary>Backward to the weights as <see cref="BackwardWeightsRow16R5"/>, the input unpadded (padding 1): the
+    /// columns left and right of each row are zero and not read.</summary>
+    /// <param name="x">The image's input at the input row of the first output row (column 0; 16 channels per pixel).</param>
+    /// <param name="dy">Output gradient of the image at the first output row and the block's first output channel, pixels DyStride apart.</param>
+    /// <param name="dw">Weight-gradient partial [kh][kw][out channels][16] at the row and the block's first output channel; added to.</param>
+    /// <param name="rows">Output rows.</param>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void BackwardWeightsRow16UnpaddedR5(float* x, float* dy, float* dw, int rows)
+    {
+        // Constants once the JIT has specialised the method (locals, so that nothing is a call).
+        int CinP = (G.InChannels + 15) & ~15;
+        int CoutP = (G.OutChannels + 15) & ~15;
+        int RowStride = (G.Width + (2 * G.Padding)) * G.InChannels;
+        int OutWidth = ((G.Width + (2 * G.Padding) - G.Kernel) / G.Stride) + 1;
+        int OutHeight = ((G.Height + (2 * G.Padding) - G.Kernel) / G.Stride) + 1;
+        int DyStride = (G.OutChannels & 15) == 0 ? G.OutChannels : CoutP;
+        TV a0_0 = TS.Zero; TV a0_1 = TS.Zero; TV a0_2 = TS.Zero; TV a0_3 = TS.Zero; TV a0_4 = TS.Zero;
+        TV a1_0 = TS.Zero; TV a1_1 = TS.Zero; TV a1_2 = TS.Zero; TV a1_3 = TS.Zero; TV a1_4 = TS.Zero;
+        TV a2_0 = TS.Zero; TV a2_1 = TS.Zero; TV a2_2 = TS.Zero; TV a2_3 = TS.Zero; TV a2_4 = TS.Zero;
+        for (int oh = 0; oh < rows; oh++)
+        {
+            float* xp = x + (oh * G.Width * 16);
+            float* dp = dy + (oh * OutWidth * DyStride);
+            TV x0 = TS.Zero;
+            TV x1 = TS.Load(xp);
+            for (int ow = 0; ow < OutWidth - 1; ow++)
+            {
+                TV x2 = TS.Load(xp + ((ow + 1) * 16));
+                { TV b = TS.Broadcast(dp[0]); a0_0 = TS.Fma(x0, b, a0_0); a1_0 = TS.Fma(x1, b, a1_0); a2_0 = TS.Fma(x2, b, a2_0); }
+                { TV b = TS.Broadcast(dp[1]); a0_1 = TS.Fma(x0, b, a0_1); a1_1 = TS.Fma(x1, b, a1_1); a2_1 = TS.Fma(x2, b, a2_1); }
+                { TV b = TS.Broadcast(dp[2]); a0_2 = TS.Fma(x0, b, a0_2); a1_2 = TS.Fma(x1, b, a1_2); a2_2 = TS.Fma(x2, b, a2_2); }
+                { TV b = TS.Broadcast(dp[3]); a0_3 = TS.Fma(x0, b, a0_3); a1_3 = TS.Fma(x1, b, a1_3); a2_3 = TS.Fma(x2, b, a2_3); }
+                { TV b = TS.Broadcast(dp[4]); a0_4 = TS.Fma(x0, b, a0_4); a1_4 = TS.Fma(x1, b, a1_4); a2_4 = TS.Fma(x2, b, a2_4); }
+                x0 = x1;
+                x1 = x2;
+                dp += DyStride;
+            }
+
+            // The last column: the one right of the image is zero.
+            { TV b = TS.Broadcast(dp[0]); a0_0 = TS.Fma(x0, b, a0_0); a1_0 = TS.Fma(x1, b, a1_0); }
+            { TV b = TS.Broadcast(dp[1]); a0_1 = TS.Fma(x0, b, a0_1); a1_1 = TS.Fma(x1, b, a1_1); }
+            { TV b = TS.Broadcast(dp[2]); a0_2 = TS.Fma(x0, b, a0_2); a1_2 = TS.Fma(x1, b, a1_2); }
+            { TV b = TS.Broadcast(dp[3]); a0_3 = TS.Fma(x0, b, a0_3); a1_3 = TS.Fma(x1, b, a1_3); }
+            { TV b = TS.Broadcast(dp[4]); a0_4 = TS.Fma(x0, b, a0_4); a1_4 = TS.Fma(x1, b, a1_4); }
+        }
+
+        { TS.Store(dw + (0 * G.OutChannels * 16) + (0 * 16), TS.Add(TS.Load(dw + (0 * G.OutChannels * 16) + (0 * 16)), a0_0)); }
+        { TS.Store(dw + (0 * G.OutChannels * 16) + (1 * 16), TS.Add(TS.Load(dw + (0 * G.OutChannels * 16) + (1 * 16)), a0_1)); }
+        { TS.Store(dw + (0 * G.OutChannels * 16) + (2 * 16), TS.Add(TS.Load(dw + (0 * G.OutChannels * 16) + (2 * 16)), a0_2)); }
+        { TS.Store(dw + (0 * G.OutChannels * 16) + (3 * 16), TS.Add(TS.Load(dw + (0 * G.OutChannels * 16) + (3 * 16)), a0_3)); }
+        { TS.Store(dw + (0 * G.OutChannels * 16) + (4 * 16), TS.Add(TS.Load(dw + (0 * G.OutChannels * 16) + (4 * 16)), a0_4)); }
+        { TS.Store(dw + (1 * G.OutChannels * 16) + (0 * 16), TS.Add(TS.Load(dw + (1 * G.OutChannels * 16) + (0 * 16)), a1_0)); }
+        { TS.Store(dw + (1 * G.OutChannels * 16) + (1 * 16), TS.Add(TS.Load(dw + (1 * G.OutChannels * 16) + (1 * 16)), a1_1)); }
+        { TS.Store(dw + (1 * G.OutChannels * 16) + (2 * 16), TS.Add(TS.Load(dw + (1 * G.OutChannels * 16) + (2 * 16)), a1_2)); }
+        { TS.Store(dw + (1 * G.OutChannels * 16) + (3 * 16), TS.Add(TS.Load(dw + (1 * G.OutChannels * 16) + (3 * 16)), a1_3)); }
+        { TS.Store(dw + (1 * G.OutChannels * 16) + (4 * 16), TS.Add(TS.Load(dw + (1 * G.OutChannels * 16) + (4 * 16)), a1_4)); }
+        { TS.Store(dw + (2 * G.OutChannels * 16) + (0 * 16), TS.Add(TS.Load(dw + (2 * G.OutChannels * 16) + (0 * 16)), a2_0)); }
+        { TS.Store(dw + (2 * G.OutChannels * 16) + (1 * 16), TS.Add(TS.Load(dw + (2 * G.OutChannels * 16) + (1 * 16)), a2_1)); }
+        { TS.Store(dw + (2 * G.OutChannels * 16) + (2 * 16), TS.Add(TS.Load(dw + (2 * G.OutChannels * 16) + (2 * 16)), a2_2)); }
+        { TS.Store(dw + (2 * G.OutChannels * 16) + (3 * 16), TS.Add(TS.Load(dw + (2 * G.OutChannels * 16) + (3 * 16)), a2_3)); }
+        { TS.Store(dw + (2 * G.OutChannels * 16) + (4 * 16), TS.Add(TS.Load(dw + (2 * G.OutChannels * 16) + (4 * 16)), a2_4)); }
+    }
+
+    /// <summary>Backward to the weights as <see cref="BackwardWeightsRow16R6"/>, the input unpadded (padding 1): the
+    /// columns left and right of each row are zero and not read.</summary>
+    /// <param name="x">The image's input at the input row of the first output row (column 0; 16 channels per pixel).</param>
+    /// <param name="dy">Output gradient of the image at the first output row and the block's first output channel, pixels DyStride apart.</param>
+    /// <param name="dw">Weight-gradient partial [kh][kw][out channels][16] at the row and the block's first output channel; added to.</param>
+    /// <param name="rows">Output rows.</param>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void BackwardWeightsRow16UnpaddedR6(float* x, float* dy, float* dw, int rows)
+    {
+        // Constants once the JIT has specialised the method (locals, so that nothing is a call).
+        int CinP = (G.InChannels + 15) & ~15;
+        int CoutP = (G.OutChannels + 15) & ~15;
+        int RowStride = (G.Width + (2 * G.Padding)) * G.InChannels;
+        int OutWidth = ((G.Width + (2 * G.Padding) - G.Kernel) / G.Stride) + 1;
+        int OutHeight = ((G.Height + (2 * G.Padding) - G.Kernel) / G.Stride) + 1;
+        int DyStride = (G.OutChannels & 15) == 0 ? G.OutChannels : CoutP;
+        TV a0_0 = TS.Zero; TV a0_1 = TS.Zero; TV a0_2 = TS.Zero; TV a0_3 = TS.Zero; TV a0_4 = TS.Zero; TV a0_5 = TS.Zero;
+        TV a1_0 = TS.Zero; TV a1_1 = TS.Zero; TV a1_2 = TS.Zero; TV a1_3 = TS.Zero; TV a1_4 = TS.Zero; TV a1_5 = TS.Zero;
+        TV a2_0 = TS.Zero; TV a2_1 = TS.Zero; TV a2_2 = TS.Zero; TV a2_3 = TS.Zero; TV a2_4 = TS.Zero; TV a2_5 = TS.Zero;
+        for (int oh = 0; oh < rows; oh++)
+        {
+            float* xp = x + (oh * G.Width * 16);
+            float* dp = dy + (oh * OutWidth * DyStride);
+            TV x0 = TS.Zero;
+            TV x1 = TS.Load(xp);
+            for (int ow = 0; ow < OutWidth - 1; ow++)
+            {
+                TV x2 = TS.Load(xp + ((ow + 1) * 16));
+                { TV b = TS.Broadcast(dp[0]); a0_0 = TS.Fma(x0, b, a0_0); a1_0 = TS.Fma(x1, b, a1_0); a2_0 = TS.Fma(x2, b, a2_0); }
+                { TV b = TS.Broadcast(dp[1]); a0_1 = TS.Fma(x0, b, a0_1); a1_1 = TS.Fma(x1, b, a1_1); a2_1 = TS.Fma(x2, b, a2_1); }
+                { TV b = TS.Broadcast(dp[2]); a0_2 = TS.Fma(x0, b, a0_2); a1_2 = TS.Fma(x1, b, a1_2); a2_2 = TS.Fma(x2, b, a2_2); }
+                { TV b = TS.Broadcast(dp[3]); a0_3 = TS.Fma(x0, b, a0_3); a1_3 = TS.Fma(x1, b, a1_3); a2_3 = TS.Fma(x2, b, a2_3); }
+                { TV b = TS.Broadcast(dp[4]); a0_4 = TS.Fma(x0, b, a0_4); a1_4 = TS.Fma(x1, b, a1_4); a2_4 = TS.Fma(x2, b, a2_4); }
+                { TV b = TS.Broadcast(dp[5]); a0_5 = TS.Fma(x0, b, a0_5); a1_5 = TS.Fma(x1, b, a1_5); a2_5 = TS.Fma(x2, b, a2_5); }
+                x0 = x1;
+                x1 = x2;
+                dp += DyStride;
+            }
+
+            // The last column: the one right of the image is zero.
+            { TV b = TS.Broadcast(dp[0]); a0_0 = TS.Fma(x0, b, a0_0); a1_0 = TS.Fma(x1, b, a1_0); }
+            { TV b = TS.Broadcast(dp[1]); a0_1 = TS.Fma(x0, b, a0_1); a1_1 = TS.Fma(x1, b, a1_1); }
+            { TV b = TS.Broadcast(dp[2]); a0_2 = TS.Fma(x0, b, a0_2); a1_2 = TS.Fma(x1, b, a1_2); }
+            { TV b = TS.Broadcast(dp[3]); a0_3 = TS.Fma(x0, b, a0_3); a1_3 = TS.Fma(x1, b, a1_3); }
+            { TV b = TS.Broadcast(dp[4]); a0_4 = TS.Fma(x0, b, a0_4); a1_4 = TS.Fma(x1, b, a1_4); }
+            { TV b = TS.Broadcast(dp[5]); a0_5 = TS.Fma(x0, b, a0_5); a1_5 = TS.Fma(x1, b, a1_5); }
+        }
+
+        { TS.Store(dw + (0 * G.OutChannels * 16) + (0 * 16), TS.Add(TS.Load(dw + (0 * G.OutChannels * 16) + (0 * 16)), a0_0)); }
+        { TS.Store(dw + (0 * G.OutChannels * 16) + (1 * 16), TS.Add(TS.Load(dw + (0 * G.OutChannels * 16) + (1 * 16)), a0_1)); }
+        { TS.Store(dw + (0 * G.OutChannels * 16) + (2 * 16), TS.Add(TS.Load(dw + (0 * G.OutChannels * 16) + (2 * 16)), a0_2)); }
+        { TS.Store(dw + (0 * G.OutChannels * 16) + (3 * 16), TS.Add(TS.Load(dw + (0 * G.OutChannels * 16) + (3 * 16)), a0_3)); }
+        { TS.Store(dw + (0 * G.OutChannels * 16) + (4 * 16), TS.Add(TS.Load(dw + (0 * G.OutChannels * 16) + (4 * 16)), a0_4)); }
+        { TS.Store(dw + (0 * G.OutChannels * 16) + (5 * 16), TS.Add(TS.Load(dw + (0 * G.OutChannels * 16) + (5 * 16)), a0_5)); }
+        { TS.Store(dw + (1 * G.OutChannels * 16) + (0 * 16), TS.Add(TS.Load(dw + (1 * G.OutChannels * 16) + (0 * 16)), a1_0)); }
+        { TS.Store(dw + (1 * G.OutChannels * 16) + (1 * 16), TS.Add(TS.Load(dw + (1 * G.OutChannels * 16) + (1 * 16)), a1_1)); }
+        { TS.Store(dw + (1 * G.OutChannels * 16) + (2 * 16), TS.Add(TS.Load(dw + (1 * G.OutChannels * 16) + (2 * 16)), a1_2)); }
+        { TS.Store(dw + (1 * G.OutChannels * 16) + (3 * 16), TS.Add(TS.Load(dw + (1 * G.OutChannels * 16) + (3 * 16)), a1_3)); }
+        { TS.Store(dw + (1 * G.OutChannels * 16) + (4 * 16), TS.Add(TS.Load(dw + (1 * G.OutChannels * 16) + (4 * 16)), a1_4)); }
+        { TS.Store(dw + (1 * G.OutChannels * 16) + (5 * 16), TS.Add(TS.Load(dw + (1 * G.OutChannels * 16) + (5 * 16)), a1_5)); }
+        { TS.Store(dw + (2 * G.OutChannels * 16) + (0 * 16), TS.Add(TS.Load(dw + (2 * G.OutChannels * 16) + (0 * 16)), a2_0)); }
+        { TS.Store(dw + (2 * G.OutChannels * 16) + (1 * 16), TS.Add(TS.Load(dw + (2 * G.OutChannels * 16) + (1 * 16)), a2_1)); }
+        { TS.Store(dw + (2 * G.OutChannels * 16) + (2 * 16), TS.Add(TS.Load(dw + (2 * G.OutChannels * 16) + (2 * 16)), a2_2)); }
+        { TS.Store(dw + (2 * G.OutChannels * 16) + (3 * 16), TS.Add(TS.Load(dw + (2 * G.OutChannels * 16) + (3 * 16)), a2_3)); }
+        { TS.Store(dw + (2 * G.OutChannels * 16) + (4 * 16), TS.Add(TS.Load(dw + (2 * G.OutChannels * 16) + (4 * 16)), a2_4)); }
+        { TS.Store(dw + (2 * G.OutChannels * 16) + (5 * 16), TS.Add(TS.Load(dw + (2 * G.OutChannels * 16) + (5 * 16)), a2_5)); }
+    }
+
+    /// <summary>Backward to the weights as <see cref="BackwardWeightsRow16R7"/>, the input unpadded (padding 1): the
+    /// columns left and right of each row are zero and not read.</summary>
+    /// <param name="x">The image's input at the input row of the first output row (column 0; 16 channels per pixel).</param>
+    /// <param name="dy">Output gradient of the image at the first output row and the block's first output channel, pixels DyStride apart.</param>
+    /// <param name="dw">Weight-gradient partial [kh][kw][out channels][16] at the row and the block's first output channel; added to.</param>
+    /// <param name="rows">Output rows.</param>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void BackwardWeightsRow16UnpaddedR7(float* x, float* dy, float* dw, int rows)
+    {
+        // Constants once the JIT has specialised the method (locals, so that nothing is a call).
+        int CinP = (G.InChannels + 15) & ~15;
+        int CoutP = (G.OutChannels + 15) & ~15;
+        int RowStride = (G.Width + (2 * G.Padding)) * G.InChannels;
+        int OutWidth = ((G.Width + (2 * G.Padding) - G.Kernel) / G.Stride) + 1;
+        int OutHeight = ((G.Height + (2 * G.Padding) - G.Kernel) / G.Stride) + 1;
+        int DyStride = (G.OutChannels & 15) == 0 ? G.OutChannels : CoutP;
+        TV a0_0 = TS.Zero; TV a0_1 = TS.Zero; TV a0_2 = TS.Zero; TV a0_3 = TS.Zero; TV a0_4 = TS.Zero; TV a0_5 = TS.Zero; TV a0_6 = TS.Zero;
+        TV a1_0 = TS.Zero; TV a1_1 = TS.Zero; TV a1_2 = TS.Zero; TV a1_3 = TS.Zero; TV a1_4 = TS.Zero; TV a1_5 = TS.Zero; TV a1_6 = TS.Zero;
+        TV a2_0 = TS.Zero; TV a2_1 = TS.Zero; TV a2_2 = TS.Zero; TV a2_3 = TS.Zero; TV a2_4 = TS.Zero; TV a2_5 = TS.Zero; TV a2_6 = TS.Zero;
+        for (int oh = 0; oh < rows; oh++)
+        {
+            float* xp = x + (oh * G.Width * 16);
+            float* dp = dy + (oh * OutWidth * DyStride);
+            TV x0 = TS.Zero;
+            TV x1 = TS.Load(xp);
+            for (int ow = 0; ow < OutWidth - 1; ow++)
+            {
+                TV x2 = TS.Load(xp + ((ow + 1) * 16));
+                { TV b = TS.Broadcast(dp[0]); a0_0 = TS.Fma(x0, b, a0_0); a1_0 = TS.Fma(x1, b, a1_0); a2_0 = TS.Fma(x2, b, a2_0); }
+                { TV b = TS.Broadcast(dp[1]); a0_1 = TS.Fma(x0, b, a0_1); a1_1 = TS.Fma(x1, b, a1_1); a2_1 = TS.Fma(x2, b, a2_1); }
+                { TV b = TS.Broadcast(dp[2]); a0_2 = TS.Fma(x0, b, a0_2); a1_2 = TS.Fma(x1, b, a1_2); a2_2 = TS.Fma(x2, b, a2_2); }
+                { TV b = TS.Broadcast(dp[3]); a0_3 = TS.Fma(x0, b, a0_3); a1_3 = TS.Fma(x1, b, a1_3); a2_3 = TS.Fma(x2, b, a2_3); }
+                { TV b = TS.Broadcast(dp[4]); a0_4 = TS.Fma(x0, b, a0_4); a1_4 = TS.Fma(x1, b, a1_4); a2_4 = TS.Fma(x2, b, a2_4); }
+                { TV b = TS.Broadcast(dp[5]); a0_5 = TS.Fma(x0, b, a0_5); a1_5 = TS.Fma(x1, b, a1_5); a2_5 = TS.Fma(x2, b, a2_5); }
+                { TV b = TS.Broadcast(dp[6]); a0_6 = TS.Fma(x0, b, a0_6); a1_6 = TS.Fma(x1, b, a1_6); a2_6 = TS.Fma(x2, b, a2_6); }
+                x0 = x1;
+                x1 = x2;
+                dp += DyStride;
+            }
+
+            // The last column: the one right of the image is zero.
+            { TV b = TS.Broadcast(dp[0]); a0_0 = TS.Fma(x0, b, a0_0); a1_0 = TS.Fma(x1, b, a1_0); }
+            { TV b = TS.Broadcast(dp[1]); a0_1 = TS.Fma(x0, b, a0_1); a1_1 = TS.Fma(x1, b, a1_1); }
+            { TV b = TS.Broadcast(dp[2]); a0_2 = TS.Fma(x0, b, a0_2); a1_2 = TS.Fma(x1, b, a1_2); }
+            { TV b = TS.Broadcast(dp[3]); a0_3 = TS.Fma(x0, b, a0_3); a1_3 = TS.Fma(x1, b, a1_3); }
+            { TV b = TS.Broadcast(dp[4]); a0_4 = TS.Fma(x0, b, a0_4); a1_4 = TS.Fma(x1, b, a1_4); }
+            { TV b = TS.Broadcast(dp[5]); a0_5 = TS.Fma(x0, b, a0_5); a1_5 = TS.Fma(x1, b, a1_5); }
+            { TV b = TS.Broadcast(dp[6]); a0_6 = TS.Fma(x0, b, a0_6); a1_6 = TS.Fma(x1, b, a1_6); }
+        }
+
+        { TS.Store(dw + (0 * G.OutChannels * 16) + (0 * 16), TS.Add(TS.Load(dw + (0 * G.OutChannels * 16) + (0 * 16)), a0_0)); }
+        { TS.Store(dw + (0 * G.OutChannels * 16) + (1 * 16), TS.Add(TS.Load(dw + (0 * G.OutChannels * 16) + (1 * 16)), a0_1)); }
+        { TS.Store(dw + (0 * G.OutChannels * 16) + (2 * 16), TS.Add(TS.Load(dw + (0 * G.OutChannels * 16) + (2 * 16)), a0_2)); }
+        { TS.Store(dw + (0 * G.OutChannels * 16) + (3 * 16), TS.Add(TS.Load(dw + (0 * G.OutChannels * 16) + (3 * 16)), a0_3)); }
+        { TS.Store(dw + (0 * G.OutChannels * 16) + (4 * 16), TS.Add(TS.Load(dw + (0 * G.OutChannels * 16) + (4 * 16)), a0_4)); }
+        { TS.Store(dw + (0 * G.OutChannels * 16) + (5 * 16), TS.Add(TS.Load(dw + (0 * G.OutChannels * 16) + (5 * 16)), a0_5)); }
+        { TS.Store(dw + (0 * G.OutChannels * 16) + (6 * 16), TS.Add(TS.Load(dw + (0 * G.OutChannels * 16) + (6 * 16)), a0_6)); }
+        { TS.Store(dw + (1 * G.OutChannels * 16) + (0 * 16), TS.Add(TS.Load(dw + (1 * G.OutChannels * 16) + (0 * 16)), a1_0)); }
+        { TS.Store(dw + (1 * G.OutChannels * 16) + (1 * 16), TS.Add(TS.Load(dw + (1 * G.OutChannels * 16) + (1 * 16)), a1_1)); }
+        { TS.Store(dw + (1 * G.OutChannels * 16) + (2 * 16), TS.Add(TS.Load(dw + (1 * G.OutChannels * 16) + (2 * 16)), a1_2)); }
+        { TS.Store(dw + (1 * G.OutChannels * 16) + (3 * 16), TS.Add(TS.Load(dw + (1 * G.OutChannels * 16) + (3 * 16)), a1_3)); }
+        { TS.Store(dw + (1 * G.OutChannels * 16) + (4 * 16), TS.Add(TS.Load(dw + (1 * G.OutChannels * 16) + (4 * 16)), a1_4)); }
+        { TS.Store(dw + (1 * G.OutChannels * 16) + (5 * 16), TS.Add(TS.Load(dw + (1 * G.OutChannels * 16) + (5 * 16)), a1_5)); }
+        { TS.Store(dw + (1 * G.OutChannels * 16) + (6 * 16), TS.Add(TS.Load(dw + (1 * G.OutChannels * 16) + (6 * 16)), a1_6)); }
+        { TS.Store(dw + (2 * G.OutChannels * 16) + (0 * 16), TS.Add(TS.Load(dw + (2 * G.OutChannels * 16) + (0 * 16)), a2_0)); }
+        { TS.Store(dw + (2 * G.OutChannels * 16) + (1 * 16), TS.Add(TS.Load(dw + (2 * G.OutChannels * 16) + (1 * 16)), a2_1)); }
+        { TS.Store(dw + (2 * G.OutChannels * 16) + (2 * 16), TS.Add(TS.Load(dw + (2 * G.OutChannels * 16) + (2 * 16)), a2_2)); }
+        { TS.Store(dw + (2 * G.OutChannels * 16) + (3 * 16), TS.Add(TS.Load(dw + (2 * G.OutChannels * 16) + (3 * 16)), a2_3)); }
+        { TS.Store(dw + (2 * G.OutChannels * 16) + (4 * 16), TS.Add(TS.Load(dw + (2 * G.OutChannels * 16) + (4 * 16)), a2_4)); }
+        { TS.Store(dw + (2 * G.OutChannels * 16) + (5 * 16), TS.Add(TS.Load(dw + (2 * G.OutChannels * 16) + (5 * 16)), a2_5)); }
+        { TS.Store(dw + (2 * G.OutChannels * 16) + (6 * 16), TS.Add(TS.Load(dw + (2 * G.OutChannels * 16) + (6 * 16)), a2_6)); }
+    }
+
+    /// <summary>Backward to the weights as <see cref="BackwardWeightsRow16R8"/>, the input unpadded (padding 1): the
+    /// columns left and right of each row are zero and not read.</summary>
+    /// <param name="x">The image's input at the input row of the first output row (column 0; 16 channels per pixel).</param>
+    /// <param name="dy">Output gradient of the image at the first output row and the block's first output channel, pixels DyStride apart.</param>
+    /// <param name="dw">Weight-gradient partial [kh][kw][out channels][16] at the row and the block's first output channel; added to.</param>
+    /// <param name="rows">Output rows.</param>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void BackwardWeightsRow16UnpaddedR8(float* x, float* dy, float* dw, int rows)
+    {
+        // Constants once the JIT has specialised the method (locals, so that nothing is a call).
+        int CinP = (G.InChannels + 15) & ~15;
+        int CoutP = (G.OutChannels + 15) & ~15;
+        int RowStride = (G.Width + (2 * G.Padding)) * G.InChannels;
+        int OutWidth = ((G.Width + (2 * G.Padding) - G.Kernel) / G.Stride) + 1;
+        int OutHeight = ((G.Height + (2 * G.Padding) - G.Kernel) / G.Stride) + 1;
+        int DyStride = (G.OutChannels & 15) == 0 ? G.OutChannels : CoutP;
+        TV a0_0 = TS.Zero; TV a0_1 = TS.Zero; TV a0_2 = TS.Zero; TV a0_3 = TS.Zero; TV a0_4 = TS.Zero; TV a0_5 = TS.Zero; TV a0_6 = TS.Zero; TV a0_7 = TS.Zero;
+        TV a1_0 = TS.Zero; TV a1_1 = TS.Zero; TV a1_2 = TS.Zero; TV a1_3 = TS.Zero; TV a1_4 = TS.Zero; TV a1_5 = TS.Zero; TV a1_6 = TS.Zero; TV a1_7 = TS.Zero;
+        TV a2_0 = TS.Zero; TV a2_1 = TS.Zero; TV a2_2 = TS.Zero; TV a2_3 = TS.Zero; TV a2_4 = TS.Zero; TV a2_5 = TS.Zero; TV a2_6 = TS.Zero; TV a2_7 = TS.Zero;
+        for (int oh = 0; oh < rows; oh++)
+        {
+            float* xp = x + (oh * G.Width * 16);
+            float* dp = dy + (oh * OutWidth * DyStride);
+            TV x0 = TS.Zero;
+            TV x1 = TS.Load(xp);
+            for (int ow = 0; ow < OutWidth - 1; ow++)
+            {
+                TV x2 = TS.Load(xp + ((ow + 1) * 16));
+                { TV b = TS.Broadcast(dp[0]); a0_0 = TS.Fma(x0, b, a0_0); a1_0 = TS.Fma(x1, b, a1_0); a2_0 = TS.Fma(x2, b, a2_0); }
+                { TV b = TS.Broadcast(dp[1]); a0_1 = TS.Fma(x0, b, a0_1); a1_1 = TS.Fma(x1, b, a1_1); a2_1 = TS.Fma(x2, b, a2_1); }
+                { TV b = TS.Broadcast(dp[2]); a0_2 = TS.Fma(x0, b, a0_2); a1_2 = TS.Fma(x1, b, a1_2); a2_2 = TS.Fma(x2, b, a2_2); }
+                { TV b = TS.Broadcast(dp[3]); a0_3 = TS.Fma(x0, b, a0_3); a1_3 = TS.Fma(x1, b, a1_3); a2_3 = TS.Fma(x2, b, a2_3); }
+                { TV b = TS.Broadcast(dp[4]); a0_4 = TS.Fma(x0, b, a0_4); a1_4 = TS.Fma(x1, b, a1_4); a2_4 = TS.Fma(x2, b, a2_4); }
+                { TV b = TS.Broadcast(dp[5]); a0_5 = TS.Fma(x0, b, a0_5); a1_5 = TS.Fma(x1, b, a1_5); a2_5 = TS.Fma(x2, b, a2_5); }
+                { TV b = TS.Broadcast(dp[6]); a0_6 = TS.Fma(x0, b, a0_6); a1_6 = TS.Fma(x1, b, a1_6); a2_6 = TS.Fma(x2, b, a2_6); }
+                { TV b = TS.Broadcast(dp[7]); a0_7 = TS.Fma(x0, b, a0_7); a1_7 = TS.Fma(x1, b, a1_7); a2_7 = TS.Fma(x2, b, a2_7); }
+                x0 = x1;
+                x1 = x2;
+                dp += DyStride;
+            }
+
+            // The last column: the one right of the image is zero.
+            { TV b = TS.Broadcast(dp[0]); a0_0 = TS.Fma(x0, b, a0_0); a1_0 = TS.Fma(x1, b, a1_0); }
+            { TV b = TS.Broadcast(dp[1]); a0_1 = TS.Fma(x0, b, a0_1); a1_1 = TS.Fma(x1, b, a1_1); }
+            { TV b = TS.Broadcast(dp[2]); a0_2 = TS.Fma(x0, b, a0_2); a1_2 = TS.Fma(x1, b, a1_2); }
+            { TV b = TS.Broadcast(dp[3]); a0_3 = TS.Fma(x0, b, a0_3); a1_3 = TS.Fma(x1, b, a1_3); }
+            { TV b = TS.Broadcast(dp[4]); a0_4 = TS.Fma(x0, b, a0_4); a1_4 = TS.Fma(x1, b, a1_4); }
+            { TV b = TS.Broadcast(dp[5]); a0_5 = TS.Fma(x0, b, a0_5); a1_5 = TS.Fma(x1, b, a1_5); }
+            { TV b = TS.Broadcast(dp[6]); a0_6 = TS.Fma(x0, b, a0_6); a1_6 = TS.Fma(x1, b, a1_6); }
+            { TV b = TS.Broadcast(dp[7]); a0_7 = TS.Fma(x0, b, a0_7); a1_7 = TS.Fma(x1, b, a1_7); }
+        }
+
+        { TS.Store(dw + (0 * G.OutChannels * 16) + (0 * 16), TS.Add(TS.Load(dw + (0 * G.OutChannels * 16) + (0 * 16)), a0_0)); }
+        { TS.Store(dw + (0 * G.OutChannels * 16) + (1 * 16), TS.Add(TS.Load(dw + (0 * G.OutChannels * 16) + (1 * 16)), a0_1)); }
+        { TS.Store(dw + (0 * G.OutChannels * 16) + (2 * 16), TS.Add(TS.Load(dw + (0 * G.OutChannels * 16) + (2 * 16)), a0_2)); }
+        { TS.Store(dw + (0 * G.OutChannels * 16) + (3 * 16), TS.Add(TS.Load(dw + (0 * G.OutChannels * 16) + (3 * 16)), a0_3)); }
+        { TS.Store(dw + (0 * G.OutChannels * 16) + (4 * 16), TS.Add(TS.Load(dw + (0 * G.OutChannels * 16) + (4 * 16)), a0_4)); }
+        { TS.Store(dw + (0 * G.OutChannels * 16) + (5 * 16), TS.Add(TS.Load(dw + (0 * G.OutChannels * 16) + (5 * 16)), a0_5)); }
+        { TS.Store(dw + (0 * G.OutChannels * 16) + (6 * 16), TS.Add(TS.Load(dw + (0 * G.OutChannels * 16) + (6 * 16)), a0_6)); }
+        { TS.Store(dw + (0 * G.OutChannels * 16) + (7 * 16), TS.Add(TS.Load(dw + (0 * G.OutChannels * 16) + (7 * 16)), a0_7)); }
+        { TS.Store(dw + (1 * G.OutChannels * 16) + (0 * 16), TS.Add(TS.Load(dw + (1 * G.OutChannels * 16) + (0 * 16)), a1_0)); }
+        { TS.Store(dw + (1 * G.OutChannels * 16) + (1 * 16), TS.Add(TS.Load(dw + (1 * G.OutChannels * 16) + (1 * 16)), a1_1)); }
+        { TS.Store(dw + (1 * G.OutChannels * 16) + (2 * 16), TS.Add(TS.Load(dw + (1 * G.OutChannels * 16) + (2 * 16)), a1_2)); }
+        { TS.Store(dw + (1 * G.OutChannels * 16) + (3 * 16), TS.Add(TS.Load(dw + (1 * G.OutChannels * 16) + (3 * 16)), a1_3)); }
+        { TS.Store(dw + (1 * G.OutChannels * 16) + (4 * 16), TS.Add(TS.Load(dw + (1 * G.OutChannels * 16) + (4 * 16)), a1_4)); }
+        { TS.Store(dw + (1 * G.OutChannels * 16) + (5 * 16), TS.Add(TS.Load(dw + (1 * G.OutChannels * 16) + (5 * 16)), a1_5)); }
+        { TS.Store(dw + (1 * G.OutChannels * 16) + (6 * 16), TS.Add(TS.Load(dw + (1 * G.OutChannels * 16) + (6 * 16)), a1_6)); }
+        { TS.Store(dw + (1 * G.OutChannels * 16) + (7 * 16), TS.Add(TS.Load(dw + (1 * G.OutChannels * 16) + (7 * 16)), a1_7)); }
+        { TS.Store(dw + (2 * G.OutChannels * 16) + (0 * 16), TS.Add(TS.Load(dw + (2 * G.OutChannels * 16) + (0 * 16)), a2_0)); }
+        { TS.Store(dw + (2 * G.OutChannels * 16) + (1 * 16), TS.Add(TS.Load(dw + (2 * G.OutChannels * 16) + (1 * 16)), a2_1)); }
+        { TS.Store(dw + (2 * G.OutChannels * 16) + (2 * 16), TS.Add(TS.Load(dw + (2 * G.OutChannels * 16) + (2 * 16)), a2_2)); }
+        { TS.Store(dw + (2 * G.OutChannels * 16) + (3 * 16), TS.Add(TS.Load(dw + (2 * G.OutChannels * 16) + (3 * 16)), a2_3)); }
+        { TS.Store(dw + (2 * G.OutChannels * 16) + (4 * 16), TS.Add(TS.Load(dw + (2 * G.OutChannels * 16) + (4 * 16)), a2_4)); }
+        { TS.Store(dw + (2 * G.OutChannels * 16) + (5 * 16), TS.Add(TS.Load(dw + (2 * G.OutChannels * 16) + (5 * 16)), a2_5)); }
+        { TS.Store(dw + (2 * G.OutChannels * 16) + (6 * 16), TS.Add(TS.Load(dw + (2 * G.OutChannels * 16) + (6 * 16)), a2_6)); }
+        { TS.Store(dw + (2 * G.OutChannels * 16) + (7 * 16), TS.Add(TS.Load(dw + (2 * G.OutChannels * 16) + (7 * 16)), a2_7)); }
+    }
+
     /// <summary>Forward, 16 channels: runs the kernel for <paramref name="count"/> rows (1 to 28; <see cref="Forward1R1{TE}"/> for 1).</summary>
     /// <typeparam name="TE">How values are stored.</typeparam>
     /// <param name="count">The block size.</param>
@@ -9339,6 +9823,28 @@ internal static unsafe class MicroKernels<G, TS, TV>
             case 6: BackwardWeightsRow16R6(x, dy, dw, rows); break;
             case 7: BackwardWeightsRow16R7(x, dy, dw, rows); break;
             default: BackwardWeightsRow16R8(x, dy, dw, rows); break;
+        }
+    }
+
+    /// <summary>Backward to the weights, 16 input channels, one kernel row, the input unpadded: runs the kernel for <paramref name="count"/> rows (1 to 8; <see cref="BackwardWeightsRow16UnpaddedR1"/> for 1).</summary>
+    /// <param name="count">The block size.</param>
+    /// <param name="x">See the kernel.</param>
+    /// <param name="dy">See the kernel.</param>
+    /// <param name="dw">See the kernel.</param>
+    /// <param name="rows">See the kernel.</param>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void BackwardWeightsRow16Unpadded(int count, float* x, float* dy, float* dw, int rows)
+    {
+        switch (count)
+        {
+            case 1: BackwardWeightsRow16UnpaddedR1(x, dy, dw, rows); break;
+            case 2: BackwardWeightsRow16UnpaddedR2(x, dy, dw, rows); break;
+            case 3: BackwardWeightsRow16UnpaddedR3(x, dy, dw, rows); break;
+            case 4: BackwardWeightsRow16UnpaddedR4(x, dy, dw, rows); break;
+            case 5: BackwardWeightsRow16UnpaddedR5(x, dy, dw, rows); break;
+            case 6: BackwardWeightsRow16UnpaddedR6(x, dy, dw, rows); break;
+            case 7: BackwardWeightsRow16UnpaddedR7(x, dy, dw, rows); break;
+            default: BackwardWeightsRow16UnpaddedR8(x, dy, dw, rows); break;
         }
     }
 }

@@ -284,6 +284,52 @@ for ROWS in range(1, WROW + 1):
     w("    }")
     w("")
 
+# The same for a 3x3 layer of padding 1 read where it is (no padded copy): x at the image's input row (column 0), the
+# columns left and right of the image taken as zero.
+for ROWS in range(1, WROW + 1):
+    w(f"    /// <summary>Backward to the weights as <see cref=\"BackwardWeightsRow16R{ROWS}\"/>, the input unpadded (padding 1): the")
+    w(f"    /// columns left and right of each row are zero and not read.</summary>")
+    w(f"    /// <param name=\"x\">The image's input at the input row of the first output row (column 0; 16 channels per pixel).</param>")
+    w(f"    /// <param name=\"dy\">Output gradient of the image at the first output row and the block's first output channel, pixels DyStride apart.</param>")
+    w(f"    /// <param name=\"dw\">Weight-gradient partial [kh][kw][out channels][16] at the row and the block's first output channel; added to.</param>")
+    w(f"    /// <param name=\"rows\">Output rows.</param>")
+    w(f"    [MethodImpl(MethodImplOptions.AggressiveOptimization)]")
+    w(f"    public static void BackwardWeightsRow16UnpaddedR{ROWS}(float* x, float* dy, float* dw, int rows)")
+    w("    {")
+    for line in LOCALS.split("\n"):
+        w(line)
+    for kw in range(3):
+        w("        " + " ".join(f"TV a{kw}_{j} = TS.Zero;" for j in range(ROWS)))
+    w("        for (int oh = 0; oh < rows; oh++)")
+    w("        {")
+    w("            float* xp = x + (oh * G.Width * 16);")
+    w("            float* dp = dy + (oh * OutWidth * DyStride);")
+    w("            TV x0 = TS.Zero;")
+    w("            TV x1 = TS.Load(xp);")
+    w("            for (int ow = 0; ow < OutWidth - 1; ow++)")
+    w("            {")
+    w("                TV x2 = TS.Load(xp + ((ow + 1) * 16));")
+    for j in range(ROWS):
+        body = " ".join(f"a{kw}_{j} = TS.Fma(x{kw}, b, a{kw}_{j});" for kw in range(3))
+        w(f"                {guard(j)}{{ TV b = TS.Broadcast(dp[{j}]); {body} }}")
+    w("                x0 = x1;")
+    w("                x1 = x2;")
+    w("                dp += DyStride;")
+    w("            }")
+    w("")
+    w("            // The last column: the one right of the image is zero.")
+    for j in range(ROWS):
+        body = " ".join(f"a{kw}_{j} = TS.Fma(x{kw}, b, a{kw}_{j});" for kw in range(2))
+        w(f"            {guard(j)}{{ TV b = TS.Broadcast(dp[{j}]); {body} }}")
+    w("        }")
+    w("")
+    for kw in range(3):
+        for j in range(ROWS):
+            off = f"({kw} * G.OutChannels * 16) + ({j} * 16)"
+            w(f"        {guard(j)}{{ TS.Store(dw + {off}, TS.Add(TS.Load(dw + {off}), a{kw}_{j})); }}")
+    w("    }")
+    w("")
+
 # Dispatchers: a runtime block size to the kernel compiled for it (callers pass 1..most).
 def dispatcher(name, rmax, params, args, doc, store=False, edges=False):
     cref = f"{name}R1{{TE, TX}}" if edges else f"{name}R1{{TE}}" if store else f"{name}R1"
@@ -325,6 +371,7 @@ for v, rmax in BWD.items():
 for v, rmax in BWW.items():
     dispatcher(f"BackwardWeights{v}", rmax, "float* a, nint aStride, nint aRowStride, float* b, nint bStride, float* dw, int rows, int width", ["a", "aStride", "aRowStride", "b", "bStride", "dw", "rows", "width"], f"Backward to the weights, {16*v} channels")
 dispatcher("BackwardWeightsRow16", WROW, "float* x, float* dy, float* dw, int rows", ["x", "dy", "dw", "rows"], "Backward to the weights, 16 input channels, one kernel row")
+dispatcher("BackwardWeightsRow16Unpadded", WROW, "float* x, float* dy, float* dw, int rows", ["x", "dy", "dw", "rows"], "Backward to the weights, 16 input channels, one kernel row, the input unpadded")
 
 o[-1:] = ["}"]
 open("src/DslResNet/Kernels/Simd/MicroKernels.g.cs", "w").write("\n".join(o) + "\n")
