@@ -243,17 +243,25 @@ for v, rmax in BWW.items():
     w("")
 
 # Backward to the weights for 16 input channels at stride 1, kernels 3 wide: the input pixels are the vectors (16 input
-# channels) and the output gradient is broadcast, once for the 3 taps of a kernel row that use it.
+# channels) and the output gradient is broadcast, once for the 3 taps of a kernel row that use it. Unpadded: a 3x3
+# layer of padding 1 read where it is (no padded copy), x at the image's input row (column 0), the columns left and
+# right of the image taken as zero.
 WROW = 8   # output channels per block
-for ROWS in range(1, WROW + 1):
-    w(f"    /// <summary>Backward to the weights, 16 input channels, stride 1, one kernel row (kh) of a 3-wide kernel: {ROWS} output")
-    w(f"    /// channels by the 3 taps of the row over a whole image. Each output-gradient value is broadcast once for the 3 taps.</summary>")
-    w(f"    /// <param name=\"x\">Padded input of the image at row kh of the first output row (16 channels per pixel).</param>")
+for unpadded in (False, True):
+  for ROWS in range(1, WROW + 1):
+    if unpadded:
+        w(f"    /// <summary>Backward to the weights as <see cref=\"BackwardWeightsRow16R{ROWS}\"/>, the input unpadded (padding 1): the")
+        w(f"    /// columns left and right of each row are zero and not read.</summary>")
+        w(f"    /// <param name=\"x\">The image's input at the input row of the first output row (column 0; 16 channels per pixel).</param>")
+    else:
+        w(f"    /// <summary>Backward to the weights, 16 input channels, stride 1, one kernel row (kh) of a 3-wide kernel: {ROWS} output")
+        w(f"    /// channels by the 3 taps of the row over a whole image. Each output-gradient value is broadcast once for the 3 taps.</summary>")
+        w(f"    /// <param name=\"x\">Padded input of the image at row kh of the first output row (16 channels per pixel).</param>")
     w(f"    /// <param name=\"dy\">Output gradient of the image at the first output row and the block's first output channel, pixels DyStride apart.</param>")
     w(f"    /// <param name=\"dw\">Weight-gradient partial [kh][kw][out channels][16] at the row and the block's first output channel; added to.</param>")
     w(f"    /// <param name=\"rows\">Output rows.</param>")
     w(f"    [MethodImpl(MethodImplOptions.AggressiveOptimization)]")
-    w(f"    public static void BackwardWeightsRow16R{ROWS}(float* x, float* dy, float* dw, int rows)")
+    w(f"    public static void BackwardWeightsRow16{'Unpadded' if unpadded else ''}R{ROWS}(float* x, float* dy, float* dw, int rows)")
     w("    {")
     for line in LOCALS.split("\n"):
         w(line)
@@ -261,13 +269,13 @@ for ROWS in range(1, WROW + 1):
         w("        " + " ".join(f"TV a{kw}_{j} = TS.Zero;" for j in range(ROWS)))
     w("        for (int oh = 0; oh < rows; oh++)")
     w("        {")
-    w("            float* xp = x + (oh * RowStride);")
+    w("            float* xp = x + (oh * G.Width * 16);" if unpadded else "            float* xp = x + (oh * RowStride);")
     w("            float* dp = dy + (oh * OutWidth * DyStride);")
-    w("            TV x0 = TS.Load(xp);")
-    w("            TV x1 = TS.Load(xp + 16);")
-    w("            for (int ow = 0; ow < OutWidth; ow++)")
+    w("            TV x0 = TS.Zero;" if unpadded else "            TV x0 = TS.Load(xp);")
+    w("            TV x1 = TS.Load(xp);" if unpadded else "            TV x1 = TS.Load(xp + 16);")
+    w("            for (int ow = 0; ow < OutWidth - 1; ow++)" if unpadded else "            for (int ow = 0; ow < OutWidth; ow++)")
     w("            {")
-    w("                TV x2 = TS.Load(xp + ((ow + 2) * 16));")
+    w("                TV x2 = TS.Load(xp + ((ow + 1) * 16));" if unpadded else "                TV x2 = TS.Load(xp + ((ow + 2) * 16));")
     for j in range(ROWS):
         body = " ".join(f"a{kw}_{j} = TS.Fma(x{kw}, b, a{kw}_{j});" for kw in range(3))
         w(f"                {guard(j)}{{ TV b = TS.Broadcast(dp[{j}]); {body} }}")
@@ -275,52 +283,12 @@ for ROWS in range(1, WROW + 1):
     w("                x1 = x2;")
     w("                dp += DyStride;")
     w("            }")
-    w("        }")
-    w("")
-    for kw in range(3):
+    if unpadded:
+        w("")
+        w("            // The last column: the one right of the image is zero.")
         for j in range(ROWS):
-            off = f"({kw} * G.OutChannels * 16) + ({j} * 16)"
-            w(f"        {guard(j)}{{ TS.Store(dw + {off}, TS.Add(TS.Load(dw + {off}), a{kw}_{j})); }}")
-    w("    }")
-    w("")
-
-# The same for a 3x3 layer of padding 1 read where it is (no padded copy): x at the image's input row (column 0), the
-# columns left and right of the image taken as zero.
-for ROWS in range(1, WROW + 1):
-    w(f"    /// <summary>Backward to the weights as <see cref=\"BackwardWeightsRow16R{ROWS}\"/>, the input unpadded (padding 1): the")
-    w(f"    /// columns left and right of each row are zero and not read.</summary>")
-    w(f"    /// <param name=\"x\">The image's input at the input row of the first output row (column 0; 16 channels per pixel).</param>")
-    w(f"    /// <param name=\"dy\">Output gradient of the image at the first output row and the block's first output channel, pixels DyStride apart.</param>")
-    w(f"    /// <param name=\"dw\">Weight-gradient partial [kh][kw][out channels][16] at the row and the block's first output channel; added to.</param>")
-    w(f"    /// <param name=\"rows\">Output rows.</param>")
-    w(f"    [MethodImpl(MethodImplOptions.AggressiveOptimization)]")
-    w(f"    public static void BackwardWeightsRow16UnpaddedR{ROWS}(float* x, float* dy, float* dw, int rows)")
-    w("    {")
-    for line in LOCALS.split("\n"):
-        w(line)
-    for kw in range(3):
-        w("        " + " ".join(f"TV a{kw}_{j} = TS.Zero;" for j in range(ROWS)))
-    w("        for (int oh = 0; oh < rows; oh++)")
-    w("        {")
-    w("            float* xp = x + (oh * G.Width * 16);")
-    w("            float* dp = dy + (oh * OutWidth * DyStride);")
-    w("            TV x0 = TS.Zero;")
-    w("            TV x1 = TS.Load(xp);")
-    w("            for (int ow = 0; ow < OutWidth - 1; ow++)")
-    w("            {")
-    w("                TV x2 = TS.Load(xp + ((ow + 1) * 16));")
-    for j in range(ROWS):
-        body = " ".join(f"a{kw}_{j} = TS.Fma(x{kw}, b, a{kw}_{j});" for kw in range(3))
-        w(f"                {guard(j)}{{ TV b = TS.Broadcast(dp[{j}]); {body} }}")
-    w("                x0 = x1;")
-    w("                x1 = x2;")
-    w("                dp += DyStride;")
-    w("            }")
-    w("")
-    w("            // The last column: the one right of the image is zero.")
-    for j in range(ROWS):
-        body = " ".join(f"a{kw}_{j} = TS.Fma(x{kw}, b, a{kw}_{j});" for kw in range(2))
-        w(f"            {guard(j)}{{ TV b = TS.Broadcast(dp[{j}]); {body} }}")
+            body = " ".join(f"a{kw}_{j} = TS.Fma(x{kw}, b, a{kw}_{j});" for kw in range(2))
+            w(f"            {guard(j)}{{ TV b = TS.Broadcast(dp[{j}]); {body} }}")
     w("        }")
     w("")
     for kw in range(3):
