@@ -395,7 +395,7 @@ internal sealed unsafe partial class SimdConvolution<G, TS, TV>
                 int vectors = Blocks<TS, TV>.Vectors(oc1 - oc);
                 // Where a unit takes every pixel of the batch (a layer split by output channels, see ForwardPointwise), its
                 // first span reads each group's weights from memory: the next group's come in as this one's run (see
-                // AheadPanel), the two within L2.
+                // ForwardGroup's aheadPanel), the two within L2.
                 long panel = (long)G.InChannels * 16 * vectors;
                 bool ahead = Statistics is null && _pixelRuns == 1 && s0 == p0 && panel * sizeof(float) <= AheadPanelBytes;
                 ForwardGroup<PointwiseGeometry<G>>(vectors, x, 0, 0, 1, pixels, oc, y, tile, thread, ahead ? panel : 0);

@@ -364,22 +364,11 @@ internal static unsafe class Winograd<G, TS, TV, T>
                     float* d = mx + ((long)t0 * oc) + oc0;
                     if (ahead && delta != 0 && blocks >= vectors)
                     {
-                        AheadStore<PlainStore> fetching = new(plain, delta + (16 * (b % vectors)));
-                        switch (vectors)
-                        {
-                            case 4: MicroKernels<PointwiseGeometry<G>, TS, TV>.Forward4(count, a, w, d, oc, fetching); break;
-                            case 2: MicroKernels<PointwiseGeometry<G>, TS, TV>.Forward2(count, a, w, d, oc, fetching); break;
-                            default: MicroKernels<PointwiseGeometry<G>, TS, TV>.Forward1(count, a, w, d, oc, fetching); break;
-                        }
+                        Product(vectors, count, a, w, d, oc, new AheadStore<PlainStore>(plain, delta + (16 * (b % vectors))));
                     }
                     else
                     {
-                        switch (vectors)
-                        {
-                            case 4: MicroKernels<PointwiseGeometry<G>, TS, TV>.Forward4(count, a, w, d, oc, plain); break;
-                            case 2: MicroKernels<PointwiseGeometry<G>, TS, TV>.Forward2(count, a, w, d, oc, plain); break;
-                            default: MicroKernels<PointwiseGeometry<G>, TS, TV>.Forward1(count, a, w, d, oc, plain); break;
-                        }
+                        Product(vectors, count, a, w, d, oc, plain);
                     }
 
                     t0 += count;
@@ -387,6 +376,19 @@ internal static unsafe class Winograd<G, TS, TV, T>
 
                 oc0 += 16 * vectors;
             }
+        }
+    }
+
+    // One block of a plane's product on the forward micro-kernel of its group's width.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Product<TE>(int vectors, int count, float* a, float* w, float* d, int oc, in TE store)
+        where TE : struct, IVectorStore
+    {
+        switch (vectors)
+        {
+            case 4: MicroKernels<PointwiseGeometry<G>, TS, TV>.Forward4(count, a, w, d, oc, store); break;
+            case 2: MicroKernels<PointwiseGeometry<G>, TS, TV>.Forward2(count, a, w, d, oc, store); break;
+            default: MicroKernels<PointwiseGeometry<G>, TS, TV>.Forward1(count, a, w, d, oc, store); break;
         }
     }
 
