@@ -487,6 +487,14 @@ internal sealed unsafe partial class SimdConvolution<G, TS, TV>
     // 1024x14x14->256 0.92-0.94; the call (median) 0.971-0.985 with the Winograd products' own (see Winograd.Products).
     // Prefetching a group's whole panel at once between blocks had been slower (2048x7x7->512 1.23 of its time: 512 KB
     // evicting the panel in use), as had prefetching within the current panel 8 KB ahead (no change).
+    // Whether this pass's whole-vector blocks add up their batch statistics as they store them (see FusedStatistics): a
+    // training forward with nothing else to apply to its values.
+    private bool StatisticsAsStored
+    {
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        get => FusedStatistics && Statistics is not null && !(_bias || HasEpilogue || _accumulate);
+    }
+
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void ForwardGroup<GK>(int vectors, float* xRow, int rowStride, int kh0, int kh1, int pixels, int oc0, float* yRow, float* tile, int thread, long aheadPanel = 0)
         where GK : struct, IConvGeometry
@@ -507,7 +515,7 @@ internal sealed unsafe partial class SimdConvolution<G, TS, TV>
 
         // Batch statistics added up as the block is stored, where it is stored as it is (see StatisticsStore), rather
         // than read back after it.
-        bool fusedStatistics = FusedStatistics && direct && Statistics is not null && !(_bias || HasEpilogue || _accumulate);
+        bool fusedStatistics = direct && StatisticsAsStored;
         StatisticsStore statistics = default;
         if (fusedStatistics)
         {

@@ -314,7 +314,7 @@ internal sealed unsafe partial class SimdConvolution<G, TS, TV> : SimdConvolutio
         UsedWinograd = false;
         _images = images;
         StatisticsSink? sink = Statistics;
-        StreamedOutput = sink is not null && FusedStatistics && !(_bias || HasEpilogue || _accumulate) && StreamOutput;
+        StreamedOutput = StatisticsAsStored && StreamOutput;
         if (Pointwise)
         {
             ForwardPointwise(images, sink);
