@@ -94,6 +94,7 @@ internal sealed unsafe class SimdEpilogue<TS, TV> : SimdEpilogue, IParallelWork,
     private readonly float* _scale, _shift, _mean, _inv, _meanG, _meanGx;
     private readonly float* _local;      // per thread: 4 x CP floats
     private readonly double* _reduce;    // per unit of SumUnit pixels: 2 x CP doubles
+    private readonly ushort* _positive;  // a ReLU output's lanes above zero, 16 bits a vector (see PositiveBits), or null
     private bool _disposed;
     private readonly StatisticsSink? _sink;
     private int _sinkPixels;             // pixels of the statistics pass
@@ -127,6 +128,16 @@ internal sealed unsafe class SimdEpilogue<TS, TV> : SimdEpilogue, IParallelWork,
         _meanGx = Alloc(_cp);
         _local = Alloc(pool.Threads * 4 * _cp);
         _reduce = NativeBlocks.Allocate<double>((long)SumUnits * 2 * _cp);
+        // Where the output ends in a ReLU and a backward will run, the forward keeps which of its lanes are above zero, 2
+        // bytes a vector, and the backward's two passes read those bits rather than the output (64 bytes): the backward of
+        // a residual block's last pass reads three tensors instead of four and writes two, its reduce reads two instead of
+        // three. `profile resnet50-224 train 2 12 ab`, the passes not reading the output at all (an upper bound): those
+        // reduces and backwards 0.70-0.89 of their time, ResNet-20's 0.55-0.84.
+        if (_vector && shape.Act2 == Activation.ReLU && _dy is not null)
+        {
+            _positive = NativeBlocks.Allocate<ushort>((long)shape.N * shape.Spatial * (_c / 16));
+        }
+
         _sink = shape.Norm && shape.Training ? new StatisticsSink(_c, Math.Max(Math.Max(8 * pool.Threads, SumUnits), pool.Threads * pool.Threads)) : null;
     }
 
@@ -297,7 +308,7 @@ internal sealed unsafe class SimdEpilogue<TS, TV> : SimdEpilogue, IParallelWork,
         }
 
         _disposed = true;
-        foreach (IntPtr p in new[] { (IntPtr)_scale, (IntPtr)_shift, (IntPtr)_mean, (IntPtr)_inv, (IntPtr)_meanG, (IntPtr)_meanGx, (IntPtr)_local, (IntPtr)_reduce })
+        foreach (IntPtr p in new[] { (IntPtr)_scale, (IntPtr)_shift, (IntPtr)_mean, (IntPtr)_inv, (IntPtr)_meanG, (IntPtr)_meanGx, (IntPtr)_local, (IntPtr)_reduce, (IntPtr)_positive })
         {
             NativeBlocks.Free((void*)p);
         }
@@ -433,6 +444,7 @@ internal sealed unsafe class SimdEpilogue<TS, TV> : SimdEpilogue, IParallelWork,
         bool add = _s.Add;
         bool relu1 = _s.Act1 == Activation.ReLU;
         bool relu2 = _s.Act2 == Activation.ReLU;
+        ushort* positive = _positive;
         for (int j0 = 0; j0 < _c; j0 += BlockChannels)
         {
             int j1 = Math.Min(_c, j0 + BlockChannels);
@@ -463,6 +475,10 @@ internal sealed unsafe class SimdEpilogue<TS, TV> : SimdEpilogue, IParallelWork,
                     if (relu2)
                     {
                         v = TS.Relu(v);
+                        if (positive is not null)
+                        {
+                            positive[i >> 4] = TS.PositiveBits(v);
+                        }
                     }
 
                     TS.Store(_y + i, v);
@@ -482,6 +498,7 @@ internal sealed unsafe class SimdEpilogue<TS, TV> : SimdEpilogue, IParallelWork,
         bool add = _s.Add;
         bool relu1 = _s.Act1 == Activation.ReLU;
         bool relu2 = _s.Act2 == Activation.ReLU;
+        ushort* positive = _positive;
         for (int j = 0; j < _c; j += 16)
         {
             TV mean = TS.Load(_mean + j);
@@ -512,6 +529,10 @@ internal sealed unsafe class SimdEpilogue<TS, TV> : SimdEpilogue, IParallelWork,
                 if (relu2)
                 {
                     v = TS.Relu(v);
+                    if (positive is not null)
+                    {
+                        positive[i >> 4] = TS.PositiveBits(v);
+                    }
                 }
 
                 TS.Store(_y + i, v);
@@ -572,6 +593,7 @@ internal sealed unsafe class SimdEpilogue<TS, TV> : SimdEpilogue, IParallelWork,
                     // zeroes them), each channel's added over the pixels in order as the one-vector loop adds them.
                     bool relu1 = _s.Act1 == Activation.ReLU;
                     bool relu2 = _s.Act2 == Activation.ReLU;
+                    ushort* positive = _positive;
                     for (int j0 = c0; j0 < c1; j0 += BlockChannels)
                     {
                         int j1 = Math.Min(c1, j0 + BlockChannels);
@@ -584,7 +606,7 @@ internal sealed unsafe class SimdEpilogue<TS, TV> : SimdEpilogue, IParallelWork,
                                 TV g = TS.Load(_dy + i);
                                 if (relu2)
                                 {
-                                    g = TS.ReluMask(TS.Load(_y + i), g);
+                                    g = positive is not null ? TS.SelectBits(positive[i >> 4], g) : TS.ReluMask(TS.Load(_y + i), g);
                                 }
 
                                 TV x = TS.Load(_x + i);
@@ -606,6 +628,7 @@ internal sealed unsafe class SimdEpilogue<TS, TV> : SimdEpilogue, IParallelWork,
                 {
                     bool relu1 = _s.Act1 == Activation.ReLU;
                     bool relu2 = _s.Act2 == Activation.ReLU;
+                    ushort* positive = _positive;
                     for (int j = c0; j < c1; j += 16)
                     {
                         TV mean = TS.Load(_mean + j);
@@ -620,7 +643,7 @@ internal sealed unsafe class SimdEpilogue<TS, TV> : SimdEpilogue, IParallelWork,
                             TV g = TS.Load(_dy + i);
                             if (relu2)
                             {
-                                g = TS.ReluMask(TS.Load(_y + i), g);
+                                g = positive is not null ? TS.SelectBits(positive[i >> 4], g) : TS.ReluMask(TS.Load(_y + i), g);
                             }
 
                             TV x = TS.Load(_x + i);
@@ -681,6 +704,7 @@ internal sealed unsafe class SimdEpilogue<TS, TV> : SimdEpilogue, IParallelWork,
         bool add = _s.Add && _dr is not null;
         bool relu1 = _s.Act1 == Activation.ReLU;
         bool relu2 = _s.Act2 == Activation.ReLU;
+        ushort* positive = _positive;
         bool data = _dx is not null;
         bool overwrite = _s.OverwritesInputGradient || _overwriteDx; // _dx is _dy (each element's dy is loaded before its dx is stored), or the first writer
         bool overwriteDr = _overwriteDr;
@@ -696,7 +720,7 @@ internal sealed unsafe class SimdEpilogue<TS, TV> : SimdEpilogue, IParallelWork,
                     TV g = TS.Load(_dy + i);
                     if (relu2)
                     {
-                        g = TS.ReluMask(TS.Load(_y + i), g);
+                        g = positive is not null ? TS.SelectBits(positive[i >> 4], g) : TS.ReluMask(TS.Load(_y + i), g);
                     }
 
                     if (add)
@@ -746,6 +770,7 @@ internal sealed unsafe class SimdEpilogue<TS, TV> : SimdEpilogue, IParallelWork,
         bool add = _s.Add && _dr is not null;
         bool relu1 = _s.Act1 == Activation.ReLU;
         bool relu2 = _s.Act2 == Activation.ReLU;
+        ushort* positive = _positive;
         bool data = _dx is not null;
         bool overwrite = _s.OverwritesInputGradient || _overwriteDx; // _dx is _dy (each element's dy is loaded before its dx is stored), or the first writer
         bool overwriteDr = _overwriteDr;
@@ -764,7 +789,7 @@ internal sealed unsafe class SimdEpilogue<TS, TV> : SimdEpilogue, IParallelWork,
                 TV g = TS.Load(_dy + i);
                 if (relu2)
                 {
-                    g = TS.ReluMask(TS.Load(_y + i), g);
+                    g = positive is not null ? TS.SelectBits(positive[i >> 4], g) : TS.ReluMask(TS.Load(_y + i), g);
                 }
 
                 if (add)

@@ -67,6 +67,21 @@ internal readonly struct V256
     public static V256 ReluMask(V256 y, V256 g) => new(
         Vector256.ConditionalSelect(Vector256.GreaterThan(y._lo, Vector256<float>.Zero), g._lo, Vector256<float>.Zero),
         Vector256.ConditionalSelect(Vector256.GreaterThan(y._hi, Vector256<float>.Zero), g._hi, Vector256<float>.Zero));
+
+    /// <inheritdoc />
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static ushort PositiveBits(V256 y) => (ushort)(Vector256.GreaterThan(y._lo, Vector256<float>.Zero).ExtractMostSignificantBits()
+        | (Vector256.GreaterThan(y._hi, Vector256<float>.Zero).ExtractMostSignificantBits() << 8));
+
+    /// <inheritdoc />
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static V256 SelectBits(ushort bits, V256 g)
+    {
+        Vector256<uint> lanes = Vector256.Create(1u, 2u, 4u, 8u, 16u, 32u, 64u, 128u);
+        return new(
+            g._lo & Vector256.Equals(Vector256.Create((uint)bits) & lanes, lanes).AsSingle(),
+            g._hi & Vector256.Equals(Vector256.Create((uint)bits >> 8) & lanes, lanes).AsSingle());
+    }
 }
 
 /// <summary>Sixteen floats handled one by one (see <see cref="SimdScalar"/>): the portable fallback, and the proof that nothing depends on a vector unit.</summary>
@@ -171,6 +186,30 @@ internal struct VScalar
         return r;
     }
 
+    /// <inheritdoc />
+    public static ushort PositiveBits(VScalar y)
+    {
+        int bits = 0;
+        for (int i = 0; i < 16; i++)
+        {
+            bits |= y._l[i] > 0f ? 1 << i : 0;
+        }
+
+        return (ushort)bits;
+    }
+
+    /// <inheritdoc />
+    public static VScalar SelectBits(ushort bits, VScalar g)
+    {
+        VScalar r = default;
+        for (int i = 0; i < 16; i++)
+        {
+            r._l[i] = (bits & (1 << i)) != 0 ? g._l[i] : 0f;
+        }
+
+        return r;
+    }
+
     [InlineArray(16)]
     private struct Lanes
     {
@@ -239,6 +278,14 @@ internal interface ISimd<TV>
 
     /// <summary><paramref name="g"/> where <paramref name="y"/> is above zero, else 0.</summary>
     static abstract TV ReluMask(TV y, TV g);
+
+    /// <summary>Bit k set where lane k of <paramref name="y"/> is above zero: what <see cref="ReluMask"/> would test, kept in
+    /// 2 bytes rather than the vector's 64.</summary>
+    static abstract ushort PositiveBits(TV y);
+
+    /// <summary><paramref name="g"/> where bit k of <paramref name="bits"/> is set, else 0: <c>ReluMask(y, g)</c> for the
+    /// <c>y</c> whose <see cref="PositiveBits"/> these are.</summary>
+    static abstract TV SelectBits(ushort bits, TV g);
 }
 
 /// <summary>AVX-512 on raw <see cref="Vector512{T}"/>.</summary>
@@ -293,6 +340,18 @@ internal readonly struct Simd512 : ISimd<Vector512<float>>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector512<float> ReluMask(Vector512<float> y, Vector512<float> g) =>
         Vector512.ConditionalSelect(Vector512.GreaterThan(y, Vector512<float>.Zero), g, Vector512<float>.Zero);
+
+    /// <inheritdoc />
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static ushort PositiveBits(Vector512<float> y) => (ushort)Vector512.GreaterThan(y, Vector512<float>.Zero).ExtractMostSignificantBits();
+
+    /// <inheritdoc />
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<float> SelectBits(ushort bits, Vector512<float> g)
+    {
+        Vector512<uint> lanes = Vector512.Create(1u, 2u, 4u, 8u, 16u, 32u, 64u, 128u, 256u, 512u, 1024u, 2048u, 4096u, 8192u, 16384u, 32768u);
+        return Vector512.ConditionalSelect(Vector512.Equals(Vector512.Create((uint)bits) & lanes, lanes).AsSingle(), g, Vector512<float>.Zero);
+    }
 }
 
 /// <summary>AVX2: a pair of <see cref="Vector256{T}"/> per 16 floats.</summary>
@@ -342,6 +401,14 @@ internal readonly struct Simd256 : ISimd<V256>
     /// <inheritdoc />
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static V256 ReluMask(V256 y, V256 g) => V256.ReluMask(y, g);
+
+    /// <inheritdoc />
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static ushort PositiveBits(V256 y) => V256.PositiveBits(y);
+
+    /// <inheritdoc />
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static V256 SelectBits(ushort bits, V256 g) => V256.SelectBits(bits, g);
 }
 
 /// <summary>The portable fallback: sixteen floats one by one.</summary>
@@ -382,4 +449,10 @@ internal readonly struct SimdScalar : ISimd<VScalar>
 
     /// <inheritdoc />
     public static VScalar ReluMask(VScalar y, VScalar g) => VScalar.ReluMask(y, g);
+
+    /// <inheritdoc />
+    public static ushort PositiveBits(VScalar y) => VScalar.PositiveBits(y);
+
+    /// <inheritdoc />
+    public static VScalar SelectBits(ushort bits, VScalar g) => VScalar.SelectBits(bits, g);
 }
