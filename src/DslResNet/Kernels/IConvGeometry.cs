@@ -27,4 +27,8 @@ public interface IConvGeometry
 
     /// <summary>Groups (1: a dense convolution); a geometry for a grouped convolution overrides it.</summary>
     static virtual int Groups => 1;
+
+    /// <summary>Whether a forward micro-kernel takes one kernel row (the caller's) rather than all <see cref="Kernel"/>: the
+    /// SIMD backend's KernelRowGeometry, which runs a layer a kernel row at a time.</summary>
+    static virtual bool OneKernelRow => false;
 }

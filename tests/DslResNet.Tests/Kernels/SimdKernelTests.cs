@@ -599,6 +599,60 @@ public sealed class SimdKernelTests : IClassFixture<SimdDeviceFixture>
         Assert.Equal(first, gya.Read());
     }
 
+    /// <summary>
+    /// An inference convolution whose 64-wide weight groups outgrow L2 (384 input channels, 3x3: 864 KB a group), with bias,
+    /// ReLU, residual add and ReLU fused into its store: at as many images as threads it runs each group a kernel row at a
+    /// time (the first row stored, the next added, the last finished with the bias and epilogue; AVX2's 16-wide groups
+    /// fit and run whole), on whole and partial batches, against the reference composed in double.
+    /// </summary>
+    /// <param name="width">Vector width.</param>
+    /// <param name="threads">Threads.</param>
+    /// <param name="images">Images to run (of 3).</param>
+    [Theory]
+    [InlineData(SimdWidth.Vector512, 2, 3)]
+    [InlineData(SimdWidth.Vector512, 2, 1)]
+    [InlineData(SimdWidth.Vector512, 1, 2)]
+    [InlineData(SimdWidth.Vector256, 2, 3)]
+    [InlineData(SimdWidth.Scalar, 3, 3)]
+    public void ConvByKernelRowsWithFusedEpilogue(SimdWidth width, int threads, int images)
+    {
+        if (!Available(width))
+        {
+            return;
+        }
+
+        const int n = 3, cin = 384, cout = 96, size = 5, outPixels = 3 * 3;
+        ConvShape shape = new(n, cin, size, size, cout, 3, 2, 1, true);
+        Random random = new(Seed(threads, images, 13));
+        float[] x = RandomFloats(random, (int)shape.InputElements);
+        float[] wt = RandomFloats(random, (int)shape.WeightElements, 0.1);
+        float[] b = RandomFloats(random, cout);
+        float[] r = RandomFloats(random, (int)shape.OutputElements);
+        double[] conv = Reference.Conv2dForward(D(x), n, cin, size, size, D(wt), cout, 3, D(b), 2, 1);
+        double[] expected = new double[images * cout * outPixels];
+        for (int i = 0; i < expected.Length; i++)
+        {
+            expected[i] = Math.Max(0, Math.Max(0, conv[i]) + r[i]);
+        }
+
+        Device device = _fixture.Simd(threads, width);
+        using Buffers buffers = new(device);
+        ArrayView<float> y = buffers.Filled((int)shape.OutputElements, Garbage);
+        ConvOp op = ConvOp.Create<G384x5x5To96K3S2P1>(device, shape, buffers.Upload(Layout.ToNhwc(x, n, cin, size * size)), buffers.Upload(wt), buffers.Upload(b), y);
+        EpilogueShape e = new(n, cout, outPixels, false, false, Activation.ReLU, true, Activation.ReLU, 1e-5f, 0.1f);
+        EpilogueOp epilogue = new(device, e, y, default, default, buffers.Upload(Layout.ToNhwc(r, n, cout, outPixels)), y);
+        op.FuseEpilogue(epilogue);
+        Assert.True(epilogue.FusedIntoConvolution);
+        op.Forward(images);
+        epilogue.Forward(images);
+        Assert.Equal(width != SimdWidth.Vector256, ((SimdConvolution)op.Kernel).UsedKernelRows);
+        float[] actual = buffers.Read(y);
+
+        int perImage = cout * outPixels;
+        AssertClose($"kernel rows, fused epilogue, {images} images, {width}, {threads} threads", expected, Layout.ToNchw(actual[..(images * perImage)], images, cout, outPixels));
+        Assert.All(actual[(images * perImage)..], v => Assert.Equal(Garbage, v));
+    }
+
     private void CheckConvWithFusedEpilogue(SimdWidth width, int threads, int images, bool winograd, bool guarded)
     {
         if (!Available(width))

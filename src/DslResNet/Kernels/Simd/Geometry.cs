@@ -23,6 +23,30 @@ internal readonly struct PointwiseGeometry<G> : IConvGeometry
     public static int Padding => 0;
 }
 
+/// <summary><typeparamref name="G"/> with its forward micro-kernels taking one kernel row (the caller points the input and the
+/// weights at the row): a layer whose weight groups outgrow L2 then runs a group's rows one kernel row at a time, each
+/// kernel row's third of the group kept in L2 over every output row (see SimdConvolution.KernelRowPasses).</summary>
+/// <typeparam name="G">The convolution's geometry.</typeparam>
+internal readonly struct KernelRowGeometry<G> : IConvGeometry
+    where G : struct, IConvGeometry
+{
+    public static int InChannels => G.InChannels;
+
+    public static int Height => G.Height;
+
+    public static int Width => G.Width;
+
+    public static int OutChannels => G.OutChannels;
+
+    public static int Kernel => G.Kernel;
+
+    public static int Stride => G.Stride;
+
+    public static int Padding => G.Padding;
+
+    public static bool OneKernelRow => true;
+}
+
 /// <summary>The layout of weights packed for the forward micro-kernels: output channels (padded to 16) in the groups the
 /// loops take them in (64 wide while 64 remain, then 32, then 16; all 16 wide where the widest group is 16, see
 /// <see cref="Blocks{TS, TV}.WidestGroup"/>), each group's weights contiguous as [row][group width], a row being one (tap,

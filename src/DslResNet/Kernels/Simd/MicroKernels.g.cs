@@ -32,7 +32,7 @@ internal static unsafe class MicroKernels<G, TS, TV>
         int DyStride = (G.OutChannels & 15) == 0 ? G.OutChannels : CoutP;
         store.Prefetch(dst, (0 * dstStride) + 0);
         TV a0_0 = TS.Zero;
-        for (int kh = 0; kh < G.Kernel; kh++)
+        for (int kh = 0; kh < (G.OneKernelRow ? 1 : G.Kernel); kh++)
         {
             float* xp = x + (kh * RowStride);
             float* wp = wt + (kh * G.Kernel * G.InChannels * 16);
@@ -71,7 +71,7 @@ internal static unsafe class MicroKernels<G, TS, TV>
         store.Prefetch(dst, (1 * dstStride) + 0);
         TV a0_0 = TS.Zero;
         TV a1_0 = TS.Zero;
-        for (int kh = 0; kh < G.Kernel; kh++)
+        for (int kh = 0; kh < (G.OneKernelRow ? 1 : G.Kernel); kh++)
         {
             float* xp = x + (kh * RowStride);
             float* wp = wt + (kh * G.Kernel * G.InChannels * 16);
@@ -114,7 +114,7 @@ internal static unsafe class MicroKernels<G, TS, TV>
         TV a0_0 = TS.Zero;
         TV a1_0 = TS.Zero;
         TV a2_0 = TS.Zero;
-        for (int kh = 0; kh < G.Kernel; kh++)
+        for (int kh = 0; kh < (G.OneKernelRow ? 1 : G.Kernel); kh++)
         {
             float* xp = x + (kh * RowStride);
             float* wp = wt + (kh * G.Kernel * G.InChannels * 16);
@@ -161,7 +161,7 @@ internal static unsafe class MicroKernels<G, TS, TV>
         TV a1_0 = TS.Zero;
         TV a2_0 = TS.Zero;
         TV a3_0 = TS.Zero;
-        for (int kh = 0; kh < G.Kernel; kh++)
+        for (int kh = 0; kh < (G.OneKernelRow ? 1 : G.Kernel); kh++)
         {
             float* xp = x + (kh * RowStride);
             float* wp = wt + (kh * G.Kernel * G.InChannels * 16);
@@ -212,7 +212,7 @@ internal static unsafe class MicroKernels<G, TS, TV>
         TV a2_0 = TS.Zero;
         TV a3_0 = TS.Zero;
         TV a4_0 = TS.Zero;
-        for (int kh = 0; kh < G.Kernel; kh++)
+        for (int kh = 0; kh < (G.OneKernelRow ? 1 : G.Kernel); kh++)
         {
             float* xp = x + (kh * RowStride);
             float* wp = wt + (kh * G.Kernel * G.InChannels * 16);
@@ -267,7 +267,7 @@ internal static unsafe class MicroKernels<G, TS, TV>
         TV a3_0 = TS.Zero;
         TV a4_0 = TS.Zero;
         TV a5_0 = TS.Zero;
-        for (int kh = 0; kh < G.Kernel; kh++)
+        for (int kh = 0; kh < (G.OneKernelRow ? 1 : G.Kernel); kh++)
         {
             float* xp = x + (kh * RowStride);
             float* wp = wt + (kh * G.Kernel * G.InChannels * 16);
@@ -326,7 +326,7 @@ internal static unsafe class MicroKernels<G, TS, TV>
         TV a4_0 = TS.Zero;
         TV a5_0 = TS.Zero;
         TV a6_0 = TS.Zero;
-        for (int kh = 0; kh < G.Kernel; kh++)
+        for (int kh = 0; kh < (G.OneKernelRow ? 1 : G.Kernel); kh++)
         {
             float* xp = x + (kh * RowStride);
             float* wp = wt + (kh * G.Kernel * G.InChannels * 16);
@@ -389,7 +389,7 @@ internal static unsafe class MicroKernels<G, TS, TV>
         TV a5_0 = TS.Zero;
         TV a6_0 = TS.Zero;
         TV a7_0 = TS.Zero;
-        for (int kh = 0; kh < G.Kernel; kh++)
+        for (int kh = 0; kh < (G.OneKernelRow ? 1 : G.Kernel); kh++)
         {
             float* xp = x + (kh * RowStride);
             float* wp = wt + (kh * G.Kernel * G.InChannels * 16);
@@ -456,7 +456,7 @@ internal static unsafe class MicroKernels<G, TS, TV>
         TV a6_0 = TS.Zero;
         TV a7_0 = TS.Zero;
         TV a8_0 = TS.Zero;
-        for (int kh = 0; kh < G.Kernel; kh++)
+        for (int kh = 0; kh < (G.OneKernelRow ? 1 : G.Kernel); kh++)
         {
             float* xp = x + (kh * RowStride);
             float* wp = wt + (kh * G.Kernel * G.InChannels * 16);
@@ -527,7 +527,7 @@ internal static unsafe class MicroKernels<G, TS, TV>
         TV a7_0 = TS.Zero;
         TV a8_0 = TS.Zero;
         TV a9_0 = TS.Zero;
-        for (int kh = 0; kh < G.Kernel; kh++)
+        for (int kh = 0; kh < (G.OneKernelRow ? 1 : G.Kernel); kh++)
         {
             float* xp = x + (kh * RowStride);
             float* wp = wt + (kh * G.Kernel * G.InChannels * 16);
@@ -602,7 +602,7 @@ internal static unsafe class MicroKernels<G, TS, TV>
         TV a8_0 = TS.Zero;
         TV a9_0 = TS.Zero;
         TV a10_0 = TS.Zero;
-        for (int kh = 0; kh < G.Kernel; kh++)
+        for (int kh = 0; kh < (G.OneKernelRow ? 1 : G.Kernel); kh++)
         {
             float* xp = x + (kh * RowStride);
             float* wp = wt + (kh * G.Kernel * G.InChannels * 16);
@@ -681,7 +681,7 @@ internal static unsafe class MicroKernels<G, TS, TV>
         TV a9_0 = TS.Zero;
         TV a10_0 = TS.Zero;
         TV a11_0 = TS.Zero;
-        for (int kh = 0; kh < G.Kernel; kh++)
+        for (int kh = 0; kh < (G.OneKernelRow ? 1 : G.Kernel); kh++)
         {
             float* xp = x + (kh * RowStride);
             float* wp = wt + (kh * G.Kernel * G.InChannels * 16);
@@ -764,7 +764,7 @@ internal static unsafe class MicroKernels<G, TS, TV>
         TV a10_0 = TS.Zero;
         TV a11_0 = TS.Zero;
         TV a12_0 = TS.Zero;
-        for (int kh = 0; kh < G.Kernel; kh++)
+        for (int kh = 0; kh < (G.OneKernelRow ? 1 : G.Kernel); kh++)
         {
             float* xp = x + (kh * RowStride);
             float* wp = wt + (kh * G.Kernel * G.InChannels * 16);
@@ -851,7 +851,7 @@ internal static unsafe class MicroKernels<G, TS, TV>
         TV a11_0 = TS.Zero;
         TV a12_0 = TS.Zero;
         TV a13_0 = TS.Zero;
-        for (int kh = 0; kh < G.Kernel; kh++)
+        for (int kh = 0; kh < (G.OneKernelRow ? 1 : G.Kernel); kh++)
         {
             float* xp = x + (kh * RowStride);
             float* wp = wt + (kh * G.Kernel * G.InChannels * 16);
@@ -942,7 +942,7 @@ internal static unsafe class MicroKernels<G, TS, TV>
         TV a12_0 = TS.Zero;
         TV a13_0 = TS.Zero;
         TV a14_0 = TS.Zero;
-        for (int kh = 0; kh < G.Kernel; kh++)
+        for (int kh = 0; kh < (G.OneKernelRow ? 1 : G.Kernel); kh++)
         {
             float* xp = x + (kh * RowStride);
             float* wp = wt + (kh * G.Kernel * G.InChannels * 16);
@@ -1037,7 +1037,7 @@ internal static unsafe class MicroKernels<G, TS, TV>
         TV a13_0 = TS.Zero;
         TV a14_0 = TS.Zero;
         TV a15_0 = TS.Zero;
-        for (int kh = 0; kh < G.Kernel; kh++)
+        for (int kh = 0; kh < (G.OneKernelRow ? 1 : G.Kernel); kh++)
         {
             float* xp = x + (kh * RowStride);
             float* wp = wt + (kh * G.Kernel * G.InChannels * 16);
@@ -1136,7 +1136,7 @@ internal static unsafe class MicroKernels<G, TS, TV>
         TV a14_0 = TS.Zero;
         TV a15_0 = TS.Zero;
         TV a16_0 = TS.Zero;
-        for (int kh = 0; kh < G.Kernel; kh++)
+        for (int kh = 0; kh < (G.OneKernelRow ? 1 : G.Kernel); kh++)
         {
             float* xp = x + (kh * RowStride);
             float* wp = wt + (kh * G.Kernel * G.InChannels * 16);
@@ -1239,7 +1239,7 @@ internal static unsafe class MicroKernels<G, TS, TV>
         TV a15_0 = TS.Zero;
         TV a16_0 = TS.Zero;
         TV a17_0 = TS.Zero;
-        for (int kh = 0; kh < G.Kernel; kh++)
+        for (int kh = 0; kh < (G.OneKernelRow ? 1 : G.Kernel); kh++)
         {
             float* xp = x + (kh * RowStride);
             float* wp = wt + (kh * G.Kernel * G.InChannels * 16);
@@ -1346,7 +1346,7 @@ internal static unsafe class MicroKernels<G, TS, TV>
         TV a16_0 = TS.Zero;
         TV a17_0 = TS.Zero;
         TV a18_0 = TS.Zero;
-        for (int kh = 0; kh < G.Kernel; kh++)
+        for (int kh = 0; kh < (G.OneKernelRow ? 1 : G.Kernel); kh++)
         {
             float* xp = x + (kh * RowStride);
             float* wp = wt + (kh * G.Kernel * G.InChannels * 16);
@@ -1457,7 +1457,7 @@ internal static unsafe class MicroKernels<G, TS, TV>
         TV a17_0 = TS.Zero;
         TV a18_0 = TS.Zero;
         TV a19_0 = TS.Zero;
-        for (int kh = 0; kh < G.Kernel; kh++)
+        for (int kh = 0; kh < (G.OneKernelRow ? 1 : G.Kernel); kh++)
         {
             float* xp = x + (kh * RowStride);
             float* wp = wt + (kh * G.Kernel * G.InChannels * 16);
@@ -1572,7 +1572,7 @@ internal static unsafe class MicroKernels<G, TS, TV>
         TV a18_0 = TS.Zero;
         TV a19_0 = TS.Zero;
         TV a20_0 = TS.Zero;
-        for (int kh = 0; kh < G.Kernel; kh++)
+        for (int kh = 0; kh < (G.OneKernelRow ? 1 : G.Kernel); kh++)
         {
             float* xp = x + (kh * RowStride);
             float* wp = wt + (kh * G.Kernel * G.InChannels * 16);
@@ -1691,7 +1691,7 @@ internal static unsafe class MicroKernels<G, TS, TV>
         TV a19_0 = TS.Zero;
         TV a20_0 = TS.Zero;
         TV a21_0 = TS.Zero;
-        for (int kh = 0; kh < G.Kernel; kh++)
+        for (int kh = 0; kh < (G.OneKernelRow ? 1 : G.Kernel); kh++)
         {
             float* xp = x + (kh * RowStride);
             float* wp = wt + (kh * G.Kernel * G.InChannels * 16);
@@ -1814,7 +1814,7 @@ internal static unsafe class MicroKernels<G, TS, TV>
         TV a20_0 = TS.Zero;
         TV a21_0 = TS.Zero;
         TV a22_0 = TS.Zero;
-        for (int kh = 0; kh < G.Kernel; kh++)
+        for (int kh = 0; kh < (G.OneKernelRow ? 1 : G.Kernel); kh++)
         {
             float* xp = x + (kh * RowStride);
             float* wp = wt + (kh * G.Kernel * G.InChannels * 16);
@@ -1941,7 +1941,7 @@ internal static unsafe class MicroKernels<G, TS, TV>
         TV a21_0 = TS.Zero;
         TV a22_0 = TS.Zero;
         TV a23_0 = TS.Zero;
-        for (int kh = 0; kh < G.Kernel; kh++)
+        for (int kh = 0; kh < (G.OneKernelRow ? 1 : G.Kernel); kh++)
         {
             float* xp = x + (kh * RowStride);
             float* wp = wt + (kh * G.Kernel * G.InChannels * 16);
@@ -2072,7 +2072,7 @@ internal static unsafe class MicroKernels<G, TS, TV>
         TV a22_0 = TS.Zero;
         TV a23_0 = TS.Zero;
         TV a24_0 = TS.Zero;
-        for (int kh = 0; kh < G.Kernel; kh++)
+        for (int kh = 0; kh < (G.OneKernelRow ? 1 : G.Kernel); kh++)
         {
             float* xp = x + (kh * RowStride);
             float* wp = wt + (kh * G.Kernel * G.InChannels * 16);
@@ -2207,7 +2207,7 @@ internal static unsafe class MicroKernels<G, TS, TV>
         TV a23_0 = TS.Zero;
         TV a24_0 = TS.Zero;
         TV a25_0 = TS.Zero;
-        for (int kh = 0; kh < G.Kernel; kh++)
+        for (int kh = 0; kh < (G.OneKernelRow ? 1 : G.Kernel); kh++)
         {
             float* xp = x + (kh * RowStride);
             float* wp = wt + (kh * G.Kernel * G.InChannels * 16);
@@ -2346,7 +2346,7 @@ internal static unsafe class MicroKernels<G, TS, TV>
         TV a24_0 = TS.Zero;
         TV a25_0 = TS.Zero;
         TV a26_0 = TS.Zero;
-        for (int kh = 0; kh < G.Kernel; kh++)
+        for (int kh = 0; kh < (G.OneKernelRow ? 1 : G.Kernel); kh++)
         {
             float* xp = x + (kh * RowStride);
             float* wp = wt + (kh * G.Kernel * G.InChannels * 16);
@@ -2489,7 +2489,7 @@ internal static unsafe class MicroKernels<G, TS, TV>
         TV a25_0 = TS.Zero;
         TV a26_0 = TS.Zero;
         TV a27_0 = TS.Zero;
-        for (int kh = 0; kh < G.Kernel; kh++)
+        for (int kh = 0; kh < (G.OneKernelRow ? 1 : G.Kernel); kh++)
         {
             float* xp = x + (kh * RowStride);
             float* wp = wt + (kh * G.Kernel * G.InChannels * 16);
@@ -2580,7 +2580,7 @@ internal static unsafe class MicroKernels<G, TS, TV>
         int DyStride = (G.OutChannels & 15) == 0 ? G.OutChannels : CoutP;
         store.Prefetch(dst, (0 * dstStride) + 0); store.Prefetch(dst, (0 * dstStride) + 16);
         TV a0_0 = TS.Zero; TV a0_1 = TS.Zero;
-        for (int kh = 0; kh < G.Kernel; kh++)
+        for (int kh = 0; kh < (G.OneKernelRow ? 1 : G.Kernel); kh++)
         {
             float* xp = x + (kh * RowStride);
             float* wp = wt + (kh * G.Kernel * G.InChannels * 32);
@@ -2620,7 +2620,7 @@ internal static unsafe class MicroKernels<G, TS, TV>
         store.Prefetch(dst, (1 * dstStride) + 0); store.Prefetch(dst, (1 * dstStride) + 16);
         TV a0_0 = TS.Zero; TV a0_1 = TS.Zero;
         TV a1_0 = TS.Zero; TV a1_1 = TS.Zero;
-        for (int kh = 0; kh < G.Kernel; kh++)
+        for (int kh = 0; kh < (G.OneKernelRow ? 1 : G.Kernel); kh++)
         {
             float* xp = x + (kh * RowStride);
             float* wp = wt + (kh * G.Kernel * G.InChannels * 32);
@@ -2664,7 +2664,7 @@ internal static unsafe class MicroKernels<G, TS, TV>
         TV a0_0 = TS.Zero; TV a0_1 = TS.Zero;
         TV a1_0 = TS.Zero; TV a1_1 = TS.Zero;
         TV a2_0 = TS.Zero; TV a2_1 = TS.Zero;
-        for (int kh = 0; kh < G.Kernel; kh++)
+        for (int kh = 0; kh < (G.OneKernelRow ? 1 : G.Kernel); kh++)
         {
             float* xp = x + (kh * RowStride);
             float* wp = wt + (kh * G.Kernel * G.InChannels * 32);
@@ -2712,7 +2712,7 @@ internal static unsafe class MicroKernels<G, TS, TV>
         TV a1_0 = TS.Zero; TV a1_1 = TS.Zero;
         TV a2_0 = TS.Zero; TV a2_1 = TS.Zero;
         TV a3_0 = TS.Zero; TV a3_1 = TS.Zero;
-        for (int kh = 0; kh < G.Kernel; kh++)
+        for (int kh = 0; kh < (G.OneKernelRow ? 1 : G.Kernel); kh++)
         {
             float* xp = x + (kh * RowStride);
             float* wp = wt + (kh * G.Kernel * G.InChannels * 32);
@@ -2764,7 +2764,7 @@ internal static unsafe class MicroKernels<G, TS, TV>
         TV a2_0 = TS.Zero; TV a2_1 = TS.Zero;
         TV a3_0 = TS.Zero; TV a3_1 = TS.Zero;
         TV a4_0 = TS.Zero; TV a4_1 = TS.Zero;
-        for (int kh = 0; kh < G.Kernel; kh++)
+        for (int kh = 0; kh < (G.OneKernelRow ? 1 : G.Kernel); kh++)
         {
             float* xp = x + (kh * RowStride);
             float* wp = wt + (kh * G.Kernel * G.InChannels * 32);
@@ -2820,7 +2820,7 @@ internal static unsafe class MicroKernels<G, TS, TV>
         TV a3_0 = TS.Zero; TV a3_1 = TS.Zero;
         TV a4_0 = TS.Zero; TV a4_1 = TS.Zero;
         TV a5_0 = TS.Zero; TV a5_1 = TS.Zero;
-        for (int kh = 0; kh < G.Kernel; kh++)
+        for (int kh = 0; kh < (G.OneKernelRow ? 1 : G.Kernel); kh++)
         {
             float* xp = x + (kh * RowStride);
             float* wp = wt + (kh * G.Kernel * G.InChannels * 32);
@@ -2880,7 +2880,7 @@ internal static unsafe class MicroKernels<G, TS, TV>
         TV a4_0 = TS.Zero; TV a4_1 = TS.Zero;
         TV a5_0 = TS.Zero; TV a5_1 = TS.Zero;
         TV a6_0 = TS.Zero; TV a6_1 = TS.Zero;
-        for (int kh = 0; kh < G.Kernel; kh++)
+        for (int kh = 0; kh < (G.OneKernelRow ? 1 : G.Kernel); kh++)
         {
             float* xp = x + (kh * RowStride);
             float* wp = wt + (kh * G.Kernel * G.InChannels * 32);
@@ -2944,7 +2944,7 @@ internal static unsafe class MicroKernels<G, TS, TV>
         TV a5_0 = TS.Zero; TV a5_1 = TS.Zero;
         TV a6_0 = TS.Zero; TV a6_1 = TS.Zero;
         TV a7_0 = TS.Zero; TV a7_1 = TS.Zero;
-        for (int kh = 0; kh < G.Kernel; kh++)
+        for (int kh = 0; kh < (G.OneKernelRow ? 1 : G.Kernel); kh++)
         {
             float* xp = x + (kh * RowStride);
             float* wp = wt + (kh * G.Kernel * G.InChannels * 32);
@@ -3012,7 +3012,7 @@ internal static unsafe class MicroKernels<G, TS, TV>
         TV a6_0 = TS.Zero; TV a6_1 = TS.Zero;
         TV a7_0 = TS.Zero; TV a7_1 = TS.Zero;
         TV a8_0 = TS.Zero; TV a8_1 = TS.Zero;
-        for (int kh = 0; kh < G.Kernel; kh++)
+        for (int kh = 0; kh < (G.OneKernelRow ? 1 : G.Kernel); kh++)
         {
             float* xp = x + (kh * RowStride);
             float* wp = wt + (kh * G.Kernel * G.InChannels * 32);
@@ -3084,7 +3084,7 @@ internal static unsafe class MicroKernels<G, TS, TV>
         TV a7_0 = TS.Zero; TV a7_1 = TS.Zero;
         TV a8_0 = TS.Zero; TV a8_1 = TS.Zero;
         TV a9_0 = TS.Zero; TV a9_1 = TS.Zero;
-        for (int kh = 0; kh < G.Kernel; kh++)
+        for (int kh = 0; kh < (G.OneKernelRow ? 1 : G.Kernel); kh++)
         {
             float* xp = x + (kh * RowStride);
             float* wp = wt + (kh * G.Kernel * G.InChannels * 32);
@@ -3160,7 +3160,7 @@ internal static unsafe class MicroKernels<G, TS, TV>
         TV a8_0 = TS.Zero; TV a8_1 = TS.Zero;
         TV a9_0 = TS.Zero; TV a9_1 = TS.Zero;
         TV a10_0 = TS.Zero; TV a10_1 = TS.Zero;
-        for (int kh = 0; kh < G.Kernel; kh++)
+        for (int kh = 0; kh < (G.OneKernelRow ? 1 : G.Kernel); kh++)
         {
             float* xp = x + (kh * RowStride);
             float* wp = wt + (kh * G.Kernel * G.InChannels * 32);
@@ -3240,7 +3240,7 @@ internal static unsafe class MicroKernels<G, TS, TV>
         TV a9_0 = TS.Zero; TV a9_1 = TS.Zero;
         TV a10_0 = TS.Zero; TV a10_1 = TS.Zero;
         TV a11_0 = TS.Zero; TV a11_1 = TS.Zero;
-        for (int kh = 0; kh < G.Kernel; kh++)
+        for (int kh = 0; kh < (G.OneKernelRow ? 1 : G.Kernel); kh++)
         {
             float* xp = x + (kh * RowStride);
             float* wp = wt + (kh * G.Kernel * G.InChannels * 32);
@@ -3324,7 +3324,7 @@ internal static unsafe class MicroKernels<G, TS, TV>
         TV a10_0 = TS.Zero; TV a10_1 = TS.Zero;
         TV a11_0 = TS.Zero; TV a11_1 = TS.Zero;
         TV a12_0 = TS.Zero; TV a12_1 = TS.Zero;
-        for (int kh = 0; kh < G.Kernel; kh++)
+        for (int kh = 0; kh < (G.OneKernelRow ? 1 : G.Kernel); kh++)
         {
             float* xp = x + (kh * RowStride);
             float* wp = wt + (kh * G.Kernel * G.InChannels * 32);
@@ -3412,7 +3412,7 @@ internal static unsafe class MicroKernels<G, TS, TV>
         TV a11_0 = TS.Zero; TV a11_1 = TS.Zero;
         TV a12_0 = TS.Zero; TV a12_1 = TS.Zero;
         TV a13_0 = TS.Zero; TV a13_1 = TS.Zero;
-        for (int kh = 0; kh < G.Kernel; kh++)
+        for (int kh = 0; kh < (G.OneKernelRow ? 1 : G.Kernel); kh++)
         {
             float* xp = x + (kh * RowStride);
             float* wp = wt + (kh * G.Kernel * G.InChannels * 32);
@@ -3476,7 +3476,7 @@ internal static unsafe class MicroKernels<G, TS, TV>
         int DyStride = (G.OutChannels & 15) == 0 ? G.OutChannels : CoutP;
         store.Prefetch(dst, (0 * dstStride) + 0); store.Prefetch(dst, (0 * dstStride) + 16); store.Prefetch(dst, (0 * dstStride) + 32); store.Prefetch(dst, (0 * dstStride) + 48);
         TV a0_0 = TS.Zero; TV a0_1 = TS.Zero; TV a0_2 = TS.Zero; TV a0_3 = TS.Zero;
-        for (int kh = 0; kh < G.Kernel; kh++)
+        for (int kh = 0; kh < (G.OneKernelRow ? 1 : G.Kernel); kh++)
         {
             float* xp = x + (kh * RowStride);
             float* wp = wt + (kh * G.Kernel * G.InChannels * 64);
@@ -3518,7 +3518,7 @@ internal static unsafe class MicroKernels<G, TS, TV>
         store.Prefetch(dst, (1 * dstStride) + 0); store.Prefetch(dst, (1 * dstStride) + 16); store.Prefetch(dst, (1 * dstStride) + 32); store.Prefetch(dst, (1 * dstStride) + 48);
         TV a0_0 = TS.Zero; TV a0_1 = TS.Zero; TV a0_2 = TS.Zero; TV a0_3 = TS.Zero;
         TV a1_0 = TS.Zero; TV a1_1 = TS.Zero; TV a1_2 = TS.Zero; TV a1_3 = TS.Zero;
-        for (int kh = 0; kh < G.Kernel; kh++)
+        for (int kh = 0; kh < (G.OneKernelRow ? 1 : G.Kernel); kh++)
         {
             float* xp = x + (kh * RowStride);
             float* wp = wt + (kh * G.Kernel * G.InChannels * 64);
@@ -3564,7 +3564,7 @@ internal static unsafe class MicroKernels<G, TS, TV>
         TV a0_0 = TS.Zero; TV a0_1 = TS.Zero; TV a0_2 = TS.Zero; TV a0_3 = TS.Zero;
         TV a1_0 = TS.Zero; TV a1_1 = TS.Zero; TV a1_2 = TS.Zero; TV a1_3 = TS.Zero;
         TV a2_0 = TS.Zero; TV a2_1 = TS.Zero; TV a2_2 = TS.Zero; TV a2_3 = TS.Zero;
-        for (int kh = 0; kh < G.Kernel; kh++)
+        for (int kh = 0; kh < (G.OneKernelRow ? 1 : G.Kernel); kh++)
         {
             float* xp = x + (kh * RowStride);
             float* wp = wt + (kh * G.Kernel * G.InChannels * 64);
@@ -3614,7 +3614,7 @@ internal static unsafe class MicroKernels<G, TS, TV>
         TV a1_0 = TS.Zero; TV a1_1 = TS.Zero; TV a1_2 = TS.Zero; TV a1_3 = TS.Zero;
         TV a2_0 = TS.Zero; TV a2_1 = TS.Zero; TV a2_2 = TS.Zero; TV a2_3 = TS.Zero;
         TV a3_0 = TS.Zero; TV a3_1 = TS.Zero; TV a3_2 = TS.Zero; TV a3_3 = TS.Zero;
-        for (int kh = 0; kh < G.Kernel; kh++)
+        for (int kh = 0; kh < (G.OneKernelRow ? 1 : G.Kernel); kh++)
         {
             float* xp = x + (kh * RowStride);
             float* wp = wt + (kh * G.Kernel * G.InChannels * 64);
@@ -3668,7 +3668,7 @@ internal static unsafe class MicroKernels<G, TS, TV>
         TV a2_0 = TS.Zero; TV a2_1 = TS.Zero; TV a2_2 = TS.Zero; TV a2_3 = TS.Zero;
         TV a3_0 = TS.Zero; TV a3_1 = TS.Zero; TV a3_2 = TS.Zero; TV a3_3 = TS.Zero;
         TV a4_0 = TS.Zero; TV a4_1 = TS.Zero; TV a4_2 = TS.Zero; TV a4_3 = TS.Zero;
-        for (int kh = 0; kh < G.Kernel; kh++)
+        for (int kh = 0; kh < (G.OneKernelRow ? 1 : G.Kernel); kh++)
         {
             float* xp = x + (kh * RowStride);
             float* wp = wt + (kh * G.Kernel * G.InChannels * 64);
@@ -3726,7 +3726,7 @@ internal static unsafe class MicroKernels<G, TS, TV>
         TV a3_0 = TS.Zero; TV a3_1 = TS.Zero; TV a3_2 = TS.Zero; TV a3_3 = TS.Zero;
         TV a4_0 = TS.Zero; TV a4_1 = TS.Zero; TV a4_2 = TS.Zero; TV a4_3 = TS.Zero;
         TV a5_0 = TS.Zero; TV a5_1 = TS.Zero; TV a5_2 = TS.Zero; TV a5_3 = TS.Zero;
-        for (int kh = 0; kh < G.Kernel; kh++)
+        for (int kh = 0; kh < (G.OneKernelRow ? 1 : G.Kernel); kh++)
         {
             float* xp = x + (kh * RowStride);
             float* wp = wt + (kh * G.Kernel * G.InChannels * 64);

@@ -326,6 +326,32 @@ internal sealed unsafe partial class SimdConvolution<G, TS, TV>
         int rows = ((oh1 - 1 - oh0) * G.Stride) + G.Kernel;
         PadInput(image, padded, ihStart, rows);
 
+        if (KernelRowPasses && Statistics is null)
+        {
+            // Each output-channel group a kernel row at a time over all the unit's rows (see KernelRowPasses): the first
+            // row's products stored, the next added to them, the last finished (bias, epilogue).
+            int g0 = ocStart;
+            while (g0 < ocEnd)
+            {
+                int vectors = PackedVectors(ocEnd - g0);
+                long rowWeights = (long)G.Kernel * G.InChannels * 16 * vectors;
+                for (int kh = 0; kh < G.Kernel; kh++)
+                {
+                    int part = kh == 0 ? PartFirst : kh == G.Kernel - 1 ? PartLast : PartMiddle;
+                    for (int oh = oh0; oh < oh1; oh++)
+                    {
+                        float* xRow = padded + ((long)(oh - oh0) * G.Stride * RowStride) + ((long)kh * RowStride);
+                        float* yRow = yImage + ((long)oh * OutWidth * G.OutChannels);
+                        ForwardGroup<KernelRowGeometry<G>>(vectors, xRow, RowStride, 0, 1, OutWidth, g0, yRow, tile, thread, 0, kh * rowWeights, part);
+                    }
+                }
+
+                g0 += 16 * vectors;
+            }
+
+            return;
+        }
+
         // Output channels split between the threads (large weights at batch 1, see Forward), no statistics: each group's
         // weights under all the unit's rows, rather than all the unit's weights under each row, which streamed them once
         // a row. `profile resnet50-224 latency 2 20`, per-layer minimum of 2 rounds each order: 512x14x14->512 stride 2
@@ -487,6 +513,28 @@ internal sealed unsafe partial class SimdConvolution<G, TS, TV>
     // 1024x14x14->256 0.92-0.94; the call (median) 0.971-0.985 with the Winograd products' own (see Winograd.Products).
     // Prefetching a group's whole panel at once between blocks had been slower (2048x7x7->512 1.23 of its time: 512 KB
     // evicting the panel in use), as had prefetching within the current panel 8 KB ahead (no change).
+    // ForwardGroup's part of the kernel: all of it, or its first, a middle or its last row (see KernelRowPasses).
+    private const int PartWhole = 0;
+    private const int PartFirst = 1;
+    private const int PartMiddle = 2;
+    private const int PartLast = 3;
+
+    // Whether a forward without batch statistics runs each output-channel group of a padded layer one kernel row at a time
+    // over every output row of its unit: where a group's weights (taps x input channels x its width) outgrow L2, each
+    // output row streamed all of them from L3 for a handful of pixels (ResNet-50's 512x14x14 stride-2 layer: 1.2 MB a
+    // group for 7 pixels a row); a kernel row's third stays in L2 over the rows. At fewer images than threads the groups
+    // are packed 32 wide instead (see PackWidth), and fit. Whole vectors only (every group stored in place).
+    // `profile resnet50-224 infer 2 40 ab` (batch 8), three runs: that layer 0.80, 0.86 of its time (and 0.88 at batch 1
+    // on 1 thread, 64 wide); groups of 590 KB (256 input channels) a kernel row at a time: 0.95-1.09, not taken.
+    private bool KernelRowPasses
+    {
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        get => G.Kernel > 1 && !Unpadded && _scatterStride == 0 && (G.OutChannels & 15) == 0
+            && (long)Taps * G.InChannels * _packWidth * sizeof(float) > KernelRowPanelBytes;
+    }
+
+    private const long KernelRowPanelBytes = 768 * 1024;
+
     // Whether this pass's whole-vector blocks add up their batch statistics as they store them (see FusedStatistics): a
     // training forward with nothing else to apply to its values.
     private bool StatisticsAsStored
@@ -496,9 +544,12 @@ internal sealed unsafe partial class SimdConvolution<G, TS, TV>
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private void ForwardGroup<GK>(int vectors, float* xRow, int rowStride, int kh0, int kh1, int pixels, int oc0, float* yRow, float* tile, int thread, long aheadPanel = 0)
+    private void ForwardGroup<GK>(int vectors, float* xRow, int rowStride, int kh0, int kh1, int pixels, int oc0, float* yRow, float* tile, int thread, long aheadPanel = 0, long weightOffset = 0, int part = PartWhole)
         where GK : struct, IConvGeometry
     {
+        // A part of the kernel (see KernelRowPasses) adds into what the parts before it stored; the last finishes.
+        bool first = part is PartWhole or PartFirst;
+        bool last = part is PartWhole or PartLast;
         // Stride 1, kernels 2 or 3 wide, 16 or 32 channels: the sliding kernels, which load each input value once per row
         // of taps rather than once per tap (a 1x1 kernel has one tap a row: the plain kernels take more pixels).
         bool slide = GK.Stride == 1 && GK.Kernel is 2 or 3 && vectors <= 2;
@@ -527,16 +578,16 @@ internal sealed unsafe partial class SimdConvolution<G, TS, TV>
         {
             int count = b < large ? small : small + 1;
             float* x = xRow + ((long)ow0 * GK.Stride * G.InChannels);
-            float* w = _packed + PackedGroups.Start(oc0, Taps * G.InChannels);
+            float* w = _packed + PackedGroups.Start(oc0, Taps * G.InChannels) + weightOffset;
             float* y = yRow + ((long)ow0 * G.OutChannels) + oc0;
-            if (direct && (_bias || HasEpilogue || _accumulate))
+            if (direct && (_bias || HasEpilogue || _accumulate || part != PartWhole))
             {
                 FusedStore store = new(
-                    _bias ? _b + oc0 : null,
-                    HasEpilogue && EpilogueRelu1,
-                    HasEpilogue && EpilogueResidual is not null ? EpilogueResidual + (y - _y) : null,
-                    HasEpilogue && EpilogueRelu2,
-                    _accumulate,
+                    last && _bias ? _b + oc0 : null,
+                    last && HasEpilogue && EpilogueRelu1,
+                    last && HasEpilogue && EpilogueResidual is not null ? EpilogueResidual + (y - _y) : null,
+                    last && HasEpilogue && EpilogueRelu2,
+                    _accumulate || !first,
                     PrefetchOutput);
                 if (aheadPanel > 0 && blocks >= vectors)
                 {

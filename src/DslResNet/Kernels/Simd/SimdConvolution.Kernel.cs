@@ -315,6 +315,7 @@ internal sealed unsafe partial class SimdConvolution<G, TS, TV> : SimdConvolutio
         _images = images;
         StatisticsSink? sink = Statistics;
         StreamedOutput = StatisticsAsStored && StreamOutput;
+        UsedKernelRows = !Pointwise && KernelRowPasses && sink is null;
         if (Pointwise)
         {
             ForwardPointwise(images, sink);
@@ -409,6 +410,7 @@ internal sealed unsafe partial class SimdConvolution<G, TS, TV> : SimdConvolutio
 
         UsedWinograd = true;
         StreamedOutput = false;
+        UsedKernelRows = false;
 
         // Fewer images than threads: split each image by rows of tiles, or by output channels where the transformed
         // weights are large (ResNet-50's last stages at batch 1: 4 and 16 MB), so that each thread reads only its share
@@ -653,7 +655,7 @@ internal sealed unsafe partial class SimdConvolution<G, TS, TV> : SimdConvolutio
     // group then stays in L2 (1 MB a core) for all the rows instead of coming from L3 once a row (ResNet-18's and
     // ResNet-50's 512x14x14->512 stride-2 layers at batch 1: 1.18 MB a 64-wide group, 7 rows).
     private static int PackWidth(int batch, int threads) =>
-        Blocks<TS, TV>.WidestGroup == 64 && batch < threads && !Pointwise && (long)Taps * G.InChannels * 64 * sizeof(float) > 768 * 1024 ? 32 : Blocks<TS, TV>.WidestGroup;
+        Blocks<TS, TV>.WidestGroup == 64 && batch < threads && !Pointwise && (long)Taps * G.InChannels * 64 * sizeof(float) > KernelRowPanelBytes ? 32 : Blocks<TS, TV>.WidestGroup;
 
     // Vectors of the packed group that starts at oc0 (ends at ocEnd at most).
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

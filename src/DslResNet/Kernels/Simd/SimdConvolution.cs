@@ -40,6 +40,9 @@ public abstract unsafe class SimdConvolution : IDisposable, IConvolution
     /// <summary>Whether the last forward pass stored its output past the caches (non-temporal stores, see StreamOutput).</summary>
     public bool StreamedOutput { get; private protected set; }
 
+    /// <summary>Whether the last forward pass ran its weight groups a kernel row at a time (see KernelRowPasses).</summary>
+    public bool UsedKernelRows { get; private protected set; }
+
     /// <summary>Whether the last backward pass computed the input gradient with Winograd's F(2x2, 3x3).</summary>
     public bool UsedWinogradForInputGradient { get; private protected set; }
 

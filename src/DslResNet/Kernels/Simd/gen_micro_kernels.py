@@ -65,7 +65,8 @@ for v, rmax in FWD.items():
         w("        " + " ".join(f"TV a{r}_{j} = TS.Zero;" for j in range(v)))
     # A kernel row's taps and input channels are one run, in the padded input (kw * InChannels + ic) as in the packed
     # weights: one loop of Kernel * InChannels steps (the 7x7 stem's 3 input channels would otherwise be a loop of 3).
-    w("        for (int kh = 0; kh < G.Kernel; kh++)")
+    # One row where the geometry runs one kernel row at a time (see KernelRowGeometry).
+    w("        for (int kh = 0; kh < (G.OneKernelRow ? 1 : G.Kernel); kh++)")
     w("        {")
     w("            float* xp = x + (kh * RowStride);")
     w(f"            float* wp = wt + (kh * G.Kernel * G.InChannels * {16*v});")
