@@ -192,8 +192,7 @@ internal static unsafe class Winograd<G, TS, TV, T>
         {
             int rows = Math.Min(step, ty1 - ty);
             int tiles = rows * TilesWide;
-            Pad(x, padded, (T.Size * ty) - 1, (T.Size * rows) + 2);
-            TransformInput(padded, v, 0, tiles, tiles, 0, tmp);
+            Input(x, padded, ty, rows, v, 0, tiles, tiles, 0, tmp);
             Products(v, u, m, tiles, oc0, oc1, ahead);
             TransformOutput(m, y, ty, 0, tiles, tiles, 0, 0, store, oc0, oc1, tmp);
         }
@@ -226,8 +225,7 @@ internal static unsafe class Winograd<G, TS, TV, T>
             int row = a / wide;
             int rows = ((b - 1) / wide) - row + 1;
             int skip = a - (row * wide);
-            Pad(x, padded, (T.Size * row) - 1, (T.Size * rows) + 2);
-            TransformInput(padded, v, skip, b - a, b - a, 0, tmp);
+            Input(x, padded, row, rows, v, skip, b - a, b - a, 0, tmp);
             Products(v, u, m, b - a, oc0, oc1);
             TransformOutput(m, y, row, skip, b - a, b - a, 0, 0, store, oc0, oc1, tmp);
         }
@@ -255,8 +253,7 @@ internal static unsafe class Winograd<G, TS, TV, T>
         long outImage = (long)G.Height * G.Width * G.OutChannels;
         for (int i = 0; i < count; i++)
         {
-            Pad(x + (i * inImage), padded, -1, (T.Size * TilesHigh) + 2);
-            TransformInput(padded, v, 0, TilesPerImage, tiles, i * TilesPerImage, tmp);
+            Input(x + (i * inImage), padded, 0, TilesHigh, v, 0, TilesPerImage, tiles, i * TilesPerImage, tmp);
         }
 
         Products(v, u, m, tiles, oc0, oc1);
@@ -274,6 +271,88 @@ internal static unsafe class Winograd<G, TS, TV, T>
         v = scratch + (PaddedRows * (long)PaddedColumns * G.InChannels);
         m = v + ((long)Planes * PassTiles * G.InChannels);
         tmp = m + ((long)Planes * PassTiles * G.OutChannels);
+    }
+
+    /// <summary>V for tiles [skip, skip + count) of tile rows [ty, ty + rows) of an image (see TransformInput): as F(2x2, 3x3),
+    /// read in the image itself, the patches at its edge with zeros for what lies outside (see
+    /// <see cref="WinogradF2.TransformInputEdge"/>); as F(4x4, 3x3), from a padded copy of the rows.</summary>
+    /// <param name="x">The image, NHWC.</param>
+    /// <param name="padded">Scratch for the padded copy (F(4x4, 3x3)).</param>
+    /// <param name="ty">The first tile row.</param>
+    /// <param name="rows">Tile rows.</param>
+    /// <param name="v">Transformed inputs.</param>
+    /// <param name="skip">Tiles skipped from the first row's first.</param>
+    /// <param name="count">Tiles.</param>
+    /// <param name="planeTiles">Tiles a plane of <paramref name="v"/> holds.</param>
+    /// <param name="first">The plane slot of the first tile.</param>
+    /// <param name="tmp">A tile's transform scratch.</param>
+    // F(2x2, 3x3) read in place: the padded copy of every pass's rows was 1-2% of a ResNet-20 training step in perf
+    // (SpanHelpers.Memmove under the Winograd passes); the values are the same bits (zeros added or subtracted alike).
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static void Input(float* x, float* padded, int ty, int rows, float* v, int skip, int count, int planeTiles, int first, float* tmp)
+    {
+        if (typeof(T) == typeof(WinogradF2))
+        {
+            TransformInputInPlace(x, ty, v, skip, count, planeTiles, first);
+        }
+        else
+        {
+            Pad(x, padded, (T.Size * ty) - 1, (T.Size * rows) + 2);
+            TransformInput(padded, v, skip, count, planeTiles, first, tmp);
+        }
+    }
+
+    // F(2x2, 3x3)'s V for tiles [skip, skip + count) counted from tile row ty's first, read in the image (see Input).
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void TransformInputInPlace(float* x, int ty, float* v, int skip, int count, int planeTiles, int first)
+    {
+        int ic = G.InChannels;
+        int height = G.Height;
+        int width = G.Width;
+        int wide = (width + 1) / 2;
+        long rowFloats = (long)width * ic;
+        long plane = (long)planeTiles * ic;
+        int r = skip / wide, tx = skip - (r * wide);
+        for (int t = 0; t < count; t++)
+        {
+            int ih = (2 * (ty + r)) - 1, iw = (2 * tx) - 1;
+            int rowsInside = Inside(ih, height), columnsInside = Inside(iw, width);
+            float* patch = x + ((((long)ih * width) + iw) * ic);
+            float* dst = v + ((long)(first + t) * ic);
+            if ((rowsInside & columnsInside) == 15)
+            {
+                for (int c = 0; c < ic; c += 16)
+                {
+                    WinogradF2.TransformInput<TS, TV>(patch + c, rowFloats, ic, dst + c, plane, null);
+                }
+            }
+            else
+            {
+                for (int c = 0; c < ic; c += 16)
+                {
+                    WinogradF2.TransformInputEdge<TS, TV>(patch + c, rowFloats, ic, dst + c, plane, rowsInside, columnsInside);
+                }
+            }
+
+            if (++tx == wide)
+            {
+                tx = 0;
+                r++;
+            }
+        }
+    }
+
+    // Bit k set where i0 + k (k < 4) lies in [0, n).
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static int Inside(int i0, int n)
+    {
+        int bits = 0;
+        for (int k = 0; k < 4; k++)
+        {
+            bits |= (uint)(i0 + k) < (uint)n ? 1 << k : 0;
+        }
+
+        return bits;
     }
 
     // Input rows [ih0, ih0 + count) with a zero column on the left and zeros past the right edge (and above and below).

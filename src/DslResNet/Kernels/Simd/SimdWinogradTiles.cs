@@ -198,6 +198,43 @@ internal readonly unsafe struct WinogradF2 : IWinogradTile
         }
     }
 
+    /// <summary><see cref="TransformInput{TS, TV}"/> for a patch at the image's edge, read in the image itself (no padded
+    /// copy): the patch's rows and columns outside the image are taken as zero and not read, which gives the same values
+    /// as a padded copy's zeros.</summary>
+    /// <typeparam name="TS">The vector operations.</typeparam>
+    /// <typeparam name="TV">The vector type.</typeparam>
+    /// <param name="p0">The patch's top-left pixel at the first of the 16 channels (outside the image where its first row or
+    /// column is; never read there).</param>
+    /// <param name="row">Floats from one image row to the next.</param>
+    /// <param name="column">Floats from one pixel to the next.</param>
+    /// <param name="o">Where plane 0's vector goes.</param>
+    /// <param name="plane">Floats from one plane to the next.</param>
+    /// <param name="rows">Bit k set where the patch's row k lies inside the image.</param>
+    /// <param name="columns">Bit k set where the patch's column k lies inside the image.</param>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void TransformInputEdge<TS, TV>(float* p0, long row, long column, float* o, long plane, int rows, int columns)
+        where TS : struct, ISimd<TV>
+        where TV : struct
+    {
+        float* p1 = p0 + row;
+        float* p2 = p1 + row;
+        float* p3 = p2 + row;
+        long ic = column;
+        bool r0 = (rows & 1) != 0, r1 = (rows & 2) != 0, r2 = (rows & 4) != 0, r3 = (rows & 8) != 0;
+        bool c0 = (columns & 1) != 0, c1 = (columns & 2) != 0, c2 = (columns & 4) != 0, c3 = (columns & 8) != 0;
+
+        // TransformInput's rows and columns, each load a zero where the row or column lies outside.
+        Columns<TS, TV>(TS.Subtract(Load<TS, TV>(p0, r0 && c0), Load<TS, TV>(p2, r2 && c0)), TS.Subtract(Load<TS, TV>(p0 + ic, r0 && c1), Load<TS, TV>(p2 + ic, r2 && c1)), TS.Subtract(Load<TS, TV>(p0 + (2 * ic), r0 && c2), Load<TS, TV>(p2 + (2 * ic), r2 && c2)), TS.Subtract(Load<TS, TV>(p0 + (3 * ic), r0 && c3), Load<TS, TV>(p2 + (3 * ic), r2 && c3)), o, plane);
+        Columns<TS, TV>(TS.Add(Load<TS, TV>(p1, r1 && c0), Load<TS, TV>(p2, r2 && c0)), TS.Add(Load<TS, TV>(p1 + ic, r1 && c1), Load<TS, TV>(p2 + ic, r2 && c1)), TS.Add(Load<TS, TV>(p1 + (2 * ic), r1 && c2), Load<TS, TV>(p2 + (2 * ic), r2 && c2)), TS.Add(Load<TS, TV>(p1 + (3 * ic), r1 && c3), Load<TS, TV>(p2 + (3 * ic), r2 && c3)), o + (4 * plane), plane);
+        Columns<TS, TV>(TS.Subtract(Load<TS, TV>(p2, r2 && c0), Load<TS, TV>(p1, r1 && c0)), TS.Subtract(Load<TS, TV>(p2 + ic, r2 && c1), Load<TS, TV>(p1 + ic, r1 && c1)), TS.Subtract(Load<TS, TV>(p2 + (2 * ic), r2 && c2), Load<TS, TV>(p1 + (2 * ic), r1 && c2)), TS.Subtract(Load<TS, TV>(p2 + (3 * ic), r2 && c3), Load<TS, TV>(p1 + (3 * ic), r1 && c3)), o + (8 * plane), plane);
+        Columns<TS, TV>(TS.Subtract(Load<TS, TV>(p1, r1 && c0), Load<TS, TV>(p3, r3 && c0)), TS.Subtract(Load<TS, TV>(p1 + ic, r1 && c1), Load<TS, TV>(p3 + ic, r3 && c1)), TS.Subtract(Load<TS, TV>(p1 + (2 * ic), r1 && c2), Load<TS, TV>(p3 + (2 * ic), r3 && c2)), TS.Subtract(Load<TS, TV>(p1 + (3 * ic), r1 && c3), Load<TS, TV>(p3 + (3 * ic), r3 && c3)), o + (12 * plane), plane);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static TV Load<TS, TV>(float* p, bool inside)
+        where TS : struct, ISimd<TV>
+        where TV : struct => inside ? TS.Load(p) : TS.Zero;
+
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void Columns<TS, TV>(TV t0, TV t1, TV t2, TV t3, float* o, long plane)
         where TS : struct, ISimd<TV>
