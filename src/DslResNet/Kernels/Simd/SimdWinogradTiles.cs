@@ -137,21 +137,8 @@ internal readonly unsafe struct WinogradF2 : IWinogradTile
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static void TransformInput<TS, TV>(float* p0, long row, long column, float* o, long plane, float* tmp)
         where TS : struct, ISimd<TV>
-        where TV : struct
-    {
-        float* p1 = p0 + row;
-        float* p2 = p1 + row;
-        float* p3 = p2 + row;
-        long ic = column;
-
-        // Rows: t0 = d0 - d2, t1 = d1 + d2, t2 = d2 - d1, t3 = d1 - d3 (each a row of 4 pixels), one at a time and each
-        // value loaded where it is used, so that at most 4 vectors are live beside the loads (AVX2 has 8 in its 16 ymm
-        // registers; all 16 of the patch at once spilled).
-        Columns<TS, TV>(TS.Subtract(TS.Load(p0), TS.Load(p2)), TS.Subtract(TS.Load(p0 + ic), TS.Load(p2 + ic)), TS.Subtract(TS.Load(p0 + (2 * ic)), TS.Load(p2 + (2 * ic))), TS.Subtract(TS.Load(p0 + (3 * ic)), TS.Load(p2 + (3 * ic))), o, plane);
-        Columns<TS, TV>(TS.Add(TS.Load(p1), TS.Load(p2)), TS.Add(TS.Load(p1 + ic), TS.Load(p2 + ic)), TS.Add(TS.Load(p1 + (2 * ic)), TS.Load(p2 + (2 * ic))), TS.Add(TS.Load(p1 + (3 * ic)), TS.Load(p2 + (3 * ic))), o + (4 * plane), plane);
-        Columns<TS, TV>(TS.Subtract(TS.Load(p2), TS.Load(p1)), TS.Subtract(TS.Load(p2 + ic), TS.Load(p1 + ic)), TS.Subtract(TS.Load(p2 + (2 * ic)), TS.Load(p1 + (2 * ic))), TS.Subtract(TS.Load(p2 + (3 * ic)), TS.Load(p1 + (3 * ic))), o + (8 * plane), plane);
-        Columns<TS, TV>(TS.Subtract(TS.Load(p1), TS.Load(p3)), TS.Subtract(TS.Load(p1 + ic), TS.Load(p3 + ic)), TS.Subtract(TS.Load(p1 + (2 * ic)), TS.Load(p3 + (2 * ic))), TS.Subtract(TS.Load(p1 + (3 * ic)), TS.Load(p3 + (3 * ic))), o + (12 * plane), plane);
-    }
+        where TV : struct =>
+        TransformInputEdge<TS, TV>(p0, row, column, o, plane, 15, 15); // every row and column inside: the JIT drops the tests
 
     /// <inheritdoc />
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -223,7 +210,9 @@ internal readonly unsafe struct WinogradF2 : IWinogradTile
         bool r0 = (rows & 1) != 0, r1 = (rows & 2) != 0, r2 = (rows & 4) != 0, r3 = (rows & 8) != 0;
         bool c0 = (columns & 1) != 0, c1 = (columns & 2) != 0, c2 = (columns & 4) != 0, c3 = (columns & 8) != 0;
 
-        // TransformInput's rows and columns, each load a zero where the row or column lies outside.
+        // Rows: t0 = d0 - d2, t1 = d1 + d2, t2 = d2 - d1, t3 = d1 - d3 (each a row of 4 pixels), one at a time and each
+        // value loaded where it is used, so that at most 4 vectors are live beside the loads (AVX2 has 8 in its 16 ymm
+        // registers; all 16 of the patch at once spilled); a load is a zero where its row or column lies outside.
         Columns<TS, TV>(TS.Subtract(Load<TS, TV>(p0, r0 && c0), Load<TS, TV>(p2, r2 && c0)), TS.Subtract(Load<TS, TV>(p0 + ic, r0 && c1), Load<TS, TV>(p2 + ic, r2 && c1)), TS.Subtract(Load<TS, TV>(p0 + (2 * ic), r0 && c2), Load<TS, TV>(p2 + (2 * ic), r2 && c2)), TS.Subtract(Load<TS, TV>(p0 + (3 * ic), r0 && c3), Load<TS, TV>(p2 + (3 * ic), r2 && c3)), o, plane);
         Columns<TS, TV>(TS.Add(Load<TS, TV>(p1, r1 && c0), Load<TS, TV>(p2, r2 && c0)), TS.Add(Load<TS, TV>(p1 + ic, r1 && c1), Load<TS, TV>(p2 + ic, r2 && c1)), TS.Add(Load<TS, TV>(p1 + (2 * ic), r1 && c2), Load<TS, TV>(p2 + (2 * ic), r2 && c2)), TS.Add(Load<TS, TV>(p1 + (3 * ic), r1 && c3), Load<TS, TV>(p2 + (3 * ic), r2 && c3)), o + (4 * plane), plane);
         Columns<TS, TV>(TS.Subtract(Load<TS, TV>(p2, r2 && c0), Load<TS, TV>(p1, r1 && c0)), TS.Subtract(Load<TS, TV>(p2 + ic, r2 && c1), Load<TS, TV>(p1 + ic, r1 && c1)), TS.Subtract(Load<TS, TV>(p2 + (2 * ic), r2 && c2), Load<TS, TV>(p1 + (2 * ic), r1 && c2)), TS.Subtract(Load<TS, TV>(p2 + (3 * ic), r2 && c3), Load<TS, TV>(p1 + (3 * ic), r1 && c3)), o + (8 * plane), plane);
