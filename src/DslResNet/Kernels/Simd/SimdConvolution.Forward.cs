@@ -505,14 +505,6 @@ internal sealed unsafe partial class SimdConvolution<G, TS, TV>
     // of them and the span's input within L2 (1 MB a core here).
     private const long AheadPanelBytes = 256 * 1024;
 
-    // aheadPanel: floats from this group's weights to the next group's (0: none), of which every block prefetches a line a
-    // step of the inputs (block b the line b of each step's vectors, so that `vectors` blocks cover the panel; fewer blocks
-    // than vectors prefetch nothing). At batch 1 a layer split by output channels streams each group's weights from memory
-    // once, and the first block of each waited for them. `profile resnet50-224 latency 2 300 ab` (A B B A in one process),
-    // four runs: 512x7x7->2048 0.81-0.88 of its time, 1024x14x14->2048 stride 2 0.86-0.93, 256x14x14->1024 0.86-0.94,
-    // 1024x14x14->256 0.92-0.94; the call (median) 0.971-0.985 with the Winograd products' own (see Winograd.Products).
-    // Prefetching a group's whole panel at once between blocks had been slower (2048x7x7->512 1.23 of its time: 512 KB
-    // evicting the panel in use), as had prefetching within the current panel 8 KB ahead (no change).
     // ForwardGroup's part of the kernel: all of it, or its first, a middle or its last row (see KernelRowPasses).
     private const int PartWhole = 0;
     private const int PartFirst = 1;
@@ -543,6 +535,15 @@ internal sealed unsafe partial class SimdConvolution<G, TS, TV>
         get => FusedStatistics && Statistics is not null && !(_bias || HasEpilogue || _accumulate);
     }
 
+    // aheadPanel: floats from this group's weights to the next group's (0: none), of which every block prefetches a line a
+    // step of the inputs (block b the line b of each step's vectors, so that `vectors` blocks cover the panel; fewer blocks
+    // than vectors prefetch nothing). At batch 1 a layer split by output channels streams each group's weights from memory
+    // once, and the first block of each waited for them. `profile resnet50-224 latency 2 300 ab` (A B B A in one process),
+    // four runs: 512x7x7->2048 0.81-0.88 of its time, 1024x14x14->2048 stride 2 0.86-0.93, 256x14x14->1024 0.86-0.94,
+    // 1024x14x14->256 0.92-0.94; the call (median) 0.971-0.985 with the Winograd products' own (see Winograd.Products).
+    // Prefetching a group's whole panel at once between blocks had been slower (2048x7x7->512 1.23 of its time: 512 KB
+    // evicting the panel in use), as had prefetching within the current panel 8 KB ahead (no change).
+    // weightOffset and part: the kernel row a kernel-row pass runs (see KernelRowPasses).
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void ForwardGroup<GK>(int vectors, float* xRow, int rowStride, int kh0, int kh1, int pixels, int oc0, float* yRow, float* tile, int thread, long aheadPanel = 0, long weightOffset = 0, int part = PartWhole)
         where GK : struct, IConvGeometry
