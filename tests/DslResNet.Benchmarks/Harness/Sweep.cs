@@ -59,7 +59,7 @@ internal static class Sweep
                 foreach (string task in Networks.Tasks(network))
                 {
                     Row row = new(network, t, task);
-                    List<(string Key, MeasureSpec Spec, int Processes, string? Preload, List<MeasureResult> Results)> cells = [];
+                    List<(string Key, MeasureSpec Spec, int Processes, string? Preload, List<MeasureResult> Results, List<string> Failures)> cells = [];
                     foreach (string engine in engines)
                     {
                         foreach (string variant in Engines.Variants(engine, task))
@@ -80,7 +80,7 @@ internal static class Sweep
                                 _ => Math.Max(steps, 10),
                             };
                             MeasureSpec spec = new(engine, variant, network, task, t, calls);
-                            cells.Add(($"{engine}/{variant}", spec, peer ? repeats : ourRepeats, variant.StartsWith("tcmalloc", StringComparison.Ordinal) ? tcmalloc : null, []));
+                            cells.Add(($"{engine}/{variant}", spec, peer ? repeats : ourRepeats, variant.StartsWith("tcmalloc", StringComparison.Ordinal) ? tcmalloc : null, [], []));
                         }
                     }
 
@@ -92,10 +92,14 @@ internal static class Sweep
                     {
                         foreach (var cell in cells.Where(c => r < c.Processes))
                         {
-                            MeasureResult? result = RunChild(cell.Spec, cell.Preload);
+                            MeasureResult? result = RunChild(cell.Spec, cell.Preload, out string? failure);
                             if (result is not null)
                             {
                                 cell.Results.Add(result);
+                            }
+                            else
+                            {
+                                cell.Failures.Add(failure ?? "no result");
                             }
                         }
                     }
@@ -106,7 +110,14 @@ internal static class Sweep
                         Console.WriteLine($"  {network} x{t} {task} {cell.Key}: {Describe(row.Cells[cell.Key], task)}");
                     }
 
-                    if (row.Cells.Count > 0)
+                    // A cell whose every process failed is reported as failed, with why (a peer that crashes on this host
+                    // leaves its goal unmeasured, not met or dropped from the table).
+                    foreach (var cell in cells.Where(c => c.Results.Count == 0 && c.Failures.Count > 0))
+                    {
+                        row.Failures[cell.Key] = $"{cell.Failures.Count} of {cell.Processes} process(es) failed: {cell.Failures[0]}";
+                    }
+
+                    if (row.Cells.Count > 0 || row.Failures.Count > 0)
                     {
                         rows.Add(row);
                     }
@@ -123,8 +134,9 @@ internal static class Sweep
         return 0;
     }
 
-    private static MeasureResult? RunChild(MeasureSpec spec, string? preload)
+    private static MeasureResult? RunChild(MeasureSpec spec, string? preload, out string? failure)
     {
+        failure = null;
         string cpus = string.Join(",", Enumerable.Range(0, Math.Min(spec.Threads, Environment.ProcessorCount)));
         ProcessStartInfo start = new("taskset")
         {
@@ -159,6 +171,7 @@ internal static class Sweep
         if (!process.WaitForExit(TimeSpan.FromMinutes(spec.Engine == "dslresnet" ? 30 : 10)))
         {
             process.Kill(entireProcessTree: true);
+            failure = "timed out and was killed";
             Console.WriteLine($"  {spec.Engine}/{spec.Variant} {spec.Network} {spec.Task} x{spec.Threads} TIMED OUT and was killed");
             return null;
         }
@@ -168,12 +181,21 @@ internal static class Sweep
         MeasureResult? result = MeasureResult.FromOutput(stdout);
         if (process.ExitCode != 0 || result is null)
         {
-            Console.WriteLine($"  {spec.Engine}/{spec.Variant} {spec.Network} {spec.Task} x{spec.Threads} FAILED (exit {process.ExitCode}): {Last(stderr + stdout)}");
+            failure = $"{ExitDescription(process.ExitCode)}{(Last(stderr + stdout) is { Length: > 0 } last ? ": " + last : "")}";
+            Console.WriteLine($"  {spec.Engine}/{spec.Variant} {spec.Network} {spec.Task} x{spec.Threads} FAILED ({failure})");
             return null;
         }
 
         return result;
     }
+
+    // A child killed by a signal exits with 128 + the signal's number (here libtorch's oneDNN has died of SIGFPE, a
+    // division by zero in its convolution blocking, on a virtual machine whose CPUID reports no cache sizes).
+    private static string ExitDescription(int code) => code switch
+    {
+        > 128 and < 160 => $"exit {code}: killed by signal {code - 128}{(code - 128) switch { 4 => " (SIGILL)", 6 => " (SIGABRT)", 7 => " (SIGBUS)", 8 => " (SIGFPE)", 9 => " (SIGKILL)", 11 => " (SIGSEGV)", _ => "" }}",
+        _ => $"exit {code}",
+    };
 
     private static string Last(string text) => string.Join(" | ", text.Split('\n', StringSplitOptions.RemoveEmptyEntries).TakeLast(3));
 
@@ -205,7 +227,7 @@ internal static class Sweep
             {
                 if (!row.Cells.TryGetValue(key, out Cell? c))
                 {
-                    return "—";
+                    return row.Failures.ContainsKey(key) ? "failed" : "—";
                 }
 
                 return row.Task == "latency"
@@ -244,9 +266,23 @@ internal static class Sweep
             if (row.Task == "train")
             {
                 bool perImage = Networks.IsImageNet(row.Network);
-                string M(string key) => row.Cells.TryGetValue(key, out Cell? c) ? perImage ? $"{c.PeakMiB / c.Batch:F0} MiB" : $"{c.PeakMiB:F0} MiB" : "—";
+                string M(string key) => row.Cells.TryGetValue(key, out Cell? c) ? perImage ? $"{c.PeakMiB / c.Batch:F0} MiB" : $"{c.PeakMiB:F0} MiB" : row.Failures.ContainsKey(key) ? "failed" : "—";
                 md.AppendLine(CultureInfo.InvariantCulture,
                     $"| {row.Network} | {row.Threads} | training peak memory{(perImage ? " per image" : "")} | {M("dslresnet/default")} | {M("torchsharp/default")} | {M("torchsharp/tcmalloc")} | {M("torchsharp/tcmalloc-cl")} | — | |");
+            }
+        }
+
+        if (rows.Any(r => r.Failures.Count > 0))
+        {
+            md.AppendLine();
+            md.AppendLine("Failed measurements (no result from any of the cell's processes):");
+            md.AppendLine();
+            foreach (Row row in rows)
+            {
+                foreach ((string key, string why) in row.Failures)
+                {
+                    md.AppendLine(CultureInfo.InvariantCulture, $"- {row.Network}, {row.Threads} thread(s), {row.Task}, {key}: {why}");
+                }
             }
         }
 
@@ -266,6 +302,11 @@ internal static class Sweep
                     $"| {row.Network} | {row.Threads} | {goal} | {shown} | {mustShown} | {((higherIsBetter ? value >= must : value < must) ? "yes" : $"**no** ({(higherIsBetter ? value / must : must / value):F2}x of it)")} |");
             if (!row.Cells.TryGetValue("dslresnet/default", out Cell? ours))
             {
+                if (row.Failures.TryGetValue("dslresnet/default", out string? why))
+                {
+                    md.AppendLine(CultureInfo.InvariantCulture, $"| {row.Network} | {row.Threads} | {row.Task} | DslResNet failed: {why} | | **not measured** |");
+                }
+
                 continue;
             }
 
@@ -289,15 +330,24 @@ internal static class Sweep
                 continue;
             }
 
+            string name = row.Task switch { "train" => "training speed", "infer" => "inference speed", _ => "batch-1 latency" };
+            double must = imageNet ? 1.2 : row.Task switch { "train" => 1.5, "infer" => 1.3, _ => 1.5 };
             KeyValuePair<string, Cell>? best = BestPeer(row);
             if (best is null)
             {
+                // Every peer this goal compares with failed: reported as not measured (the failures are listed above).
+                string[] failed = row.Failures.Keys.Where(k => !k.StartsWith("dslresnet", StringComparison.Ordinal)
+                    && (row.Task != "train" || k.StartsWith("torchsharp", StringComparison.Ordinal))).ToArray();
+                if (failed.Length > 0)
+                {
+                    md.AppendLine(CultureInfo.InvariantCulture,
+                        $"| {row.Network} | {row.Threads} | {name}{(row.Task == "train" ? " and memory" : "")} | not measured: {string.Join(", ", failed)} failed | {must:F1}x | **not measured** |");
+                }
+
                 continue;
             }
 
             double ratio = best.Value.Value.Median / ours.Median;
-            string name = row.Task switch { "train" => "training speed", "infer" => "inference speed", _ => "batch-1 latency" };
-            double must = imageNet ? 1.2 : row.Task switch { "train" => 1.5, "infer" => 1.3, _ => 1.5 };
             Goal($"{name} / {best.Value.Key}", ratio, $"{ratio:F2}x", must, $"{must:F1}x");
             if (row.Task == "train" && row.Network == "resnet20")
             {
@@ -368,6 +418,9 @@ internal static class Sweep
     private sealed record Row(string Network, int Threads, string Task)
     {
         public Dictionary<string, Cell> Cells { get; } = new(StringComparer.Ordinal);
+
+        /// <summary>Engine variants whose every process failed, with why.</summary>
+        public Dictionary<string, string> Failures { get; } = new(StringComparer.Ordinal);
     }
 
     private sealed record Cell(List<double> Seconds, List<double> Peaks, int Batch)
