@@ -128,25 +128,25 @@ internal static class Program
         }
 
         Startup.Mark("arguments");
-        Dataset train, test;
-        try
+
+        // The dataset is decoded (about 0.3 s) on another thread while the device and the network are created, which
+        // takes about as long on this one: the two used to run one after the other before the first step. Errors keep
+        // their order: a dataset that cannot be read, then a batch larger than it, then the device's and the network's.
+        System.Threading.Tasks.Task<(Dataset Train, Dataset Test)> loading = System.Threading.Tasks.Task.Run(
+            () => (FashionMnist.Load(options.Data, train: true), FashionMnist.Load(options.Data, train: false)));
+        string? DatasetProblem()
         {
-            train = FashionMnist.Load(options.Data, train: true);
-            test = FashionMnist.Load(options.Data, train: false);
-        }
-        catch (DatasetException e)
-        {
-            Console.Error.WriteLine($"fashion-mnist: {e.Message}");
-            return UsageError;
+            try
+            {
+                (Dataset trainSet, _) = loading.GetAwaiter().GetResult();
+                return options.Batch > trainSet.Count ? $"--batch: {options.Batch} is larger than the {trainSet.Count} training images." : null;
+            }
+            catch (DatasetException e)
+            {
+                return e.Message;
+            }
         }
 
-        if (options.Batch > train.Count)
-        {
-            Console.Error.WriteLine($"fashion-mnist: --batch: {options.Batch} is larger than the {train.Count} training images.");
-            return UsageError;
-        }
-
-        Startup.Mark("dataset");
         Device device;
         try
         {
@@ -155,12 +155,12 @@ internal static class Program
         catch (ArgumentOutOfRangeException e)
         {
             // Threads from DSLRESNET_THREADS (the option is checked as it is parsed); the message names the source.
-            Console.Error.WriteLine($"fashion-mnist: {e.Message.Split(" (Parameter", 2)[0]}");
+            Console.Error.WriteLine($"fashion-mnist: {DatasetProblem() ?? e.Message.Split(" (Parameter", 2)[0]}");
             return UsageError;
         }
         catch (Exception e) when (e is InvalidOperationException or ArgumentException)
         {
-            Console.Error.WriteLine($"fashion-mnist: --device: {e.Message}");
+            Console.Error.WriteLine($"fashion-mnist: {DatasetProblem() ?? "--device: " + e.Message}");
             return UsageError;
         }
 
@@ -173,12 +173,22 @@ internal static class Program
         catch (InsufficientMemoryException e)
         {
             // Known before anything is allocated: the message names the batch, the bytes needed and the bytes available.
-            Console.Error.WriteLine($"fashion-mnist: --batch: {e.Message}");
+            Console.Error.WriteLine($"fashion-mnist: {DatasetProblem() ?? "--batch: " + e.Message}");
             device.Dispose();
             return UsageError;
         }
 
         Startup.Mark("network");
+        if (DatasetProblem() is { } problem)
+        {
+            Console.Error.WriteLine($"fashion-mnist: {problem}");
+            model.Dispose();
+            device.Dispose();
+            return UsageError;
+        }
+
+        (Dataset train, Dataset test) = loading.Result;
+        Startup.Mark("dataset wait");
         using (device)
         using (model)
         {

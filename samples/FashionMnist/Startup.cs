@@ -8,8 +8,9 @@ namespace FashionMnistSample;
 
 /// <summary>
 /// Where the time from process start to the end of the first training step goes: the runtime's own start (before
-/// <c>Main</c>), reading the dataset, creating the device and the network, and the first step (which includes the JIT
-/// compilation of the step's code). The summary prints it as one line, which the side-by-side harness reads.
+/// <c>Main</c>), creating the device and the network (while the dataset is read on another thread), waiting for what is
+/// left of the dataset, and the first step (which includes the JIT compilation of the step's code). The summary prints it
+/// as one line, which the side-by-side harness reads.
 /// </summary>
 internal static class Startup
 {

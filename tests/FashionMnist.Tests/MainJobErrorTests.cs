@@ -87,6 +87,28 @@ public sealed partial class MainJobErrorTests : IDisposable
         Run(Args(Dataset("good", side: 28), Path.Combine(_dir, "run.safetensors"), batch: "60000")).AssertOneLineError("--batch", "60000");
     }
 
+    // The dataset is read on another thread while the device and the network are built (see Program.Run); its errors
+    // still come first, as when it was read before them.
+    [Fact]
+    public void A_damaged_dataset_is_reported_before_a_device_error()
+    {
+        string data = Dataset("damaged", side: 28);
+        File.WriteAllBytes(Path.Combine(data, "train-images-idx3-ubyte"), [1, 2, 3]);
+        // No CUDA device in CI: creating it fails, but the dataset's error is the one reported (where there is one, the
+        // network is built and the dataset's error follows alike).
+        SampleResult r = Run([.. Args(data, Path.Combine(_dir, "run.safetensors")), "--device", "cuda"]);
+        r.AssertOneLineError("train-images-idx3-ubyte");
+        Assert.DoesNotContain("--device", r.Error, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void A_batch_larger_than_the_dataset_is_reported_before_the_memory_it_would_need()
+    {
+        // 60000 images of ResNet-20 need more memory than a test machine has: the network's own refusal would name bytes.
+        SampleResult r = Run(Args(Dataset("good", side: 28), Path.Combine(_dir, "run.safetensors"), batch: "60000"));
+        r.AssertOneLineError("--batch", "60000", "is larger than the 16 training images");
+    }
+
     [Fact]
     public void Resume_without_a_checkpoint_is_refused()
     {
