@@ -61,6 +61,44 @@ namespace DslResNet.Kernels.Simd.Probe
         public static int Padding => 0;
     }
 
+
+    /// <summary>A 1x1 geometry with 512 input channels (ResNet-50's 512x7x7 Winograd products: 128 KB a 64-channel group).</summary>
+    internal readonly struct Pointwise512 : IConvGeometry
+    {
+        public static int InChannels => 512;
+
+        public static int Height => 1;
+
+        public static int Width => 1;
+
+        public static int OutChannels => 512;
+
+        public static int Kernel => 1;
+
+        public static int Stride => 1;
+
+        public static int Padding => 0;
+    }
+
+    /// <summary>64 of <see cref="Pointwise512"/>'s input channels at a time: the micro-kernel's depth 64, its pixels (tiles)
+    /// still 512 floats apart (the stride counts in input channels).</summary>
+    internal readonly struct Chunk64Of512 : IConvGeometry
+    {
+        public static int InChannels => 64;
+
+        public static int Height => 1;
+
+        public static int Width => 1;
+
+        public static int OutChannels => 512;
+
+        public static int Kernel => 1;
+
+        public static int Stride => 8;
+
+        public static int Padding => 0;
+    }
+
     /// <summary>A 1x1 geometry with 16 input and output channels (a Winograd product of ResNet-20's first stage).</summary>
     internal readonly struct Pointwise16 : IConvGeometry
     {
@@ -128,6 +166,7 @@ namespace DslResNet.Benchmarks.Harness
             Measure<Pointwise1024>();
             MeasureSlide();
             MeasureForward1();
+            MeasurePanels();
             return 0;
         }
 
@@ -208,6 +247,107 @@ namespace DslResNet.Benchmarks.Harness
             NativeMemory.AlignedFree(a);
             NativeMemory.AlignedFree(b);
             NativeMemory.AlignedFree(dw);
+        }
+
+        // A Winograd product of ResNet-50's 512x7x7 layers at batch 1, as a thread runs its share: 16 tiles (blocks of 6, 5
+        // and 5) by 64-channel groups of 512 input channels, each group's weights (a 128 KB panel) read by the three blocks
+        // in turn. Hot: one panel again and again (in L2). Cold: panels from 64 MB of them, each from memory once, as the
+        // transformed weights (16.8 MB a layer) come at batch 1. On 2026-12-08 (a slow spell): hot 213-218 GFLOP/s, cold
+        // 134-150: the first pass waits on memory (128 KB at the 29-33 GB/s one core reads a plain stream at) and the other
+        // two run from L2, one after the other rather than overlapped. The two ways below it were tried to overlap them and
+        // did worse (81-119): software prefetches that miss hold L1's miss buffers, which the demand loads then wait for
+        // (prefetching the whole next panel during the second and third passes ran at 50); 64 channels at a time leave the
+        // hardware prefetcher short streams. See AheadSchedule for what the 1x1 layers now do.
+        private static void MeasurePanels()
+        {
+            const int Ic = 512, Oc = 512, Tiles = 16, PanelFloats = Ic * 64;
+            const long WeightFloats = 16L << 20;
+            float* v = (float*)NativeMemory.AlignedAlloc((nuint)(Tiles * Ic * 4), 64);
+            float* u = NativeBlocks.Allocate<float>(WeightFloats);
+            float* m = (float*)NativeMemory.AlignedAlloc((nuint)(8 * 64 * Tiles * 4) + (Tiles * Oc * 4), 64);
+            new Span<float>(v, Tiles * Ic).Fill(0.5f);
+            for (long i = 0; i < WeightFloats; i += 1 << 20)
+            {
+                new Span<float>(u + i, 1 << 20).Fill(0.25f);
+            }
+
+            long panels = WeightFloats / PanelFloats;
+            string[] names =
+            [
+                "hot (one panel, in L2)",
+                "cold (each panel from memory), three passes over it",
+                "cold, the next panel prefetched a line a step in every block",
+                "cold, 64 input channels at a time under all three blocks (partial sums added in the output)",
+            ];
+            ReadOnlySpan<int> counts = [6, 5, 5];
+            for (int mode = 0; mode < names.Length; mode++)
+            {
+                double best = 0;
+                long next = 0;
+                for (int run = 0; run < 5; run++)
+                {
+                    long done = 0;
+                    Stopwatch watch = Stopwatch.StartNew();
+                    while (watch.ElapsedMilliseconds < 200)
+                    {
+                        for (int k = 0; k < 64; k++)
+                        {
+                            float* w = mode == 0 ? u : u + (next * PanelFloats);
+                            next = (next + 1) % panels;
+                            float* d = m + ((k % 8) * 64);
+                            if (mode == 3)
+                            {
+                                var sum = new FusedStore(null, false, null, false, true);
+                                for (int c = 0; c < Ic; c += 64)
+                                {
+                                    int t = 0;
+                                    foreach (int count in counts)
+                                    {
+                                        if (c == 0)
+                                        {
+                                            MicroKernels<Chunk64Of512, Simd512, Vector512<float>>.Forward4(count, v + (t * Ic) + c, w + (c * 64), d + (t * Oc), Oc, default(PlainStore));
+                                        }
+                                        else
+                                        {
+                                            MicroKernels<Chunk64Of512, Simd512, Vector512<float>>.Forward4(count, v + (t * Ic) + c, w + (c * 64), d + (t * Oc), Oc, sum);
+                                        }
+
+                                        t += count;
+                                    }
+                                }
+
+                                continue;
+                            }
+
+                            int t0 = 0, b = 0;
+                            foreach (int count in counts)
+                            {
+                                if (mode == 2)
+                                {
+                                    MicroKernels<Pointwise512, Simd512, Vector512<float>>.Forward4(count, v + (t0 * Ic), w, d + (t0 * Oc), Oc, new AheadStore<PlainStore>(default, PanelFloats + (16 * b)));
+                                }
+                                else
+                                {
+                                    MicroKernels<Pointwise512, Simd512, Vector512<float>>.Forward4(count, v + (t0 * Ic), w, d + (t0 * Oc), Oc, default(PlainStore));
+                                }
+
+                                t0 += count;
+                                b++;
+                            }
+                        }
+
+                        done += 64;
+                    }
+
+                    best = Math.Max(best, 2.0 * Tiles * 64 * Ic * done / watch.Elapsed.TotalSeconds / 1e9);
+                }
+
+                Console.WriteLine($"Forward4, 16 tiles by 512 input channels, 128 KB panels, {names[mode]}: {best:F1} GFLOP/s");
+            }
+
+            NativeMemory.AlignedFree(v);
+            NativeBlocks.Free(u);
+            NativeMemory.AlignedFree(m);
         }
 
         // ResNet-50's 64x56x56->256 1x1 layer at batch 8 as the forward runs it (spans of 510 pixels, every 16-channel group

@@ -535,10 +535,10 @@ internal sealed unsafe partial class SimdConvolution<G, TS, TV>
         get => FusedStatistics && Statistics is not null && !(_bias || HasEpilogue || _accumulate);
     }
 
-    // aheadPanel: floats from this group's weights to the next group's (0: none), of which every block prefetches a line a
-    // step of the inputs (block b the line b of each step's vectors, so that `vectors` blocks cover the panel; fewer blocks
-    // than vectors prefetch nothing). At batch 1 a layer split by output channels streams each group's weights from memory
-    // once, and the first block of each waited for them. `profile resnet50-224 latency 2 300 ab` (A B B A in one process),
+    // aheadPanel: floats from this group's weights to the next group's (0: none), whose lines the blocks prefetch between
+    // them, each once (see AheadSchedule; fewer blocks than vectors prefetch nothing). At batch 1 a layer split by output
+    // channels streams each group's weights from memory once, and the first block of each waited for them (measured with
+    // every block prefetching a line a step): `profile resnet50-224 latency 2 300 ab` (A B B A in one process),
     // four runs: 512x7x7->2048 0.81-0.88 of its time, 1024x14x14->2048 stride 2 0.86-0.93, 256x14x14->1024 0.86-0.94,
     // 1024x14x14->256 0.92-0.94; the call (median) 0.971-0.985 with the Winograd products' own (see Winograd.Products).
     // Prefetching a group's whole panel at once between blocks had been slower (2048x7x7->512 1.23 of its time: 512 KB
@@ -590,9 +590,9 @@ internal sealed unsafe partial class SimdConvolution<G, TS, TV>
                     last && HasEpilogue && EpilogueRelu2,
                     _accumulate || !first,
                     PrefetchOutput);
-                if (aheadPanel > 0 && blocks >= vectors)
+                if (aheadPanel > 0 && blocks >= vectors && AheadSchedule.For(b, blocks, vectors, out nint line, out nint mask, out nint phase))
                 {
-                    AheadStore<FusedStore> ahead = new(store, (nint)(aheadPanel + (16 * (b % vectors))));
+                    AheadStore<FusedStore> ahead = new(store, (nint)aheadPanel + line, mask, phase);
                     Block<GK, AheadStore<FusedStore>>(vectors, count, x, rowStride, kh0, kh1, Edges(ow0, count, pixels), w, y, G.OutChannels, ahead);
                 }
                 else
