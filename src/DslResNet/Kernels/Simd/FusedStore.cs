@@ -227,7 +227,7 @@ internal readonly unsafe struct AheadStore<TE>(TE inner, nint ahead, nint mask =
 
 /// <summary>
 /// Which lines of the next output-channel group's weights each block over a group prefetches as it runs (see
-/// <see cref="AheadStore{TE}"/>): each line once. A step of a block reads one row of the group's weights, a line a vector;
+/// <see cref="AheadStore{TE}"/>; the batch-1 1x1 forward and the Winograd products): each line once. A step of a block reads one row of the group's weights, a line a vector;
 /// block b takes line b mod vectors of a row, at one step in k, k the largest power of two up to 8 with k x vectors blocks
 /// at most, so that the first k x vectors blocks cover the next group between them and the others prefetch nothing.
 /// Every block prefetching a line a step (line b mod vectors of every row) fetched each line blocks / vectors times (5

@@ -429,11 +429,13 @@ internal static unsafe class Winograd<G, TS, TV, T>
                 int small = tiles / blocks;
                 int large = blocks - (tiles % blocks);
                 int t0 = 0;
-                // With ahead, the next group's weights (or the next plane's first) prefetched a line a step as the blocks run,
-                // where there are as many blocks as vectors (see SimdConvolution.ForwardGroup's aheadPanel): at batch 1, split
-                // by output channels, the transformed weights stream from memory once a pass. ResNet-50's 256x14x14 layers
-                // (7 blocks, 64 KB groups) 0.82-0.91 of their time in four runs; its 512x7x7 layers (3 blocks: with two lines a
-                // step, 1.05-1.08 of their time, their 16.8 MB of weights the bound) do not.
+                // With ahead, the next group's weights (or the next plane's first) prefetched as the blocks run, each line once
+                // (see AheadSchedule), where there are as many blocks as vectors (see SimdConvolution.ForwardGroup's
+                // aheadPanel): at batch 1, split by output channels, the transformed weights stream from memory once a pass.
+                // ResNet-50's 256x14x14 layers (64 KB groups), with every block prefetching a line a step, 0.82-0.91 of their
+                // time in four runs; each line once, spread, 0.88-0.96 of that again (`profile resnet50-224 latency 2 300 ab`,
+                // three runs on the slow spell of 2026-12-08, the call 0.987-0.994). Its 512x7x7 layers (3 blocks: with two
+                // lines a step, 1.05-1.08 of their time, their 16.8 MB of weights the bound) do not.
                 nint delta = oc0 + (16 * vectors) < end ? (nint)16 * vectors * ic : xi + 1 < planes ? ((nint)ic * oc) + ((nint)(first - oc0) * ic) : 0;
                 for (int b = 0; b < blocks; b++)
                 {
@@ -441,9 +443,9 @@ internal static unsafe class Winograd<G, TS, TV, T>
                     float* a = vx + ((long)t0 * ic);
                     float* w = ux + PackedGroups.Start(oc0, ic);
                     float* d = mx + ((long)t0 * oc) + oc0;
-                    if (ahead && delta != 0 && blocks >= vectors)
+                    if (ahead && delta != 0 && blocks >= vectors && AheadSchedule.For(b, blocks, vectors, out nint line, out nint mask, out nint phase))
                     {
-                        Product(vectors, count, a, w, d, oc, new AheadStore<PlainStore>(plain, delta + (16 * (b % vectors))));
+                        Product(vectors, count, a, w, d, oc, new AheadStore<PlainStore>(plain, delta + line, mask, phase));
                     }
                     else
                     {
