@@ -170,6 +170,26 @@ namespace DslResNet.Benchmarks.Harness
             return 0;
         }
 
+        // The best rate of five runs of 200 ms, each calling round (a round of work that returns its floating-point
+        // operations) until the time is up.
+        private static double BestGflops(Func<double> round)
+        {
+            double best = 0;
+            for (int run = 0; run < 5; run++)
+            {
+                double flops = 0;
+                Stopwatch watch = Stopwatch.StartNew();
+                while (watch.ElapsedMilliseconds < 200)
+                {
+                    flops += round();
+                }
+
+                best = Math.Max(best, flops / watch.Elapsed.TotalSeconds / 1e9);
+            }
+
+            return best;
+        }
+
         // The forward block over a 600-pixel span, 6 pixels at a time: AVX-512's Forward4 (64 output channels) or, with
         // avx2, AVX2's Forward1 (16: two ymm); its weights in L1 (64 and 256 input channels) or L2 (1024).
         private static void Measure<G>(bool avx2 = false)
@@ -279,68 +299,20 @@ namespace DslResNet.Benchmarks.Harness
                 "cold, the next panel prefetched a line a step in every block",
                 "cold, 64 input channels at a time under all three blocks (partial sums added in the output)",
             ];
-            ReadOnlySpan<int> counts = [6, 5, 5];
+            long next = 0;
             for (int mode = 0; mode < names.Length; mode++)
             {
-                double best = 0;
-                long next = 0;
-                for (int run = 0; run < 5; run++)
+                double best = BestGflops(() =>
                 {
-                    long done = 0;
-                    Stopwatch watch = Stopwatch.StartNew();
-                    while (watch.ElapsedMilliseconds < 200)
+                    for (int k = 0; k < 64; k++)
                     {
-                        for (int k = 0; k < 64; k++)
-                        {
-                            float* w = mode == 0 ? u : u + (next * PanelFloats);
-                            next = (next + 1) % panels;
-                            float* d = m + ((k % 8) * 64);
-                            if (mode == 3)
-                            {
-                                var sum = new FusedStore(null, false, null, false, true);
-                                for (int c = 0; c < Ic; c += 64)
-                                {
-                                    int t = 0;
-                                    foreach (int count in counts)
-                                    {
-                                        if (c == 0)
-                                        {
-                                            MicroKernels<Chunk64Of512, Simd512, Vector512<float>>.Forward4(count, v + (t * Ic) + c, w + (c * 64), d + (t * Oc), Oc, default(PlainStore));
-                                        }
-                                        else
-                                        {
-                                            MicroKernels<Chunk64Of512, Simd512, Vector512<float>>.Forward4(count, v + (t * Ic) + c, w + (c * 64), d + (t * Oc), Oc, sum);
-                                        }
-
-                                        t += count;
-                                    }
-                                }
-
-                                continue;
-                            }
-
-                            int t0 = 0, b = 0;
-                            foreach (int count in counts)
-                            {
-                                if (mode == 2)
-                                {
-                                    MicroKernels<Pointwise512, Simd512, Vector512<float>>.Forward4(count, v + (t0 * Ic), w, d + (t0 * Oc), Oc, new AheadStore<PlainStore>(default, PanelFloats + (16 * b)));
-                                }
-                                else
-                                {
-                                    MicroKernels<Pointwise512, Simd512, Vector512<float>>.Forward4(count, v + (t0 * Ic), w, d + (t0 * Oc), Oc, default(PlainStore));
-                                }
-
-                                t0 += count;
-                                b++;
-                            }
-                        }
-
-                        done += 64;
+                        float* w = mode == 0 ? u : u + (next * PanelFloats);
+                        next = (next + 1) % panels;
+                        Panel(mode, v, w, m + ((k % 8) * 64));
                     }
 
-                    best = Math.Max(best, 2.0 * Tiles * 64 * Ic * done / watch.Elapsed.TotalSeconds / 1e9);
-                }
+                    return 2.0 * Tiles * 64 * Ic * 64;
+                });
 
                 Console.WriteLine($"Forward4, 16 tiles by 512 input channels, 128 KB panels, {names[mode]}: {best:F1} GFLOP/s");
             }
@@ -348,6 +320,52 @@ namespace DslResNet.Benchmarks.Harness
             NativeMemory.AlignedFree(v);
             NativeBlocks.Free(u);
             NativeMemory.AlignedFree(m);
+        }
+
+        // One panel of MeasurePanels: its 16 tiles in blocks of 6, 5 and 5 under the way <paramref name="mode"/> names.
+        private static void Panel(int mode, float* v, float* w, float* d)
+        {
+            const int Ic = 512, Oc = 512, PanelFloats = Ic * 64;
+            ReadOnlySpan<int> counts = [6, 5, 5];
+            if (mode == 3)
+            {
+                var sum = new FusedStore(null, false, null, false, true);
+                for (int c = 0; c < Ic; c += 64)
+                {
+                    int t = 0;
+                    foreach (int count in counts)
+                    {
+                        if (c == 0)
+                        {
+                            MicroKernels<Chunk64Of512, Simd512, Vector512<float>>.Forward4(count, v + (t * Ic) + c, w + (c * 64), d + (t * Oc), Oc, default(PlainStore));
+                        }
+                        else
+                        {
+                            MicroKernels<Chunk64Of512, Simd512, Vector512<float>>.Forward4(count, v + (t * Ic) + c, w + (c * 64), d + (t * Oc), Oc, sum);
+                        }
+
+                        t += count;
+                    }
+                }
+
+                return;
+            }
+
+            int t0 = 0, b = 0;
+            foreach (int count in counts)
+            {
+                if (mode == 2)
+                {
+                    MicroKernels<Pointwise512, Simd512, Vector512<float>>.Forward4(count, v + (t0 * Ic), w, d + (t0 * Oc), Oc, new AheadStore<PlainStore>(default, PanelFloats + (16 * b)));
+                }
+                else
+                {
+                    MicroKernels<Pointwise512, Simd512, Vector512<float>>.Forward4(count, v + (t0 * Ic), w, d + (t0 * Oc), Oc, default(PlainStore));
+                }
+
+                t0 += count;
+                b++;
+            }
         }
 
         // ResNet-50's 64x56x56->256 1x1 layer at batch 8 as the forward runs it (spans of 510 pixels, every 16-channel group
