@@ -12,7 +12,8 @@ namespace DslResNet.Tests.Kernels;
 /// </summary>
 public sealed class AheadScheduleTests
 {
-    /// <summary>Every line of the next group is prefetched once, whatever the blocks, rows and alignment of the weights.</summary>
+    /// <summary>Every line of the next group is prefetched once, whatever the blocks, rows and alignment of the
+    /// weights.</summary>
     [Theory]
     [InlineData(4, 512)]
     [InlineData(4, 256)]
@@ -30,7 +31,9 @@ public sealed class AheadScheduleTests
                 int[] fetched = Walk(blocks, vectors, rows, weights, out int active, out int most);
                 for (int line = 0; line < fetched.Length; line++)
                 {
-                    Assert.True(fetched[line] == 1, $"{blocks} blocks of {vectors} vectors over {rows} rows from 0x{weights:x}: line {line} prefetched {fetched[line]} times");
+                    Assert.True(
+                        fetched[line] == 1,
+                        $"{blocks} blocks of {vectors} vectors over {rows} rows from 0x{weights:x}: line {line} prefetched {fetched[line]} times");
                 }
 
                 Assert.InRange(active, vectors, blocks);
@@ -39,7 +42,8 @@ public sealed class AheadScheduleTests
     }
 
     /// <summary>With many blocks the prefetches are spread: ResNet-50's 256x14x14->1024 layer at batch 1 (21 blocks of 6
-    /// pixels, 4 vectors, 256 rows) prefetches from 16 blocks, each at one step in four, not a line a step in every block.</summary>
+    /// pixels, 4 vectors, 256 rows) prefetches from 16 blocks, each at one step in four, not a line a step in every
+    /// block.</summary>
     [Fact]
     public void SpreadOverBlocks()
     {

@@ -227,9 +227,10 @@ internal readonly unsafe struct AheadStore<TE>(TE inner, nint ahead, nint mask =
 
 /// <summary>
 /// Which lines of the next output-channel group's weights each block over a group prefetches as it runs (see
-/// <see cref="AheadStore{TE}"/>; the batch-1 1x1 forward and the Winograd products): each line once. A step of a block reads one row of the group's weights, a line a vector;
-/// block b takes line b mod vectors of a row, at one step in k, k the largest power of two up to 8 with k x vectors blocks
-/// at most, so that the first k x vectors blocks cover the next group between them and the others prefetch nothing.
+/// <see cref="AheadStore{TE}"/>; the batch-1 1x1 forward and the Winograd products): each line once. A step of a block
+/// reads one row of the group's weights, a line a vector; block b takes line b mod vectors of a row, at one step in k, k
+/// the largest power of two up to 8 with k x vectors blocks at most, so that the first k x vectors blocks cover the next
+/// group between them and the others prefetch nothing.
 /// Every block prefetching a line a step (line b mod vectors of every row) fetched each line blocks / vectors times (5
 /// times in ResNet-50's 256x14x14->1024 layer at batch 1: 21 blocks of 6 pixels, 4 vectors). On the slower spell of
 /// 2026-12-07/08 (a core-to-core round trip of 475 ns, software prefetches that miss holding L1's miss buffers),
