@@ -7,12 +7,12 @@ namespace DslResNet.Benchmarks.Harness;
 internal static class Engines
 {
     /// <summary>Engine names.</summary>
-    public static IReadOnlyList<string> Names { get; } = ["dslresnet", "torchsharp", "onnxruntime"];
+    public static IReadOnlyList<string> Names { get; } = ["dslresnet", "torchsharp", "pytorch", "onnxruntime"];
 
     /// <summary>The variants of an engine for a task.</summary>
     public static IEnumerable<string> Variants(string engine, string task) => engine switch
     {
-        "torchsharp" => task is "conv" or "startup" or "rss" ? [] : ["default", "tcmalloc", "tcmalloc-cl"],
+        "torchsharp" or "pytorch" => task is "conv" or "startup" or "rss" ? [] : ["default", "tcmalloc", "tcmalloc-cl"],
         "onnxruntime" => task is "train" or "conv" or "startup" or "rss" ? [] : ["default"],
         _ => ["default"],
     };
@@ -23,12 +23,14 @@ internal static class Engines
         "dslresnet" when spec.Network == Networks.MainJob => MainJobEngine.Measure(spec),
         "dslresnet" => DslResNetEngine.Measure(spec),
         "torchsharp" => TorchSharpEngine.Measure(spec),
+        "pytorch" => PyTorchEngine.Measure(spec),
         "onnxruntime" => OnnxRuntimeEngine.Measure(spec),
         _ => throw new ArgumentException($"Unknown engine '{spec.Engine}'."),
     };
 
-    /// <summary>Versions for the results file.</summary>
-    public static string Versions() =>
+    /// <summary>Versions for the results file (<paramref name="pytorch"/>: <see cref="PyTorchEngine.Find"/>'s answer).</summary>
+    public static string Versions(string? pytorch) =>
         $"DslResNet {typeof(DslResNet.Runtime.Device).Assembly.GetName().Version}, ILGPU {typeof(ILGPU.Context).Assembly.GetName().Version}, " +
-        $"TorchSharp {typeof(TorchSharp.torch).Assembly.GetName().Version} (libtorch-cpu 2.10.0), ONNX Runtime {typeof(Microsoft.ML.OnnxRuntime.InferenceSession).Assembly.GetName().Version}";
+        $"TorchSharp {typeof(TorchSharp.torch).Assembly.GetName().Version} (libtorch-cpu 2.10.0), ONNX Runtime {typeof(Microsoft.ML.OnnxRuntime.InferenceSession).Assembly.GetName().Version}" +
+        (pytorch is null ? "" : $", {pytorch} (Debian, {PyTorchEngine.Python})");
 }

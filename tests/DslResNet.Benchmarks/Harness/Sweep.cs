@@ -13,7 +13,8 @@ namespace DslResNet.Benchmarks.Harness;
 /// cores, repeated, and one Markdown table with DslResNet's ratio to the best peer. Usage (from the repository root):
 /// <c>dotnet run -c Release --project tests/DslResNet.Benchmarks -- sweep [--quick] [--repeats R] [--steps S]
 /// [--dslresnet-repeats R] [--networks resnet20,plain20,resnet56,resnet20-cifar,resnet18-224,resnet50-224,main] [--threads 1,2]
-/// [--pairs resnet20:1,resnet20:2] [--engines dslresnet,torchsharp,onnxruntime] [--out FILE]</c>.
+/// [--pairs resnet20:1,resnet20:2] [--engines dslresnet,torchsharp,pytorch,onnxruntime] [--out FILE]</c>. <c>--quick</c> leaves
+/// out the pytorch engine unless <c>--engines</c> names it (it stays a one-minute check).
 /// </summary>
 internal static class Sweep
 {
@@ -33,12 +34,13 @@ internal static class Sweep
         string[] pairs = Option("--pairs", "").Split(',', StringSplitOptions.RemoveEmptyEntries);
         string[] networks = Option("--networks", quick ? "resnet20" : "resnet20,plain20,resnet56,resnet20-cifar,resnet18-224,resnet50-224,main").Split(',');
         int[] threads = Option("--threads", quick ? "2" : "1,2").Split(',').Select(t => int.Parse(t, CultureInfo.InvariantCulture)).ToArray();
-        string[] engines = Option("--engines", string.Join(",", Engines.Names)).Split(',');
+        string[] engines = Option("--engines", string.Join(",", Engines.Names.Where(e => !quick || e != "pytorch"))).Split(',');
         string output = Option("--out", Path.Combine(RepositoryRoot(), "tests", "DslResNet.Benchmarks", "results", quick ? "quick.md" : "latest.md"));
 
         Console.WriteLine($"sweep: networks {string.Join(",", networks)}; threads {string.Join(",", threads)}; engines {string.Join(",", engines)}; " +
                           $"{repeats} process(es) per configuration, {steps} timed call(s) after a warm-up in each");
         string? tcmalloc = Tcmalloc.Find(install: true, Console.WriteLine);
+        string? pytorch = engines.Contains("pytorch") ? PyTorchEngine.Find(Console.WriteLine) : null;
         Dictionary<int, double> peak = threads.ToDictionary(t => t, FmaPeak.Measure);
         foreach ((int t, double gflops) in peak)
         {
@@ -64,7 +66,7 @@ internal static class Sweep
                     {
                         foreach (string variant in Engines.Variants(engine, task))
                         {
-                            if (variant.StartsWith("tcmalloc", StringComparison.Ordinal) && tcmalloc is null)
+                            if ((variant.StartsWith("tcmalloc", StringComparison.Ordinal) && tcmalloc is null) || (engine == "pytorch" && pytorch is null))
                             {
                                 continue;
                             }
@@ -125,7 +127,7 @@ internal static class Sweep
             }
         }
 
-        string table = Table(rows, peak, repeats, ourRepeats, steps, tcmalloc);
+        string table = Table(rows, peak, repeats, ourRepeats, steps, tcmalloc, pytorch);
         Console.WriteLine();
         Console.WriteLine(table);
         Directory.CreateDirectory(Path.GetDirectoryName(output)!);
@@ -191,7 +193,7 @@ internal static class Sweep
 
     // A child killed by a signal exits with 128 + the signal's number (here libtorch's oneDNN has died of SIGFPE, a
     // division by zero in its convolution blocking, on a virtual machine whose CPUID reports no cache sizes).
-    private static string ExitDescription(int code) => code switch
+    internal static string ExitDescription(int code) => code switch
     {
         > 128 and < 160 => $"exit {code}: killed by signal {code - 128}{(code - 128) switch { 4 => " (SIGILL)", 6 => " (SIGABRT)", 7 => " (SIGBUS)", 8 => " (SIGFPE)", 9 => " (SIGKILL)", 11 => " (SIGSEGV)", _ => "" }}",
         _ => $"exit {code}",
@@ -207,20 +209,21 @@ internal static class Sweep
         _ => $"{cell.ImagesPerSecond:F1} images/s ({cell.Batch / cell.Max:F1}..{cell.Batch / cell.Min:F1}), peak {cell.PeakMiB:F0} MiB",
     };
 
-    private static string Table(List<Row> rows, Dictionary<int, double> peak, int repeats, int ourRepeats, int steps, string? tcmalloc)
+    private static string Table(List<Row> rows, Dictionary<int, double> peak, int repeats, int ourRepeats, int steps, string? tcmalloc, string? pytorch)
     {
         StringBuilder md = new();
         md.AppendLine(CultureInfo.InvariantCulture, $"# DslResNet side by side — {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC");
         md.AppendLine();
         md.AppendLine(CultureInfo.InvariantCulture, $"- CPU: {CpuModel()}, {Environment.ProcessorCount} cores; FMA peak {string.Join(", ", peak.Select(p => $"{p.Value:F0} GFLOP/s on {p.Key} thread(s)"))}");
-        md.AppendLine(CultureInfo.InvariantCulture, $"- .NET {Environment.Version}; {Engines.Versions()}; tcmalloc: {tcmalloc ?? "not found (tcmalloc variants skipped)"}");
+        md.AppendLine(CultureInfo.InvariantCulture, $"- .NET {Environment.Version}; {Engines.Versions(pytorch)}; tcmalloc: {tcmalloc ?? "not found (tcmalloc variants skipped)"}");
         md.AppendLine(CultureInfo.InvariantCulture, $"- each cell: median over fresh processes pinned to that many cores (taskset): {ourRepeats} for DslResNet, {repeats} for each peer, run round-robin (one process of each engine in turn); in each, the median of at least {Math.Max(steps, 10)} timed calls (latency: 100, 30 at 224; convolutions alone: {Math.Max(steps, 5)} profiled training steps) after three warm-up calls, for every engine; min..max over the processes in brackets");
         md.AppendLine("- training: SGD step (forward, softmax cross-entropy, backward, update) at batch 128 (8 at 224); inference: batch 128 (8 at 224) in eval mode; latency: one image; peak: the training process's peak RSS (per image at 224: divided by the batch)");
-        md.AppendLine("- ratio: DslResNet over the best peer (training: best TorchSharp variant; inference and latency: best of TorchSharp and ONNX Runtime); above 1 means DslResNet is faster (latency: the peer's time over ours)");
+        md.AppendLine("- ratio: DslResNet over the best peer (training: best TorchSharp or PyTorch variant; inference and latency: best of TorchSharp, PyTorch and ONNX Runtime); above 1 means DslResNet is faster (latency: the peer's time over ours)");
+        md.AppendLine("- PyTorch: Debian's python3-torch (real PyTorch, its own oneDNN) with the TorchSharp engine's protocol and variants (Peers/pytorch_measure.py); its column shows its best variant, named");
         md.AppendLine("- main job: samples/FashionMnist on the real dataset as a process; start-up: process start to the end of the first training step, as the job prints it (median of 3 runs in each measuring process); peak memory: the job's peak resident set over one whole epoch with the README's options (--augment, full test evaluation, checkpoint, plot)");
         md.AppendLine();
-        md.AppendLine("| network | threads | measure | DslResNet | TorchSharp | +tcmalloc | +tcmalloc+channels-last | ONNX Runtime | DslResNet / best peer |");
-        md.AppendLine("|---|---|---|---|---|---|---|---|---|");
+        md.AppendLine("| network | threads | measure | DslResNet | TorchSharp | +tcmalloc | +tcmalloc+channels-last | PyTorch (best variant) | ONNX Runtime | DslResNet / best peer |");
+        md.AppendLine("|---|---|---|---|---|---|---|---|---|---|");
         foreach (Row row in rows)
         {
             string F(string key)
@@ -242,33 +245,33 @@ internal static class Sweep
                     ? $"{100 / ours.Median / fma:F0}% of {fma:F0}"
                     : "—";
                 md.AppendLine(CultureInfo.InvariantCulture,
-                    $"| {row.Network} | {row.Threads} | convolutions alone, GFLOP/s | {F("dslresnet/default")} | — | — | — | — | {share} |");
+                    $"| {row.Network} | {row.Threads} | convolutions alone, GFLOP/s | {F("dslresnet/default")} | — | — | — | — | — | {share} |");
                 continue;
             }
 
             if (row.Task == "startup")
             {
                 md.AppendLine(CultureInfo.InvariantCulture,
-                    $"| {row.Network} | {row.Threads} | process start to first step done | {(ours is null ? "—" : $"{ours.Median:F2} s ({ours.Min:F2}..{ours.Max:F2})")} | — | — | — | — | |");
+                    $"| {row.Network} | {row.Threads} | process start to first step done | {(ours is null ? "—" : $"{ours.Median:F2} s ({ours.Min:F2}..{ours.Max:F2})")} | — | — | — | — | — | |");
                 continue;
             }
 
             if (row.Task == "rss")
             {
                 md.AppendLine(CultureInfo.InvariantCulture,
-                    $"| {row.Network} | {row.Threads} | peak resident memory, one epoch | {(ours is null ? "—" : $"{ours.PeakMiB:F0} MiB ({ours.Median:F0} s)")} | — | — | — | — | |");
+                    $"| {row.Network} | {row.Threads} | peak resident memory, one epoch | {(ours is null ? "—" : $"{ours.PeakMiB:F0} MiB ({ours.Median:F0} s)")} | — | — | — | — | — | |");
                 continue;
             }
 
             string measure = row.Task switch { "train" => "training images/s", "infer" => "inference images/s", _ => "batch-1 latency" };
             md.AppendLine(CultureInfo.InvariantCulture,
-                $"| {row.Network} | {row.Threads} | {measure} | {F("dslresnet/default")} | {F("torchsharp/default")} | {F("torchsharp/tcmalloc")} | {F("torchsharp/tcmalloc-cl")} | {F("onnxruntime/default")} | {Ratio(row)} |");
+                $"| {row.Network} | {row.Threads} | {measure} | {F("dslresnet/default")} | {F("torchsharp/default")} | {F("torchsharp/tcmalloc")} | {F("torchsharp/tcmalloc-cl")} | {PyTorch(row, F)} | {F("onnxruntime/default")} | {Ratio(row)} |");
             if (row.Task == "train")
             {
                 bool perImage = Networks.IsImageNet(row.Network);
                 string M(string key) => row.Cells.TryGetValue(key, out Cell? c) ? perImage ? $"{c.PeakMiB / c.Batch:F0} MiB" : $"{c.PeakMiB:F0} MiB" : row.Failures.ContainsKey(key) ? "failed" : "—";
                 md.AppendLine(CultureInfo.InvariantCulture,
-                    $"| {row.Network} | {row.Threads} | training peak memory{(perImage ? " per image" : "")} | {M("dslresnet/default")} | {M("torchsharp/default")} | {M("torchsharp/tcmalloc")} | {M("torchsharp/tcmalloc-cl")} | — | |");
+                    $"| {row.Network} | {row.Threads} | training peak memory{(perImage ? " per image" : "")} | {M("dslresnet/default")} | {M("torchsharp/default")} | {M("torchsharp/tcmalloc")} | {M("torchsharp/tcmalloc-cl")} | {(BestOf(row, "pytorch/") is { } py ? $"{M(py.Key)} ({Variant(py.Key)})" : M("pytorch/default"))} | — | |");
             }
         }
 
@@ -289,9 +292,10 @@ internal static class Sweep
         md.AppendLine();
         md.AppendLine("## Goals of issue 19");
         md.AppendLine();
-        md.AppendLine("They must be reached at 2 threads; the same rows at 1 thread are reported. Peers: training against the best");
-        md.AppendLine("TorchSharp variant, inference and latency against the best of TorchSharp and ONNX Runtime. The main job's");
-        md.AppendLine("memory goal is for a full run; the harness measures one whole epoch (every later epoch repeats its work).");
+        md.AppendLine("They must be reached at 2 threads; the same rows at 1 thread are reported. Peers, as the issue names them: training");
+        md.AppendLine("against the best TorchSharp variant, inference and latency against the best of TorchSharp and ONNX Runtime. PyTorch");
+        md.AppendLine("stands in where every one of those failed, and is reported on a row of its own beside them otherwise. The main");
+        md.AppendLine("job's memory goal is for a full run; the harness measures one whole epoch (every later epoch repeats its work).");
         md.AppendLine();
         md.AppendLine("| network | threads | goal | measured | must reach | met |");
         md.AppendLine("|---|---|---|---|---|---|");
@@ -332,12 +336,15 @@ internal static class Sweep
 
             string name = row.Task switch { "train" => "training speed", "infer" => "inference speed", _ => "batch-1 latency" };
             double must = imageNet ? 1.2 : row.Task switch { "train" => 1.5, "infer" => 1.3, _ => 1.5 };
-            KeyValuePair<string, Cell>? best = BestPeer(row);
+            // The issue's peers judge a goal (training: TorchSharp; inference and latency: TorchSharp and ONNX Runtime);
+            // PyTorch stands in only where every one of them failed, and is reported beside them otherwise.
+            KeyValuePair<string, Cell>? issuePeer = BestOf(row, null, issuePeersOnly: true);
+            KeyValuePair<string, Cell>? pytorchPeer = BestOf(row, "pytorch/");
+            KeyValuePair<string, Cell>? best = issuePeer ?? pytorchPeer;
             if (best is null)
             {
                 // Every peer this goal compares with failed: reported as not measured (the failures are listed above).
-                string[] failed = row.Failures.Keys.Where(k => !k.StartsWith("dslresnet", StringComparison.Ordinal)
-                    && (row.Task != "train" || k.StartsWith("torchsharp", StringComparison.Ordinal))).ToArray();
+                string[] failed = row.Failures.Keys.Where(k => IsPeer(row, k)).ToArray();
                 if (failed.Length > 0)
                 {
                     md.AppendLine(CultureInfo.InvariantCulture,
@@ -348,7 +355,15 @@ internal static class Sweep
             }
 
             double ratio = best.Value.Value.Median / ours.Median;
-            Goal($"{name} / {best.Value.Key}", ratio, $"{ratio:F2}x", must, $"{must:F1}x");
+            string against = issuePeer is null ? $"{best.Value.Key} (stand-in: the issue's peers failed)" : best.Value.Key;
+            Goal($"{name} / {against}", ratio, $"{ratio:F2}x", must, $"{must:F1}x");
+            if (issuePeer is not null && pytorchPeer is not null)
+            {
+                double other = pytorchPeer.Value.Value.Median / ours.Median;
+                md.AppendLine(CultureInfo.InvariantCulture,
+                    $"| {row.Network} | {row.Threads} | {name} / {pytorchPeer.Value.Key} (not the issue's peer) | {other:F2}x | {must:F1}x | {(other >= must ? "would be met" : $"would not be ({other / must:F2}x of it)")} |");
+            }
+
             if (row.Task == "train" && row.Network == "resnet20")
             {
                 Goal("training peak memory", ours.PeakMiB, $"{ours.PeakMiB:F0} MiB", 200, "under 200 MiB", higherIsBetter: false);
@@ -356,19 +371,34 @@ internal static class Sweep
             else if (row.Task == "train")
             {
                 double peer = best.Value.Value.PeakMiB / best.Value.Value.Batch;
-                Goal($"training memory per image vs {best.Value.Key}", ours.PeakMiB / ours.Batch, $"{ours.PeakMiB / ours.Batch:F0} MiB (peer {peer:F0})", peer, $"at most {peer:F0} MiB", higherIsBetter: false);
+                Goal($"training memory per image vs {against}", ours.PeakMiB / ours.Batch, $"{ours.PeakMiB / ours.Batch:F0} MiB (peer {peer:F0})", peer, $"at most {peer:F0} MiB", higherIsBetter: false);
             }
         }
 
         return md.ToString();
     }
 
-    private static KeyValuePair<string, Cell>? BestPeer(Row row)
+    // A peer of a row: every engine but DslResNet; for training only those that train (TorchSharp and PyTorch).
+    private static bool IsPeer(Row row, string key) => !key.StartsWith("dslresnet", StringComparison.Ordinal)
+        && (row.Task != "train" || key.StartsWith("torchsharp", StringComparison.Ordinal) || key.StartsWith("pytorch", StringComparison.Ordinal));
+
+    private static KeyValuePair<string, Cell>? BestPeer(Row row) => BestOf(row, null);
+
+    // The fastest measured cell among a row's peers (issuePeersOnly: without PyTorch, which the issue does not name),
+    // or among the keys starting with prefix.
+    private static KeyValuePair<string, Cell>? BestOf(Row row, string? prefix, bool issuePeersOnly = false)
     {
-        var peers = row.Cells.Where(c => !c.Key.StartsWith("dslresnet", StringComparison.Ordinal)
-            && (row.Task != "train" || c.Key.StartsWith("torchsharp", StringComparison.Ordinal))).ToList();
-        return peers.Count == 0 ? null : peers.MinBy(p => p.Value.Median);
+        var cells = row.Cells.Where(c => IsPeer(row, c.Key) && (prefix is null || c.Key.StartsWith(prefix, StringComparison.Ordinal))
+            && !(issuePeersOnly && c.Key.StartsWith("pytorch/", StringComparison.Ordinal))).ToList();
+        return cells.Count == 0 ? null : cells.MinBy(p => p.Value.Median);
     }
+
+    private static string Variant(string key) => key[(key.IndexOf('/') + 1)..];
+
+    // The PyTorch column: its best variant's figure, named; "failed" where every variant failed.
+    private static string PyTorch(Row row, Func<string, string> figure) =>
+        BestOf(row, "pytorch/") is { } best ? $"{figure(best.Key)} {Variant(best.Key)}"
+        : row.Failures.Keys.Any(k => k.StartsWith("pytorch/", StringComparison.Ordinal)) ? "failed" : "—";
 
     private static string Ratio(Row row)
     {
@@ -377,15 +407,7 @@ internal static class Sweep
             return "—";
         }
 
-        IEnumerable<KeyValuePair<string, Cell>> peers = row.Cells.Where(c => !c.Key.StartsWith("dslresnet", StringComparison.Ordinal)
-            && (row.Task != "train" || c.Key.StartsWith("torchsharp", StringComparison.Ordinal)));
-        if (!peers.Any())
-        {
-            return "—";
-        }
-
-        KeyValuePair<string, Cell> best = peers.MinBy(p => p.Value.Median);
-        return $"{best.Value.Median / ours.Median:F3}x ({best.Key})";
+        return BestPeer(row) is { } best ? $"{best.Value.Median / ours.Median:F3}x ({best.Key})" : "—";
     }
 
     private static string CpuModel()
