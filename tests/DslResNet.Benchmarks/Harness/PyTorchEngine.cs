@@ -21,15 +21,46 @@ internal static class PyTorchEngine
 
     private static string Script => Path.Combine(AppContext.BaseDirectory, "Peers", "pytorch_measure.py");
 
-    /// <summary>PyTorch's and torchvision's versions, or null when the interpreter or either package is missing; says which.</summary>
+    // Debian's PyTorch is linked against libblas.so.3, whatever the alternatives system points it at.
+    private const string Blas = "/usr/lib/x86_64-linux-gnu/libblas.so.3";
+
+    /// <summary>PyTorch's and torchvision's versions and the BLAS it loads, or null when the interpreter or either package is
+    /// missing; says which. Debian's default libblas.so.3 is the reference BLAS, and PyTorch runs a 1x1 convolution through
+    /// it on one thread at a batch under 16 (its rule: oneDNN only when multi-threaded there): ResNet-50's training step
+    /// took 20 s at 1 thread against 2.1 s with OpenBLAS. So, as for tcmalloc, the sweep installs OpenBLAS (the OpenMP
+    /// build, which follows OMP_NUM_THREADS like PyTorch) when run as root, and names the BLAS in the results.</summary>
     public static string? Find(Action<string> say)
     {
         (int code, string output) = Run(["-c", "import torch, torchvision; print(torch.__version__, torchvision.__version__)"], TimeSpan.FromMinutes(2));
-        string? version = code == 0 && output.Trim().Split(' ') is [string torch, string vision] ? $"PyTorch {torch}, torchvision {vision}" : null;
-        say(version is null
-            ? $"pytorch: not available ({Python} with torch and torchvision: apt-get install python3-torch python3-torchvision); its variants are skipped"
-            : $"pytorch: {version} ({Python})");
+        if (code != 0 || output.Trim().Split(' ') is not [string torch, string vision])
+        {
+            say($"pytorch: not available ({Python} with torch and torchvision: apt-get install python3-torch python3-torchvision); its variants are skipped");
+            return null;
+        }
+
+        if (BlasLibrary().Contains("/blas/", StringComparison.Ordinal) && OperatingSystem.IsLinux() && Environment.UserName == "root")
+        {
+            say("pytorch: libblas.so.3 is the reference BLAS; installing libopenblas0-openmp with apt-get");
+            Tcmalloc.Run("apt-get", "install -y libopenblas0-openmp");
+        }
+
+        string blas = BlasLibrary();
+        string version = $"PyTorch {torch}, torchvision {vision}, BLAS {blas}{(blas.Contains("/blas/", StringComparison.Ordinal) ? " (the reference BLAS: slow 1x1 convolutions at 1 thread)" : "")}";
+        say($"pytorch: {version} ({Python})");
         return version;
+    }
+
+    // Where libblas.so.3 leads (the alternatives system's links followed), or "none".
+    private static string BlasLibrary()
+    {
+        try
+        {
+            return File.Exists(Blas) ? new FileInfo(Blas).ResolveLinkTarget(returnFinalTarget: true)?.FullName ?? Blas : "none";
+        }
+        catch (IOException)
+        {
+            return Blas;
+        }
     }
 
     /// <summary>Runs one measurement in a python process.</summary>

@@ -30,7 +30,8 @@ internal static class Tcmalloc
         return found;
     }
 
-    private static void Run(string file, string arguments)
+    /// <summary>Runs a command to its end, its output discarded (an installer: what it did is checked afterwards).</summary>
+    internal static void Run(string file, string arguments)
     {
         try
         {
