@@ -355,7 +355,8 @@ internal static class Sweep
             }
 
             double ratio = best.Value.Value.Median / ours.Median;
-            string against = issuePeer is null ? $"{best.Value.Key} (stand-in: the issue's peers failed)" : best.Value.Key;
+            string against = issuePeer is not null ? best.Value.Key
+                : $"{best.Value.Key} (stand-in: the issue's peers {(row.Failures.Keys.Any(k => IsPeer(row, k) && !k.StartsWith("pytorch/", StringComparison.Ordinal)) ? "failed" : "were not run")})";
             Goal($"{name} / {against}", ratio, $"{ratio:F2}x", must, $"{must:F1}x");
             if (issuePeer is not null && pytorchPeer is not null)
             {
