@@ -45,7 +45,7 @@ public static class Program
                 Console.WriteLine(result.ToLine());
                 return 0;
             }
-            catch (InvalidOperationException e)
+            catch (Exception e) when (e is InvalidOperationException or ArgumentException)
             {
                 // The sweep shows the last lines of a failed cell: the reason, not a stack trace.
                 Console.Error.WriteLine($"measure failed: {e.Message}");

@@ -32,7 +32,13 @@ internal sealed record MeasureSpec(string Engine, string Variant, string Network
             throw new ArgumentException("measure: expected ENGINE VARIANT NETWORK TASK THREADS STEPS.");
         }
 
-        return new MeasureSpec(a[0], a[1], a[2], a[3], int.Parse(a[4], CultureInfo.InvariantCulture), int.Parse(a[5], CultureInfo.InvariantCulture));
+        if (!int.TryParse(a[4], NumberStyles.None, CultureInfo.InvariantCulture, out int threads) || threads < 1
+            || !int.TryParse(a[5], NumberStyles.None, CultureInfo.InvariantCulture, out int steps) || steps < 1)
+        {
+            throw new ArgumentException($"measure: THREADS and STEPS must be positive integers (got '{a[4]}', '{a[5]}').");
+        }
+
+        return new MeasureSpec(a[0], a[1], a[2], a[3], threads, steps);
     }
 }
 
